@@ -1,0 +1,45 @@
+/**
+ * The storage and queue definitions, once: the CDK constructs and local mode's boot both build from these, so
+ * key names, the sparse bucketed channel index and the redrive settings cannot drift apart.
+ */
+
+/**
+ * `Connections` table. One item per connection (sort key `$connection`, holding the record) and one item per
+ * subscription (sort key = channel). Only subscription items carry the two index attributes, which makes the
+ * channel index sparse: connection items never land in it.
+ */
+export const connectionsTable = {
+  /** Name used by local mode; on AWS CloudFormation names the table and passes the name in `TABLE_NAME`. */
+  localName: 'Connections',
+  partitionKey: 'connectionId',
+  sortKey: 'channel',
+  /** Epoch seconds; DynamoDB TTL deletes expired items (local mode sweeps them itself). */
+  ttlAttribute: 'expiresAt',
+  channelIndex: {
+    name: 'byChannel',
+    /** The channel, set only on subscription items. */
+    partitionKey: 'subChannel',
+    /** `<bucket hex4>#<connectionId>`: lets workers page disjoint bucket ranges in parallel. */
+    sortKey: 'subKey',
+    /** Besides the keys, the index carries the expiry so expired subscriptions can be filtered out of pages. */
+    nonKeyAttributes: ['expiresAt'],
+  },
+} as const;
+
+/**
+ * The fan-out queues. Ordered jobs (publishes, sends to one connection, OPEN-reply messages) go through a FIFO
+ * queue whose message group is the channel or connection, which keeps per-connection order. Delayed jobs
+ * (retries with backoff) go through a standard queue, because FIFO queues cannot delay single messages.
+ * Each has its own dead-letter queue (SQS requires a DLQ of the same type).
+ */
+export const fanoutQueues = {
+  ordered: { localName: 'fanout.fifo', fifo: true },
+  orderedDeadLetter: { localName: 'fanout-dlq.fifo', fifo: true },
+  delayed: { localName: 'fanout-delayed', fifo: false },
+  delayedDeadLetter: { localName: 'fanout-delayed-dlq', fifo: false },
+  /** Source retention; dead-letter queues keep messages longer because SQS keeps the original enqueue time. */
+  retentionDays: 4,
+  deadLetterRetentionDays: 14,
+  /** Queue visibility timeout = this × the worker timeout (AWS's guidance for SQS event sources). */
+  visibilityTimeoutFactor: 6,
+} as const;

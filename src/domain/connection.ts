@@ -1,0 +1,40 @@
+/**
+ * What the server remembers about one WebSocket connection between events. API Gateway gives the handshake
+ * headers and query only to `$connect`, so they are stored here and replayed on every later backend request,
+ * as Pushpin does.
+ */
+export interface ConnectionRecord {
+  readonly connectionId: string;
+  /** The client's handshake, already stripped of headers that must not be replayed (see `protocol/request.ts`). */
+  readonly handshake: Handshake;
+  /** The subprotocol the backend chose (echoed to the client in `Sec-WebSocket-Protocol`), if any. */
+  readonly subprotocol: string | null;
+  /** GRIP mode, switched on by `Sec-WebSocket-Extensions: grip` on the OPEN reply, with its message prefix. */
+  readonly grip: GripMode;
+  /** Values stored with `Set-Meta-*`, sent back as `Meta-*` on every later request. Names are lower-case. */
+  readonly meta: Readonly<Record<string, string>>;
+  /** Epoch milliseconds when the connection was accepted. */
+  readonly connectedAt: number;
+  /** Epoch seconds after which the record is garbage (DynamoDB TTL): connectedAt + 2 h + margin. */
+  readonly expiresAt: number;
+}
+
+export interface Handshake {
+  /** Path relative to the WebSocket endpoint (`/` on AWS, where the stage is the whole path). */
+  readonly path: string;
+  /** The raw query string without the leading `?` (empty when there was none). */
+  readonly query: string;
+  /** Header name (lower-case) → value, in the order the client sent them. Multi-valued headers are joined with `, `. */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export type GripMode = { readonly enabled: false } | { readonly enabled: true; readonly messagePrefix: string };
+
+/** API Gateway closes every connection after 2 hours; records live a little longer so late events still find them. */
+export const CONNECTION_MAX_LIFETIME_SECONDS = 2 * 60 * 60;
+export const RECORD_EXPIRY_MARGIN_SECONDS = 15 * 60;
+
+/** The TTL to store on every item of a connection accepted at `connectedAtMs`. */
+export function expiryFor(connectedAtMs: number): number {
+  return Math.floor(connectedAtMs / 1000) + CONNECTION_MAX_LIFETIME_SECONDS + RECORD_EXPIRY_MARGIN_SECONDS;
+}

@@ -1,0 +1,231 @@
+/**
+ * The ports: narrow interfaces through which domain logic reaches the outside world. Implementations live in
+ * `src/adapters` (DynamoDB, SQS, the API Gateway Management API, HTTP) and `src/local`; unit tests use
+ * hand-written in-memory fakes. Every method reports expected failures as values whose `kind` says whether a
+ * retry is safe; only bugs throw.
+ */
+import type { ConnectionRecord } from './connection.js';
+import type { FanoutJob } from './fanout/jobs.js';
+import type { Result } from './result.js';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Storage
+
+/**
+ * Why a storage call failed. `throttled` and `unavailable` are safe to retry; `conflict` means a condition did
+ * not hold (e.g. the connection item is gone); `invalid` is a bug in the request and must not be retried.
+ */
+export interface StoreError {
+  readonly kind: 'throttled' | 'unavailable' | 'conflict' | 'invalid';
+  readonly message: string;
+  readonly cause?: unknown;
+}
+
+/** Changes to a stored connection record. `meta` values of `null` delete that key. */
+export interface ConnectionChanges {
+  readonly meta?: Readonly<Record<string, string | null>>;
+  readonly subprotocol?: string | null;
+}
+
+/**
+ * The connection records (one per connection).
+ *
+ * Contract: `put` overwrites; `get` is strongly consistent and returns `null` for an unknown id; `delete` removes
+ * the record **and every subscription item** of the connection and is idempotent (deleting twice is not an error).
+ *
+ * @example
+ * const found = await store.getConnection('abc=');
+ * if (found.ok && found.value) replay(found.value.handshake);
+ */
+export interface ConnectionStore {
+  putConnection(record: ConnectionRecord): Promise<Result<void, StoreError>>;
+  getConnection(connectionId: string): Promise<Result<ConnectionRecord | null, StoreError>>;
+  /** Applies meta/subprotocol changes. Fails with `conflict` if the connection item no longer exists. */
+  updateConnection(connectionId: string, changes: ConnectionChanges): Promise<Result<ConnectionRecord, StoreError>>;
+  /** Deletes the connections' records and all their subscriptions, batched. Idempotent. */
+  deleteConnections(connectionIds: readonly string[]): Promise<Result<void, StoreError>>;
+}
+
+/**
+ * A connection's channel subscriptions.
+ *
+ * Contract: `subscribe` is idempotent per (connection, channel) and refreshes the expiry; `unsubscribe` of a
+ * channel the connection is not in is a no-op. Neither checks a cap: the caller enforces the per-connection
+ * limit with `listSubscriptions`.
+ */
+export interface SubscriptionStore {
+  listSubscriptions(connectionId: string): Promise<Result<string[], StoreError>>;
+  subscribe(connectionId: string, channels: readonly string[], expiresAt: number): Promise<Result<void, StoreError>>;
+  unsubscribe(connectionId: string, channels: readonly string[]): Promise<Result<void, StoreError>>;
+}
+
+/** A half-open range of index buckets, `[from, to)`, with 0 ≤ from < to ≤ 65,536 (see `channel.ts`). */
+export interface BucketRange {
+  readonly from: number;
+  readonly to: number;
+}
+
+export interface SubscriberPage {
+  readonly connectionIds: string[];
+  /** Opaque; pass it back to read the next page. `null` when the range is exhausted. */
+  readonly cursor: string | null;
+}
+
+/**
+ * The sparse channel index. Pages are in index order within the range; the index is eventually consistent, so a
+ * subscription made a few milliseconds before a read may be missed. Expired (TTL) items are filtered out.
+ */
+export interface SubscriberIndex {
+  pageSubscribers(
+    channel: string,
+    range: BucketRange,
+    cursor: string | null,
+    limit: number,
+  ): Promise<Result<SubscriberPage, StoreError>>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Queue
+
+export interface QueueError {
+  readonly kind: 'throttled' | 'unavailable' | 'invalid';
+  readonly message: string;
+  readonly cause?: unknown;
+}
+
+/**
+ * Where fan-out work goes. Jobs with the same `orderKey` are processed in the order they were enqueued (one
+ * ordered group each); jobs with a `delaySeconds` go to the delayed lane, which has no ordering.
+ *
+ * Contract: all-or-error. On success every job is durably queued; on failure some may have been queued, so the
+ * caller may retry the whole call (consumers tolerate duplicates: delivery is at-least-once).
+ *
+ * @example
+ * await queue.enqueue([{ job, orderKey: 'ch:room' }]);
+ */
+export interface FanoutQueue {
+  enqueue(entries: readonly QueueEntry[]): Promise<Result<void, QueueError>>;
+}
+
+export interface QueueEntry {
+  readonly job: FanoutJob;
+  /** Ordering group (e.g. `ch:<channel>`, `conn:<id>`). Ignored when `delaySeconds` is set. */
+  readonly orderKey?: string;
+  /** 1–900 seconds: delivered no earlier than this, through the unordered delayed lane. */
+  readonly delaySeconds?: number;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Connection gateway (API Gateway Management API, or the local gateway in-process)
+
+/**
+ * The outcome of one call to a connection. `gone` (410) means the client is no longer there: delete its items,
+ * it is not a failure. `throttled` (429) and `failed` with `retryable` may be retried with backoff. `too-large`
+ * (413) never succeeds on retry.
+ */
+export type GatewayOutcome =
+  | { readonly kind: 'ok' }
+  | { readonly kind: 'gone' }
+  | { readonly kind: 'throttled'; readonly message: string }
+  | { readonly kind: 'too-large'; readonly message: string }
+  | { readonly kind: 'failed'; readonly retryable: boolean; readonly message: string; readonly cause?: unknown };
+
+export interface CloseRequest {
+  /** WebSocket close code to send, when the gateway can send one (API Gateway cannot; the local gateway can). */
+  readonly code?: number;
+  readonly reason?: string;
+}
+
+/**
+ * Talks to live client connections.
+ *
+ * Contract: `post` sends one complete message (text or binary frame); the message must be ≤ 128 KB. `close`
+ * disconnects the client; a connection that is already gone gives `gone`. Calls to one connection are not
+ * reordered by the gateway itself, but concurrent calls may be.
+ */
+export interface ConnectionGateway {
+  post(connectionId: string, data: string | Uint8Array): Promise<GatewayOutcome>;
+  close(connectionId: string, request?: CloseRequest): Promise<GatewayOutcome>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Backend (TARGET_URL)
+
+export interface BackendRequest {
+  readonly url: string;
+  /** Header name → value. Names as they should appear on the wire. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Uint8Array;
+}
+
+export interface BackendResponse {
+  readonly status: number;
+  /** Lower-case header name → value (repeated headers joined with `, `). */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Uint8Array;
+}
+
+/**
+ * Why the backend could not be asked. `connect`: nothing was sent (safe to retry). `timeout`: no answer in time
+ * (the request may have been processed). `too-large`: the reply body exceeded the limit. `protocol`: not HTTP.
+ */
+export interface BackendError {
+  readonly kind: 'connect' | 'timeout' | 'too-large' | 'protocol';
+  readonly message: string;
+  readonly cause?: unknown;
+}
+
+/**
+ * Sends one WebSocket-over-HTTP request to the backend. Any HTTP status is a successful call (the caller
+ * decides what a 403 means); only transport failures are errors. Never retries by itself.
+ */
+export interface BackendClient {
+  send(request: BackendRequest): Promise<Result<BackendResponse, BackendError>>;
+}
+
+/** Mints the `Grip-Sig` header value: an HS256 JWT `{iss, exp}` signed with the shared key. */
+export interface GripSigner {
+  sign(): Promise<string>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Cross-cutting
+
+/** Milliseconds since the epoch. Injected so tests control time. */
+export type Clock = () => number;
+
+/**
+ * Structured logging as the domain needs it. Attributes are merged into the JSON log line; never put secrets in
+ * them. Powertools' `Logger` satisfies this interface.
+ */
+export interface Log {
+  debug(message: string, attributes?: Record<string, unknown>): void;
+  info(message: string, attributes?: Record<string, unknown>): void;
+  warn(message: string, attributes?: Record<string, unknown>): void;
+  error(message: string, attributes?: Record<string, unknown>): void;
+}
+
+/** Counters and timings as the domain emits them (EMF metrics on AWS). Names are stable: dashboards use them. */
+export interface Metrics {
+  count(name: MetricName, value?: number): void;
+  timing(name: TimingName, milliseconds: number): void;
+}
+
+export type MetricName =
+  | 'ConnectionsOpened'
+  | 'ConnectionsRejected'
+  | 'ConnectionsClosed'
+  | 'MessagesIn'
+  | 'MessagesOut'
+  | 'BackendErrors'
+  | 'Published'
+  | 'Deliveries'
+  | 'DeliveriesGone'
+  | 'DeliveriesRetried'
+  | 'DeliveriesThrottled'
+  | 'DeliveriesDeadLettered'
+  | 'DeliveriesFailed'
+  | 'JobsSplit'
+  | 'JobsContinued';
+
+export type TimingName = 'BackendLatency' | 'PublishLatency';
