@@ -1,0 +1,100 @@
+import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { connectionsTable, fanoutQueues } from '../config/resources.js';
+
+/**
+ * Creates the `Connections` table with its sparse bucketed channel index, from the same definition the CDK
+ * stack uses. Idempotent: an existing table is left as it is. (dynalite has no TTL: local mode sweeps.)
+ */
+export async function createConnectionsTable(ddb: DynamoDBClient, tableName: string = connectionsTable.localName): Promise<void> {
+  const t = connectionsTable;
+  try {
+    await ddb.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: t.partitionKey, AttributeType: 'S' },
+          { AttributeName: t.sortKey, AttributeType: 'S' },
+          { AttributeName: t.channelIndex.partitionKey, AttributeType: 'S' },
+          { AttributeName: t.channelIndex.sortKey, AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: t.partitionKey, KeyType: 'HASH' },
+          { AttributeName: t.sortKey, KeyType: 'RANGE' },
+        ],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: t.channelIndex.name,
+            KeySchema: [
+              { AttributeName: t.channelIndex.partitionKey, KeyType: 'HASH' },
+              { AttributeName: t.channelIndex.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...t.channelIndex.nonKeyAttributes] },
+          },
+        ],
+      }),
+    );
+  } catch (e) {
+    if (!(e instanceof ResourceInUseException)) throw e;
+  }
+  for (let i = 0; i < 100; i++) {
+    const d = await ddb.send(new DescribeTableCommand({ TableName: tableName }));
+    if (d.Table?.TableStatus === 'ACTIVE') return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`table ${tableName} did not become ACTIVE`);
+}
+
+export interface FanoutQueueUrls {
+  readonly orderedQueueUrl: string;
+  readonly orderedDeadLetterQueueUrl: string;
+  readonly delayedQueueUrl: string;
+  readonly delayedDeadLetterQueueUrl: string;
+}
+
+export interface FanoutQueueOptions {
+  /** Seconds a received message stays invisible (on AWS: 6 × the worker timeout). */
+  readonly visibilityTimeoutSeconds: number;
+  /** Receives before SQS moves a message to its dead-letter queue. */
+  readonly maxReceiveCount: number;
+  /** Prefix for queue names, so several local stacks can share one fauxqs. */
+  readonly namePrefix?: string;
+}
+
+/**
+ * Creates the four fan-out queues (ordered FIFO + its DLQ, delayed standard + its DLQ) with the redrive and
+ * retention settings from `config/resources.ts`. Idempotent for identical attributes.
+ */
+export async function createFanoutQueues(sqs: SQSClient, options: FanoutQueueOptions): Promise<FanoutQueueUrls> {
+  const q = fanoutQueues;
+  const prefix = options.namePrefix ?? '';
+  const day = 24 * 60 * 60;
+  const create = async (name: string, fifo: boolean, attributes: Record<string, string>): Promise<string> => {
+    const out = await sqs.send(
+      new CreateQueueCommand({
+        QueueName: `${prefix}${name}`,
+        Attributes: { ...(fifo ? { FifoQueue: 'true' } : {}), ...attributes },
+      }),
+    );
+    if (!out.QueueUrl) throw new Error(`CreateQueue ${name} returned no QueueUrl`);
+    return out.QueueUrl;
+  };
+  const arnOf = async (url: string): Promise<string> => {
+    const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
+    const arn = out.Attributes?.QueueArn;
+    if (!arn) throw new Error(`queue ${url} has no QueueArn`);
+    return arn;
+  };
+  const dlqAttributes = { MessageRetentionPeriod: String(q.deadLetterRetentionDays * day) };
+  const orderedDeadLetterQueueUrl = await create(q.orderedDeadLetter.localName, true, dlqAttributes);
+  const delayedDeadLetterQueueUrl = await create(q.delayedDeadLetter.localName, false, dlqAttributes);
+  const sourceAttributes = (dlqArn: string) => ({
+    MessageRetentionPeriod: String(q.retentionDays * day),
+    VisibilityTimeout: String(options.visibilityTimeoutSeconds),
+    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.maxReceiveCount }),
+  });
+  const orderedQueueUrl = await create(q.ordered.localName, true, sourceAttributes(await arnOf(orderedDeadLetterQueueUrl)));
+  const delayedQueueUrl = await create(q.delayed.localName, false, sourceAttributes(await arnOf(delayedDeadLetterQueueUrl)));
+  return { orderedQueueUrl, orderedDeadLetterQueueUrl, delayedQueueUrl, delayedDeadLetterQueueUrl };
+}

@@ -1,0 +1,56 @@
+import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import dynalite from 'dynalite';
+import { startFauxqs } from 'fauxqs';
+
+/** Credentials the local emulators accept (they check the signature's shape, not the secret). */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+export const LOCAL_REGION = 'us-east-1';
+
+export interface LocalAwsServices {
+  /** DynamoDB endpoint (dynalite), e.g. `http://127.0.0.1:41234`. */
+  readonly dynamoEndpoint: string;
+  /** SQS endpoint (fauxqs). Pass it to `SQSClient` as `endpoint` explicitly (see reference/local-services.md §2). */
+  readonly sqsEndpoint: string;
+  stop(): Promise<void>;
+}
+
+export interface LocalAwsServicesOptions {
+  /** Directory for dynalite's data; in memory when absent. */
+  readonly dataDir?: string;
+  readonly host?: string;
+}
+
+/**
+ * Starts dynalite and fauxqs in this process on loopback, on free ports. Both are real network services spoken
+ * to with the real AWS SDK clients, so what passes locally exercises the code that runs on AWS.
+ */
+export async function startLocalAwsServices(options: LocalAwsServicesOptions = {}): Promise<LocalAwsServices> {
+  const host = options.host ?? '127.0.0.1';
+  const dynamo = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(options.dataDir ? { path: options.dataDir } : {}),
+  });
+  dynamo.listen(0, host);
+  await once(dynamo, 'listening');
+  const dynamoPort = (dynamo.address() as AddressInfo).port;
+  let sqs;
+  try {
+    sqs = await startFauxqs({ port: 0, host, logger: false });
+  } catch (e) {
+    dynamo.close();
+    throw e;
+  }
+  const sqsServer = sqs;
+  return {
+    dynamoEndpoint: `http://${host}:${dynamoPort}`,
+    sqsEndpoint: `http://${host}:${sqsServer.port}`,
+    async stop() {
+      await sqsServer.stop();
+      dynamo.closeAllConnections?.();
+      await new Promise<void>((resolve) => dynamo.close(() => resolve()));
+    },
+  };
+}
