@@ -23,7 +23,7 @@ export default tseslint.config(
       'no-restricted-imports': ['error', {
         patterns: [
           { group: awsPatterns, message: 'src/domain is pure: no AWS SDK, Lambda types or CDK. Put this in an adapter.' },
-          { group: ['node:*', 'ws', 'p-limit', 'dynalite', 'fauxqs'], message: 'src/domain is pure: no I/O modules. Inject a port instead.' },
+          { group: ['node:*', 'ws', 'dynalite', 'fauxqs', 'undici'], message: 'src/domain is pure: no I/O modules. Inject a port instead.' },
         ],
       }],
       'no-restricted-globals': ['error', { name: 'process', message: 'src/domain must not read process or process.env: config is passed in.' }, { name: 'fetch', message: 'src/domain does no network I/O.' }],
