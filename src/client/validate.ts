@@ -1,0 +1,30 @@
+/** Argument checks shared by the reply builder and the control client. Each throws a {@link GripUsageError}. */
+import { validateChannel } from '../domain/channel.js';
+import { isSendableCloseCode } from '../domain/protocol/events.js';
+import { utf8ByteLength } from '../domain/protocol/values.js';
+import { MAX_CLOSE_REASON_BYTES } from '../domain/publish/parse.js';
+import { GripUsageError } from './errors.js';
+
+export function checkChannel(channel: unknown): string {
+  const checked = validateChannel(channel);
+  if (!checked.ok) throw new GripUsageError('invalid-channel', `invalid channel ${describe(channel)}: ${checked.error.message}`);
+  return checked.value;
+}
+
+export function checkClose(code: unknown, reason: unknown): void {
+  if (typeof code !== 'number' || !isSendableCloseCode(code)) {
+    throw new GripUsageError(
+      'invalid-close-code',
+      `invalid close code ${describe(code)}: use 1000-1014 (except 1004-1006) or 3000-4999`,
+    );
+  }
+  if (typeof reason !== 'string') throw new GripUsageError('invalid-close-reason', 'close reason must be a string');
+  if (utf8ByteLength(reason) > MAX_CLOSE_REASON_BYTES) {
+    throw new GripUsageError('invalid-close-reason', `close reason must be at most ${MAX_CLOSE_REASON_BYTES} bytes of UTF-8`);
+  }
+}
+
+export function describe(value: unknown): string {
+  const text = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
