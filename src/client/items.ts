@@ -1,0 +1,108 @@
+/**
+ * GRIP publish items (`reference/grip-protocol.md` §3) in their exact wire shape, with builders. An item targets
+ * a channel (Pushpin's format) or, as this server's extension, one connection by id. The builders only shape
+ * the JSON; `ControlClient.publishItems` checks every item with the server's own parser before sending.
+ */
+import { encodeBase64 } from '../domain/protocol/base64.js';
+import { GripUsageError } from './errors.js';
+
+/** The `ws-message` format: a text message, a binary one (base64), or a close. */
+export type WsMessageFormat =
+  | { readonly content: string }
+  | { readonly 'content-bin': string }
+  | { readonly action: 'close'; readonly code?: number; readonly reason?: string };
+
+interface ItemBase {
+  /** An id for this message; Pushpin orders the messages of a channel by `id`/`prev-id`. */
+  readonly id?: string;
+  readonly 'prev-id'?: string;
+  readonly formats: { readonly 'ws-message': WsMessageFormat };
+}
+
+/** One publish item, as JSON on the wire: exactly one of `channel` or `connection` (our extension). */
+export type PublishItem =
+  | (ItemBase & { readonly channel: string; readonly connection?: never })
+  | (ItemBase & { readonly connection: string; readonly channel?: never });
+
+export interface ItemOptions {
+  readonly id?: string;
+  readonly prevId?: string;
+}
+
+export interface CloseOptions {
+  /** The close code the clients get (default: none, which they see as 1005). */
+  readonly code?: number;
+  /** The close reason, at most 123 UTF-8 bytes. */
+  readonly reason?: string;
+}
+
+/**
+ * An item that sends `text` to every connection subscribed to `channel`.
+ *
+ * @example
+ * await control.publishItems([textItem('room:1', 'hello', { id: 'm2', prevId: 'm1' })]);
+ */
+export function textItem(channel: string, text: string, options: ItemOptions = {}): PublishItem {
+  return { channel, ...ids(options), formats: { 'ws-message': { content: text } } };
+}
+
+/**
+ * An item that sends `data` as a binary message to every connection subscribed to `channel`.
+ *
+ * @example
+ * await control.publishItems([binaryItem('sensors', new Uint8Array([1, 2, 3]))]);
+ */
+export function binaryItem(channel: string, data: Uint8Array, options: ItemOptions = {}): PublishItem {
+  return { channel, ...ids(options), formats: { 'ws-message': { 'content-bin': base64Of(data) } } };
+}
+
+/**
+ * An item that closes every connection subscribed to `channel`, with an optional code and reason.
+ *
+ * @example
+ * await control.publishItems([closeItem('room:1', { code: 4000, reason: 'room closed' })]);
+ */
+export function closeItem(channel: string, options: CloseOptions & ItemOptions = {}): PublishItem {
+  return { channel, ...ids(options), formats: { 'ws-message': closeFormat(options) } };
+}
+
+/**
+ * An item (this server's extension) that sends `text` to one connection, by its `Connection-Id`.
+ *
+ * @example
+ * await control.publishItems([connectionTextItem(ws.connectionId, 'just for you')]);
+ */
+export function connectionTextItem(connectionId: string, text: string, options: ItemOptions = {}): PublishItem {
+  return { connection: connectionId, ...ids(options), formats: { 'ws-message': { content: text } } };
+}
+
+/**
+ * An item (this server's extension) that closes one connection, by its `Connection-Id`.
+ *
+ * @example
+ * await control.publishItems([connectionCloseItem(ws.connectionId, { code: 4003, reason: 'banned' })]);
+ */
+export function connectionCloseItem(connectionId: string, options: CloseOptions & ItemOptions = {}): PublishItem {
+  return { connection: connectionId, ...ids(options), formats: { 'ws-message': closeFormat(options) } };
+}
+
+function ids(options: ItemOptions): { id?: string; 'prev-id'?: string } {
+  return {
+    ...(options.id !== undefined ? { id: options.id } : {}),
+    ...(options.prevId !== undefined ? { 'prev-id': options.prevId } : {}),
+  };
+}
+
+function closeFormat(options: CloseOptions): WsMessageFormat {
+  return {
+    action: 'close',
+    ...(options.code !== undefined ? { code: options.code } : {}),
+    ...(options.reason !== undefined ? { reason: options.reason } : {}),
+  };
+}
+
+function base64Of(data: Uint8Array): string {
+  // Checked here because JSON.stringify would silently turn a wrong value into an object of indices.
+  if (!(data instanceof Uint8Array)) throw new GripUsageError('invalid-item', 'binary content must be a Uint8Array');
+  return encodeBase64(data);
+}
