@@ -17,6 +17,25 @@ export interface ConnectionRecord {
   readonly connectedAt: number;
   /** Epoch seconds after which the record is garbage (DynamoDB TTL): connectedAt + 2 h + margin. */
   readonly expiresAt: number;
+  /** Server heartbeats asked for with the GRIP `keep-alive` control message; absent or null when off. */
+  readonly keepAlive?: KeepAlive | null;
+  /**
+   * Epoch ms of the last message seen on the connection, tracked (coarsely) only while an `idle`-mode keep-alive
+   * is on: heartbeats are due `timeoutSeconds` after it.
+   */
+  readonly lastActivityAt?: number;
+}
+
+/**
+ * A GRIP keep-alive: send `payload` after `timeoutSeconds` without traffic (`idle`) or every `timeoutSeconds`
+ * (`interval`). `since` (epoch ms when it was set) names the chain of scheduled heartbeats, so a changed or
+ * cancelled keep-alive stops the old chain.
+ */
+export interface KeepAlive {
+  readonly payload: { readonly kind: 'text'; readonly text: string } | { readonly kind: 'binary'; readonly base64: string };
+  readonly timeoutSeconds: number;
+  readonly mode: 'idle' | 'interval';
+  readonly since: number;
 }
 
 export interface Handshake {

@@ -4,7 +4,7 @@
  * hand-written in-memory fakes. Every method reports expected failures as values whose `kind` says whether a
  * retry is safe; only bugs throw.
  */
-import type { ConnectionRecord } from './connection.js';
+import type { ConnectionRecord, KeepAlive } from './connection.js';
 import type { FanoutJob } from './fanout/jobs.js';
 import type { Result } from './result.js';
 
@@ -25,6 +25,9 @@ export interface StoreError {
 export interface ConnectionChanges {
   readonly meta?: Readonly<Record<string, string | null>>;
   readonly subprotocol?: string | null;
+  /** null turns heartbeats off. */
+  readonly keepAlive?: KeepAlive | null;
+  readonly lastActivityAt?: number;
 }
 
 /**
@@ -69,6 +72,11 @@ export interface SubscriberPage {
   readonly connectionIds: string[];
   /** Opaque; pass it back to read the next page. `null` when the range is exhausted. */
   readonly cursor: string | null;
+  /**
+   * The bucket of the last index entry the page read (from LastEvaluatedKey, which may be an expired entry that
+   * was filtered out), so a job can split what remains *after* it. `null` exactly when `cursor` is null.
+   */
+  readonly lastBucket: number | null;
 }
 
 /**
@@ -113,6 +121,32 @@ export interface QueueEntry {
   readonly orderKey?: string;
   /** 1–900 seconds: delivered no earlier than this, through the unordered delayed lane. */
   readonly delaySeconds?: number;
+  /**
+   * Makes enqueueing idempotent on the ordered lane: a second entry with the same id within the queue's
+   * deduplication window (5 minutes on SQS FIFO) is dropped. Workers derive it from the job they are processing,
+   * so a retried job does not queue its splits twice. Random when absent.
+   */
+  readonly dedupId?: string;
+}
+
+/**
+ * The last stop for work that cannot be done: jobs whose deliveries failed every attempt, and queue messages
+ * that are not jobs at all. Each entry carries a human-readable reason (it becomes a message attribute) so an
+ * operator can see why before redriving.
+ */
+export interface DeadLetters {
+  deadLetter(entries: readonly { readonly body: string; readonly reason: string }[]): Promise<Result<void, QueueError>>;
+}
+
+/**
+ * Progress markers for long channel jobs, so a job redelivered after a crash resumes after the last page it
+ * finished instead of starting over (duplicates stay bounded to the page in flight). Keyed by the queue
+ * message id, which SQS keeps across redeliveries. Entries expire on their own (TTL); `clear` is best effort.
+ */
+export interface JobCheckpoints {
+  load(jobId: string): Promise<Result<string | null, StoreError>>;
+  save(jobId: string, cursor: string, expiresAt: number): Promise<Result<void, StoreError>>;
+  clear(jobId: string): Promise<Result<void, StoreError>>;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -34,6 +34,9 @@ export interface ChannelJob {
   readonly kind: 'channel';
   readonly channel: string;
   readonly payload: Payload;
+  /** The aligned partition this job belongs to (its ordering group); the whole space for a fresh publish. */
+  readonly partition: { readonly from: number; readonly to: number };
+  /** The buckets still to deliver: within `partition`, from where an earlier page stopped. */
   readonly range: { readonly from: number; readonly to: number };
   readonly cursor: string | null;
   /** Identifies the publish across splits and retries (logs, metrics); the GRIP item `id` when one was given. */
@@ -62,13 +65,30 @@ export interface ConnectionsJob {
   readonly publishedAt: number;
 }
 
-export type FanoutJob = ChannelJob | ConnectionsJob;
+/**
+ * A scheduled heartbeat for one connection (GRIP `keep-alive`). It travels through the delayed lane; when it
+ * fires it sends the heartbeat if one is due and schedules the next, or ends the chain when the connection is
+ * gone or its keep-alive changed (`since` no longer matches). Costs one queue message per connection per
+ * period: O(connections with keep-alives), never a table scan.
+ */
+export interface KeepAliveJob {
+  readonly v: 1;
+  readonly kind: 'keepalive';
+  readonly connectionId: string;
+  /** The `since` of the keep-alive setting that scheduled this chain. */
+  readonly since: number;
+  /** Epoch ms when the heartbeat is next due (the queue's delay is capped at 15 minutes). */
+  readonly dueAt: number;
+}
+
+export type FanoutJob = ChannelJob | ConnectionsJob | KeepAliveJob;
 
 const channelJobSchema = z.object({
   v: z.literal(1),
   kind: z.literal('channel'),
   channel: z.string().min(1),
   payload: payloadSchema,
+  partition: rangeSchema,
   range: rangeSchema,
   cursor: z.string().nullable(),
   publishId: z.string(),
@@ -87,7 +107,21 @@ const connectionsJobSchema = z.object({
   publishedAt: z.number(),
 });
 
-const jobSchema = z.discriminatedUnion('kind', [channelJobSchema, connectionsJobSchema]);
+const keepAliveJobSchema = z.object({
+  v: z.literal(1),
+  kind: z.literal('keepalive'),
+  connectionId: z.string().min(1),
+  since: z.number(),
+  dueAt: z.number(),
+});
+
+const jobSchema = z.discriminatedUnion('kind', [
+  keepAliveJobSchema,
+  channelJobSchema.refine((j) => j.partition.from <= j.range.from && j.range.to <= j.partition.to, {
+    message: 'range must lie within partition',
+  }),
+  connectionsJobSchema,
+]);
 
 export interface JobParseError {
   readonly kind: 'invalid-job';

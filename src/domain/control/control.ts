@@ -1,0 +1,155 @@
+import { authorizeControl, type SharedKey } from '../auth.js';
+import { BUCKET_SPACE } from '../channel.js';
+import type { Clock, FanoutQueue, Log, Metrics, QueueEntry } from '../ports.js';
+import { parsePublishBody, type PublishItem } from '../publish/parse.js';
+import { err, ok, type Result } from '../result.js';
+
+export interface ControlDeps {
+  readonly queue: FanoutQueue;
+  readonly clock: Clock;
+  readonly log: Log;
+  readonly metrics: Metrics;
+  /** A unique id for publishes that carry no GRIP `id`. */
+  readonly newId: () => string;
+  readonly config: { readonly key: SharedKey; readonly iss?: string };
+}
+
+export interface ControlRequest {
+  readonly method: string;
+  /** Path without the query string. */
+  readonly path: string;
+  /** Lower-case header names. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Uint8Array;
+}
+
+export interface ControlResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+const text = (status: number, body: string, headers: Record<string, string> = {}): ControlResponse => ({
+  status,
+  headers: { 'content-type': 'text/plain; charset=utf-8', ...headers },
+  body: `${body}\n`,
+});
+
+const CONNECTION_PATH = /^\/connections\/([^/]+)\/(messages|close)\/?$/;
+
+/**
+ * The control API, Pushpin-compatible: `POST /publish/` (or `/publish`) takes a GRIP publish body, queues one
+ * fan-out job per item and answers `200 Published` — which, as with Pushpin, means "accepted for delivery", not
+ * "delivered". Extensions: items may target one connection (`"connection": "<id>"` instead of `"channel"`), and
+ * `POST /connections/{id}/messages` (a `ws-message` format object as the body) and `POST /connections/{id}/close`
+ * (`{"code"?, "reason"?}`) do the same for a single connection.
+ *
+ * Every route but `GET /` needs `Authorization: Bearer <HS256 JWT>` (js-grip's Publisher with `control_iss` and
+ * `key`) or `Bearer <key>`: otherwise 401, and nothing is queued. A bad body is a 400 naming the item and field,
+ * and nothing is queued. A queue failure is a 503: some items may have been queued, so the publisher may retry
+ * (delivery is at-least-once).
+ */
+export async function handleControlRequest(deps: ControlDeps, request: ControlRequest): Promise<ControlResponse> {
+  const path = request.path.length > 1 ? request.path.replace(/\/+$/, '') : request.path;
+  if (path === '' || path === '/') {
+    if (request.method === 'GET' || request.method === 'HEAD') return text(200, 'GRIP channel server control API');
+    return text(405, 'Method Not Allowed', { allow: 'GET' });
+  }
+  const connectionRoute = CONNECTION_PATH.exec(request.path);
+  if (path !== '/publish' && !connectionRoute) return text(404, 'Not Found');
+  if (request.method !== 'POST') return text(405, 'Method Not Allowed', { allow: 'POST' });
+
+  const json = wantsJson(request.headers['accept']);
+  if (json === null) return text(406, 'Not Acceptable: answers are text/plain or application/json');
+
+  const auth = await authorizeControl(request.headers['authorization'], {
+    key: deps.config.key,
+    ...(deps.config.iss !== undefined ? { iss: deps.config.iss } : {}),
+    nowSeconds: Math.floor(deps.clock() / 1000),
+  });
+  if (!auth.ok) {
+    deps.log.warn('control request refused', { reason: auth.reason, path: request.path });
+    return text(401, `Unauthorized: ${auth.reason}`, { 'www-authenticate': 'Bearer' });
+  }
+
+  let body: Uint8Array | string = request.body;
+  if (connectionRoute) {
+    const built = connectionBody(decodeURIComponent(connectionRoute[1] ?? ''), connectionRoute[2] ?? '', request.body);
+    if (!built.ok) return text(400, `Bad Request: ${built.error}`);
+    body = built.value;
+  }
+  const parsed = parsePublishBody(body);
+  if (!parsed.ok) {
+    deps.log.info('control request rejected', { reason: parsed.error.message });
+    return text(400, `Bad Request: ${parsed.error.message}`);
+  }
+  const now = deps.clock();
+  const entries: QueueEntry[] = [];
+  for (const item of parsed.value) {
+    if (item.payload === null) {
+      deps.log.info('publish item has nothing to deliver over WebSocket; ignored', { reason: item.ignored ?? 'no payload', id: item.id });
+      continue;
+    }
+    entries.push(toQueueEntry(item, item.payload, item.id ?? deps.newId(), now));
+  }
+  if (entries.length > 0) {
+    const queued = await deps.queue.enqueue(entries);
+    if (!queued.ok) {
+      deps.log.error('could not queue a publish', { error: queued.error.kind, detail: queued.error.message, items: entries.length });
+      return text(503, 'Service Unavailable: the publish could not be queued; retry', { 'retry-after': '1' });
+    }
+  }
+  deps.metrics.count('Published', entries.length);
+  if (json) return { status: 200, headers: { 'content-type': 'application/json' }, body: '{"message":"Published"}' };
+  return text(200, 'Published');
+}
+
+function toQueueEntry(item: PublishItem, payload: NonNullable<PublishItem['payload']>, publishId: string, now: number): QueueEntry {
+  if (item.target.kind === 'channel') {
+    return {
+      orderKey: `ch:${item.target.channel}`,
+      job: {
+        v: 1,
+        kind: 'channel',
+        channel: item.target.channel,
+        payload,
+        partition: { from: 0, to: BUCKET_SPACE },
+        range: { from: 0, to: BUCKET_SPACE },
+        cursor: null,
+        publishId,
+        publishedAt: now,
+      },
+    };
+  }
+  const connectionId = item.target.connectionId;
+  return {
+    orderKey: `conn:${connectionId}`,
+    job: { v: 1, kind: 'connections', connectionIds: [connectionId], payloads: [payload], attempt: 0, publishId, publishedAt: now },
+  };
+}
+
+const decoder = new TextDecoder();
+
+/** The REST-style extension routes become a one-item publish body, so one parser validates everything. */
+function connectionBody(connectionId: string, action: string, body: Uint8Array): Result<string, string> {
+  let format: unknown = {};
+  if (body.length > 0) {
+    try {
+      format = JSON.parse(decoder.decode(body));
+    } catch {
+      return err('body is not JSON');
+    }
+  }
+  if (typeof format !== 'object' || format === null || Array.isArray(format)) return err('body must be a JSON object');
+  const wsMessage = action === 'close' ? { ...format, action: 'close' } : format;
+  return ok(JSON.stringify({ items: [{ connection: connectionId, formats: { 'ws-message': wsMessage } }] }));
+}
+
+/** true: answer JSON; false: text; null: the client accepts neither (406). Pushpin negotiates the same way. */
+function wantsJson(accept: string | undefined): boolean | null {
+  if (accept === undefined || accept.trim() === '') return false;
+  const types = accept.split(',').map((part) => (part.split(';')[0] ?? '').trim().toLowerCase());
+  if (types.some((t) => t === 'text/plain' || t === 'text/*' || t === '*/*')) return false;
+  if (types.some((t) => t === 'application/json' || t === 'application/*')) return true;
+  return null;
+}

@@ -1,0 +1,151 @@
+import type { LimitFunction } from 'p-limit';
+import { decodeBase64 } from '../protocol/base64.js';
+import type { ConnectionGateway, GatewayOutcome, Metrics } from '../ports.js';
+import { fullJitterDelay } from './backoff.js';
+import type { Payload } from './jobs.js';
+import type { AdaptiveConcurrency } from './rate.js';
+
+export interface DeliveryTools {
+  readonly gateway: ConnectionGateway;
+  readonly metrics: Metrics;
+  /** The worker's one limiter: every call to the gateway goes through it, whatever job it belongs to. */
+  readonly limit: LimitFunction;
+  readonly rate: AdaptiveConcurrency;
+  readonly clock: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly random: () => number;
+  readonly retry: {
+    /** Tries per payload inside the job (the first try included) before the connection is handed back for later. */
+    readonly inJobAttempts: number;
+    readonly baseMs: number;
+    readonly maxMs: number;
+  };
+}
+
+/** A connection whose remaining payloads could not be delivered now; `reason` is the last failure. */
+export interface Deferred {
+  readonly connectionId: string;
+  readonly payloads: readonly Payload[];
+  readonly reason: string;
+}
+
+export interface DeliveryReport {
+  delivered: number;
+  /** Connections API Gateway no longer knows (410): their items are to be deleted. Not failures. */
+  readonly gone: string[];
+  /** Throttled or failed retryably on every in-job try: retry later with the remaining payloads. */
+  readonly deferred: Deferred[];
+  /** Payloads that can never be delivered (413: too large), skipped with the reason. */
+  readonly rejected: { readonly connectionId: string; readonly reason: string }[];
+  /** A failure that no retry of single deliveries fixes (e.g. 403: this worker may not call the API). */
+  fatal: string | null;
+}
+
+export function emptyReport(): DeliveryReport {
+  return { delivered: 0, gone: [], deferred: [], rejected: [], fatal: null };
+}
+
+/**
+ * Delivers `payloads`, in order, to each connection, all connections concurrently within the worker's limiter.
+ * Per connection: a 429 or a retryable failure is retried with full-jitter backoff up to `inJobAttempts` times
+ * (a 429 also shrinks the worker's window); what still fails is deferred with the payloads not yet delivered; a
+ * 410 marks the connection gone — unless `graceUntil` is in the future, when it means "handshake not complete
+ * yet" and is retried until then; a 413 skips that payload. A close payload ends the connection's sequence.
+ *
+ * Never throws for delivery outcomes; the report says what happened to every connection.
+ */
+export async function deliver(
+  tools: DeliveryTools,
+  connectionIds: readonly string[],
+  payloads: readonly Payload[],
+  report: DeliveryReport,
+  options: { readonly graceUntil?: number } = {},
+): Promise<DeliveryReport> {
+  const decoded = payloads.map(decodePayload);
+  await tools.limit.map(connectionIds, (id) => deliverToOne(tools, id, payloads, decoded, report, options.graceUntil));
+  return report;
+}
+
+type Decoded = { kind: 'post'; data: string | Uint8Array } | { kind: 'close'; code?: number; reason?: string } | { kind: 'invalid'; reason: string };
+
+function decodePayload(payload: Payload): Decoded {
+  switch (payload.kind) {
+    case 'text':
+      return { kind: 'post', data: payload.text };
+    case 'binary': {
+      const bytes = decodeBase64(payload.base64);
+      return bytes ? { kind: 'post', data: bytes } : { kind: 'invalid', reason: 'binary payload is not valid base64' };
+    }
+    case 'close':
+      return { kind: 'close', ...(payload.code !== undefined ? { code: payload.code } : {}), ...(payload.reason !== undefined ? { reason: payload.reason } : {}) };
+  }
+}
+
+async function deliverToOne(
+  tools: DeliveryTools,
+  connectionId: string,
+  payloads: readonly Payload[],
+  decoded: readonly Decoded[],
+  report: DeliveryReport,
+  graceUntil: number | undefined,
+): Promise<void> {
+  if (report.fatal !== null) return;
+  for (let i = 0; i < decoded.length; i++) {
+    const step = decoded[i];
+    if (step === undefined) break;
+    if (step.kind === 'invalid') {
+      report.rejected.push({ connectionId, reason: step.reason });
+      continue;
+    }
+    let attempt = 0;
+    for (;;) {
+      const outcome: GatewayOutcome =
+        step.kind === 'post' ? await tools.gateway.post(connectionId, step.data) : await tools.gateway.close(connectionId, step);
+      if (outcome.kind === 'ok') {
+        tools.rate.onSuccess();
+        syncWindow(tools);
+        if (step.kind === 'post') {
+          report.delivered++;
+          tools.metrics.count('Deliveries');
+        }
+        break;
+      }
+      if (outcome.kind === 'gone') {
+        if (graceUntil !== undefined && tools.clock() < graceUntil) {
+          await tools.sleep(fullJitterDelay(attempt++, tools.retry.baseMs, tools.retry.maxMs, tools.random) + 1);
+          continue;
+        }
+        report.gone.push(connectionId);
+        tools.metrics.count('DeliveriesGone');
+        return;
+      }
+      if (outcome.kind === 'too-large') {
+        report.rejected.push({ connectionId, reason: `payload ${i} too large for API Gateway: ${outcome.message}` });
+        tools.metrics.count('DeliveriesFailed');
+        break;
+      }
+      if (outcome.kind === 'failed' && !outcome.retryable) {
+        report.fatal = `non-retryable gateway failure: ${outcome.message}`;
+        return;
+      }
+      if (outcome.kind === 'throttled') {
+        tools.rate.onThrottle();
+        syncWindow(tools);
+        tools.metrics.count('DeliveriesThrottled');
+      }
+      attempt++;
+      if (attempt >= tools.retry.inJobAttempts) {
+        report.deferred.push({ connectionId, payloads: payloads.slice(i), reason: `${outcome.kind}: ${outcome.message}` });
+        return;
+      }
+      tools.metrics.count('DeliveriesRetried');
+      await tools.sleep(fullJitterDelay(attempt - 1, tools.retry.baseMs, tools.retry.maxMs, tools.random));
+    }
+    if (step.kind === 'close') return;
+  }
+}
+
+/** The limiter follows the adaptive window; p-limit starts queued tasks when the window grows. */
+function syncWindow(tools: DeliveryTools): void {
+  if (tools.limit.concurrency !== tools.rate.current) tools.limit.concurrency = tools.rate.current;
+}

@@ -1,0 +1,65 @@
+import type { KeepAlive } from './connection.js';
+import type { KeepAliveJob } from './fanout/jobs.js';
+import { encodeBase64 } from './protocol/base64.js';
+import type { SessionAction } from './protocol/reply.js';
+import type { QueueEntry } from './ports.js';
+
+/** SQS cannot delay a message longer than 15 minutes; longer keep-alive periods hop more than once. */
+export const MAX_QUEUE_DELAY_SECONDS = 900;
+
+export interface KeepAliveChange {
+  /** `undefined`: the reply did not touch keep-alives; `null`: turn them off; otherwise the new setting. */
+  readonly change: KeepAlive | null | undefined;
+  readonly ignored: string[];
+}
+
+/**
+ * The keep-alive a reply asks for: its last `keep-alive` control message wins, as in Pushpin. A message without
+ * content turns heartbeats off. Ping and pong heartbeats are refused, because API Gateway cannot send control
+ * frames; send a text heartbeat instead.
+ */
+export function keepAliveFromActions(actions: readonly SessionAction[], now: number): KeepAliveChange {
+  let change: KeepAlive | null | undefined;
+  const ignored: string[] = [];
+  for (const action of actions) {
+    if (action.kind !== 'control' || action.message.type !== 'keep-alive') continue;
+    const { message, timeoutSeconds, mode } = action.message;
+    if (message === null) {
+      change = null;
+    } else if (message.kind === 'ping' || message.kind === 'pong') {
+      ignored.push(`keep-alive with message-type ${message.kind} ignored: API Gateway cannot send ${message.kind} frames; use text`);
+    } else {
+      const payload = message.kind === 'text' ? { kind: 'text' as const, text: message.text } : { kind: 'binary' as const, base64: encodeBase64(message.data) };
+      change = { payload, timeoutSeconds: Math.max(1, timeoutSeconds), mode, since: now };
+    }
+  }
+  return { change, ignored };
+}
+
+/** The queue entry that fires a connection's heartbeat `dueAt` (through the delayed lane). */
+export function keepAliveEntry(connectionId: string, keepAlive: KeepAlive, dueAt: number, now: number): QueueEntry {
+  const job: KeepAliveJob = { v: 1, kind: 'keepalive', connectionId, since: keepAlive.since, dueAt };
+  const delaySeconds = Math.min(MAX_QUEUE_DELAY_SECONDS, Math.max(1, Math.ceil((dueAt - now) / 1000)));
+  return { job, delaySeconds };
+}
+
+export type KeepAliveDecision =
+  | { readonly kind: 'stop'; readonly reason: string }
+  | { readonly kind: 'wait'; readonly dueAt: number }
+  | { readonly kind: 'send'; readonly nextDueAt: number };
+
+/**
+ * What a firing heartbeat job should do, given the connection's current keep-alive (null when the connection or
+ * its keep-alive is gone). Heartbeats are due `timeoutSeconds` after the last activity (`idle`) or after the
+ * previous heartbeat (`interval`). A job that fires early (queue delays are capped) waits again.
+ */
+export function decideKeepAlive(job: KeepAliveJob, current: KeepAlive | null, lastActivityAt: number | undefined, now: number): KeepAliveDecision {
+  if (current === null) return { kind: 'stop', reason: 'keep-alive is off or the connection is gone' };
+  if (current.since !== job.since) return { kind: 'stop', reason: 'keep-alive was changed; a newer chain runs' };
+  const period = current.timeoutSeconds * 1000;
+  let dueAt = job.dueAt;
+  if (current.mode === 'idle' && lastActivityAt !== undefined) dueAt = Math.max(dueAt, lastActivityAt + period);
+  // Half a second of slack: the queue's delays are whole seconds.
+  if (dueAt - now > 500) return { kind: 'wait', dueAt };
+  return { kind: 'send', nextDueAt: now + period };
+}

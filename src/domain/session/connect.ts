@@ -1,0 +1,157 @@
+import { expiryFor, type ConnectionRecord } from '../connection.js';
+import type { Payload } from '../fanout/jobs.js';
+import { openEvent } from '../protocol/events.js';
+import { interpretReply } from '../protocol/reply.js';
+import { handshakeFromClient, offeredSubprotocols } from '../protocol/request.js';
+import { applyMeta, askBackend, messagePayload, subscriptionOps, unsupportedControls } from './common.js';
+import type { SessionDeps } from './deps.js';
+import { keepAliveEntry, keepAliveFromActions } from '../keepalive.js';
+import { planSubscriptions } from './subscriptions.js';
+import type { QueueEntry } from '../ports.js';
+
+export interface ConnectInput {
+  readonly connectionId: string;
+  /** The client's handshake headers as API Gateway passes them (any case; multi-values allowed). */
+  readonly headers: Readonly<Record<string, string | readonly string[]>>;
+  readonly path: string;
+  /** Raw query string without `?`. */
+  readonly query: string;
+}
+
+export type ConnectOutcome =
+  | { readonly kind: 'accepted'; readonly subprotocol: string | null; readonly headers: Readonly<Record<string, string>> }
+  | {
+      readonly kind: 'rejected';
+      readonly status: number;
+      readonly headers: Readonly<Record<string, string>>;
+      readonly body: Uint8Array;
+      readonly reason: string;
+    };
+
+const encoder = new TextEncoder();
+
+function refuse(status: number, reason: string): ConnectOutcome {
+  return { kind: 'rejected', status, headers: { 'content-type': 'text/plain' }, body: encoder.encode(`${reason}\n`), reason };
+}
+
+/**
+ * `$connect`: asks the backend with an OPEN event and carries out its answer.
+ *
+ * - Backend accepts: the connection record is stored (handshake for replay, subprotocol, GRIP mode, meta), the
+ *   reply's subscriptions are written (capped), and its messages (plus a trailing close, if any) are queued as one
+ *   ordered job, because nothing can be posted to a connection until `$connect` has returned (API Gateway answers
+ *   410 until then; the worker retries 410 during `openGraceMs`).
+ * - Backend rejects: its status, headers and body go back to the client as the handshake response.
+ * - Backend down, slow, or answering garbage: 502. Storage or queue failure: 503. Nothing is left stored for a
+ *   refused connection (API Gateway sends no `$disconnect` for a handshake that did not complete).
+ */
+export async function onConnect(deps: SessionDeps, input: ConnectInput): Promise<ConnectOutcome> {
+  const { log, metrics } = deps;
+  const connectionId = input.connectionId;
+  const captured = handshakeFromClient({ headers: input.headers, path: input.path, query: input.query });
+  const handshake = captured.handshake;
+  if (captured.dropped.length > 0) log.warn('handshake headers not kept for replay', { connectionId, dropped: captured.dropped });
+  const response = await askBackend(deps, { connectionId, handshake, meta: {} }, [openEvent()]);
+  if (!response.ok) {
+    log.error('backend unreachable on open; refusing the handshake with 502', { connectionId, error: response.error.kind, detail: response.error.message });
+    metrics.count('ConnectionsRejected');
+    return refuse(502, 'Bad Gateway: the backend did not answer');
+  }
+  const decision = interpretReply(response.value, {
+    phase: 'open',
+    grip: { enabled: false },
+    offeredSubprotocols: offeredSubprotocols(handshake),
+  });
+  if (decision.kind === 'reject') {
+    log.info('backend rejected the connection', { connectionId, status: decision.status, reason: decision.reason });
+    metrics.count('ConnectionsRejected');
+    return { kind: 'rejected', status: decision.status, headers: decision.headers, body: decision.body, reason: decision.reason };
+  }
+  if (decision.kind !== 'accept') {
+    const reason = decision.kind === 'invalid' ? decision.reason : `unexpected ${decision.kind} decision on open`;
+    log.error('backend answered the OPEN request with an invalid reply; refusing with 502', { connectionId, reason });
+    metrics.count('BackendErrors');
+    metrics.count('ConnectionsRejected');
+    return refuse(502, 'Bad Gateway: invalid reply from the backend');
+  }
+
+  const now = deps.clock();
+  const keepAlive = keepAliveFromActions(decision.actions, now);
+  const record: ConnectionRecord = {
+    connectionId,
+    handshake,
+    subprotocol: decision.subprotocol,
+    grip: decision.grip,
+    meta: applyMeta({}, decision.metaChanges),
+    connectedAt: now,
+    expiresAt: expiryFor(now),
+    keepAlive: keepAlive.change ?? null,
+    lastActivityAt: now,
+  };
+  for (const note of [...decision.ignored, ...keepAlive.ignored, ...unsupportedControls(decision.actions)]) log.warn('ignored part of the OPEN reply', { connectionId, note });
+
+  const stored = await deps.connections.putConnection(record);
+  if (!stored.ok) {
+    log.error('could not store the connection; refusing with 503', { connectionId, error: stored.error.kind, detail: stored.error.message });
+    metrics.count('ConnectionsRejected');
+    return refuse(503, 'Service Unavailable');
+  }
+
+  const plan = planSubscriptions([], subscriptionOps(decision.actions), deps.config.maxSubscriptionsPerConnection);
+  for (const note of plan.ignored) log.warn(note, { connectionId });
+  const payloads = openReplyPayloads(decision.actions);
+  const failure = await (async () => {
+    if (plan.subscribe.length > 0) {
+      const subscribed = await deps.subscriptions.subscribe(connectionId, plan.subscribe, record.expiresAt);
+      if (!subscribed.ok) return `subscribe failed: ${subscribed.error.message}`;
+    }
+    const entries: QueueEntry[] = [];
+    if (record.keepAlive) entries.push(keepAliveEntry(connectionId, record.keepAlive, now + record.keepAlive.timeoutSeconds * 1000, now));
+    if (payloads.length > 0) {
+      entries.push({
+          orderKey: `conn:${connectionId}`,
+          job: {
+            v: 1,
+            kind: 'connections',
+            connectionIds: [connectionId],
+            payloads,
+            attempt: 0,
+            graceUntil: now + deps.config.openGraceMs,
+            publishId: `open:${connectionId}`,
+            publishedAt: now,
+          },
+      });
+    }
+    if (entries.length > 0) {
+      const queued = await deps.queue.enqueue(entries);
+      if (!queued.ok) return `queueing the OPEN reply's messages failed: ${queued.error.message}`;
+    }
+    return null;
+  })();
+  if (failure !== null) {
+    // Leave no stale subscription behind for a connection the client will never see accepted.
+    await deps.connections.deleteConnections([connectionId]);
+    log.error('could not apply the OPEN reply; refusing with 503', { connectionId, detail: failure });
+    metrics.count('ConnectionsRejected');
+    return refuse(503, 'Service Unavailable');
+  }
+  metrics.count('ConnectionsOpened');
+  log.info('connection accepted', { connectionId, subscriptions: plan.subscribe.length, queuedMessages: payloads.length });
+  return { kind: 'accepted', subprotocol: decision.subprotocol, headers: decision.clientHeaders };
+}
+
+/** The OPEN reply's messages in order, ending at (and including) a close or drop: nothing after it is sent. */
+function openReplyPayloads(actions: Parameters<typeof subscriptionOps>[0]): Payload[] {
+  const payloads: Payload[] = [];
+  for (const action of actions) {
+    if (action.kind === 'send') payloads.push(messagePayload(action.message));
+    else if (action.kind === 'close') {
+      payloads.push(action.code === null ? { kind: 'close' } : { kind: 'close', code: action.code, ...(action.reason ? { reason: action.reason } : {}) });
+      break;
+    } else if (action.kind === 'drop') {
+      payloads.push({ kind: 'close' });
+      break;
+    }
+  }
+  return payloads;
+}

@@ -1,0 +1,54 @@
+import { closeEvent, disconnectEvent, type WsEvent } from '../protocol/events.js';
+import { askBackend } from './common.js';
+import type { SessionDeps } from './deps.js';
+
+export interface DisconnectInput {
+  readonly connectionId: string;
+  /** The close code API Gateway reports (`disconnectStatusCode`), when it reports one. */
+  readonly statusCode: number | null;
+  readonly reason: string | null;
+}
+
+export type DisconnectOutcome = { readonly kind: 'disconnected'; readonly backendNotified: boolean; readonly itemsDeleted: boolean };
+
+/** 1005: the close frame had no status code; 1006: no close frame at all (the socket just went away). */
+const NO_STATUS = 1005;
+const ABNORMAL = 1006;
+const TLS_FAILURE = 1015;
+
+/**
+ * The event the backend gets for a closed connection, as Pushpin sends it: a client close with a code becomes
+ * `CLOSE` with that code and reason; a close frame without a code becomes `CLOSE` with no content; a connection
+ * that vanished (1006, or no code known) becomes `DISCONNECT`.
+ */
+export function closingEvent(statusCode: number | null, reason: string | null): WsEvent {
+  if (statusCode === NO_STATUS) return closeEvent(null);
+  if (statusCode === null || statusCode === ABNORMAL || statusCode === TLS_FAILURE || statusCode < 1000 || statusCode > 4999) {
+    return disconnectEvent();
+  }
+  return closeEvent(statusCode, reason ?? '');
+}
+
+/**
+ * `$disconnect`: tells the backend (best effort; its answer is ignored, since nothing can be sent to a closed
+ * connection) and then deletes every item of the connection, whatever the backend said or whether it answered.
+ * Idempotent: a second disconnect for the same id finds no record and deletes nothing.
+ */
+export async function onDisconnect(deps: SessionDeps, input: DisconnectInput): Promise<DisconnectOutcome> {
+  const { log, metrics } = deps;
+  const { connectionId } = input;
+  let backendNotified = false;
+  const found = await deps.connections.getConnection(connectionId);
+  if (!found.ok) {
+    log.error('could not read the connection record on disconnect; deleting its items anyway', { connectionId, detail: found.error.message });
+  } else if (found.value !== null) {
+    const response = await askBackend(deps, found.value, [closingEvent(input.statusCode, input.reason)]);
+    backendNotified = response.ok;
+    if (!response.ok) log.warn('backend not told about a disconnect', { connectionId, error: response.error.kind, detail: response.error.message });
+  }
+  const deleted = await deps.connections.deleteConnections([connectionId]);
+  if (!deleted.ok) log.error('could not delete the connection items; TTL will remove them', { connectionId, detail: deleted.error.message });
+  metrics.count('ConnectionsClosed');
+  log.info('connection closed', { connectionId, statusCode: input.statusCode, backendNotified });
+  return { kind: 'disconnected', backendNotified, itemsDeleted: deleted.ok };
+}

@@ -1,0 +1,145 @@
+import { textEvent } from '../protocol/events.js';
+import { interpretReply, type SessionAction } from '../protocol/reply.js';
+import { hasChanges, askBackend, subscriptionOps, unsupportedControls } from './common.js';
+import type { SessionDeps } from './deps.js';
+import { keepAliveEntry, keepAliveFromActions } from '../keepalive.js';
+import { planSubscriptions } from './subscriptions.js';
+import type { ConnectionRecord } from '../connection.js';
+import type { ConnectionChanges } from '../ports.js';
+
+export interface MessageInput {
+  readonly connectionId: string;
+  /** The client's text message. (API Gateway rejects binary frames itself, closing with 1003.) */
+  readonly text: string;
+}
+
+export type MessageOutcome =
+  | { readonly kind: 'handled'; readonly sent: number }
+  /** The connection was closed: by the backend's reply, or because the exchange failed (`reason` says which). */
+  | { readonly kind: 'closed'; readonly reason: string }
+  /** No record of this connection (expired, or its `$connect` never completed): it was disconnected. */
+  | { readonly kind: 'unknown-connection' };
+
+/** Close code for "the server hit an unexpected condition" (RFC 6455 §7.4.1): the backend failed us. */
+const INTERNAL_ERROR = 1011;
+
+/**
+ * `$default`: forwards one client message to the backend as a TEXT event, with the stored handshake headers and
+ * meta, and carries out the reply in order: meta changes and subscriptions are stored first, then messages are
+ * posted to the connection one after another (so they arrive in the reply's order), then a close or drop.
+ *
+ * A backend that is down, slow or answers garbage gets the client closed with 1011 and an error log naming the
+ * connection; nothing is half-applied (a reply that does not parse changes nothing).
+ */
+export async function onMessage(deps: SessionDeps, input: MessageInput): Promise<MessageOutcome> {
+  const { log, metrics } = deps;
+  const { connectionId } = input;
+  metrics.count('MessagesIn');
+  const found = await deps.connections.getConnection(connectionId);
+  if (!found.ok) {
+    // Cannot tell the backend who this is; dropping one message beats closing a healthy connection on a blip.
+    log.error('could not read the connection record; message dropped', { connectionId, error: found.error.kind, detail: found.error.message });
+    return { kind: 'handled', sent: 0 };
+  }
+  const record = found.value;
+  if (record === null) {
+    log.warn('message from a connection with no record; disconnecting it', { connectionId });
+    await deps.gateway.close(connectionId, { code: INTERNAL_ERROR, reason: 'unknown connection' });
+    return { kind: 'unknown-connection' };
+  }
+
+  const response = await askBackend(deps, record, [textEvent(input.text)]);
+  if (!response.ok) {
+    log.error('backend unreachable for a message; closing the connection with 1011', { connectionId, error: response.error.kind, detail: response.error.message });
+    await deps.gateway.close(connectionId, { code: INTERNAL_ERROR, reason: 'backend unavailable' });
+    return { kind: 'closed', reason: `backend ${response.error.kind}` };
+  }
+  const decision = interpretReply(response.value, { phase: 'session', grip: record.grip, offeredSubprotocols: [] });
+  if (decision.kind !== 'update') {
+    const reason = decision.kind === 'invalid' ? decision.reason : `unexpected ${decision.kind} decision in a session`;
+    log.error('backend answered a message with an invalid reply; closing the connection with 1011', { connectionId, reason });
+    metrics.count('BackendErrors');
+    await deps.gateway.close(connectionId, { code: INTERNAL_ERROR, reason: 'invalid backend reply' });
+    return { kind: 'closed', reason };
+  }
+  for (const note of [...decision.ignored, ...unsupportedControls(decision.actions)]) log.warn('ignored part of a reply', { connectionId, note });
+
+  const now = deps.clock();
+  const keepAlive = keepAliveFromActions(decision.actions, now);
+  for (const note of keepAlive.ignored) log.warn('ignored part of a reply', { connectionId, note });
+  const changes: ConnectionChanges = {
+    ...(hasChanges(decision.metaChanges) ? { meta: decision.metaChanges } : {}),
+    ...(keepAlive.change !== undefined ? { keepAlive: keepAlive.change, lastActivityAt: now } : {}),
+    ...(keepAlive.change === undefined && idleActivityIsStale(record, now) ? { lastActivityAt: now } : {}),
+  };
+  if (hasChanges(changes)) {
+    const updated = await deps.connections.updateConnection(connectionId, changes);
+    if (!updated.ok) log.error('could not store connection changes', { connectionId, error: updated.error.kind, detail: updated.error.message });
+    else if (keepAlive.change) {
+      const scheduled = await deps.queue.enqueue([keepAliveEntry(connectionId, keepAlive.change, now + keepAlive.change.timeoutSeconds * 1000, now)]);
+      if (!scheduled.ok) log.error('could not schedule keep-alives', { connectionId, detail: scheduled.error.message });
+    }
+  }
+  const ops = subscriptionOps(decision.actions);
+  if (ops.length > 0) await applySubscriptionOps(deps, connectionId, ops, record.expiresAt);
+  return deliverActions(deps, connectionId, decision.actions);
+}
+
+/**
+ * Idle-mode heartbeats are due a period after the last activity. Writing on every message would cost a write per
+ * message, so activity is recorded only once it is half a period old: a heartbeat may come up to half a period
+ * early, never late.
+ */
+function idleActivityIsStale(record: ConnectionRecord, now: number): boolean {
+  const keepAlive = record.keepAlive;
+  if (!keepAlive || keepAlive.mode !== 'idle') return false;
+  return now - (record.lastActivityAt ?? record.connectedAt) > (keepAlive.timeoutSeconds * 1000) / 2;
+}
+
+async function applySubscriptionOps(deps: SessionDeps, connectionId: string, ops: ReturnType<typeof subscriptionOps>, expiresAt: number): Promise<void> {
+  const { log } = deps;
+  const current = await deps.subscriptions.listSubscriptions(connectionId);
+  if (!current.ok) {
+    log.error('could not read subscriptions; subscription changes dropped', { connectionId, detail: current.error.message });
+    return;
+  }
+  const plan = planSubscriptions(current.value, ops, deps.config.maxSubscriptionsPerConnection);
+  for (const note of plan.ignored) log.warn(note, { connectionId });
+  if (plan.unsubscribe.length > 0) {
+    const r = await deps.subscriptions.unsubscribe(connectionId, plan.unsubscribe);
+    if (!r.ok) log.error('unsubscribe failed', { connectionId, channels: plan.unsubscribe, detail: r.error.message });
+  }
+  if (plan.subscribe.length > 0) {
+    const r = await deps.subscriptions.subscribe(connectionId, plan.subscribe, expiresAt);
+    if (!r.ok) log.error('subscribe failed', { connectionId, channels: plan.subscribe, detail: r.error.message });
+  }
+}
+
+async function deliverActions(deps: SessionDeps, connectionId: string, actions: readonly SessionAction[]): Promise<MessageOutcome> {
+  const { log, metrics } = deps;
+  let sent = 0;
+  for (const action of actions) {
+    if (action.kind === 'send') {
+      const outcome = await deps.gateway.post(connectionId, action.message.kind === 'text' ? action.message.text : action.message.data);
+      if (outcome.kind === 'ok') {
+        sent++;
+        metrics.count('MessagesOut');
+        continue;
+      }
+      if (outcome.kind === 'gone') {
+        await deps.connections.deleteConnections([connectionId]);
+        return { kind: 'closed', reason: 'client gone' };
+      }
+      log.error('could not send a reply message to the client', { connectionId, outcome: outcome.kind, detail: outcome.message });
+    } else if (action.kind === 'close') {
+      await deps.gateway.close(connectionId, action.code === null ? {} : { code: action.code, reason: action.reason });
+      metrics.count('ConnectionsClosed');
+      return { kind: 'closed', reason: 'backend closed the connection' };
+    } else if (action.kind === 'drop') {
+      await deps.gateway.close(connectionId);
+      metrics.count('ConnectionsClosed');
+      return { kind: 'closed', reason: 'backend dropped the connection' };
+    }
+  }
+  return { kind: 'handled', sent };
+}
