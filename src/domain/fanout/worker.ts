@@ -278,8 +278,10 @@ export function createFanoutWorker(deps: FanoutDeps): FanoutWorker {
       }
     }
     if (nextAttempt >= deps.config.maxAttempts) {
+      // Stored with the attempt count reset: once an operator fixes the cause and redrives the dead-letter
+      // queue, the job gets a full set of attempts again. The count and the last error live in the reason.
       const dead = await deps.deadLetters.deadLetter(
-        jobs.map((job) => ({ body: serializeJob(job), reason: `delivery failed ${nextAttempt} times: ${job.lastError ?? 'unknown'}` })),
+        jobs.map((job) => ({ body: serializeJob({ ...job, attempt: 0 }), reason: `delivery failed ${nextAttempt} times: ${job.lastError ?? 'unknown'}` })),
       );
       if (!dead.ok) return { ok: false, reason: `dead-lettering failed: ${dead.error.message}` };
       const count = jobs.reduce((n, j) => n + j.connectionIds.length, 0);
