@@ -1,8 +1,7 @@
 /** Argument checks shared by the reply builder and the control client. Each throws a {@link GripUsageError}. */
 import { validateChannel } from '../domain/channel.js';
-import { isSendableCloseCode } from '../domain/protocol/events.js';
+import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES } from '../domain/protocol/events.js';
 import { utf8ByteLength } from '../domain/protocol/values.js';
-import { MAX_CLOSE_REASON_BYTES } from '../domain/publish/parse.js';
 import { GripUsageError } from './errors.js';
 
 export function checkChannel(channel: unknown): string {
