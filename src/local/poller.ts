@@ -1,0 +1,385 @@
+/**
+ * The local stand-in for Lambda's SQS event source mapping: it long-polls a queue with the real SQS client,
+ * invokes the worker handler with batches shaped like Lambda's SQS events, and applies partial batch responses
+ * the way the mapping does (reference/aws-facts.md §2). Retries and dead-lettering are left to the queue itself
+ * (visibility timeout and `RedrivePolicy`), exactly as on AWS.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  type Message,
+  type MessageAttributeValue,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { z } from 'zod';
+import type { Log } from '../domain/ports.js';
+import type { InvocationContext, SqsEvent, SqsRecord, WorkerHandler } from '../handlers/aws-events.js';
+import { describeError, stderrLog } from './log.js';
+
+export interface QueuePollerOptions {
+  /** A client with an explicit `endpoint` (fauxqs) or AWS. */
+  readonly sqs: SQSClient;
+  readonly queueUrl: string;
+  readonly handler: WorkerHandler;
+  /**
+   * Records per invocation, 1–100. Up to 10 come from one `ReceiveMessage`; more are gathered within
+   * `maxBatchingWindowMs`, which is then required (as Lambda requires a batching window above 10). Default 10.
+   */
+  readonly batchSize?: number;
+  /** How long to keep gathering after the first message, 0–300,000 ms. Default 0: invoke with what one receive returned. */
+  readonly maxBatchingWindowMs?: number;
+  /** Concurrent invocations, ≥ 1. Default 5. */
+  readonly maxConcurrency?: number;
+  /** Parallel receive loops, 1–maxConcurrency. Default min(maxConcurrency, 2). */
+  readonly pollers?: number;
+  /** Long-poll wait, 0–20 s. Default 20 (what the mapping uses); tests use 1–2 so `stop()` is quick. */
+  readonly waitTimeSeconds?: number;
+  /** Per-receive visibility timeout; default: the queue's own. */
+  readonly visibilityTimeoutSeconds?: number;
+  /** The function timeout: drives `getRemainingTimeInMillis`; a slower invocation fails its whole batch. Default 60,000. */
+  readonly functionTimeoutMs?: number;
+  readonly log?: Log;
+}
+
+export interface QueuePollerStats {
+  /** Messages received from the queue. */
+  readonly received: number;
+  readonly invocations: number;
+  /** Records deleted after their invocation succeeded for them. */
+  readonly succeeded: number;
+  /** Records left on the queue (listed in `batchItemFailures`, or in a failed batch) to reappear. */
+  readonly failed: number;
+  /** Invocations that failed as a whole: a throw, an invalid response or a timeout. */
+  readonly batchFailures: number;
+  readonly timeouts: number;
+  readonly receiveErrors: number;
+  readonly deleteErrors: number;
+  /** Invocations running now. */
+  readonly inFlight: number;
+}
+
+export interface QueuePoller {
+  /** Stops polling, then resolves when every in-flight invocation has finished and its deletes are done. */
+  stop(): Promise<void>;
+  /**
+   * Simulates a killed worker: stops polling and abandons in-flight invocations; whatever they return is ignored
+   * and none of their messages is deleted, so all of them reappear after the visibility timeout. Resolves when
+   * the receive loops have exited. (The abandoned handler code itself keeps running in this process; only
+   * its effects on the queue are dropped.)
+   */
+  crash(): Promise<void>;
+  stats(): QueuePollerStats;
+}
+
+/**
+ * Starts polling `queueUrl` and resolves once the queue's ARN is known (it fails if the queue does not exist).
+ *
+ * Contract, as Lambda's SQS event source mapping with `ReportBatchItemFailures`:
+ * - Each invocation gets up to `batchSize` records in the order received (for FIFO queues, the order within each
+ *   message group), with `attributes` (`ApproximateReceiveCount`, `SentTimestamp`, `SenderId`,
+ *   `ApproximateFirstReceiveTimestamp`, and `MessageGroupId`/`MessageDeduplicationId`/`SequenceNumber` on
+ *   FIFO queues), `messageAttributes` in Lambda's shape, `eventSource: 'aws:sqs'` and `eventSourceARN`.
+ * - At most `maxConcurrency` invocations run at once; a receive starts only when a slot is free, so messages are
+ *   never held invisible while waiting for one.
+ * - Records not listed in `batchItemFailures` are deleted. Listed ones are left to reappear after the visibility
+ *   timeout. The whole batch is left when the handler throws, returns anything but `{batchItemFailures}` / null /
+ *   undefined, lists an empty or unknown `itemIdentifier`, or runs past `functionTimeoutMs`.
+ * - Receive and delete errors are logged and retried with backoff (receives) or left to the visibility timeout
+ *   (deletes: the message is delivered again, which at-least-once consumers tolerate).
+ * - On `stop()`/`crash()` the pending long poll is aborted; a message the queue hands to that aborted poll
+ *   reappears after the visibility timeout.
+ *
+ * @example
+ * const poller = await startQueuePoller({ sqs, queueUrl, handler: worker, batchSize: 10, maxConcurrency: 4 });
+ * // …
+ * await poller.stop();
+ */
+export async function startQueuePoller(options: QueuePollerOptions): Promise<QueuePoller> {
+  const { sqs, queueUrl, handler } = options;
+  const batchSize = intIn(options.batchSize, 10, 1, 100, 'batchSize');
+  const windowMs = intIn(options.maxBatchingWindowMs, 0, 0, 300_000, 'maxBatchingWindowMs');
+  if (batchSize > 10 && windowMs === 0) throw new RangeError('batchSize above 10 needs a maxBatchingWindowMs, as on Lambda');
+  const maxConcurrency = intIn(options.maxConcurrency, 5, 1, 10_000, 'maxConcurrency');
+  const pollers = intIn(options.pollers, Math.min(maxConcurrency, 2), 1, maxConcurrency, 'pollers');
+  const waitTimeSeconds = intIn(options.waitTimeSeconds, 20, 0, 20, 'waitTimeSeconds');
+  const visibility =
+    options.visibilityTimeoutSeconds === undefined
+      ? undefined
+      : intIn(options.visibilityTimeoutSeconds, 30, 0, 43_200, 'visibilityTimeoutSeconds');
+  const functionTimeoutMs = intIn(options.functionTimeoutMs, 60_000, 1, 900_000, 'functionTimeoutMs');
+  const log = options.log ?? stderrLog('local-poller');
+
+  const arnOut = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
+  const eventSourceARN = arnOut.Attributes?.QueueArn;
+  if (!eventSourceARN) throw new Error(`queue ${queueUrl} reported no QueueArn`);
+  const sourceArn: string = eventSourceARN;
+  const awsRegion = sourceArn.split(':')[3] ?? '';
+
+  const counters = {
+    received: 0,
+    invocations: 0,
+    succeeded: 0,
+    failed: 0,
+    batchFailures: 0,
+    timeouts: 0,
+    receiveErrors: 0,
+    deleteErrors: 0,
+  };
+  let running = true;
+  let crashed = false;
+  const abort = new AbortController();
+  const slots = new Slots(maxConcurrency);
+  const inFlight = new Set<Promise<void>>();
+
+  async function receive(max: number, wait: number): Promise<Message[]> {
+    const out = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: max,
+        WaitTimeSeconds: wait,
+        ...(visibility === undefined ? {} : { VisibilityTimeout: visibility }),
+        MessageSystemAttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+      }),
+      { abortSignal: abort.signal },
+    );
+    const messages = out.Messages ?? [];
+    counters.received += messages.length;
+    return messages;
+  }
+
+  /** One batch: a long poll for the first messages, then short receives within the batching window. */
+  async function receiveBatch(): Promise<Message[]> {
+    const batch = await receive(Math.min(10, batchSize), waitTimeSeconds);
+    if (batch.length === 0 || windowMs === 0) return batch;
+    const deadline = Date.now() + windowMs;
+    while (batch.length < batchSize && running) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) break;
+      // Long-poll waits are whole seconds; below one second, short polls with a pause stay within the window.
+      const wait = Math.min(Math.floor(remaining / 1000), 20);
+      const more = await receive(Math.min(10, batchSize - batch.length), wait);
+      batch.push(...more);
+      if (more.length === 0 && wait === 0) await sleep(Math.min(remaining, 50));
+    }
+    return batch;
+  }
+
+  async function loop(): Promise<void> {
+    let backoffMs = 100;
+    while (running) {
+      await slots.acquire();
+      if (!running) {
+        slots.release();
+        break;
+      }
+      let messages: Message[];
+      try {
+        messages = await receiveBatch();
+        backoffMs = 100;
+      } catch (e) {
+        slots.release();
+        if (!running) break;
+        counters.receiveErrors++;
+        log.warn('receive failed; backing off', { queueUrl, error: describeError(e), backoffMs });
+        await sleep(backoffMs);
+        backoffMs = Math.min(backoffMs * 2, 5_000);
+        continue;
+      }
+      if (messages.length === 0 || crashed) {
+        slots.release();
+        continue;
+      }
+      const invocation = invoke(messages)
+        .catch((e: unknown) => log.error('invocation bookkeeping failed', { queueUrl, error: describeError(e) }))
+        .finally(() => {
+          inFlight.delete(invocation);
+          slots.release();
+        });
+      inFlight.add(invocation);
+    }
+  }
+
+  async function invoke(messages: Message[]): Promise<void> {
+    const records: SqsRecord[] = [];
+    for (const m of messages) {
+      const record = toRecord(m, sourceArn, awsRegion);
+      if (record) records.push(record);
+      else log.error('received a message without id, receipt handle or body; left for the visibility timeout', { queueUrl });
+    }
+    if (records.length === 0) return;
+    counters.invocations++;
+    const deadline = Date.now() + functionTimeoutMs;
+    const context: InvocationContext = {
+      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+      awsRequestId: randomUUID(),
+    };
+    const event: SqsEvent = { Records: records };
+    let failed: ReadonlySet<string> | 'all';
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
+        timer = setTimeout(() => resolve(TIMED_OUT), functionTimeoutMs);
+      });
+      const raw = await Promise.race([Promise.resolve().then(() => handler(event, context)), timeout]);
+      if (crashed) return;
+      if (raw === TIMED_OUT) {
+        counters.timeouts++;
+        log.error('worker invocation timed out; the whole batch will be retried', { queueUrl, functionTimeoutMs });
+        failed = 'all';
+      } else {
+        failed = failedItems(raw, records);
+        if (failed === 'all') log.error('worker returned an invalid batch response; the whole batch will be retried', { queueUrl });
+      }
+    } catch (e) {
+      if (crashed) return;
+      log.error('worker invocation failed; the whole batch will be retried', { queueUrl, error: describeError(e) });
+      failed = 'all';
+    } finally {
+      clearTimeout(timer);
+    }
+    if (failed === 'all') {
+      counters.batchFailures++;
+      counters.failed += records.length;
+      return;
+    }
+    counters.failed += failed.size;
+    await deleteRecords(records.filter((r) => !failed.has(r.messageId)));
+  }
+
+  async function deleteRecords(records: SqsRecord[]): Promise<void> {
+    for (let i = 0; i < records.length; i += 10) {
+      const chunk = records.slice(i, i + 10);
+      try {
+        const out = await sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: chunk.map((r, n) => ({ Id: String(n), ReceiptHandle: r.receiptHandle })),
+          }),
+        );
+        const failures = out.Failed ?? [];
+        counters.succeeded += chunk.length - failures.length;
+        counters.deleteErrors += failures.length;
+        for (const f of failures) log.warn('delete failed; the message will be delivered again', { queueUrl, code: f.Code, message: f.Message });
+      } catch (e) {
+        counters.deleteErrors += chunk.length;
+        log.warn('delete failed; the messages will be delivered again', { queueUrl, error: describeError(e) });
+      }
+    }
+  }
+
+  const loops = Array.from({ length: pollers }, () =>
+    loop().catch((e: unknown) => log.error('poll loop failed', { queueUrl, error: describeError(e) })),
+  );
+
+  const halt = async (): Promise<void> => {
+    running = false;
+    abort.abort();
+    slots.wakeAll();
+    await Promise.allSettled(loops);
+  };
+
+  return {
+    async stop() {
+      await halt();
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    },
+    async crash() {
+      crashed = true;
+      inFlight.clear();
+      await halt();
+    },
+    stats: () => ({ ...counters, inFlight: inFlight.size }),
+  };
+}
+
+const TIMED_OUT = Symbol('timed out');
+
+const batchResponseSchema = z.union([
+  z.null(),
+  z.undefined(),
+  z.object({ batchItemFailures: z.array(z.object({ itemIdentifier: z.string().min(1) })).nullish() }),
+]);
+
+/** The record ids a response marks failed, or `'all'` when the response is invalid (Lambda's rules). */
+export function failedItems(raw: unknown, records: readonly SqsRecord[]): ReadonlySet<string> | 'all' {
+  const parsed = batchResponseSchema.safeParse(raw);
+  if (!parsed.success) return 'all';
+  const items = parsed.data?.batchItemFailures ?? [];
+  const known = new Set(records.map((r) => r.messageId));
+  const failed = new Set<string>();
+  for (const { itemIdentifier } of items) {
+    if (!known.has(itemIdentifier)) return 'all';
+    failed.add(itemIdentifier);
+  }
+  return failed;
+}
+
+function toRecord(m: Message, eventSourceARN: string, awsRegion: string): SqsRecord | null {
+  if (!m.MessageId || !m.ReceiptHandle || m.Body === undefined) return null;
+  return {
+    messageId: m.MessageId,
+    receiptHandle: m.ReceiptHandle,
+    body: m.Body,
+    attributes: { ...m.Attributes },
+    messageAttributes: lambdaMessageAttributes(m.MessageAttributes),
+    eventSource: 'aws:sqs',
+    eventSourceARN,
+    awsRegion,
+  };
+}
+
+/** Message attributes as Lambda passes them: camel-case keys, binary as base64, empty list fields. */
+function lambdaMessageAttributes(attributes: Record<string, MessageAttributeValue> | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, a] of Object.entries(attributes ?? {})) {
+    out[name] = {
+      ...(a.StringValue !== undefined ? { stringValue: a.StringValue } : {}),
+      ...(a.BinaryValue !== undefined ? { binaryValue: Buffer.from(a.BinaryValue).toString('base64') } : {}),
+      stringListValues: a.StringListValues ?? [],
+      binaryListValues: (a.BinaryListValues ?? []).map((b) => Buffer.from(b).toString('base64')),
+      dataType: a.DataType,
+    };
+  }
+  return out;
+}
+
+/** A counting semaphore whose waiters can all be woken (to re-check a stop flag). */
+class Slots {
+  #free: number;
+  readonly #waiters: (() => void)[] = [];
+  constructor(size: number) {
+    this.#free = size;
+  }
+  acquire(): Promise<void> {
+    if (this.#free > 0) {
+      this.#free--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+  release(): void {
+    const next = this.#waiters.shift();
+    if (next) next();
+    else this.#free++;
+  }
+  /** Hands every waiter a slot so it can observe shutdown; each releases it again. */
+  wakeAll(): void {
+    for (const w of this.#waiters.splice(0)) {
+      this.#free--;
+      w();
+    }
+  }
+}
+
+function intIn(value: number | undefined, fallback: number, min: number, max: number, name: string): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${v}`);
+  return v;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,148 @@
+/**
+ * DynamoDB TTL for local mode. dynalite has no TTL, so this deletes the `Connections` items whose expiry
+ * (`connectionsTable.ttlAttribute`, epoch seconds) has passed, as DynamoDB's background TTL process would.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import pLimit from 'p-limit';
+import { connectionsTable } from '../config/resources.js';
+import type { Log } from '../domain/ports.js';
+import { describeError, stderrLog } from './log.js';
+
+export interface SweeperOptions {
+  readonly ddb: DynamoDBClient | DynamoDBDocumentClient;
+  /** Default `connectionsTable.localName`. */
+  readonly tableName?: string;
+  /** Pause between the end of one sweep and the start of the next. */
+  readonly intervalMs: number;
+  /** Epoch milliseconds. Default `Date.now`. */
+  readonly now?: () => number;
+  /** Items examined per Scan page. Default 1,000. */
+  readonly pageSize?: number;
+  /** BatchWriteItem calls in flight. Default 4. */
+  readonly concurrency?: number;
+  readonly log?: Log;
+}
+
+export interface SweepResult {
+  /** Items the scans examined. */
+  readonly scanned: number;
+  readonly deleted: number;
+}
+
+export interface Sweeper {
+  /** One full sweep now (waits for a running one first, so sweeps never overlap). */
+  sweepOnce(): Promise<SweepResult>;
+  /** Stops the timer and waits for a running sweep. */
+  stop(): Promise<void>;
+}
+
+const MAX_BATCH = 25;
+const MAX_WRITE_ATTEMPTS = 8;
+
+/**
+ * Starts sweeping every `intervalMs` (the first sweep runs after one interval).
+ *
+ * Contract: deletes every item whose `expiresAt` is a number below now (in seconds), as DynamoDB TTL does;
+ * items without a numeric `expiresAt` are never touched. Scans page by page (memory stays bounded), deletes in
+ * BatchWriteItem calls of 25 with at most `concurrency` in flight, and retries `UnprocessedItems` with
+ * exponential backoff. A failed sweep is logged and the next one runs on schedule; `sweepOnce` rejects with the
+ * error instead.
+ *
+ * There is no condition on the delete (BatchWriteItem cannot carry one): an item whose expiry is extended
+ * between the scan and the delete is deleted anyway. Expiries are 2 h 15 min past the connection's start and
+ * connections live at most 2 h, so an item that has expired belongs to a connection that is already gone.
+ *
+ * @example
+ * const sweeper = startSweeper({ ddb, intervalMs: 60_000 });
+ * await sweeper.stop();
+ */
+export function startSweeper(options: SweeperOptions): Sweeper {
+  const ddb = options.ddb instanceof DynamoDBDocumentClient ? options.ddb : DynamoDBDocumentClient.from(options.ddb);
+  const tableName = options.tableName ?? connectionsTable.localName;
+  const now = options.now ?? Date.now;
+  const pageSize = options.pageSize ?? 1_000;
+  const limit = pLimit(options.concurrency ?? 4);
+  const log = options.log ?? stderrLog('local-sweeper');
+  const { partitionKey, sortKey, ttlAttribute } = connectionsTable;
+  if (!(options.intervalMs > 0)) throw new RangeError(`intervalMs must be positive, got ${options.intervalMs}`);
+
+  let running: Promise<SweepResult> | null = null;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  async function writeBatch(keys: Record<string, unknown>[]): Promise<number> {
+    let pending = keys.map((Key) => ({ DeleteRequest: { Key } }));
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      if (attempt > MAX_WRITE_ATTEMPTS) throw new Error(`${pending.length} deletes still unprocessed after ${MAX_WRITE_ATTEMPTS} attempts`);
+      if (attempt > 1) await sleep(Math.min(2 ** attempt * 25, 2_000) * Math.random());
+      const out = await ddb.send(new BatchWriteCommand({ RequestItems: { [tableName]: pending } }));
+      const unprocessed = out.UnprocessedItems?.[tableName] ?? [];
+      pending = unprocessed.flatMap((r) => (r.DeleteRequest?.Key ? [{ DeleteRequest: { Key: r.DeleteRequest.Key } }] : []));
+    }
+    return keys.length;
+  }
+
+  async function sweep(): Promise<SweepResult> {
+    const nowSeconds = Math.floor(now() / 1000);
+    let scanned = 0;
+    let deleted = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await ddb.send(
+        new ScanCommand({
+          TableName: tableName,
+          Limit: pageSize,
+          FilterExpression: '#ttl < :now',
+          ProjectionExpression: '#pk, #sk',
+          ExpressionAttributeNames: { '#ttl': ttlAttribute, '#pk': partitionKey, '#sk': sortKey },
+          ExpressionAttributeValues: { ':now': nowSeconds },
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      scanned += page.ScannedCount ?? 0;
+      const keys = (page.Items ?? []).map((item) => ({ [partitionKey]: item[partitionKey], [sortKey]: item[sortKey] }));
+      const batches: Record<string, unknown>[][] = [];
+      for (let i = 0; i < keys.length; i += MAX_BATCH) batches.push(keys.slice(i, i + MAX_BATCH));
+      // One page's batches at a time: the next page is not read until these are written.
+      const counts = await limit.map(batches, writeBatch);
+      deleted += counts.reduce((a, b) => a + b, 0);
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && !stopped);
+    if (deleted > 0) log.info('swept expired items', { tableName, deleted, scanned });
+    return { scanned, deleted };
+  }
+
+  function sweepOnce(): Promise<SweepResult> {
+    const next = (running ?? Promise.resolve()).catch(() => undefined).then(sweep);
+    const tracked = next.finally(() => {
+      if (running === tracked) running = null;
+    });
+    running = tracked;
+    return tracked;
+  }
+
+  function schedule(): void {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      sweepOnce()
+        .catch((e: unknown) => log.error('sweep failed', { tableName, error: describeError(e) }))
+        .finally(schedule);
+    }, options.intervalMs);
+    timer.unref();
+  }
+  schedule();
+
+  return {
+    sweepOnce,
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running?.catch(() => undefined);
+    },
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
