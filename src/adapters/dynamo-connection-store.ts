@@ -1,0 +1,442 @@
+import {
+  BatchWriteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type BatchWriteWriteRequest,
+  type DynamoDBDocumentClient,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import pLimit from 'p-limit';
+import { z } from 'zod';
+import { connectionsTable } from '../config/resources.js';
+import { CONNECTION_ITEM_SORT_KEY, subscriptionIndexKey, validateChannel } from '../domain/channel.js';
+import type { ConnectionRecord } from '../domain/connection.js';
+import type {
+  BucketRange,
+  Clock,
+  ConnectionChanges,
+  ConnectionStore,
+  Log,
+  StoreError,
+  SubscriberIndex,
+  SubscriberPage,
+  SubscriptionStore,
+} from '../domain/ports.js';
+import { err, ok, type Result } from '../domain/result.js';
+import { classifyAwsError, describeAwsError, summarizeAwsError } from './aws-errors.js';
+import { backoff } from './backoff.js';
+import { bucketOfPosition, decodeSubscriberCursor, encodeSubscriberCursor, indexKeyBounds } from './subscriber-cursor.js';
+
+const T = connectionsTable;
+/** BatchWriteItem takes at most 25 requests. */
+const BATCH_WRITE_MAX = 25;
+/** A page read keeps querying while expired items leave it short, but not forever. */
+const MAX_QUERIES_PER_PAGE = 8;
+
+export interface DynamoConnectionStoreOptions {
+  /** The document client (the composition root creates it, with its endpoint, region and HTTP handler). */
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  /** Milliseconds since the epoch; decides which items count as expired. Defaults to `Date.now`. */
+  readonly clock?: Clock;
+  readonly log?: Log;
+  /** DynamoDB calls in flight at once within one store call (queries per id, batch writes). Default 8. */
+  readonly concurrency?: number;
+  /** Tries per BatchWriteItem chunk while DynamoDB returns `UnprocessedItems`. Default 8. */
+  readonly maxBatchAttempts?: number;
+  /** First backoff before re-sending unprocessed items; doubles per try, full jitter, capped at 1 s. Default 25. */
+  readonly retryBaseMs?: number;
+}
+
+const gripSchema = z.discriminatedUnion('enabled', [
+  z.object({ enabled: z.literal(false) }),
+  z.object({ enabled: z.literal(true), messagePrefix: z.string() }),
+]);
+
+/**
+ * The connection item as stored. Handshake headers are a list of `[name, value]` pairs because DynamoDB maps do
+ * not keep their order and the backend should see the headers in the order the client sent them.
+ */
+const connectionItemSchema = z.object({
+  connectionId: z.string().min(1),
+  channel: z.literal(CONNECTION_ITEM_SORT_KEY),
+  handshake: z.object({
+    path: z.string(),
+    query: z.string(),
+    headers: z.array(z.tuple([z.string(), z.string()])),
+  }),
+  subprotocol: z.string().nullable(),
+  grip: gripSchema,
+  meta: z.record(z.string(), z.string()),
+  connectedAt: z.number(),
+  expiresAt: z.number(),
+});
+
+const keySchema = z.object({ connectionId: z.string(), channel: z.string() });
+const indexItemSchema = z.object({ connectionId: z.string().min(1) });
+const indexPositionSchema = z.object({ connectionId: z.string().min(1), subKey: z.string().min(1) });
+
+type Key = z.infer<typeof keySchema>;
+
+function toItem(record: ConnectionRecord): Record<string, unknown> {
+  return {
+    [T.partitionKey]: record.connectionId,
+    [T.sortKey]: CONNECTION_ITEM_SORT_KEY,
+    handshake: {
+      path: record.handshake.path,
+      query: record.handshake.query,
+      headers: Object.entries(record.handshake.headers),
+    },
+    subprotocol: record.subprotocol,
+    grip: record.grip.enabled ? { enabled: true, messagePrefix: record.grip.messagePrefix } : { enabled: false },
+    meta: { ...record.meta },
+    connectedAt: record.connectedAt,
+    [T.ttlAttribute]: record.expiresAt,
+  };
+}
+
+function fromItem(item: unknown): Result<ConnectionRecord, StoreError> {
+  const parsed = connectionItemSchema.safeParse(item);
+  if (!parsed.success) {
+    return err({ kind: 'invalid', message: `stored connection item has an unexpected shape: ${z.prettifyError(parsed.error)}` });
+  }
+  const i = parsed.data;
+  return ok({
+    connectionId: i.connectionId,
+    handshake: { path: i.handshake.path, query: i.handshake.query, headers: Object.fromEntries(i.handshake.headers) },
+    subprotocol: i.subprotocol,
+    grip: i.grip,
+    meta: i.meta,
+    connectedAt: i.connectedAt,
+    expiresAt: i.expiresAt,
+  });
+}
+
+/** Translates anything a DynamoDB call threw into a `StoreError` naming the operation. */
+export function storeErrorFrom(thrown: unknown, operation: string): StoreError {
+  const info = describeAwsError(thrown);
+  return { kind: classifyAwsError(info), message: `DynamoDB ${operation} failed: ${summarizeAwsError(info)}`, cause: thrown };
+}
+
+/**
+ * The `Connections` table behind three ports: connection records, their subscriptions, and the sparse bucketed
+ * channel index (see `config/resources.ts`).
+ *
+ * Items: the connection item has sort key `$connection` and holds the record; a subscription item has sort key
+ * = channel and is the only kind carrying `subChannel` (= channel) and `subKey` (= `<bucket>#<connectionId>`),
+ * so only subscriptions enter the `byChannel` index. Every item carries `expiresAt` (epoch seconds) for TTL.
+ *
+ * Failures are values: throttling → `throttled`; a failed condition → `conflict`; validation, a missing table or
+ * a malformed cursor → `invalid`; 5xx, timeouts and network failures → `unavailable`. The SDK client's own
+ * retry policy applies to each call; `UnprocessedItems` of batch writes are retried here with jittered backoff.
+ *
+ * @example
+ * const store = new DynamoConnectionStore({ client: DynamoDBDocumentClient.from(ddb), tableName: 'Connections' });
+ * await store.subscribe('abc=', ['room-1'], record.expiresAt);
+ * const page = await store.pageSubscribers('room-1', { from: 0, to: 65_536 }, null, 1000);
+ */
+export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore, SubscriberIndex {
+  private readonly client: DynamoDBDocumentClient;
+  private readonly tableName: string;
+  private readonly clock: Clock;
+  private readonly log: Log | undefined;
+  private readonly concurrency: number;
+  private readonly maxBatchAttempts: number;
+  private readonly retryBaseMs: number;
+
+  constructor(options: DynamoConnectionStoreOptions) {
+    this.client = options.client;
+    this.tableName = options.tableName;
+    this.clock = options.clock ?? Date.now;
+    this.log = options.log;
+    this.concurrency = options.concurrency ?? 8;
+    this.maxBatchAttempts = options.maxBatchAttempts ?? 8;
+    this.retryBaseMs = options.retryBaseMs ?? 25;
+  }
+
+  /** Writes the connection item, replacing any previous one. Subscription items are untouched. */
+  async putConnection(record: ConnectionRecord): Promise<Result<void, StoreError>> {
+    try {
+      await this.client.send(new PutCommand({ TableName: this.tableName, Item: toItem(record) }));
+      return ok(undefined);
+    } catch (e) {
+      return err(storeErrorFrom(e, 'PutItem'));
+    }
+  }
+
+  /** Strongly consistent read of the connection item; `null` when there is none. */
+  async getConnection(connectionId: string): Promise<Result<ConnectionRecord | null, StoreError>> {
+    try {
+      const out = await this.client.send(
+        new GetCommand({ TableName: this.tableName, Key: this.connectionKey(connectionId), ConsistentRead: true }),
+      );
+      return out.Item === undefined ? ok(null) : fromItem(out.Item);
+    } catch (e) {
+      return err(storeErrorFrom(e, 'GetItem'));
+    }
+  }
+
+  /**
+   * One conditional UpdateItem: each `meta` key is SET (string) or REMOVEd (`null`), `subprotocol` SET when
+   * given. Fails with `conflict` when the connection item does not exist (anymore). Returns the record as
+   * stored after the update. With no changes it is a consistent read with the same `conflict` rule.
+   */
+  async updateConnection(connectionId: string, changes: ConnectionChanges): Promise<Result<ConnectionRecord, StoreError>> {
+    const names: Record<string, string> = { '#pk': T.partitionKey };
+    const values: Record<string, unknown> = {};
+    const sets: string[] = [];
+    const removes: string[] = [];
+    Object.entries(changes.meta ?? {}).forEach(([key, value], i) => {
+      names['#meta'] = 'meta';
+      names[`#m${i}`] = key;
+      if (value === null) {
+        removes.push(`#meta.#m${i}`);
+      } else {
+        values[`:m${i}`] = value;
+        sets.push(`#meta.#m${i} = :m${i}`);
+      }
+    });
+    if (changes.subprotocol !== undefined) {
+      names['#sp'] = 'subprotocol';
+      values[':sp'] = changes.subprotocol;
+      sets.push('#sp = :sp');
+    }
+    const gone = () => err<StoreError>({ kind: 'conflict', message: `connection ${connectionId} no longer exists` });
+    if (sets.length === 0 && removes.length === 0) {
+      const current = await this.getConnection(connectionId);
+      if (!current.ok) return current;
+      return current.value === null ? gone() : ok(current.value);
+    }
+    const expression = [sets.length ? `SET ${sets.join(', ')}` : '', removes.length ? `REMOVE ${removes.join(', ')}` : '']
+      .filter(Boolean)
+      .join(' ');
+    try {
+      const out = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.connectionKey(connectionId),
+          UpdateExpression: expression,
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: names,
+          ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return fromItem(out.Attributes);
+    } catch (e) {
+      const error = storeErrorFrom(e, 'UpdateItem');
+      return error.kind === 'conflict' ? gone() : err(error);
+    }
+  }
+
+  /**
+   * Deletes every item (record and subscriptions) of each connection: one consistent Query per id (bounded
+   * concurrency), then BatchWriteItem deletes of 25, retrying `UnprocessedItems`. Idempotent; duplicate ids are
+   * fine. On failure, what could be deleted is deleted and the first error is returned: retrying is safe.
+   */
+  async deleteConnections(connectionIds: readonly string[]): Promise<Result<void, StoreError>> {
+    const ids = [...new Set(connectionIds)];
+    if (ids.length === 0) return ok(undefined);
+    const limit = pLimit(this.concurrency);
+    const found = await Promise.all(ids.map((id) => limit(() => this.itemKeys(id))));
+    const keys: Key[] = [];
+    let firstError: StoreError | undefined;
+    for (const r of found) {
+      if (r.ok) keys.push(...r.value);
+      else firstError ??= r.error;
+    }
+    const deleted = await this.batchWrite(keys.map((Key) => ({ DeleteRequest: { Key } })));
+    if (!deleted.ok) firstError ??= deleted.error;
+    return firstError ? err(firstError) : ok(undefined);
+  }
+
+  /** The connection's channels (consistent read), in channel order. */
+  async listSubscriptions(connectionId: string): Promise<Result<string[], StoreError>> {
+    const keys = await this.itemKeys(connectionId);
+    if (!keys.ok) return keys;
+    return ok(keys.value.map((k) => k.channel).filter((c) => c !== CONNECTION_ITEM_SORT_KEY));
+  }
+
+  /**
+   * Writes one subscription item per channel (BatchWriteItem puts): idempotent, and re-subscribing refreshes
+   * `expiresAt`. Channels are validated first (the reserved `$connection` among them): one bad channel makes
+   * the whole call `invalid` with nothing written. Does not check that the connection item exists.
+   */
+  async subscribe(connectionId: string, channels: readonly string[], expiresAt: number): Promise<Result<void, StoreError>> {
+    const valid = this.validChannels(channels);
+    if (!valid.ok) return valid;
+    const subKey = subscriptionIndexKey(connectionId);
+    return this.batchWrite(
+      valid.value.map((channel) => ({
+        PutRequest: {
+          Item: {
+            [T.partitionKey]: connectionId,
+            [T.sortKey]: channel,
+            [T.channelIndex.partitionKey]: channel,
+            [T.channelIndex.sortKey]: subKey,
+            [T.ttlAttribute]: expiresAt,
+          },
+        },
+      })),
+    );
+  }
+
+  /** Deletes the subscription items; channels the connection is not in are no-ops. */
+  async unsubscribe(connectionId: string, channels: readonly string[]): Promise<Result<void, StoreError>> {
+    const valid = this.validChannels(channels);
+    if (!valid.ok) return valid;
+    return this.batchWrite(
+      valid.value.map((channel) => ({ DeleteRequest: { Key: { [T.partitionKey]: connectionId, [T.sortKey]: channel } } })),
+    );
+  }
+
+  /**
+   * Reads up to `limit` subscriber ids of `channel` in buckets `[range.from, range.to)` from the `byChannel`
+   * index, in index order, after `cursor`. Items with `expiresAt <= now` are filtered out, so a page can hold
+   * fewer than `limit` ids (even none) while the cursor is still non-null; `cursor: null` means the range is
+   * exhausted. `lastBucket` is the bucket of the position the cursor holds (possibly an expired, filtered entry). A malformed cursor, or one outside the range, is `invalid`. The index is eventually consistent.
+   */
+  async pageSubscribers(
+    channel: string,
+    range: BucketRange,
+    cursor: string | null,
+    limit: number,
+  ): Promise<Result<SubscriberPage, StoreError>> {
+    const bounds = indexKeyBounds(range);
+    if (!bounds.ok) return bounds;
+    if (!Number.isInteger(limit) || limit < 1) return err({ kind: 'invalid', message: `page limit ${limit} must be a positive integer` });
+    let start: Record<string, string> | undefined;
+    if (cursor !== null) {
+      const position = decodeSubscriberCursor(cursor, bounds.value);
+      if (!position.ok) return position;
+      start = this.indexStartKey(channel, position.value.connectionId, position.value.subKey);
+    }
+    const nowSeconds = Math.floor(this.clock() / 1000);
+    const connectionIds: string[] = [];
+    for (let queries = 1; ; queries++) {
+      const input: QueryCommandInput = {
+        TableName: this.tableName,
+        IndexName: T.channelIndex.name,
+        KeyConditionExpression: '#ch = :ch AND #sk BETWEEN :lo AND :hi',
+        FilterExpression: '#exp > :now',
+        ProjectionExpression: '#id',
+        ExpressionAttributeNames: {
+          '#ch': T.channelIndex.partitionKey,
+          '#sk': T.channelIndex.sortKey,
+          '#exp': T.ttlAttribute,
+          '#id': T.partitionKey,
+        },
+        ExpressionAttributeValues: { ':ch': channel, ':lo': bounds.value.lo, ':hi': bounds.value.hi, ':now': nowSeconds },
+        Limit: limit - connectionIds.length,
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      };
+      let out;
+      try {
+        out = await this.client.send(new QueryCommand(input));
+      } catch (e) {
+        return err(storeErrorFrom(e, 'Query (channel index)'));
+      }
+      for (const item of out.Items ?? []) {
+        const parsed = indexItemSchema.safeParse(item);
+        if (!parsed.success) return err({ kind: 'invalid', message: 'channel index returned an item without a connectionId' });
+        connectionIds.push(parsed.data.connectionId);
+      }
+      if (out.LastEvaluatedKey === undefined) return ok({ connectionIds, cursor: null, lastBucket: null });
+      const position = indexPositionSchema.safeParse({
+        connectionId: out.LastEvaluatedKey[T.partitionKey],
+        subKey: out.LastEvaluatedKey[T.channelIndex.sortKey],
+      });
+      if (!position.success) return err({ kind: 'invalid', message: 'channel index returned an unexpected LastEvaluatedKey' });
+      start = this.indexStartKey(channel, position.data.connectionId, position.data.subKey);
+      if (connectionIds.length >= limit || queries >= MAX_QUERIES_PER_PAGE) {
+        return ok({ connectionIds, cursor: encodeSubscriberCursor(position.data), lastBucket: bucketOfPosition(position.data) });
+      }
+    }
+  }
+
+  private connectionKey(connectionId: string): Key {
+    return { connectionId, channel: CONNECTION_ITEM_SORT_KEY };
+  }
+
+  private indexStartKey(channel: string, connectionId: string, subKey: string): Record<string, string> {
+    return {
+      [T.partitionKey]: connectionId,
+      [T.sortKey]: channel,
+      [T.channelIndex.partitionKey]: channel,
+      [T.channelIndex.sortKey]: subKey,
+    };
+  }
+
+  private validChannels(channels: readonly string[]): Result<string[], StoreError> {
+    const unique = [...new Set(channels)];
+    for (const channel of unique) {
+      const v = validateChannel(channel);
+      if (!v.ok) return err({ kind: 'invalid', message: v.error.message });
+    }
+    return ok(unique);
+  }
+
+  /** Every key of a connection's items (consistent Query on the base table, all pages). */
+  private async itemKeys(connectionId: string): Promise<Result<Key[], StoreError>> {
+    const keys: Key[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      let out;
+      try {
+        out = await this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: '#pk = :id',
+            ProjectionExpression: '#pk, #sk',
+            ExpressionAttributeNames: { '#pk': T.partitionKey, '#sk': T.sortKey },
+            ExpressionAttributeValues: { ':id': connectionId },
+            ConsistentRead: true,
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        );
+      } catch (e) {
+        return err(storeErrorFrom(e, 'Query'));
+      }
+      for (const item of out.Items ?? []) {
+        const key = keySchema.safeParse(item);
+        if (!key.success) return err({ kind: 'invalid', message: 'Query returned an item without its key' });
+        keys.push(key.data);
+      }
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return ok(keys);
+  }
+
+  /** Sends write requests in chunks of 25 (bounded concurrency), re-sending `UnprocessedItems` with backoff. */
+  private async batchWrite(requests: BatchWriteWriteRequest[]): Promise<Result<void, StoreError>> {
+    if (requests.length === 0) return ok(undefined);
+    const limit = pLimit(this.concurrency);
+    const chunks: BatchWriteWriteRequest[][] = [];
+    for (let i = 0; i < requests.length; i += BATCH_WRITE_MAX) chunks.push(requests.slice(i, i + BATCH_WRITE_MAX));
+    const results = await Promise.all(chunks.map((chunk) => limit(() => this.writeChunk(chunk))));
+    return results.find((r) => !r.ok) ?? ok(undefined);
+  }
+
+  private async writeChunk(chunk: BatchWriteWriteRequest[]): Promise<Result<void, StoreError>> {
+    let pending = chunk;
+    for (let attempt = 0; attempt < this.maxBatchAttempts; attempt++) {
+      if (attempt > 0) await backoff(attempt - 1, this.retryBaseMs, 1000);
+      let out;
+      try {
+        out = await this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }));
+      } catch (e) {
+        return err(storeErrorFrom(e, 'BatchWriteItem'));
+      }
+      const unprocessed = out.UnprocessedItems?.[this.tableName] ?? [];
+      if (unprocessed.length === 0) return ok(undefined);
+      this.log?.debug('BatchWriteItem left items unprocessed; retrying', { unprocessed: unprocessed.length, attempt });
+      pending = unprocessed;
+    }
+    return err({
+      kind: 'throttled',
+      message: `DynamoDB BatchWriteItem left ${pending.length} items unprocessed after ${this.maxBatchAttempts} attempts`,
+    });
+  }
+}

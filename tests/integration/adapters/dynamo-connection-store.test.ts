@@ -1,0 +1,293 @@
+import { DynamoDBClient, QueryCommand as RawQueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoConnectionStore } from '../../../src/adapters/dynamo-connection-store.js';
+import { connectionsTable } from '../../../src/config/resources.js';
+import { BUCKET_SPACE, bucketOf, subscriptionIndexKey } from '../../../src/domain/channel.js';
+import type { ConnectionRecord } from '../../../src/domain/connection.js';
+import type { SubscriberIndex } from '../../../src/domain/ports.js';
+import { createConnectionsTable } from '../../../src/local/provision.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '../../../src/local/services.js';
+
+const NOW_MS = Date.UTC(2026, 10, 27, 12, 0, 0);
+const NOW_S = NOW_MS / 1000;
+const LATER = NOW_S + 7200;
+
+function record(connectionId: string, overrides: Partial<ConnectionRecord> = {}): ConnectionRecord {
+  return {
+    connectionId,
+    handshake: {
+      path: '/chat',
+      query: '',
+      headers: { 'user-agent': 'test', origin: 'http://example.com', 'sec-websocket-protocol': 'a, b', 'x-empty': '' },
+    },
+    subprotocol: null,
+    grip: { enabled: false },
+    meta: {},
+    connectedAt: NOW_MS,
+    expiresAt: LATER,
+    ...overrides,
+  };
+}
+
+async function allPages(index: SubscriberIndex, channel: string, from: number, to: number, limit: number) {
+  const ids: string[] = [];
+  let cursor: string | null = null;
+  let pages = 0;
+  do {
+    const page = await index.pageSubscribers(channel, { from, to }, cursor, limit);
+    if (!page.ok) throw new Error(page.error.message);
+    ids.push(...page.value.connectionIds);
+    cursor = page.value.cursor;
+    pages++;
+  } while (cursor !== null);
+  return { ids, pages };
+}
+
+describe('DynamoConnectionStore against dynalite', () => {
+  let services: LocalAwsServices;
+  let ddb: DynamoDBClient;
+  let doc: DynamoDBDocumentClient;
+  let store: DynamoConnectionStore;
+  let mainTable: string;
+  let tableSeq = 0;
+  const newTable = async () => {
+    const name = `Connections-${++tableSeq}`;
+    await createConnectionsTable(ddb, name);
+    return name;
+  };
+
+  beforeAll(async () => {
+    services = await startLocalAwsServices();
+    ddb = new DynamoDBClient({ endpoint: services.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    doc = DynamoDBDocumentClient.from(ddb);
+    mainTable = await newTable();
+    store = new DynamoConnectionStore({ client: doc, tableName: mainTable, clock: () => NOW_MS });
+  });
+  afterAll(async () => {
+    ddb.destroy();
+    await services.stop();
+  });
+
+  it('puts and gets a connection record, headers in their original order', async () => {
+    const r = record('put-get=', {
+      subprotocol: 'chat.v1',
+      grip: { enabled: true, messagePrefix: 'm:' },
+      meta: { user: 'alice' },
+      handshake: { path: '/x', query: 'room=1&a=', headers: { zeta: '1', alpha: '2', 'x-empty': '' } },
+    });
+    expect(await store.putConnection(r)).toEqual({ ok: true, value: undefined });
+    const got = await store.getConnection('put-get=');
+    expect(got).toEqual({ ok: true, value: r });
+    expect(got.ok && got.value && Object.keys(got.value.handshake.headers)).toEqual(['zeta', 'alpha', 'x-empty']);
+  });
+
+  it('gets null for an unknown connection', async () => {
+    expect(await store.getConnection('nobody')).toEqual({ ok: true, value: null });
+  });
+
+  it('put overwrites the record', async () => {
+    await store.putConnection(record('overwrite', { meta: { a: '1' } }));
+    await store.putConnection(record('overwrite', { meta: { b: '2' } }));
+    const got = await store.getConnection('overwrite');
+    expect(got.ok && got.value?.meta).toEqual({ b: '2' });
+  });
+
+  it('updates meta per key (set and delete) and the subprotocol, returning the new record', async () => {
+    await store.putConnection(record('upd', { meta: { keep: 'k', drop: 'd', change: 'old' } }));
+    const updated = await store.updateConnection('upd', { meta: { drop: null, change: 'new', added: 'x' }, subprotocol: 'p2' });
+    expect(updated.ok).toBe(true);
+    const expected = record('upd', { meta: { keep: 'k', change: 'new', added: 'x' }, subprotocol: 'p2' });
+    expect(updated.ok && updated.value).toEqual(expected);
+    expect(await store.getConnection('upd')).toEqual({ ok: true, value: expected });
+    const cleared = await store.updateConnection('upd', { subprotocol: null });
+    expect(cleared.ok && cleared.value.subprotocol).toBeNull();
+  });
+
+  it('deleting a meta key that is not there is fine; empty changes return the record', async () => {
+    await store.putConnection(record('noop', { meta: { a: '1' } }));
+    const r = await store.updateConnection('noop', { meta: { missing: null } });
+    expect(r.ok && r.value.meta).toEqual({ a: '1' });
+    const same = await store.updateConnection('noop', {});
+    expect(same.ok && same.value.meta).toEqual({ a: '1' });
+  });
+
+  it('update of a deleted or unknown connection is a conflict and creates nothing', async () => {
+    await store.putConnection(record('gone'));
+    expect((await store.deleteConnections(['gone'])).ok).toBe(true);
+    const r = await store.updateConnection('gone', { meta: { a: '1' } });
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.error.kind).toBe('conflict');
+    const empty = await store.updateConnection('gone', {});
+    expect(!empty.ok && empty.error.kind).toBe('conflict');
+    expect(await store.getConnection('gone')).toEqual({ ok: true, value: null });
+  });
+
+  it('subscribe is idempotent, refreshes the expiry, and lists channels; unsubscribe removes only those', async () => {
+    await store.putConnection(record('sub'));
+    expect((await store.subscribe('sub', ['b', 'a', 'a'], LATER)).ok).toBe(true);
+    expect((await store.subscribe('sub', ['a'], LATER + 60)).ok).toBe(true);
+    expect(await store.listSubscriptions('sub')).toEqual({ ok: true, value: ['a', 'b'] });
+    const raw = await ddb.send(
+      new RawQueryCommand({
+        TableName: mainTable,
+        KeyConditionExpression: 'connectionId = :id AND channel = :c',
+        ExpressionAttributeValues: { ':id': { S: 'sub' }, ':c': { S: 'a' } },
+      }),
+    );
+    expect(raw.Items?.[0]).toEqual({
+      connectionId: { S: 'sub' },
+      channel: { S: 'a' },
+      subChannel: { S: 'a' },
+      subKey: { S: subscriptionIndexKey('sub') },
+      expiresAt: { N: String(LATER + 60) },
+    });
+    expect((await store.unsubscribe('sub', ['b', 'never-joined'])).ok).toBe(true);
+    expect(await store.listSubscriptions('sub')).toEqual({ ok: true, value: ['a'] });
+    expect(await store.listSubscriptions('nobody')).toEqual({ ok: true, value: [] });
+  });
+
+  it('rejects the reserved channel and bad channels without writing anything', async () => {
+    await store.putConnection(record('reserved'));
+    const r = await store.subscribe('reserved', ['ok', '$connection'], LATER);
+    expect(!r.ok && r.error.kind).toBe('invalid');
+    expect(await store.listSubscriptions('reserved')).toEqual({ ok: true, value: [] });
+    expect((await store.getConnection('reserved')).ok).toBe(true);
+    const u = await store.unsubscribe('reserved', ['$connection']);
+    expect(!u.ok && u.error.kind).toBe('invalid');
+    const got = await store.getConnection('reserved');
+    expect(got.ok && got.value?.connectionId).toBe('reserved');
+  });
+
+  it('deleteConnections removes every item of each connection, in batches, idempotently', async () => {
+    const tableName = await newTable();
+    const s = new DynamoConnectionStore({ client: doc, tableName, clock: () => NOW_MS, concurrency: 3 });
+    const ids = Array.from({ length: 12 }, (_, i) => `del-${i}`);
+    for (const id of ids) {
+      await s.putConnection(record(id));
+      // 30 channels: more than one BatchWriteItem per connection
+      expect((await s.subscribe(id, Array.from({ length: 30 }, (_, c) => `ch-${c}`), LATER)).ok).toBe(true);
+    }
+    await s.putConnection(record('survivor'));
+    await s.subscribe('survivor', ['ch-1'], LATER);
+    expect((await s.deleteConnections([...ids, ids[0]!, 'never-existed'])).ok).toBe(true);
+    const left = await ddb.send(new ScanCommand({ TableName: tableName }));
+    expect(left.Items?.map((i) => i.connectionId?.S).sort()).toEqual(['survivor', 'survivor']);
+    expect((await s.deleteConnections(ids)).ok).toBe(true);
+    expect((await s.deleteConnections([])).ok).toBe(true);
+  });
+
+  it('pages 2,500 subscribers: disjoint ranges cover every one exactly once, other channels excluded', async () => {
+    const tableName = await newTable();
+    const s = new DynamoConnectionStore({ client: doc, tableName, clock: () => NOW_MS, concurrency: 16 });
+    const ids = Array.from({ length: 2500 }, (_, i) => `conn-${i.toString(36)}-${(i * 7919) % 10007}`);
+    const limitWrites = 16;
+    for (let i = 0; i < ids.length; i += limitWrites) {
+      await Promise.all(ids.slice(i, i + limitWrites).map((id) => s.subscribe(id, ['big'], LATER)));
+    }
+    await s.subscribe('other-conn', ['small'], LATER);
+
+    const whole = await allPages(s, 'big', 0, BUCKET_SPACE, 300);
+    expect(whole.ids).toHaveLength(2500);
+    expect(new Set(whole.ids)).toEqual(new Set(ids));
+    expect(whole.pages).toBeGreaterThanOrEqual(9);
+    const keys = whole.ids.map(subscriptionIndexKey);
+    expect(keys).toEqual([...keys].sort());
+
+    // uneven split points, including the edges of the bucket space
+    const cuts = [0, 1, 4096, 4097, 30_000, 65_000, 65_535, BUCKET_SPACE];
+    const pieces: string[] = [];
+    for (let i = 0; i + 1 < cuts.length; i++) {
+      const part = await allPages(s, 'big', cuts[i]!, cuts[i + 1]!, 97);
+      for (const id of part.ids) {
+        expect(bucketOf(id)).toBeGreaterThanOrEqual(cuts[i]!);
+        expect(bucketOf(id)).toBeLessThan(cuts[i + 1]!);
+      }
+      pieces.push(...part.ids);
+    }
+    expect(pieces).toHaveLength(2500);
+    expect(new Set(pieces)).toEqual(new Set(ids));
+
+    // a single bucket: exactly the ids hashing to it
+    const b = bucketOf(ids[0]!);
+    const single = await allPages(s, 'big', b, b + 1, 10);
+    expect(single.ids).toEqual(ids.filter((id) => bucketOf(id) === b).sort((x, y) => (subscriptionIndexKey(x) < subscriptionIndexKey(y) ? -1 : 1)));
+
+    const small = await s.pageSubscribers('small', { from: 0, to: BUCKET_SPACE }, null, 10);
+    expect(small).toEqual({ ok: true, value: { connectionIds: ['other-conn'], cursor: null, lastBucket: null } });
+    const none = await s.pageSubscribers('nobody-here', { from: 0, to: BUCKET_SPACE }, null, 10);
+    expect(none).toEqual({ ok: true, value: { connectionIds: [], cursor: null, lastBucket: null } });
+  });
+
+  it('a cursor resumes exactly where the previous page stopped', async () => {
+    const tableName = await newTable();
+    const s = new DynamoConnectionStore({ client: doc, tableName, clock: () => NOW_MS });
+    const ids = Array.from({ length: 25 }, (_, i) => `resume-${i}`);
+    for (const id of ids) await s.subscribe(id, ['r'], LATER);
+    const first = await s.pageSubscribers('r', { from: 0, to: BUCKET_SPACE }, null, 10);
+    if (!first.ok) throw new Error(first.error.message);
+    expect(first.value.connectionIds).toHaveLength(10);
+    expect(first.value.cursor).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(first.value.lastBucket).toBe(bucketOf(first.value.connectionIds[9]!));
+    const second = await s.pageSubscribers('r', { from: 0, to: BUCKET_SPACE }, first.value.cursor, 100);
+    if (!second.ok) throw new Error(second.error.message);
+    expect(second.value.cursor).toBeNull();
+    expect([...first.value.connectionIds, ...second.value.connectionIds].sort()).toEqual([...ids].sort());
+    // a cursor is bound to its range: reusing it with a range that excludes its position is invalid
+    const pos = bucketOf(first.value.connectionIds[9]!);
+    if (pos > 0) {
+      const wrong = await s.pageSubscribers('r', { from: 0, to: pos }, first.value.cursor, 10);
+      expect(!wrong.ok && wrong.error.kind).toBe('invalid');
+    }
+  });
+
+  it('filters expired subscriptions out of pages, still reaching the live ones behind them', async () => {
+    const tableName = await newTable();
+    const s = new DynamoConnectionStore({ client: doc, tableName, clock: () => NOW_MS });
+    const live = Array.from({ length: 5 }, (_, i) => `live-${i}`);
+    const dead = Array.from({ length: 40 }, (_, i) => `dead-${i}`);
+    for (const id of live) await s.subscribe(id, ['exp'], LATER);
+    for (const id of dead) await s.subscribe(id, ['exp'], NOW_S - 1);
+    await s.subscribe('edge', ['exp'], NOW_S); // expiresAt == now counts as expired
+    const all = await allPages(s, 'exp', 0, BUCKET_SPACE, 3);
+    expect(all.ids.sort()).toEqual([...live].sort());
+  });
+
+  it('reports malformed cursors, bad ranges and limits as invalid, never throwing', async () => {
+    const whole = { from: 0, to: BUCKET_SPACE };
+    for (const cursor of ['%%%', 'bm90IGpzb24', Buffer.from('{"x":1}').toString('base64url'), '']) {
+      const r = await store.pageSubscribers('c', whole, cursor, 10);
+      expect(!r.ok && r.error.kind).toBe('invalid');
+    }
+    for (const range of [{ from: 5, to: 5 }, { from: -1, to: 3 }, { from: 0, to: BUCKET_SPACE + 1 }, { from: 1.5, to: 3 }]) {
+      const r = await store.pageSubscribers('c', range, null, 10);
+      expect(!r.ok && r.error.kind).toBe('invalid');
+    }
+    const r = await store.pageSubscribers('c', whole, null, 0);
+    expect(!r.ok && r.error.kind).toBe('invalid');
+  });
+
+  it('a stored item of the wrong shape is an invalid error, not a throw', async () => {
+    await doc.send(new PutCommand({ TableName: mainTable, Item: { connectionId: 'broken', channel: '$connection', meta: 'x' } }));
+    const r = await store.getConnection('broken');
+    expect(!r.ok && r.error.kind).toBe('invalid');
+  });
+
+  it('translates a missing table into invalid and an unreachable endpoint into unavailable', async () => {
+    const missing = new DynamoConnectionStore({ client: doc, tableName: 'NoSuchTable' });
+    const r = await missing.getConnection('x');
+    expect(!r.ok && r.error.kind).toBe('invalid');
+    expect(!r.ok && r.error.message).toMatch(/ResourceNotFoundException/);
+
+    const deadClient = new DynamoDBClient({
+      endpoint: 'http://127.0.0.1:1',
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      maxAttempts: 1,
+    });
+    const dead = new DynamoConnectionStore({ client: DynamoDBDocumentClient.from(deadClient), tableName: connectionsTable.localName });
+    const d = await dead.putConnection(record('x'));
+    expect(!d.ok && d.error.kind).toBe('unavailable');
+    deadClient.destroy();
+  });
+});
