@@ -74,7 +74,9 @@ export async function handleControlRequest(deps: ControlDeps, request: ControlRe
 
   let body: Uint8Array | string = request.body;
   if (connectionRoute) {
-    const built = connectionBody(decodeURIComponent(connectionRoute[1] ?? ''), connectionRoute[2] ?? '', request.body);
+    const connectionId = decodePathSegment(connectionRoute[1] ?? '');
+    if (connectionId === null) return text(400, 'Bad Request: the connection id in the path is not valid percent-encoding');
+    const built = connectionBody(connectionId, connectionRoute[2] ?? '', request.body);
     if (!built.ok) return text(400, `Bad Request: ${built.error}`);
     body = built.value;
   }
@@ -129,6 +131,15 @@ function toQueueEntry(item: PublishItem, payload: NonNullable<PublishItem['paylo
 }
 
 const decoder = new TextDecoder();
+
+/** `decodeURIComponent` throws on malformed escapes such as `%E0%A4%A`; that is the client's error, not ours. */
+function decodePathSegment(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return null;
+  }
+}
 
 /** The REST-style extension routes become a one-item publish body, so one parser validates everything. */
 function connectionBody(connectionId: string, action: string, body: Uint8Array): Result<string, string> {
