@@ -1,0 +1,297 @@
+import { describe, expect, it } from 'vitest';
+import { expiryFor } from '../../../../src/domain/connection.js';
+import { parseJob, type ConnectionsJob } from '../../../../src/domain/fanout/jobs.js';
+import { onConnect, type ConnectInput } from '../../../../src/domain/session/connect.js';
+import { backendError, binaryFrame, closeFrame, eventsReply, gripAccept, httpReply, storeError, textFrame } from '../../../helpers/fakes.js';
+import { sessionHarness, TARGET_URL } from '../../../helpers/harness.js';
+
+const ID = 'L0SM9cOFvHcCIhw=';
+
+function input(overrides: Partial<ConnectInput> = {}): ConnectInput {
+  return {
+    connectionId: ID,
+    headers: {
+      Host: 'abc.execute-api.eu-west-1.amazonaws.com',
+      'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      'Sec-WebSocket-Version': '13',
+      'Sec-WebSocket-Protocol': 'chat, superchat',
+      'Sec-WebSocket-Extensions': 'permessage-deflate',
+      Cookie: 'sid=abc',
+      Origin: 'https://app.example',
+      'Meta-User': 'mallory',
+      'Grip-Sig': 'forged.token.here',
+      'Connection-Id': 'forged-id',
+      'X-Custom': 'kept',
+    },
+    path: '/',
+    query: 'room=1',
+    ...overrides,
+  };
+}
+
+/** The one ConnectionsJob queued for the OPEN reply, checked to survive the queue's own parser. */
+function openJob(h: ReturnType<typeof sessionHarness>): ConnectionsJob {
+  expect(h.queue.queued).toHaveLength(1);
+  const [message] = h.queue.queued;
+  const parsed = parseJob(message?.body ?? '');
+  expect(parsed.ok, parsed.ok ? '' : parsed.error.message).toBe(true);
+  const job = message?.entry.job;
+  if (job?.kind !== 'connections') throw new Error(`expected a connections job, got ${job?.kind}`);
+  return job;
+}
+
+describe('onConnect: the backend accepts', () => {
+  it('stores the record with handshake, subprotocol, GRIP mode and meta, and answers accepted', async () => {
+    const h = sessionHarness();
+    h.backend.respond(gripAccept('', { 'Sec-WebSocket-Protocol': 'chat', 'Set-Meta-User': 'alice', 'Set-Cookie': 'a=1' }));
+
+    const outcome = await onConnect(h.deps, input());
+
+    expect(outcome).toEqual({ kind: 'accepted', subprotocol: 'chat', headers: { 'set-cookie': 'a=1' } });
+    const record = h.store.records.get(ID);
+    expect(record).toMatchObject({
+      connectionId: ID,
+      handshake: {
+        path: '/',
+        query: 'room=1',
+        headers: {
+          'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+          'sec-websocket-version': '13',
+          'sec-websocket-protocol': 'chat, superchat',
+          cookie: 'sid=abc',
+          origin: 'https://app.example',
+          'x-custom': 'kept',
+        },
+      },
+      subprotocol: 'chat',
+      grip: { enabled: true, messagePrefix: 'm:' },
+      meta: { user: 'alice' },
+      connectedAt: h.time.now,
+      expiresAt: expiryFor(h.time.now),
+    });
+    expect(h.metrics.total('ConnectionsOpened')).toBe(1);
+    expect(h.queue.enqueueCalls).toHaveLength(0);
+  });
+
+  it('builds the OPEN request: Connection-Id, Grip-Sig, replayed handshake, client Meta-*/Grip-*/Connection-Id stripped', async () => {
+    const h = sessionHarness();
+    h.backend.respond(gripAccept());
+
+    await onConnect(h.deps, input());
+
+    expect(h.backend.requests).toHaveLength(1);
+    const request = h.backend.requests[0];
+    expect(request?.url).toBe(`${TARGET_URL}?room=1`);
+    expect(h.backend.bodyText()).toBe('OPEN\r\n');
+    const headers = request?.headers ?? {};
+    expect(headers['Connection-Id']).toBe(ID);
+    expect(headers['Grip-Sig']).toBe(h.signer.token);
+    expect(headers['Content-Type']).toBe('application/websocket-events');
+    expect(headers['Accept']).toBe('application/websocket-events');
+    expect(headers['Sec-WebSocket-Extensions']).toBe('grip');
+    expect(headers['cookie']).toBe('sid=abc');
+    expect(headers['x-custom']).toBe('kept');
+    const lower = Object.keys(headers).map((n) => n.toLowerCase());
+    expect(lower.filter((n) => n.startsWith('meta-'))).toEqual([]);
+    expect(lower.filter((n) => n === 'connection-id')).toHaveLength(1);
+    expect(lower.filter((n) => n.startsWith('grip-'))).toEqual(['grip-sig']);
+    expect(lower).not.toContain('host');
+    expect(Object.values(headers)).not.toContain('forged.token.here');
+    expect(Object.values(headers)).not.toContain('mallory');
+    expect(h.signer.signed).toBe(1);
+  });
+
+  it('writes the reply’s subscriptions with the record’s expiry', async () => {
+    const h = sessionHarness();
+    h.backend.respond(
+      gripAccept(textFrame('c:{"channel":"room","type":"subscribe"}') + textFrame('c:{"type":"subscribe","channel":"news"}')),
+    );
+
+    await onConnect(h.deps, input());
+
+    const expiresAt = expiryFor(h.time.now);
+    expect([...(h.store.subscriptions.get(ID) ?? [])]).toEqual([
+      ['room', expiresAt],
+      ['news', expiresAt],
+    ]);
+    expect(h.store.indexOf('room').map((e) => e.connectionId)).toEqual([ID]);
+  });
+
+  it('queues the reply’s messages as ONE ordered ConnectionsJob (orderKey conn:<id>, graceUntil), a trailing close included', async () => {
+    const h = sessionHarness({ openGraceMs: 7_000 });
+    h.backend.respond(
+      gripAccept([textFrame('m:welcome'), binaryFrame(new Uint8Array([0x6d, 0x3a, 1, 2])), textFrame('m:second'), closeFrame(4000, 'bye')]),
+    );
+
+    const outcome = await onConnect(h.deps, input());
+
+    expect(outcome.kind).toBe('accepted');
+    expect(h.queue.enqueueCalls).toHaveLength(1);
+    expect(h.queue.entries()[0]?.orderKey).toBe(`conn:${ID}`);
+    expect(h.queue.entries()[0]?.delaySeconds).toBeUndefined();
+    expect(openJob(h)).toEqual({
+      v: 1,
+      kind: 'connections',
+      connectionIds: [ID],
+      payloads: [
+        { kind: 'text', text: 'welcome' },
+        { kind: 'binary', base64: 'AQI=' },
+        { kind: 'text', text: 'second' },
+        { kind: 'close', code: 4000, reason: 'bye' },
+      ],
+      attempt: 0,
+      graceUntil: h.time.now + 7_000,
+      publishId: `open:${ID}`,
+      publishedAt: h.time.now,
+    });
+  });
+
+  it('sends nothing after a close or a drop', async () => {
+    const closing = sessionHarness();
+    closing.backend.respond(gripAccept(textFrame('m:a') + 'CLOSE\r\n' + textFrame('m:after')));
+    await onConnect(closing.deps, input());
+    expect(openJob(closing).payloads).toEqual([{ kind: 'text', text: 'a' }, { kind: 'close' }]);
+
+    const dropping = sessionHarness();
+    dropping.backend.respond(gripAccept(textFrame('m:a') + 'DISCONNECT\r\n' + textFrame('m:after')));
+    await onConnect(dropping.deps, input());
+    expect(openJob(dropping).payloads).toEqual([{ kind: 'text', text: 'a' }, { kind: 'close' }]);
+  });
+
+  it('queues a close whose reason is too long for a close frame in a form the worker can still parse', async () => {
+    const h = sessionHarness();
+    const reason = 'r'.repeat(200);
+    h.backend.respond(gripAccept([textFrame('m:welcome'), closeFrame(1000, reason)]));
+
+    const outcome = await onConnect(h.deps, input());
+
+    expect(outcome.kind).toBe('accepted');
+    const job = openJob(h);
+    expect(job.payloads[0]).toEqual({ kind: 'text', text: 'welcome' });
+    const close = job.payloads[1];
+    expect(close?.kind).toBe('close');
+    if (close?.kind === 'close') {
+      expect(close.code).toBe(1000);
+      expect(new TextEncoder().encode(close.reason ?? '').length).toBeLessThanOrEqual(123);
+    }
+  });
+
+  it('keeps at most maxSubscriptionsPerConnection subscriptions and logs the ignored ones', async () => {
+    const h = sessionHarness({ maxSubscriptionsPerConnection: 2 });
+    const subscribe = (c: string) => textFrame(`c:{"type":"subscribe","channel":"${c}"}`);
+    h.backend.respond(gripAccept(subscribe('a') + subscribe('b') + subscribe('a') + subscribe('c')));
+
+    const outcome = await onConnect(h.deps, input());
+
+    expect(outcome.kind).toBe('accepted');
+    expect([...(h.store.subscriptions.get(ID)?.keys() ?? [])]).toEqual(['a', 'b']);
+    expect(h.log.find('warn', '"c" ignored')).toHaveLength(1);
+  });
+
+  it('without GRIP mode, TEXT events are sent verbatim and c: has no meaning', async () => {
+    const h = sessionHarness();
+    h.backend.respond(eventsReply(`OPEN\r\n${textFrame('c:{"type":"subscribe","channel":"x"}')}`));
+
+    await onConnect(h.deps, input());
+
+    expect(h.store.records.get(ID)?.grip).toEqual({ enabled: false });
+    expect(h.store.subscriptions.get(ID)).toBeUndefined();
+    expect(openJob(h).payloads).toEqual([{ kind: 'text', text: 'c:{"type":"subscribe","channel":"x"}' }]);
+  });
+});
+
+describe('onConnect: the backend refuses or fails', () => {
+  it('passes a rejection through: status, headers and body; nothing stored', async () => {
+    const h = sessionHarness();
+    h.backend.respond(httpReply(403, 'go away', { 'Content-Type': 'text/plain', 'X-Reason': 'banned', Connection: 'close' }));
+
+    const outcome = await onConnect(h.deps, input());
+
+    expect(outcome.kind).toBe('rejected');
+    if (outcome.kind !== 'rejected') return;
+    expect(outcome.status).toBe(403);
+    expect(outcome.headers).toEqual({ 'content-type': 'text/plain', 'x-reason': 'banned' });
+    expect(new TextDecoder().decode(outcome.body)).toBe('go away');
+    expect(h.store.records.size).toBe(0);
+    expect(h.store.callsOf('putConnection')).toHaveLength(0);
+    expect(h.metrics.total('ConnectionsRejected')).toBe(1);
+  });
+
+  it.each([
+    ['a 204', httpReply(204)],
+    ['a 200 with another content type', httpReply(200, 'OPEN\r\n', { 'Content-Type': 'text/plain' })],
+  ])('refuses %s (a 2xx that is not an accept) with 502', async (_name, reply) => {
+    const h = sessionHarness();
+    h.backend.respond(reply);
+    const outcome = await onConnect(h.deps, input());
+    expect(outcome).toMatchObject({ kind: 'rejected', status: 502 });
+    expect(h.store.records.size).toBe(0);
+  });
+
+  it.each(['connect', 'timeout', 'too-large', 'protocol'] as const)('answers 502 when the backend call fails (%s)', async (kind) => {
+    const h = sessionHarness();
+    h.backend.respond(backendError(kind));
+
+    const outcome = await onConnect(h.deps, input());
+
+    expect(outcome).toMatchObject({ kind: 'rejected', status: 502 });
+    expect(h.store.records.size).toBe(0);
+    expect(h.queue.enqueueCalls).toHaveLength(0);
+    expect(h.log.find('error', ID).length).toBeGreaterThan(0);
+    expect(h.metrics.total('BackendErrors')).toBe(1);
+  });
+
+  it.each([
+    ['an undecodable body', eventsReply('OPEN\r\nTEXT zz\r\n')],
+    ['an empty accept', eventsReply('')],
+    ['a first event other than OPEN', eventsReply(textFrame('hello'))],
+    ['a subprotocol the client did not offer', gripAccept('', { 'Sec-WebSocket-Protocol': 'mqtt' })],
+  ])('answers 502 for an invalid reply: %s', async (_name, reply) => {
+    const h = sessionHarness();
+    h.backend.respond(reply);
+    const outcome = await onConnect(h.deps, input());
+    expect(outcome).toMatchObject({ kind: 'rejected', status: 502 });
+    expect(h.store.records.size).toBe(0);
+    expect(h.queue.enqueueCalls).toHaveLength(0);
+  });
+
+  it('answers 503 and leaves nothing stored when the record cannot be stored', async () => {
+    const h = sessionHarness();
+    h.store.fail('putConnection', storeError('throttled'));
+    h.backend.respond(gripAccept(textFrame('c:{"type":"subscribe","channel":"room"}') + textFrame('m:hi')));
+
+    const outcome = await onConnect(h.deps, input());
+
+    expect(outcome).toMatchObject({ kind: 'rejected', status: 503 });
+    expect(h.store.hasItems(ID)).toBe(false);
+    expect(h.store.callsOf('subscribe')).toHaveLength(0);
+    expect(h.queue.enqueueCalls).toHaveLength(0);
+  });
+
+  it('answers 503 and deletes the connection’s items when subscribing fails', async () => {
+    const h = sessionHarness();
+    h.store.fail('subscribe');
+    h.backend.respond(gripAccept(textFrame('c:{"type":"subscribe","channel":"room"}') + textFrame('m:hi')));
+
+    const outcome = await onConnect(h.deps, input());
+
+    expect(outcome).toMatchObject({ kind: 'rejected', status: 503 });
+    expect(h.store.hasItems(ID)).toBe(false);
+    expect(h.queue.enqueueCalls).toHaveLength(0);
+  });
+
+  it('answers 503 and deletes the connection’s items (record and subscriptions) when queueing fails', async () => {
+    const h = sessionHarness();
+    h.queue.fail('enqueue');
+    h.backend.respond(gripAccept(textFrame('c:{"type":"subscribe","channel":"room"}') + textFrame('m:hi')));
+
+    const outcome = await onConnect(h.deps, input());
+
+    expect(outcome).toMatchObject({ kind: 'rejected', status: 503 });
+    expect(h.queue.enqueueCalls).toHaveLength(1);
+    expect(h.store.hasItems(ID)).toBe(false);
+    expect(h.store.indexOf('room')).toEqual([]);
+    expect(h.store.callsOf('deleteConnections').map((c) => c.args[0])).toEqual([[ID]]);
+    expect(h.metrics.total('ConnectionsOpened')).toBe(0);
+  });
+});

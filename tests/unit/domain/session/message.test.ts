@@ -1,0 +1,212 @@
+import { describe, expect, it } from 'vitest';
+import { onMessage } from '../../../../src/domain/session/message.js';
+import { backendError, binaryFrame, closeFrame, eventsReply, httpReply, storeError, textFrame } from '../../../helpers/fakes.js';
+import { connectionRecord, sessionHarness, TARGET_URL } from '../../../helpers/harness.js';
+
+const ID = 'L0SM9cOFvHcCIhw=';
+const subscribe = (channel: string) => textFrame(`c:{"type":"subscribe","channel":"${channel}"}`);
+const unsubscribe = (channel: string) => textFrame(`c:{"type":"unsubscribe","channel":"${channel}"}`);
+
+function connected(config: Parameters<typeof sessionHarness>[0] = {}, record = connectionRecord(ID, { meta: { user: 'alice' } })) {
+  const h = sessionHarness(config);
+  h.store.seedConnection(record);
+  return h;
+}
+
+describe('onMessage: forwarding', () => {
+  it('forwards the text as a TEXT event with the replayed handshake and the stored Meta-*', async () => {
+    const h = connected();
+
+    await onMessage(h.deps, { connectionId: ID, text: 'héllo' });
+
+    expect(h.backend.requests).toHaveLength(1);
+    const request = h.backend.requests[0];
+    expect(request?.url).toBe(`${TARGET_URL}?room=1`);
+    expect(new TextDecoder().decode(request?.body)).toBe('TEXT 6\r\nhéllo\r\n');
+    expect(request?.headers).toMatchObject({
+      'Connection-Id': ID,
+      'Grip-Sig': h.signer.token,
+      'Meta-user': 'alice',
+      cookie: 'sid=abc',
+      origin: 'https://app.example',
+    });
+    expect(h.metrics.total('MessagesIn')).toBe(1);
+  });
+
+  it('posts the reply’s messages in order, prefix stripped, binary as bytes', async () => {
+    const h = connected();
+    h.backend.respond(eventsReply([textFrame('m:one'), binaryFrame(new Uint8Array([0x6d, 0x3a, 7, 8])), textFrame('m:two'), textFrame('no prefix')]));
+
+    const outcome = await onMessage(h.deps, { connectionId: ID, text: 'hi' });
+
+    expect(outcome).toEqual({ kind: 'handled', sent: 3 });
+    expect(h.gateway.posted(ID)).toEqual(['one', new Uint8Array([7, 8]), 'two']);
+    expect(h.gateway.closes()).toEqual([]);
+    expect(h.metrics.total('MessagesOut')).toBe(3);
+    expect(h.log.find('warn', 'does not start with the message prefix')).toHaveLength(1);
+  });
+
+  it('stores meta changes (an empty value deletes)', async () => {
+    const h = connected(undefined, connectionRecord(ID, { meta: { user: 'alice', room: 'hall' } }));
+    h.backend.respond(eventsReply('', { 'Set-Meta-Room': 'lobby', 'Set-Meta-User': '', 'Set-Meta-Lang': 'fr' }));
+
+    await onMessage(h.deps, { connectionId: ID, text: 'hi' });
+
+    expect(h.store.records.get(ID)?.meta).toEqual({ room: 'lobby', lang: 'fr' });
+    await onMessage(h.deps, { connectionId: ID, text: 'again' });
+    expect(h.backend.requests[1]?.headers).toMatchObject({ 'Meta-room': 'lobby', 'Meta-lang': 'fr' });
+    expect(Object.keys(h.backend.requests[1]?.headers ?? {})).not.toContain('Meta-user');
+  });
+
+  it('applies subscribe/unsubscribe against the current subscriptions, within the cap', async () => {
+    const h = connected({ maxSubscriptionsPerConnection: 3 });
+    h.store.seedSubscribers('a', [ID]);
+    h.store.seedSubscribers('b', [ID]);
+    h.backend.respond(eventsReply([unsubscribe('a'), subscribe('c'), subscribe('b'), subscribe('d'), subscribe('e'), unsubscribe('zz')]));
+
+    const outcome = await onMessage(h.deps, { connectionId: ID, text: 'hi' });
+
+    expect(outcome).toEqual({ kind: 'handled', sent: 0 });
+    expect([...(h.store.subscriptions.get(ID)?.keys() ?? [])].sort()).toEqual(['b', 'c', 'd']);
+    expect(h.store.callsOf('unsubscribe').map((c) => c.args[1])).toEqual([['a']]);
+    expect(h.store.callsOf('subscribe').map((c) => c.args[1])).toEqual([['c', 'd']]);
+    expect(h.store.callsOf('subscribe')[0]?.args[2]).toBe(h.store.records.get(ID)?.expiresAt);
+    expect(h.log.find('warn', '"e" ignored')).toHaveLength(1);
+  });
+
+  it('does not touch subscriptions when the reply has no subscription changes', async () => {
+    const h = connected();
+    h.backend.respond(eventsReply(textFrame('m:x')));
+    await onMessage(h.deps, { connectionId: ID, text: 'hi' });
+    expect(h.store.callsOf('listSubscriptions')).toHaveLength(0);
+  });
+});
+
+describe('onMessage: closing', () => {
+  it('a CLOSE with a code closes the client with that code and reason, after the messages before it; nothing after', async () => {
+    const h = connected();
+    h.backend.respond(eventsReply([textFrame('m:bye soon'), closeFrame(4001, 'kicked'), textFrame('m:never')]));
+
+    const outcome = await onMessage(h.deps, { connectionId: ID, text: 'hi' });
+
+    expect(outcome.kind).toBe('closed');
+    expect(h.gateway.calls).toEqual([
+      { op: 'post', connectionId: ID, data: 'bye soon' },
+      { op: 'close', connectionId: ID, request: { code: 4001, reason: 'kicked' } },
+    ]);
+    expect(h.metrics.total('ConnectionsClosed')).toBe(1);
+  });
+
+  it('a CLOSE without a code closes without one; js-grip’s code 0 becomes 1000', async () => {
+    const plain = connected();
+    plain.backend.respond(eventsReply(closeFrame(null)));
+    await onMessage(plain.deps, { connectionId: ID, text: 'hi' });
+    expect(plain.gateway.closes(ID)).toEqual([{ connectionId: ID, request: {} }]);
+
+    const zero = connected();
+    zero.backend.respond(eventsReply(closeFrame(0)));
+    await onMessage(zero.deps, { connectionId: ID, text: 'hi' });
+    expect(zero.gateway.closes(ID)).toEqual([{ connectionId: ID, request: { code: 1000, reason: '' } }]);
+  });
+
+  it('a close reason longer than a close frame allows is cut to 123 bytes', async () => {
+    const h = connected();
+    h.backend.respond(eventsReply(closeFrame(4000, 'é'.repeat(100))));
+
+    await onMessage(h.deps, { connectionId: ID, text: 'hi' });
+
+    const reason = h.gateway.closes(ID)[0]?.request?.reason ?? '';
+    expect(new TextEncoder().encode(reason).length).toBeLessThanOrEqual(123);
+    expect(reason).toBe('é'.repeat(61));
+  });
+
+  it('a DISCONNECT drops the client (close without a request)', async () => {
+    const h = connected();
+    h.backend.respond(eventsReply('DISCONNECT\r\n'));
+
+    const outcome = await onMessage(h.deps, { connectionId: ID, text: 'hi' });
+
+    expect(outcome).toEqual({ kind: 'closed', reason: 'backend dropped the connection' });
+    expect(h.gateway.closes(ID)).toEqual([{ connectionId: ID, request: undefined }]);
+  });
+
+  it.each(['connect', 'timeout', 'too-large', 'protocol'] as const)('backend failure (%s) closes the client with 1011 and changes nothing', async (kind) => {
+    const h = connected();
+    h.backend.respond(backendError(kind));
+
+    const outcome = await onMessage(h.deps, { connectionId: ID, text: 'hi' });
+
+    expect(outcome).toEqual({ kind: 'closed', reason: `backend ${kind}` });
+    expect(h.gateway.calls).toEqual([{ op: 'close', connectionId: ID, request: { code: 1011, reason: 'backend unavailable' } }]);
+    expect(h.store.callsOf('updateConnection')).toHaveLength(0);
+    expect(h.log.find('error', ID)).toHaveLength(1);
+  });
+
+  it.each([
+    ['a 500', httpReply(500, 'oops', { 'Set-Meta-Room': 'x' })],
+    ['a wrong content type', httpReply(200, '', { 'Content-Type': 'application/websocket-events; charset=utf-8', 'Set-Meta-Room': 'x' })],
+    ['an undecodable body', eventsReply('TEXT 99\r\nshort\r\n', { 'Set-Meta-Room': 'x' })],
+  ])('an invalid reply (%s) closes the client with 1011 and applies nothing', async (_name, reply) => {
+    const h = connected();
+    h.backend.respond(reply);
+
+    const outcome = await onMessage(h.deps, { connectionId: ID, text: 'hi' });
+
+    expect(outcome.kind).toBe('closed');
+    expect(h.gateway.calls).toEqual([{ op: 'close', connectionId: ID, request: { code: 1011, reason: 'invalid backend reply' } }]);
+    expect(h.store.records.get(ID)?.meta).toEqual({ user: 'alice' });
+    expect(h.store.callsOf('updateConnection')).toHaveLength(0);
+    expect(h.metrics.total('BackendErrors')).toBe(1);
+  });
+
+  it('an unknown connection is closed without asking the backend', async () => {
+    const h = sessionHarness();
+
+    const outcome = await onMessage(h.deps, { connectionId: 'nobody', text: 'hi' });
+
+    expect(outcome).toEqual({ kind: 'unknown-connection' });
+    expect(h.backend.requests).toHaveLength(0);
+    expect(h.gateway.closes('nobody')).toHaveLength(1);
+    expect(h.gateway.closes('nobody')[0]?.request?.code).toBe(1011);
+  });
+
+  it('a store read failure drops the message but keeps the connection', async () => {
+    const h = connected();
+    h.store.failOnce('getConnection', storeError('throttled'));
+
+    const outcome = await onMessage(h.deps, { connectionId: ID, text: 'hi' });
+
+    expect(outcome).toEqual({ kind: 'handled', sent: 0 });
+    expect(h.backend.requests).toHaveLength(0);
+    expect(h.gateway.calls).toEqual([]);
+    expect(h.log.find('error', ID)).toHaveLength(1);
+  });
+});
+
+describe('onMessage: sending the reply', () => {
+  it('a 410 on a reply send deletes the connection’s items and stops sending', async () => {
+    const h = connected();
+    h.store.seedSubscribers('room', [ID]);
+    h.gateway.script(ID, 'gone');
+    h.backend.respond(eventsReply([textFrame('m:one'), textFrame('m:two')]));
+
+    const outcome = await onMessage(h.deps, { connectionId: ID, text: 'hi' });
+
+    expect(outcome).toEqual({ kind: 'closed', reason: 'client gone' });
+    expect(h.gateway.calls).toHaveLength(1);
+    expect(h.store.hasItems(ID)).toBe(false);
+  });
+
+  it('other send failures are logged and the remaining messages still go out', async () => {
+    const h = connected();
+    h.gateway.script(ID, 'throttled', 'ok');
+    h.backend.respond(eventsReply([textFrame('m:one'), textFrame('m:two')]));
+
+    const outcome = await onMessage(h.deps, { connectionId: ID, text: 'hi' });
+
+    expect(outcome).toEqual({ kind: 'handled', sent: 1 });
+    expect(h.gateway.posted(ID)).toEqual(['one', 'two']);
+    expect(h.log.find('error', 'could not send a reply message')).toHaveLength(1);
+    expect(h.store.hasItems(ID)).toBe(true);
+  });
+});
