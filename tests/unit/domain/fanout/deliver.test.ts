@@ -1,0 +1,163 @@
+import pLimit from 'p-limit';
+import { describe, expect, it } from 'vitest';
+import { deliver, emptyReport, type DeliveryTools } from '../../../../src/domain/fanout/deliver.js';
+import type { Payload } from '../../../../src/domain/fanout/jobs.js';
+import { AdaptiveConcurrency } from '../../../../src/domain/fanout/rate.js';
+import { FakeGateway, FATAL, ManualClock, RecordingMetrics, seededRandom } from '../../../helpers/fakes.js';
+
+const text = (t: string): Payload => ({ kind: 'text', text: t });
+
+function tools(options: { concurrency?: number; inJobAttempts?: number } = {}) {
+  const time = new ManualClock();
+  const gateway = new FakeGateway();
+  const metrics = new RecordingMetrics();
+  const concurrency = options.concurrency ?? 4;
+  const rate = new AdaptiveConcurrency(concurrency, time.clock);
+  const t: DeliveryTools = {
+    gateway,
+    metrics,
+    limit: pLimit(concurrency),
+    rate,
+    clock: time.clock,
+    sleep: time.sleep,
+    random: seededRandom(1),
+    retry: { inJobAttempts: options.inJobAttempts ?? 3, baseMs: 10, maxMs: 100 },
+  };
+  return { t, time, gateway, metrics, rate };
+}
+
+describe('deliver', () => {
+  it('delivers every payload, in order, to every connection', async () => {
+    const { t, gateway, metrics } = tools();
+    const report = await deliver(t, ['a', 'b', 'c'], [text('1'), { kind: 'binary', base64: 'AQI=' }, text('3')], emptyReport());
+
+    expect(report).toEqual({ delivered: 9, gone: [], deferred: [], rejected: [], fatal: null });
+    for (const id of ['a', 'b', 'c']) expect(gateway.posted(id)).toEqual(['1', new Uint8Array([1, 2]), '3']);
+    expect(metrics.total('Deliveries')).toBe(9);
+  });
+
+  it('keeps at most `concurrency` calls in flight, and does overlap them', async () => {
+    const { t, gateway } = tools({ concurrency: 4 });
+    const ids = Array.from({ length: 40 }, (_, i) => `c${i}`);
+    await deliver(t, ids, [text('x')], emptyReport());
+    expect(gateway.calls).toHaveLength(40);
+    expect(gateway.maxInFlight).toBeLessThanOrEqual(4);
+    expect(gateway.maxInFlight).toBeGreaterThan(1);
+  });
+
+  it('retries a throttled delivery in the job with backoff, and shrinks the window', async () => {
+    const { t, gateway, metrics, rate, time } = tools({ concurrency: 8 });
+    gateway.script('a', 'throttled', 'failed', 'ok');
+
+    const report = await deliver(t, ['a'], [text('x')], emptyReport());
+
+    expect(report.delivered).toBe(1);
+    expect([...report.deferred].sort((x, y) => x.connectionId.localeCompare(y.connectionId))).toEqual([]);
+    expect(gateway.posted('a')).toEqual(['x', 'x', 'x']);
+    expect(time.sleeps).toHaveLength(2);
+    for (const [i, ms] of time.sleeps.entries()) expect(ms).toBeLessThan(10 * 2 ** i);
+    expect(metrics.total('DeliveriesRetried')).toBe(2);
+    expect(metrics.total('DeliveriesThrottled')).toBe(1);
+    expect(rate.current).toBe(4);
+    expect(t.limit.concurrency).toBe(4);
+  });
+
+  it('defers a connection that keeps failing, with the payloads it still needs', async () => {
+    const { t, gateway } = tools({ inJobAttempts: 3 });
+    gateway.script('a', 'ok', 'throttled', 'throttled', 'throttled');
+    gateway.script('b', 'failed', 'failed', 'failed');
+
+    const report = await deliver(t, ['a', 'b', 'c'], [text('1'), text('2'), text('3')], emptyReport());
+
+    expect([...report.deferred].sort((x, y) => x.connectionId.localeCompare(y.connectionId))).toEqual([
+      { connectionId: 'a', payloads: [text('2'), text('3')], reason: 'throttled: LimitExceededException' },
+      { connectionId: 'b', payloads: [text('1'), text('2'), text('3')], reason: 'failed: InternalServerError' },
+    ]);
+    expect(gateway.posted('a')).toEqual(['1', '2', '2', '2']);
+    expect(gateway.posted('c')).toEqual(['1', '2', '3']);
+    expect(report.delivered).toBe(4);
+  });
+
+  it('marks a 410 connection gone and sends it nothing more', async () => {
+    const { t, gateway, metrics } = tools();
+    gateway.script('a', 'gone');
+
+    const report = await deliver(t, ['a', 'b'], [text('1'), text('2')], emptyReport());
+
+    expect(report.gone).toEqual(['a']);
+    expect(gateway.posted('a')).toEqual(['1']);
+    expect(gateway.posted('b')).toEqual(['1', '2']);
+    expect(metrics.total('DeliveriesGone')).toBe(1);
+  });
+
+  it('skips a payload that is too large (413) and goes on with the next', async () => {
+    const { t, gateway, metrics } = tools();
+    gateway.script('a', 'too-large');
+
+    const report = await deliver(t, ['a'], [text('huge'), text('small')], emptyReport());
+
+    expect(report.rejected).toEqual([{ connectionId: 'a', reason: expect.stringContaining('payload 0 too large') }]);
+    expect(gateway.posted('a')).toEqual(['huge', 'small']);
+    expect(report.delivered).toBe(1);
+    expect(metrics.total('DeliveriesFailed')).toBe(1);
+  });
+
+  it('rejects a binary payload that is not base64 without calling the gateway for it', async () => {
+    const { t, gateway } = tools();
+    const report = await deliver(t, ['a'], [{ kind: 'binary', base64: '@@@' }, text('after')], emptyReport());
+    expect(report.rejected).toEqual([{ connectionId: 'a', reason: 'binary payload is not valid base64' }]);
+    expect(gateway.posted('a')).toEqual(['after']);
+  });
+
+  it('a non-retryable failure is fatal: no retry, and connections not yet started are not attempted', async () => {
+    const { t, gateway } = tools({ concurrency: 1 });
+    gateway.script('a', FATAL);
+
+    const report = await deliver(t, ['a', 'b', 'c'], [text('1')], emptyReport());
+
+    expect(report.fatal).toContain('ForbiddenException');
+    expect(gateway.calls.map((c) => c.connectionId)).toEqual(['a']);
+  });
+
+  it('during the grace period a 410 means "not connected yet" and is retried until it succeeds', async () => {
+    const { t, gateway, time } = tools();
+    gateway.script('a', 'gone', 'gone', 'gone', 'ok', 'ok');
+
+    const report = await deliver(t, ['a'], [text('welcome'), text('next')], emptyReport(), { graceUntil: time.now + 5_000 });
+
+    expect(report.gone).toEqual([]);
+    expect(report.delivered).toBe(2);
+    expect(gateway.posted('a')).toEqual(['welcome', 'welcome', 'welcome', 'welcome', 'next']);
+    expect(time.sleeps.every((ms) => ms >= 1)).toBe(true);
+  });
+
+  it('after the grace period a 410 means gone', async () => {
+    const { t, gateway, time } = tools();
+    gateway.always('a', 'gone');
+    const graceUntil = time.now + 2_000;
+
+    const report = await deliver(t, ['a'], [text('welcome')], emptyReport(), { graceUntil });
+
+    expect(report.gone).toEqual(['a']);
+    expect(time.now).toBeGreaterThanOrEqual(graceUntil);
+    expect(gateway.calls.length).toBeGreaterThan(1);
+  });
+
+  it('a close payload ends the connection’s sequence', async () => {
+    const { t, gateway } = tools();
+    const report = await deliver(t, ['a'], [text('bye'), { kind: 'close', code: 4000, reason: 'done' }, text('never')], emptyReport());
+
+    expect(gateway.calls.map((c) => c.op)).toEqual(['post', 'close']);
+    expect(gateway.posted('a')).toEqual(['bye']);
+    expect(gateway.closes('a')[0]?.request).toMatchObject({ code: 4000, reason: 'done' });
+    expect(report.delivered).toBe(1);
+  });
+
+  it('a close without code or reason passes neither', async () => {
+    const { t, gateway } = tools();
+    await deliver(t, ['a'], [{ kind: 'close' }], emptyReport());
+    const request = gateway.closes('a')[0]?.request;
+    expect(request?.code).toBeUndefined();
+    expect(request?.reason).toBeUndefined();
+  });
+});

@@ -1,0 +1,428 @@
+import { describe, expect, it } from 'vitest';
+import { bucketOf, BUCKET_SPACE } from '../../../../src/domain/channel.js';
+import { parseJob, serializeJob, type ChannelJob, type ConnectionsJob, type FanoutJob, type Payload } from '../../../../src/domain/fanout/jobs.js';
+import { channelOrderKey, WHOLE_SPACE } from '../../../../src/domain/fanout/ranges.js';
+import { createFanoutWorker, type FanoutWorker, type QueueRecord } from '../../../../src/domain/fanout/worker.js';
+import { FATAL, storeError, type RecordingQueue } from '../../../helpers/fakes.js';
+import { connectionIds, fanoutHarness, tiles } from '../../../helpers/harness.js';
+
+const PAYLOAD: Payload = { kind: 'text', text: 'news' };
+const PUBLISHED_AT = 1_799_999_999_000;
+const plenty = () => 60_000;
+
+function channelJob(channel = 'room', overrides: Partial<ChannelJob> = {}): ChannelJob {
+  return {
+    v: 1,
+    kind: 'channel',
+    channel,
+    payload: PAYLOAD,
+    partition: WHOLE_SPACE,
+    range: WHOLE_SPACE,
+    cursor: null,
+    publishId: 'pub-1',
+    publishedAt: PUBLISHED_AT,
+    ...overrides,
+  };
+}
+
+function connectionsJob(ids: readonly string[], overrides: Partial<ConnectionsJob> = {}): ConnectionsJob {
+  return { v: 1, kind: 'connections', connectionIds: ids, payloads: [PAYLOAD], attempt: 0, publishId: 'pub-2', publishedAt: PUBLISHED_AT, ...overrides };
+}
+
+let nextId = 1;
+function rec(job: FanoutJob | string, overrides: Partial<QueueRecord> = {}): QueueRecord {
+  const body = typeof job === 'string' ? job : serializeJob(job);
+  const group = typeof job === 'string' ? null : job.kind === 'channel' ? channelOrderKey(job.channel, job.partition) : null;
+  return { id: `rec-${nextId++}`, body, group, receiveCount: 1, ...overrides };
+}
+
+/** Runs everything queued through the worker, ten at a time, the way the event source mapping would. */
+async function drain(worker: FanoutWorker, queue: RecordingQueue, remainingMs = plenty): Promise<number> {
+  let jobs = 0;
+  for (let round = 0; queue.queued.length > 0; round++) {
+    if (round > 10_000) throw new Error('queue never drained');
+    const batch = queue.take(10);
+    jobs += batch.length;
+    const failed = await worker.processBatch(batch, remainingMs);
+    if (failed.length > 0) throw new Error(`jobs failed while draining: ${failed.join(', ')}`);
+  }
+  return jobs;
+}
+
+
+describe('fan-out worker: channel jobs', () => {
+  it('a small channel costs one job and one index query', async () => {
+    const h = fanoutHarness({ pageSize: 50 });
+    const ids = connectionIds(30);
+    h.store.seedSubscribers('room', ids);
+    const worker = createFanoutWorker(h.deps);
+
+    const failed = await worker.processBatch([rec(channelJob())], plenty);
+
+    expect(failed).toEqual([]);
+    expect(h.store.callsOf('pageSubscribers')).toHaveLength(1);
+    expect(h.store.callsOf('pageSubscribers')[0]?.args).toEqual(['room', WHOLE_SPACE, null, 50]);
+    expect([...h.gateway.postCounts().values()]).toEqual(ids.map(() => 1));
+    expect(h.gateway.postCounts().size).toBe(30);
+    expect(h.queue.enqueueCalls).toHaveLength(0);
+    expect(h.store.callsOf('save')).toHaveLength(0);
+    expect(h.store.callsOf('clear')).toHaveLength(0);
+    expect(h.metrics.timings).toEqual([{ name: 'PublishLatency', milliseconds: h.time.now - PUBLISHED_AT }]);
+  });
+
+  it('a channel of a few pages is paged by one job, with a checkpoint after each page, cleared at the end', async () => {
+    const h = fanoutHarness({ pageSize: 50 });
+    const ids = connectionIds(120);
+    h.store.seedSubscribers('room', ids);
+    const worker = createFanoutWorker(h.deps);
+
+    const record = rec(channelJob());
+    expect(await worker.processBatch([record], plenty)).toEqual([]);
+
+    expect(h.metrics.total('JobsSplit')).toBe(0);
+    expect(h.store.callsOf('pageSubscribers')).toHaveLength(3);
+    expect(h.gateway.postCounts().size).toBe(120);
+    expect([...h.gateway.postCounts().values()].every((n) => n === 1)).toBe(true);
+    expect(h.store.callsOf('save').map((c) => c.args[0])).toEqual([record.id, record.id]);
+    expect(h.store.callsOf('clear').map((c) => c.args[0])).toEqual([record.id]);
+    expect(h.store.checkpoints.size).toBe(0);
+  });
+
+  it('skips expired subscriptions', async () => {
+    const h = fanoutHarness();
+    h.store.seedSubscribers('room', ['live-1', 'live-2']);
+    h.store.seedSubscribers('room', ['stale'], h.store.nowSeconds() - 1);
+    await createFanoutWorker(h.deps).processBatch([rec(channelJob())], plenty);
+    expect([...h.gateway.postCounts().keys()].sort()).toEqual(['live-1', 'live-2']);
+  });
+
+  it('a big channel splits its remainder into jobs over aligned partitions, which together reach everyone exactly once', async () => {
+    const h = fanoutHarness({ pageSize: 50, buckets: 4 });
+    const ids = connectionIds(2000);
+    h.store.seedSubscribers('room', ids);
+    const worker = createFanoutWorker(h.deps);
+    const record = rec(channelJob());
+
+    expect(await worker.processBatch([record], plenty)).toEqual([]);
+
+    // The first job reads one page (no read-ahead once it splits), delivers it and hands the rest over.
+    expect(h.store.callsOf('pageSubscribers')).toHaveLength(1);
+    expect(h.gateway.calls).toHaveLength(50);
+    const lastBucket = bucketOf(h.store.indexOf('room')[49]?.connectionId ?? '');
+    expect(h.queue.enqueueCalls).toHaveLength(1);
+    const pieces = h.queue.entries();
+    expect(pieces).toHaveLength(4);
+    const jobs = pieces.map((e) => e.job as ChannelJob);
+    expect(jobs.map((j) => j.partition)).toEqual([
+      { from: 0, to: 16384 },
+      { from: 16384, to: 32768 },
+      { from: 32768, to: 49152 },
+      { from: 49152, to: BUCKET_SPACE },
+    ]);
+    expect(pieces.map((e) => e.orderKey)).toEqual(jobs.map((j) => channelOrderKey('room', j.partition)));
+    expect(pieces.map((e) => e.dedupId)).toEqual([0, 1, 2, 3].map((i) => `${record.id}:split:${i}`));
+    expect(pieces.every((e) => e.delaySeconds === undefined)).toBe(true);
+    expect(tiles(jobs.map((j) => j.range), lastBucket, BUCKET_SPACE)).toBe(true);
+    expect(jobs.map((j) => j.cursor !== null)).toEqual([true, false, false, false]);
+    for (const j of jobs) expect(j).toMatchObject({ channel: 'room', payload: PAYLOAD, publishId: 'pub-1', publishedAt: PUBLISHED_AT });
+    for (const m of h.queue.queued) expect(parseJob(m.body).ok).toBe(true);
+
+    const processed = await drain(worker, h.queue);
+
+    expect(processed).toBeGreaterThan(4);
+    expect(h.metrics.total('JobsSplit')).toBeGreaterThan(1);
+    const counts = h.gateway.postCounts();
+    expect(counts.size).toBe(2000);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('hands over a continuation that resumes at the cursor when invocation time runs short', async () => {
+    const h = fanoutHarness({ pageSize: 50, reserveMs: 1_000 });
+    const ids = connectionIds(120);
+    h.store.seedSubscribers('room', ids);
+    const worker = createFanoutWorker(h.deps);
+    const record = rec(channelJob());
+
+    expect(await worker.processBatch([record], () => 999)).toEqual([]);
+
+    expect(h.gateway.calls).toHaveLength(50);
+    expect(h.metrics.total('JobsContinued')).toBe(1);
+    const [entry] = h.queue.entries();
+    const cursor = (entry?.job as ChannelJob).cursor;
+    expect(cursor).not.toBeNull();
+    expect(entry).toEqual({
+      orderKey: 'ch:room',
+      dedupId: `${record.id}:continue:${cursor}`,
+      job: { ...channelJob(), cursor },
+    });
+
+    await drain(worker, h.queue);
+    expect(h.store.callsOf('pageSubscribers').slice(-2)[0]?.args[2]).toBe(cursor);
+    expect(h.gateway.postCounts().size).toBe(120);
+    expect([...h.gateway.postCounts().values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('a redelivered job (receiveCount > 1) resumes at its checkpoint: only the page in flight is sent twice', async () => {
+    const h = fanoutHarness({ pageSize: 50 });
+    const ids = connectionIds(140);
+    h.store.seedSubscribers('room', ids);
+    const order = h.store.indexOf('room').map((e) => e.connectionId);
+    const firstPages = order.slice(0, 100);
+    h.gateway.script(order[120] ?? '', new Error('adapter bug: socket exploded'));
+    const worker = createFanoutWorker(h.deps);
+    const record = rec(channelJob());
+
+    expect(await worker.processBatch([record], plenty)).toEqual([record.id]);
+    const saved = h.store.checkpoints.get(record.id)?.cursor;
+    expect(saved).toBeDefined();
+    expect(h.log.find('error', 'adapter bug')).toHaveLength(1);
+
+    const readsBefore = h.store.callsOf('pageSubscribers').length;
+    expect(await worker.processBatch([{ ...record, receiveCount: 2 }], plenty)).toEqual([]);
+
+    expect(h.store.callsOf('load').map((c) => c.args[0])).toEqual([record.id]);
+    expect(h.store.callsOf('pageSubscribers')[readsBefore]?.args[2]).toBe(saved);
+    const counts = h.gateway.postCounts();
+    expect(order.every((id) => (counts.get(id) ?? 0) >= 1)).toBe(true);
+    expect(firstPages.every((id) => counts.get(id) === 1)).toBe(true);
+    const duplicates = [...counts.values()].reduce((n, c) => n + c - 1, 0);
+    expect(duplicates).toBeLessThanOrEqual(50);
+    expect(h.store.checkpoints.has(record.id)).toBe(false);
+  });
+
+  it('a first delivery does not look for a checkpoint', async () => {
+    const h = fanoutHarness();
+    h.store.seedSubscribers('room', connectionIds(3));
+    await createFanoutWorker(h.deps).processBatch([rec(channelJob())], plenty);
+    expect(h.store.callsOf('load')).toHaveLength(0);
+  });
+
+  it('a retried job does not queue its splits twice (dedupIds derive from the message id)', async () => {
+    const h = fanoutHarness({ pageSize: 50, buckets: 4 });
+    h.store.seedSubscribers('room', connectionIds(2000));
+    const firstPage = h.store.indexOf('room').slice(0, 50).map((e) => e.connectionId);
+    h.gateway.script(firstPage[10] ?? '', FATAL);
+    const worker = createFanoutWorker(h.deps);
+    const record = rec(channelJob());
+
+    expect(await worker.processBatch([record], plenty)).toEqual([record.id]);
+    expect(await worker.processBatch([{ ...record, receiveCount: 2 }], plenty)).toEqual([]);
+
+    expect(h.queue.enqueueCalls).toHaveLength(2);
+    expect(h.queue.queued).toHaveLength(4);
+    expect(h.queue.deduplicated).toHaveLength(4);
+    await drain(worker, h.queue);
+    const counts = h.gateway.postCounts();
+    expect(counts.size).toBe(2000);
+    // Only the page in flight when the first try failed may be sent twice.
+    expect([...counts].filter(([id, n]) => n !== 1 && !firstPage.includes(id))).toEqual([]);
+    expect(Math.max(...firstPage.map((id) => counts.get(id) ?? 0))).toBeLessThanOrEqual(2);
+  });
+
+  it('fails the job, and delivers nothing, when its split cannot be queued', async () => {
+    const h = fanoutHarness({ pageSize: 50, buckets: 4 });
+    h.store.seedSubscribers('room', connectionIds(2000));
+    h.queue.failOnce('enqueue');
+    const record = rec(channelJob());
+
+    expect(await createFanoutWorker(h.deps).processBatch([record], plenty)).toEqual([record.id]);
+    expect(h.gateway.calls).toHaveLength(0);
+  });
+
+  it('fails the job when the index cannot be read, at the start or midway', async () => {
+    const start = fanoutHarness();
+    start.store.seedSubscribers('room', connectionIds(10));
+    start.store.fail('pageSubscribers', storeError('throttled'));
+    const first = rec(channelJob());
+    expect(await createFanoutWorker(start.deps).processBatch([first], plenty)).toEqual([first.id]);
+    expect(start.gateway.calls).toHaveLength(0);
+
+    const midway = fanoutHarness({ pageSize: 50 });
+    midway.store.seedSubscribers('room', connectionIds(120));
+    midway.store.fail('pageSubscribers', storeError('unavailable'), 1, 1);
+    const second = rec(channelJob());
+    expect(await createFanoutWorker(midway.deps).processBatch([second], plenty)).toEqual([second.id]);
+    expect(midway.gateway.calls).toHaveLength(50);
+  });
+
+  it('deletes 410 connections in one batch and does not count them as failures', async () => {
+    const h = fanoutHarness();
+    const ids = connectionIds(30);
+    h.store.seedSubscribers('room', ids);
+    const gone = ids.slice(3, 8);
+    for (const id of gone) h.gateway.always(id, 'gone');
+
+    expect(await createFanoutWorker(h.deps).processBatch([rec(channelJob())], plenty)).toEqual([]);
+
+    const deletes = h.store.callsOf('deleteConnections');
+    expect(deletes).toHaveLength(1);
+    expect([...(deletes[0]?.args[0] as string[])].sort()).toEqual([...gone].sort());
+    expect(gone.every((id) => !h.store.hasItems(id))).toBe(true);
+    expect(h.store.indexOf('room')).toHaveLength(25);
+    expect(h.queue.enqueueCalls).toHaveLength(0);
+  });
+
+  it('fails the job on a non-retryable gateway failure', async () => {
+    const h = fanoutHarness();
+    h.store.seedSubscribers('room', ['a', 'b']);
+    h.gateway.otherwise(FATAL);
+    const record = rec(channelJob());
+    expect(await createFanoutWorker(h.deps).processBatch([record], plenty)).toEqual([record.id]);
+    expect(h.queue.enqueueCalls).toHaveLength(0);
+  });
+});
+
+describe('fan-out worker: retries and dead letters', () => {
+  it('re-enqueues deferred deliveries as a delayed ConnectionsJob with attempt + 1, then dead-letters after maxAttempts', async () => {
+    const h = fanoutHarness({ maxAttempts: 3, inJobAttempts: 2 });
+    const ids = connectionIds(20);
+    h.store.seedSubscribers('room', ids);
+    const stuck = [ids[4] ?? '', ids[9] ?? ''];
+    for (const id of stuck) h.gateway.always(id, 'throttled');
+    const worker = createFanoutWorker(h.deps);
+
+    expect(await worker.processBatch([rec(channelJob())], plenty)).toEqual([]);
+
+    const [retry] = h.queue.entries();
+    expect(h.queue.entries()).toHaveLength(1);
+    expect(retry?.orderKey).toBeUndefined();
+    expect(retry?.delaySeconds).toBeGreaterThanOrEqual(1);
+    expect(retry?.delaySeconds).toBeLessThanOrEqual(900);
+    expect(retry?.job).toEqual({
+      v: 1,
+      kind: 'connections',
+      connectionIds: expect.arrayContaining(stuck),
+      payloads: [PAYLOAD],
+      attempt: 1,
+      lastError: 'throttled: LimitExceededException',
+      publishId: 'pub-1',
+      publishedAt: PUBLISHED_AT,
+    });
+    expect((retry?.job as ConnectionsJob).connectionIds).toHaveLength(2);
+
+    // Attempt 1 fails again → attempt 2 is queued; attempt 2 fails → 3 attempts made: dead-lettered.
+    expect(await worker.processBatch(h.queue.take(), plenty)).toEqual([]);
+    expect(h.queue.jobs()).toEqual([expect.objectContaining({ kind: 'connections', attempt: 2 })]);
+    expect(await worker.processBatch(h.queue.take(), plenty)).toEqual([]);
+
+    expect(h.queue.queued).toHaveLength(0);
+    expect(h.queue.dead).toHaveLength(1);
+    expect(h.queue.dead[0]?.reason).toBe('delivery failed 3 times: throttled: LimitExceededException');
+    const body = parseJob(h.queue.dead[0]?.body ?? '');
+    expect(body.ok && body.value.kind === 'connections' ? [...body.value.connectionIds].sort() : null).toEqual([...stuck].sort());
+    expect(h.metrics.total('DeliveriesDeadLettered')).toBe(2);
+    expect(stuck.every((id) => h.gateway.posted(id).length === 6)).toBe(true);
+    expect(ids.filter((id) => !stuck.includes(id)).every((id) => h.gateway.posted(id).length === 1)).toBe(true);
+  });
+
+  it('a retry job carries the remaining payloads of each connection', async () => {
+    const h = fanoutHarness({ inJobAttempts: 1 });
+    h.gateway.script('a', 'ok', 'failed');
+    const payloads: Payload[] = [{ kind: 'text', text: '1' }, { kind: 'text', text: '2' }, { kind: 'close', code: 4000 }];
+
+    await createFanoutWorker(h.deps).processBatch([rec(connectionsJob(['a', 'b'], { payloads, attempt: 1 }))], plenty);
+
+    expect(h.queue.jobs()).toEqual([
+      expect.objectContaining({ connectionIds: ['a'], payloads: payloads.slice(1), attempt: 2, publishId: 'pub-2', lastError: 'failed: InternalServerError' }),
+    ]);
+  });
+
+  it('splits a large retry into jobs of at most 100 connections', async () => {
+    const h = fanoutHarness({ inJobAttempts: 1, concurrency: 50 });
+    const ids = connectionIds(250);
+    h.gateway.otherwise('throttled');
+
+    await createFanoutWorker(h.deps).processBatch([rec(connectionsJob(ids))], plenty);
+
+    const jobs = h.queue.jobs() as ConnectionsJob[];
+    expect(jobs.map((j) => j.connectionIds.length)).toEqual([100, 100, 50]);
+    expect(new Set(jobs.flatMap((j) => j.connectionIds)).size).toBe(250);
+  });
+
+  it('fails the job when deferred deliveries cannot be re-enqueued or dead-lettered', async () => {
+    const requeue = fanoutHarness({ inJobAttempts: 1 });
+    requeue.gateway.otherwise('throttled');
+    requeue.queue.fail('enqueue');
+    const a = rec(connectionsJob(['a']));
+    expect(await createFanoutWorker(requeue.deps).processBatch([a], plenty)).toEqual([a.id]);
+
+    const dead = fanoutHarness({ inJobAttempts: 1, maxAttempts: 1 });
+    dead.gateway.otherwise('throttled');
+    dead.queue.fail('deadLetter');
+    const b = rec(connectionsJob(['a']));
+    expect(await createFanoutWorker(dead.deps).processBatch([b], plenty)).toEqual([b.id]);
+  });
+
+  it('an OPEN-reply job retries 410s until graceUntil', async () => {
+    const h = fanoutHarness();
+    h.gateway.script('new-conn', 'gone', 'gone', 'ok');
+    const job = connectionsJob(['new-conn'], { graceUntil: h.time.now + 5_000, payloads: [{ kind: 'text', text: 'welcome' }] });
+
+    expect(await createFanoutWorker(h.deps).processBatch([rec(job)], plenty)).toEqual([]);
+
+    expect(h.gateway.posted('new-conn')).toEqual(['welcome', 'welcome', 'welcome']);
+    expect(h.store.callsOf('deleteConnections')).toHaveLength(0);
+  });
+});
+
+describe('fan-out worker: batches', () => {
+  it('a job that throws fails with the rest of its FIFO group, while other groups succeed', async () => {
+    const h = fanoutHarness();
+    h.store.seedSubscribers('a', ['a-1', 'a-2']);
+    h.store.seedSubscribers('b', ['b-1', 'b-2']);
+    h.gateway.script('a-2', new Error('adapter bug'));
+    const a1 = rec(channelJob('a', { payload: { kind: 'text', text: 'a1' } }));
+    const a2 = rec(channelJob('a', { payload: { kind: 'text', text: 'a2' } }));
+    const a3 = rec(channelJob('a', { payload: { kind: 'text', text: 'a3' } }));
+    const b1 = rec(channelJob('b', { payload: { kind: 'text', text: 'b1' } }));
+    const b2 = rec(channelJob('b', { payload: { kind: 'text', text: 'b2' } }));
+
+    const failed = await createFanoutWorker(h.deps).processBatch([a1, b1, a2, b2, a3], plenty);
+
+    expect(failed).toEqual([a1.id, a2.id, a3.id]);
+    expect(h.gateway.posted('b-1')).toEqual(['b1', 'b2']);
+    expect(h.gateway.posted('b-2')).toEqual(['b1', 'b2']);
+    expect(h.store.callsOf('pageSubscribers').filter((c) => c.args[0] === 'a')).toHaveLength(1);
+    expect(h.gateway.posted('a-1')).not.toContain('a2');
+    expect(h.log.find('warn', 'rest of its group').map((e) => e.attributes['following'])).toEqual([2]);
+  });
+
+  it('records on the unordered lane are independent of each other', async () => {
+    const h = fanoutHarness({ inJobAttempts: 1 });
+    h.gateway.always('bad', FATAL);
+    const bad = rec(connectionsJob(['bad']));
+    const good = rec(connectionsJob(['good']));
+    expect(await createFanoutWorker(h.deps).processBatch([bad, good], plenty)).toEqual([bad.id]);
+    expect(h.gateway.posted('good')).toEqual(['news']);
+  });
+
+  it.each([
+    ['not JSON', 'not json at all'],
+    ['not a job', '{"v":1,"kind":"channel"}'],
+    ['a range outside its partition', serializeJob(channelJob('room', { partition: { from: 0, to: 100 }, range: { from: 50, to: 200 } }))],
+    ['an unknown kind', '{"v":1,"kind":"mystery"}'],
+  ])('dead-letters a message that is %s, with the reason, and does not fail it', async (_name, body) => {
+    const h = fanoutHarness();
+    const record = rec(body);
+
+    expect(await createFanoutWorker(h.deps).processBatch([record], plenty)).toEqual([]);
+
+    expect(h.queue.dead).toEqual([{ body, reason: expect.stringContaining('job body') }]);
+    expect(h.gateway.calls).toHaveLength(0);
+  });
+
+  it('fails an invalid message when it cannot even be dead-lettered', async () => {
+    const h = fanoutHarness();
+    h.queue.fail('deadLetter');
+    const record = rec('garbage');
+    expect(await createFanoutWorker(h.deps).processBatch([record], plenty)).toEqual([record.id]);
+  });
+
+  it('shares one limiter across the jobs of a batch', async () => {
+    const h = fanoutHarness({ concurrency: 5 });
+    for (const c of ['a', 'b', 'c', 'd']) h.store.seedSubscribers(c, connectionIds(30, c));
+    await createFanoutWorker(h.deps).processBatch(['a', 'b', 'c', 'd'].map((c) => rec(channelJob(c))), plenty);
+    expect(h.gateway.calls).toHaveLength(120);
+    expect(h.gateway.maxInFlight).toBeLessThanOrEqual(5);
+  });
+});
