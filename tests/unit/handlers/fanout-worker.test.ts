@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { serializeJob } from '../../../src/domain/fanout/jobs.js';
+import { createFanoutWorker, type FanoutWorker, type QueueRecord } from '../../../src/domain/fanout/worker.js';
+import type { SqsEvent, SqsRecord } from '../../../src/handlers/aws-events.js';
+import { makeWorkerHandler } from '../../../src/handlers/fanout-worker.js';
+import { FATAL } from '../../helpers/fakes.js';
+import { fanoutHarness } from '../../helpers/harness.js';
+
+function sqsRecord(messageId: string, body: string, attributes: Record<string, string> = {}): SqsRecord {
+  return { messageId, receiptHandle: `rh-${messageId}`, body, attributes, eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:eu-west-1:1:q.fifo' };
+}
+
+/** A worker that records what it was given and fails the ids it is told to. */
+class RecordingWorker implements FanoutWorker {
+  readonly batches: { records: readonly QueueRecord[]; remaining: number }[] = [];
+  constructor(private readonly failing: readonly string[] = []) {}
+  async processBatch(records: readonly QueueRecord[], remainingMs: () => number): Promise<string[]> {
+    this.batches.push({ records, remaining: remainingMs() });
+    return records.filter((r) => this.failing.includes(r.id)).map((r) => r.id);
+  }
+}
+
+describe('fan-out worker handler', () => {
+  it('turns SQS records into queue records (group, receive count) and passes the remaining time', async () => {
+    const worker = new RecordingWorker();
+    let flushed = 0;
+    const handler = makeWorkerHandler(worker, () => flushed++);
+    const event: SqsEvent = {
+      Records: [
+        sqsRecord('m1', 'b1', { MessageGroupId: 'ch:room', ApproximateReceiveCount: '3' }),
+        sqsRecord('m2', 'b2', {}),
+        sqsRecord('m3', 'b3', { ApproximateReceiveCount: 'garbage' }),
+      ],
+    };
+
+    const result = await handler(event, { getRemainingTimeInMillis: () => 12_345 });
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(worker.batches).toEqual([
+      {
+        records: [
+          { id: 'm1', body: 'b1', group: 'ch:room', receiveCount: 3 },
+          { id: 'm2', body: 'b2', group: null, receiveCount: 1 },
+          { id: 'm3', body: 'b3', group: null, receiveCount: 1 },
+        ],
+        remaining: 12_345,
+      },
+    ]);
+    expect(flushed).toBe(1);
+  });
+
+  it('maps the worker’s failures to batchItemFailures', async () => {
+    const handler = makeWorkerHandler(new RecordingWorker(['m2']));
+    const result = await handler({ Records: [sqsRecord('m1', 'x'), sqsRecord('m2', 'y')] }, { getRemainingTimeInMillis: () => 1 });
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm2' }] });
+  });
+
+  it('with the real worker: a failed job and the rest of its group come back, others do not', async () => {
+    const h = fanoutHarness({ inJobAttempts: 1 });
+    h.gateway.always('bad', FATAL);
+    const job = (id: string) => serializeJob({ v: 1, kind: 'connections', connectionIds: [id], payloads: [{ kind: 'text', text: 'x' }], attempt: 0, publishId: 'p', publishedAt: 0 });
+    const handler = makeWorkerHandler(createFanoutWorker(h.deps));
+
+    const result = await handler(
+      {
+        Records: [
+          sqsRecord('m1', job('bad'), { MessageGroupId: 'conn:bad' }),
+          sqsRecord('m2', job('good'), { MessageGroupId: 'conn:good' }),
+          sqsRecord('m3', job('bad'), { MessageGroupId: 'conn:bad' }),
+          sqsRecord('m4', 'not a job', { MessageGroupId: 'conn:x' }),
+        ],
+      },
+      { getRemainingTimeInMillis: () => 60_000 },
+    );
+
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm1' }, { itemIdentifier: 'm3' }] });
+    expect(h.gateway.posted('good')).toEqual(['x']);
+    expect(h.queue.dead).toHaveLength(1);
+  });
+});
