@@ -46,7 +46,12 @@ export async function verifyGripSig(request: Request, options: VerifyGripSigOpti
   return check.ok ? { signed: true, claims: check.claims } : { signed: false, reason: check.reason };
 }
 
-/** Throws a {@link GripUsageError} for a key that cannot sign or verify anything. */
+/**
+ * Throws a {@link GripUsageError} (`invalid-config`) for a key that cannot sign or verify anything.
+ *
+ * @example
+ * checkKey('base64:!!'); // throws: not base64
+ */
 export function checkKey(key: SharedKey): void {
   try {
     keyBytes(key);

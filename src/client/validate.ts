@@ -4,12 +4,26 @@ import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES } from '../domain/protocol/
 import { utf8ByteLength } from '../domain/protocol/values.js';
 import { GripUsageError } from './errors.js';
 
+/**
+ * The channel, if `validateChannel` accepts it; else throws `invalid-channel`.
+ *
+ * @example
+ * checkChannel('room:1') // 'room:1'
+ */
 export function checkChannel(channel: unknown): string {
   const checked = validateChannel(channel);
   if (!checked.ok) throw new GripUsageError('invalid-channel', `invalid channel ${describe(channel)}: ${checked.error.message}`);
   return checked.value;
 }
 
+/**
+ * Throws `invalid-close-code` unless `code` can be put in a close frame, and `invalid-close-reason` unless
+ * `reason` is a string of at most 123 UTF-8 bytes.
+ *
+ * @example
+ * checkClose(4000, 'room closed') // ok
+ * checkClose(1005, '')            // throws: 1005 is never sent on the wire
+ */
 export function checkClose(code: unknown, reason: unknown): void {
   if (typeof code !== 'number' || !isSendableCloseCode(code)) {
     throw new GripUsageError(
@@ -23,6 +37,12 @@ export function checkClose(code: unknown, reason: unknown): void {
   }
 }
 
+/**
+ * A short printable form of a bad argument for an error message.
+ *
+ * @example
+ * describe('x'.repeat(100)) // '"xxxx…...' (80 characters)
+ */
 export function describe(value: unknown): string {
   const text = typeof value === 'string' ? JSON.stringify(value) : String(value);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
