@@ -129,8 +129,10 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
   let listenPort = 0;
 
   const track = (work: Promise<unknown>): void => {
-    inFlight.add(work);
-    void work.finally(() => inFlight.delete(work));
+    const settled = work
+      .catch((e: unknown) => log.error('gateway bookkeeping failed', { error: describeError(e) }))
+      .finally(() => inFlight.delete(settled));
+    inFlight.add(settled);
   };
 
   const wss = new WebSocketServer({
@@ -184,6 +186,24 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
     const sourceIp = normalizeIp(socket.remoteAddress);
     const userAgent = firstHeader(req, 'user-agent');
     const entry = registry.addPending(connectionId, { sourceIp, userAgent: userAgent ?? '' }, now);
+    try {
+      await completeConnect(req, socket, done, entry, sourceIp, userAgent);
+    } catch (e) {
+      registry.remove(entry);
+      socket.destroy();
+      throw e;
+    }
+  }
+
+  async function completeConnect(
+    req: IncomingMessage,
+    socket: Socket,
+    done: (ok: boolean) => void,
+    entry: RegistryEntry,
+    sourceIp: string,
+    userAgent: string | undefined,
+  ): Promise<void> {
+    const { connectionId, connectedAt: now } = entry;
     let dropped = false;
     socket.once('close', () => {
       dropped = true;
@@ -207,6 +227,13 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
       return;
     }
     const headers = responseHeaders(result.headers);
+    const subprotocol = headerValue(result.headers, 'sec-websocket-protocol');
+    if (subprotocol !== undefined && !HEADER_VALUE.test(subprotocol)) {
+      registry.remove(entry);
+      log.error('$connect chose a subprotocol that cannot be sent in a header', { connectionId });
+      writeHttpResponse(socket, INTEGRATION_FAILURE.statusCode, [], INTEGRATION_FAILURE.body);
+      return;
+    }
     if (result.statusCode !== 200) {
       registry.remove(entry);
       log.info('$connect rejected', { connectionId, statusCode: result.statusCode });
@@ -219,7 +246,7 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
       disconnect(entry, domainName, 1006, 'Client went away during $connect');
       return;
     }
-    accepted.set(req, { entry, domainName, subprotocol: headerValue(result.headers, 'sec-websocket-protocol'), headers });
+    accepted.set(req, { entry, domainName, subprotocol, headers });
     done(true);
   }
 

@@ -117,6 +117,21 @@ describe('local gateway: $connect', () => {
     expect(g.log.lines.some((l) => l.level === 'error' && l.message.includes('$connect handler failed'))).toBe(true);
   });
 
+  it('never lets result headers inject lines into the handshake response', async () => {
+    let headers: Record<string, string> = { 'Sec-WebSocket-Protocol': 'a\r\nX-Evil: 1' };
+    const handlers = recordingHandlers({ onConnect: () => ({ statusCode: 200, headers }) });
+    const g = await gateway(handlers);
+    const injected = await rejection(openClient(g.url, ['a']));
+    expect(injected.status).toBe(502);
+    expect(injected.headers['x-evil']).toBeUndefined();
+    headers = { 'X-Fine': 'yes', 'X-Bad': 'v\r\nX-Evil: 1' };
+    const client = await openClient(g.url);
+    expect(client.upgradeHeaders['x-fine']).toBe('yes');
+    expect(client.upgradeHeaders['x-bad']).toBeUndefined();
+    expect(client.upgradeHeaders['x-evil']).toBeUndefined();
+    client.ws.close();
+  });
+
   it('answers 504 when $connect outlives the integration timeout', async () => {
     const never = deferred<{ statusCode: number }>();
     const handlers = recordingHandlers({ onConnect: () => never.promise });
