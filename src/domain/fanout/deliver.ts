@@ -62,7 +62,18 @@ export async function deliver(
   options: { readonly graceUntil?: number } = {},
 ): Promise<DeliveryReport> {
   const decoded = payloads.map(decodePayload);
-  await tools.limit.map(connectionIds, (id) => deliverToOne(tools, id, payloads, decoded, report, options.graceUntil));
+  // A throw (an adapter bug) must not reject while other deliveries keep running in the background, past the
+  // end of the job: mark the report fatal so queued ones do not start, let started ones finish, then rethrow.
+  const thrown: unknown[] = [];
+  await tools.limit.map(connectionIds, async (id) => {
+    try {
+      await deliverToOne(tools, id, payloads, decoded, report, options.graceUntil);
+    } catch (error) {
+      thrown.push(error);
+      report.fatal ??= 'a delivery threw';
+    }
+  });
+  if (thrown.length > 0) throw thrown[0];
   return report;
 }
 

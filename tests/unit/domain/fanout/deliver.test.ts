@@ -119,6 +119,20 @@ describe('deliver', () => {
     expect(gateway.calls.map((c) => c.connectionId)).toEqual(['a']);
   });
 
+  it('a gateway that throws (an adapter bug) rejects, but only after every started delivery settled: no work is left running', async () => {
+    const { t, gateway } = tools({ concurrency: 2 });
+    const ids = Array.from({ length: 20 }, (_, i) => `c${i}`);
+    gateway.script('c1', new Error('adapter bug'));
+
+    await expect(deliver(t, ids, [text('x')], emptyReport())).rejects.toThrow('adapter bug');
+
+    const callsAtReturn = gateway.calls.length;
+    for (let i = 0; i < 50; i++) await Promise.resolve();
+    expect(gateway.calls.length).toBe(callsAtReturn);
+    expect(gateway.inFlight).toBe(0);
+    expect(callsAtReturn).toBeLessThan(20);
+  });
+
   it('during the grace period a 410 means "not connected yet" and is retried until it succeeds', async () => {
     const { t, gateway, time } = tools();
     gateway.script('a', 'gone', 'gone', 'gone', 'ok', 'ok');
