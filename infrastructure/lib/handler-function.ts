@@ -1,0 +1,169 @@
+import { fileURLToPath } from 'node:url';
+import { type Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { CfnApi, type WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { runtimeSettingsToEnv } from '../../src/config/settings.js';
+import type { StackConfig } from './config.js';
+import type { ConnectionsTable } from './connections-table.js';
+import type { FanoutQueues } from './fanout-queues.js';
+import type { GripKey } from './grip-key.js';
+import { metricsNamespace, serviceName } from './observability.js';
+
+/** The Lambda entry files, `src/handlers/aws/<name>.ts`, each exporting `handler`. */
+export type HandlerName = 'ws-connect' | 'ws-message' | 'ws-disconnect' | 'control' | 'fanout-worker';
+
+/** A queue a function may send to. */
+export type QueueLane = 'ordered' | 'delayed' | 'delayedDeadLetter';
+
+/**
+ * What a function may touch. Each entry yields both the environment variable naming the resource and the
+ * least-privilege grant on it, so a function can never be told about a resource it may not use (or the reverse).
+ */
+export interface HandlerAccess {
+  /** `items`: the table's items. `itemsAndChannelIndex`: also Query on the channel index. → `TABLE_NAME` */
+  readonly table?: 'items' | 'itemsAndChannelIndex';
+  /** Read the GRIP key. → `GRIP_KEY_SECRET_ARN` */
+  readonly gripKey?: boolean;
+  /** Call the backend. → `TARGET_URL`, `GRIP_ISS` */
+  readonly backend?: boolean;
+  /** Send to these queues. → `ORDERED_QUEUE_URL`, `DELAYED_QUEUE_URL`, `DELAYED_DLQ_URL` */
+  readonly sendTo?: readonly QueueLane[];
+  /** `execute-api:ManageConnections` on this stage only. → `MANAGEMENT_API_ENDPOINT` */
+  readonly manageConnections?: boolean;
+}
+
+/** The shared resources a function's access refers to. */
+export interface HandlerResources {
+  readonly config: StackConfig;
+  readonly table: ConnectionsTable;
+  readonly gripKey: GripKey;
+  readonly queues: FanoutQueues;
+  readonly stage: WebSocketStage;
+}
+
+export interface HandlerFunctionProps {
+  readonly handler: HandlerName;
+  readonly description: string;
+  readonly access: HandlerAccess;
+  readonly resources: HandlerResources;
+  readonly memorySize: number;
+  readonly timeout: Duration;
+}
+
+const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+const queueEnv: Record<QueueLane, string> = {
+  ordered: 'ORDERED_QUEUE_URL',
+  delayed: 'DELAYED_QUEUE_URL',
+  delayedDeadLetter: 'DELAYED_DLQ_URL',
+};
+
+/**
+ * ESM bundles need `require` for the CommonJS dependencies esbuild inlines (they call `require('node:…')`).
+ * The alias keeps the banner's import from clashing with a bundled `createRequire`.
+ */
+const esmRequireBanner =
+  "import { createRequire as __bannerCreateRequire } from 'node:module'; const require = __bannerCreateRequire(import.meta.url);";
+
+/**
+ * One Lambda handler: bundled locally with esbuild (never Docker) as an ESM `nodejs22.x` arm64 function, its own
+ * log group with retention, its own role that can write only to that log group, and exactly the environment and
+ * grants its `access` declares.
+ */
+export class HandlerFunction extends Construct {
+  readonly fn: NodejsFunction;
+  readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: HandlerFunctionProps) {
+    super(scope, id);
+    const { config, table, gripKey, queues, stage } = props.resources;
+    const access = props.access;
+
+    this.logGroup = new LogGroup(this, 'Logs', {
+      retention: config.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `${props.handler}: writes its own log group and what its access declares, nothing else`,
+    });
+    this.logGroup.grantWrite(role);
+
+    const environment: Record<string, string> = {
+      POWERTOOLS_SERVICE_NAME: serviceName,
+      POWERTOOLS_METRICS_NAMESPACE: metricsNamespace,
+      LOG_LEVEL: config.logLevel,
+      NODE_OPTIONS: '--enable-source-maps',
+      ...runtimeSettingsToEnv(config.runtime),
+    };
+    if (access.table) environment.TABLE_NAME = table.table.tableName;
+    if (access.gripKey) environment.GRIP_KEY_SECRET_ARN = gripKey.secret.secretArn;
+    if (access.backend) {
+      environment.TARGET_URL = config.targetUrl;
+      environment.GRIP_ISS = config.gripIss;
+    }
+    const lanes = { ordered: queues.ordered, delayed: queues.delayed, delayedDeadLetter: queues.delayedDeadLetter };
+    for (const lane of access.sendTo ?? []) environment[queueEnv[lane]] = lanes[lane].queueUrl;
+    if (access.manageConnections) environment.MANAGEMENT_API_ENDPOINT = stage.callbackUrl;
+
+    this.fn = new NodejsFunction(this, 'Function', {
+      description: props.description,
+      entry: `${projectRoot}src/handlers/aws/${props.handler}.ts`,
+      handler: 'handler',
+      projectRoot,
+      depsLockFilePath: `${projectRoot}package-lock.json`,
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize,
+      timeout: props.timeout,
+      role,
+      logGroup: this.logGroup,
+      tracing: config.tracing ? Tracing.ACTIVE : Tracing.DISABLED,
+      environment,
+      bundling: {
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        banner: esmRequireBanner,
+        externalModules: ['@aws-sdk/*'],
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+      },
+    });
+
+    if (access.table) table.grantItems(this.fn);
+    if (access.table === 'itemsAndChannelIndex') table.grantChannelIndexQuery(this.fn);
+    if (access.gripKey) gripKey.grantRead(this.fn);
+    for (const lane of access.sendTo ?? []) lanes[lane].grantSendMessages(this.fn);
+    if (access.manageConnections) {
+      stage.grantManagementApiAccess(this.fn);
+      const cfnApi = stage.api.node.defaultChild;
+      if (!(cfnApi instanceof CfnApi)) throw new Error('the WebSocket stage must belong to an API defined in this app');
+      const apiLogicalId = Stack.of(this).getLogicalId(cfnApi);
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<${apiLogicalId}>/${stage.stageName}/*/@connections/*]`,
+        reason:
+          'ManageConnections on this API and stage only; the HTTP method (POST to send, DELETE to close) and the ' +
+          'connection id in the @connections path are run-time values, so they must be wildcards.',
+      });
+    }
+    Validations.of(this.fn).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'nodejs22.x is pinned by the team (supported until 2027-04-30): moving to nodejs24.x is a deliberate, tested upgrade ' +
+        '(it drops callback handlers and changes defaults), not something a CDK release should do silently.',
+    });
+    if (config.tracing) {
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions (tracing is opt-in).',
+      });
+    }
+  }
+}
