@@ -1,0 +1,117 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { SettingError } from '../../src/config/settings.js';
+import { readStackConfig } from '../../infrastructure/lib/config.js';
+import { cdkJsonContext, projectRoot } from './support.js';
+
+const target = 'https://backend.example.com/ws';
+const read = (context: Record<string, unknown>, env: Record<string, string> = {}) =>
+  readStackConfig((key) => context[key], env);
+const errorOf = (context: Record<string, unknown>, env: Record<string, string> = {}): SettingError => {
+  try {
+    read(context, env);
+  } catch (e) {
+    if (e instanceof SettingError) return e;
+    throw e;
+  }
+  throw new Error('expected a SettingError');
+};
+
+describe('stack configuration from context', () => {
+  it('fails without targetUrl, naming the key and the environment variable', () => {
+    const e = errorOf({});
+    expect(e.code).toBe('INVALID_SETTING');
+    expect(e.message).toContain('context "targetUrl" is missing and TARGET_URL is not set');
+    expect(e.message).toContain('http:// or https://');
+  });
+
+  it('rejects a targetUrl that is not http(s), quoting the value', () => {
+    for (const bad of ['ftp://backend.example.com/', 'backend.example.com', 'https://', 42]) {
+      const e = errorOf({ targetUrl: bad });
+      expect(e.message).toContain(`context "targetUrl" is ${JSON.stringify(bad)}`);
+      expect(e.message).toContain('http:// or https:// URL');
+    }
+  });
+
+  it('takes TARGET_URL when the context has no targetUrl, and prefers the context when both are set', () => {
+    expect(read({}, { TARGET_URL: 'http://10.0.0.5:8080/ws' }).targetUrl).toBe('http://10.0.0.5:8080/ws');
+    expect(read({ targetUrl: target }, { TARGET_URL: 'http://other/' }).targetUrl).toBe(target);
+  });
+
+  it('rejects an out-of-range integer with the key, the value and the range', () => {
+    const e = errorOf({ targetUrl: target, workerMaxConcurrency: 1 });
+    expect(e.message).toContain('context "workerMaxConcurrency" is 1; it must be an integer from 2 to 1000 (default 20)');
+    const s = errorOf({ targetUrl: target, fanoutConcurrency: '5000' });
+    expect(s.message).toContain('context "fanoutConcurrency" is "5000"; it must be an integer from 1 to 2000');
+    const n = errorOf({ targetUrl: target, workerBatchSize: 'ten' });
+    expect(n.message).toContain('context "workerBatchSize" is "ten"; it must be an integer from 1 to 10');
+  });
+
+  it('accepts integers given as strings, as `cdk -c key=value` passes them', () => {
+    const config = read({ targetUrl: target, workerBatchSize: '7', fanoutConcurrency: '250', handlerMemoryMb: '1024' });
+    expect(config.deploy.workerBatchSize).toBe(7);
+    expect(config.runtime.fanoutConcurrency).toBe(250);
+    expect(config.stack.handlerMemoryMb).toBe(1024);
+  });
+
+  it('allows only CloudWatch retention periods for logRetentionDays', () => {
+    expect(errorOf({ targetUrl: target, logRetentionDays: 10 }).message).toContain(
+      'context "logRetentionDays" is 10; it must be one of 1, 3, 5, 7, 14, 30',
+    );
+    expect(read({ targetUrl: target, logRetentionDays: 14 }).logRetention).toBe(14);
+  });
+
+  it('refuses a burst limit below its rate limit', () => {
+    expect(errorOf({ targetUrl: target, stageRateLimit: 500, stageBurstLimit: 100 }).message).toContain(
+      'context "stageBurstLimit" is 100; it must be at least the matching rate limit (500)',
+    );
+    expect(errorOf({ targetUrl: target, controlRateLimit: 50, controlBurstLimit: 10 }).message).toContain('context "controlBurstLimit" is 10');
+  });
+
+  it('validates the string and boolean values', () => {
+    expect(errorOf({ targetUrl: target, logLevel: 'LOUD' }).message).toContain('context "logLevel" is "LOUD"; it must be TRACE, DEBUG, INFO');
+    expect(read({ targetUrl: target, logLevel: 'debug' }).logLevel).toBe('DEBUG');
+    expect(errorOf({ targetUrl: target, tracing: 'yes' }).message).toContain('context "tracing" is "yes"; it must be true or false');
+    expect(read({ targetUrl: target, tracing: 'true' }).tracing).toBe(true);
+    expect(errorOf({ targetUrl: target, alarmEmail: 'ops' }).message).toContain('context "alarmEmail" is "ops"');
+    expect(errorOf({ targetUrl: target, stackName: '1-bad name' }).message).toContain('context "stackName" is "1-bad name"');
+    expect(errorOf({ targetUrl: target, gripIss: 'two words' }).message).toContain('context "gripIss" is "two words"');
+  });
+
+  it('reads cdk.json as the documented defaults', () => {
+    const config = read({ ...cdkJsonContext(), targetUrl: target });
+    expect(config).toMatchObject({
+      stackName: 'GripChannelServer',
+      gripIss: 'grip-channel-server',
+      logLevel: 'INFO',
+      alarmEmail: undefined,
+      tracing: false,
+      apiGatewayCloudWatchRole: true,
+    });
+    expect(config.deploy.workerMemoryMb).toBe(1769);
+    expect(config.runtime.fanoutConcurrency).toBe(100);
+  });
+});
+
+describe('cdk synth with bad context (the CLI path)', () => {
+  const app = fileURLToPath(new URL('infrastructure/bin/app.ts', projectRoot));
+  // The CDK CLI hands context to the app in CDK_CONTEXT_JSON; nothing is bundled before validation fails.
+  const run = (context: Record<string, unknown>) => {
+    const env: Record<string, string | undefined> = { ...process.env, CDK_CONTEXT_JSON: JSON.stringify(context) };
+    delete env.TARGET_URL;
+    return spawnSync(process.execPath, ['--import', 'tsx', app], { cwd: fileURLToPath(projectRoot), env, encoding: 'utf8', timeout: 60_000 });
+  };
+
+  it('exits 1 with one line naming targetUrl when it is missing', () => {
+    const out = run(cdkJsonContext());
+    expect(out.status).toBe(1);
+    expect(out.stderr).toContain('Configuration error: context "targetUrl" is missing and TARGET_URL is not set');
+  });
+
+  it('exits 1 naming the key, value and range of an out-of-range value', () => {
+    const out = run({ ...cdkJsonContext(), targetUrl: 'https://backend.example.com/', workerMaxConcurrency: '5000' });
+    expect(out.status).toBe(1);
+    expect(out.stderr).toContain('context "workerMaxConcurrency" is "5000"; it must be an integer from 2 to 1000');
+  });
+});
