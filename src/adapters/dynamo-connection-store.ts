@@ -50,6 +50,16 @@ export interface DynamoConnectionStoreOptions {
   readonly retryBaseMs?: number;
 }
 
+const keepAliveSchema = z.object({
+  payload: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('text'), text: z.string() }),
+    z.object({ kind: z.literal('binary'), base64: z.string() }),
+  ]),
+  timeoutSeconds: z.number(),
+  mode: z.enum(['idle', 'interval']),
+  since: z.number(),
+});
+
 const gripSchema = z.discriminatedUnion('enabled', [
   z.object({ enabled: z.literal(false) }),
   z.object({ enabled: z.literal(true), messagePrefix: z.string() }),
@@ -72,6 +82,8 @@ const connectionItemSchema = z.object({
   meta: z.record(z.string(), z.string()),
   connectedAt: z.number(),
   expiresAt: z.number(),
+  keepAlive: keepAliveSchema.nullable().optional(),
+  lastActivityAt: z.number().optional(),
 });
 
 const keySchema = z.object({ connectionId: z.string(), channel: z.string() });
@@ -94,6 +106,8 @@ function toItem(record: ConnectionRecord): Record<string, unknown> {
     meta: { ...record.meta },
     connectedAt: record.connectedAt,
     [T.ttlAttribute]: record.expiresAt,
+    ...(record.keepAlive !== undefined ? { keepAlive: record.keepAlive } : {}),
+    ...(record.lastActivityAt !== undefined ? { lastActivityAt: record.lastActivityAt } : {}),
   };
 }
 
@@ -111,6 +125,8 @@ function fromItem(item: unknown): Result<ConnectionRecord, StoreError> {
     meta: i.meta,
     connectedAt: i.connectedAt,
     expiresAt: i.expiresAt,
+    ...(i.keepAlive !== undefined ? { keepAlive: i.keepAlive } : {}),
+    ...(i.lastActivityAt !== undefined ? { lastActivityAt: i.lastActivityAt } : {}),
   });
 }
 
@@ -179,8 +195,8 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
   }
 
   /**
-   * One conditional UpdateItem: each `meta` key is SET (string) or REMOVEd (`null`), `subprotocol` SET when
-   * given. Fails with `conflict` when the connection item does not exist (anymore). Returns the record as
+   * One conditional UpdateItem: each `meta` key is SET (string) or REMOVEd (`null`); `subprotocol`,
+   * `keepAlive` (null = off) and `lastActivityAt` are SET when given. Fails with `conflict` when the connection item does not exist (anymore). Returns the record as
    * stored after the update. With no changes it is a consistent read with the same `conflict` rule.
    */
   async updateConnection(connectionId: string, changes: ConnectionChanges): Promise<Result<ConnectionRecord, StoreError>> {
@@ -198,11 +214,15 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
         sets.push(`#meta.#m${i} = :m${i}`);
       }
     });
-    if (changes.subprotocol !== undefined) {
-      names['#sp'] = 'subprotocol';
-      values[':sp'] = changes.subprotocol;
-      sets.push('#sp = :sp');
-    }
+    const setField = (field: 'subprotocol' | 'keepAlive' | 'lastActivityAt', value: unknown) => {
+      if (value === undefined) return;
+      names[`#${field}`] = field;
+      values[`:${field}`] = value;
+      sets.push(`#${field} = :${field}`);
+    };
+    setField('subprotocol', changes.subprotocol);
+    setField('keepAlive', changes.keepAlive);
+    setField('lastActivityAt', changes.lastActivityAt);
     const gone = () => err<StoreError>({ kind: 'conflict', message: `connection ${connectionId} no longer exists` });
     if (sets.length === 0 && removes.length === 0) {
       const current = await this.getConnection(connectionId);

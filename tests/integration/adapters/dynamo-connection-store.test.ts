@@ -104,6 +104,22 @@ describe('DynamoConnectionStore against dynalite', () => {
     expect(cleared.ok && cleared.value.subprotocol).toBeNull();
   });
 
+  it('stores and updates the keep-alive setting and last activity', async () => {
+    const keepAlive = { payload: { kind: 'text' as const, text: '{}' }, timeoutSeconds: 30, mode: 'idle' as const, since: NOW_MS };
+    await store.putConnection(record('ka', { keepAlive, lastActivityAt: NOW_MS }));
+    expect(await store.getConnection('ka')).toEqual({ ok: true, value: record('ka', { keepAlive, lastActivityAt: NOW_MS }) });
+    const binary = { payload: { kind: 'binary' as const, base64: 'AAE=' }, timeoutSeconds: 60, mode: 'interval' as const, since: NOW_MS + 1 };
+    const u = await store.updateConnection('ka', { keepAlive: binary, lastActivityAt: NOW_MS + 5 });
+    expect(u.ok && u.value).toEqual(record('ka', { keepAlive: binary, lastActivityAt: NOW_MS + 5 }));
+    const off = await store.updateConnection('ka', { keepAlive: null });
+    expect(off.ok && off.value.keepAlive).toBeNull();
+    const plain = await store.getConnection('nobody-ka');
+    expect(plain).toEqual({ ok: true, value: null });
+    await store.putConnection(record('no-ka'));
+    const got = await store.getConnection('no-ka');
+    expect(got.ok && got.value && 'keepAlive' in got.value).toBe(false);
+  });
+
   it('deleting a meta key that is not there is fine; empty changes return the record', async () => {
     await store.putConnection(record('noop', { meta: { a: '1' } }));
     const r = await store.updateConnection('noop', { meta: { missing: null } });
