@@ -1,0 +1,57 @@
+import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoConnectionStore } from '../../../src/adapters/dynamo-connection-store.js';
+import { DynamoJobCheckpoints } from '../../../src/adapters/dynamo-job-checkpoints.js';
+import { BUCKET_SPACE } from '../../../src/domain/channel.js';
+import { createConnectionsTable } from '../../../src/local/provision.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '../../../src/local/services.js';
+
+describe('DynamoJobCheckpoints against dynalite', () => {
+  let services: LocalAwsServices;
+  let ddb: DynamoDBClient;
+  let checkpoints: DynamoJobCheckpoints;
+  let store: DynamoConnectionStore;
+  const tableName = 'Checkpoints-Test';
+
+  beforeAll(async () => {
+    services = await startLocalAwsServices();
+    ddb = new DynamoDBClient({ endpoint: services.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    await createConnectionsTable(ddb, tableName);
+    const client = DynamoDBDocumentClient.from(ddb);
+    checkpoints = new DynamoJobCheckpoints({ client, tableName });
+    store = new DynamoConnectionStore({ client, tableName });
+  });
+  afterAll(async () => {
+    ddb.destroy();
+    await services.stop();
+  });
+
+  it('loads null before any save, then the last saved cursor, then null after clear', async () => {
+    expect(await checkpoints.load('msg-1')).toEqual({ ok: true, value: null });
+    expect((await checkpoints.save('msg-1', 'cursor-a', 2_000_000_000)).ok).toBe(true);
+    expect((await checkpoints.save('msg-1', 'cursor-b', 2_000_000_000)).ok).toBe(true);
+    expect((await checkpoints.save('msg-2', 'other', 2_000_000_000)).ok).toBe(true);
+    expect(await checkpoints.load('msg-1')).toEqual({ ok: true, value: 'cursor-b' });
+    expect((await checkpoints.clear('msg-1')).ok).toBe(true);
+    expect((await checkpoints.clear('msg-1')).ok).toBe(true);
+    expect(await checkpoints.load('msg-1')).toEqual({ ok: true, value: null });
+    expect(await checkpoints.load('msg-2')).toEqual({ ok: true, value: 'other' });
+  });
+
+  it('stores the expiry for TTL and stays out of the channel index and the connections', async () => {
+    await checkpoints.save('msg-3', 'c', 1_999_999_999);
+    const items = (await ddb.send(new ScanCommand({ TableName: tableName }))).Items ?? [];
+    const item = items.find((i) => i.connectionId?.S === '$job#msg-3');
+    expect(item).toEqual({ connectionId: { S: '$job#msg-3' }, channel: { S: '$checkpoint' }, cursor: { S: 'c' }, expiresAt: { N: '1999999999' } });
+    expect(await store.getConnection('$job#msg-3')).toEqual({ ok: true, value: null });
+    const page = await store.pageSubscribers('$checkpoint', { from: 0, to: BUCKET_SPACE }, null, 10);
+    expect(page.ok && page.value.connectionIds).toEqual([]);
+  });
+
+  it('reports a missing table as invalid', async () => {
+    const missing = new DynamoJobCheckpoints({ client: DynamoDBDocumentClient.from(ddb), tableName: 'Nope' });
+    const r = await missing.load('x');
+    expect(!r.ok && r.error.kind).toBe('invalid');
+  });
+});
