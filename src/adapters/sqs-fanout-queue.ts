@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
 import pLimit from 'p-limit';
 import { serializeJob, type FanoutJob } from '../domain/fanout/jobs.js';
-import type { FanoutQueue, Log, QueueEntry, QueueError } from '../domain/ports.js';
+import type { DeadLetters, FanoutQueue, Log, QueueEntry, QueueError } from '../domain/ports.js';
 import { err, ok, type Result } from '../domain/result.js';
 import { classifyAwsError, describeAwsError, summarizeAwsError } from './aws-errors.js';
 import { backoff } from './backoff.js';
@@ -13,16 +13,13 @@ export const SQS_MAX_MESSAGE_BYTES = 1_048_576;
 const BATCH_MAX_ENTRIES = 10;
 const MAX_DELAY_SECONDS = 900;
 
-export interface SqsFanoutQueueOptions {
+/** How messages are sent, shared by the fan-out queue and the dead letters. */
+export interface SqsSendOptions {
   /** The SQS client; pass `endpoint` explicitly when it is not AWS (see reference/local-services.md §2). */
   readonly client: SQSClient;
-  /** The FIFO queue for jobs without a delay. */
-  readonly orderedQueueUrl: string;
-  /** The standard queue for jobs with `delaySeconds`. */
-  readonly delayedQueueUrl: string;
-  /** Largest message body accepted by both queues, in bytes. Default 1 MiB (`SQS_MAX_MESSAGE_BYTES`). */
+  /** Largest message (body plus attributes) the queues accept, in bytes. Default 1 MiB (`SQS_MAX_MESSAGE_BYTES`). */
   readonly maxMessageBytes?: number;
-  /** `SendMessageBatch` calls in flight within one `enqueue`. Default 10. */
+  /** `SendMessageBatch` calls in flight within one call. Default 10. */
   readonly concurrency?: number;
   /** Tries per batch while SQS reports entries as `Failed` through no fault of ours. Default 5. */
   readonly maxAttempts?: number;
@@ -31,10 +28,19 @@ export interface SqsFanoutQueueOptions {
   readonly log?: Log;
 }
 
-/** One message ready to send, in the lane it belongs to. */
-type Prepared =
-  | { readonly lane: 'ordered'; readonly body: string; readonly bytes: number; readonly groupId: string; readonly dedupId: string }
-  | { readonly lane: 'delayed'; readonly body: string; readonly bytes: number; readonly delaySeconds: number };
+export interface SqsFanoutQueueOptions extends SqsSendOptions {
+  /** The FIFO queue for jobs without a delay. */
+  readonly orderedQueueUrl: string;
+  /** The standard queue for jobs with `delaySeconds`. */
+  readonly delayedQueueUrl: string;
+}
+
+/** One message ready to send: its queue, its size as SQS counts it, and its batch entry (minus the `Id`). */
+interface Outgoing {
+  readonly queueUrl: string;
+  readonly bytes: number;
+  readonly entry: Omit<SendMessageBatchRequestEntry, 'Id'>;
+}
 
 /** Valid `MessageGroupId` and `MessageDeduplicationId`: 1–128 characters, alphanumeric or ASCII punctuation. */
 const FIFO_ID = /^[\x21-\x7e]{1,128}$/;
@@ -96,7 +102,7 @@ export function queueErrorFrom(thrown: unknown, operation: string): QueueError {
  * an entry SQS reports as `Failed` (not the sender's fault) is re-sent with backoff and may then land after
  * later entries of its group from the same batch.
  *
- * Validation happens before anything is sent: an unserializable delay or a job whose body exceeds
+ * Validation happens before anything is sent: an invalid delay or a job whose body exceeds
  * `maxMessageBytes` is an `invalid` error naming its size, and nothing is queued. Entries SQS rejects as the
  * sender's fault are `invalid`; exhausted retries and 5xx/network failures are `throttled` or `unavailable`.
  * On any error some jobs may have been queued (the port's all-or-error contract: the caller retries the call).
@@ -106,19 +112,140 @@ export function queueErrorFrom(thrown: unknown, operation: string): QueueError {
  * await queue.enqueue([{ job, orderKey: 'ch:room' }, { job: retry, delaySeconds: 2 }]);
  */
 export class SqsFanoutQueue implements FanoutQueue {
-  private readonly client: SQSClient;
+  private readonly sender: SqsBatchSender;
   private readonly orderedQueueUrl: string;
   private readonly delayedQueueUrl: string;
-  private readonly maxMessageBytes: number;
+
+  constructor(options: SqsFanoutQueueOptions) {
+    this.sender = new SqsBatchSender(options);
+    this.orderedQueueUrl = options.orderedQueueUrl;
+    this.delayedQueueUrl = options.delayedQueueUrl;
+  }
+
+  async enqueue(entries: readonly QueueEntry[]): Promise<Result<void, QueueError>> {
+    const prepared: Outgoing[] = [];
+    for (const [i, entry] of entries.entries()) {
+      const p = this.prepare(entry, i);
+      if (!p.ok) return p;
+      prepared.push(p.value);
+    }
+    return this.sender.send(prepared);
+  }
+
+  private prepare(entry: QueueEntry, index: number): Result<Outgoing, QueueError> {
+    const delay = entry.delaySeconds ?? 0;
+    if (!Number.isInteger(delay) || delay < 0 || delay > MAX_DELAY_SECONDS) {
+      return err({ kind: 'invalid', message: `entry ${index}: delaySeconds ${delay} must be an integer from 0 to ${MAX_DELAY_SECONDS}` });
+    }
+    const body = toQueueBody(serializeJob(entry.job));
+    const bytes = Buffer.byteLength(body, 'utf8');
+    if (bytes > this.sender.maxMessageBytes) {
+      return err({
+        kind: 'invalid',
+        message: `entry ${index}: ${describeJob(entry.job)} is ${bytes} bytes serialized; the queue accepts at most ${this.sender.maxMessageBytes}`,
+      });
+    }
+    if (delay > 0) return ok({ queueUrl: this.delayedQueueUrl, bytes, entry: { MessageBody: body, DelaySeconds: delay } });
+    return ok({
+      queueUrl: this.orderedQueueUrl,
+      bytes,
+      entry: {
+        MessageBody: body,
+        MessageGroupId: messageGroupIdFor(entry.orderKey),
+        MessageDeduplicationId: entry.dedupId === undefined || entry.dedupId === '' ? randomUUID() : fifoIdFor(entry.dedupId),
+      },
+    });
+  }
+}
+
+export interface SqsDeadLettersOptions extends SqsSendOptions {
+  /**
+   * Where dead letters go: a standard queue (the delayed lane's DLQ suits: redriving it feeds the worker) or a
+   * FIFO queue (`.fifo`; then one group, `dead-letters`, with fresh deduplication ids).
+   */
+  readonly deadLetterQueueUrl: string;
+}
+
+/** Longest `reason` attribute kept; the rest is cut with an ellipsis. */
+const MAX_REASON_CHARS = 2_000;
+
+/**
+ * `DeadLetters` on SQS: each entry becomes one message in the dead-letter queue whose body is the job (or
+ * queue message) and whose String message attribute `reason` says why, for an operator to read before redriving.
+ * Sent with the same batching and retries as `SqsFanoutQueue`; all-or-error likewise.
+ *
+ * Bodies that are JSON get `toQueueBody`'s lossless escaping; other bodies and reasons have characters SQS (or
+ * fauxqs) refuses replaced by U+FFFD. A body over the size limit is `invalid` and nothing is sent.
+ *
+ * @example
+ * const deadLetters = new SqsDeadLetters({ client: sqs, deadLetterQueueUrl: delayedDeadLetterQueueUrl });
+ * await deadLetters.deadLetter([{ body: record.body, reason: 'not a job: …' }]);
+ */
+export class SqsDeadLetters implements DeadLetters {
+  private readonly sender: SqsBatchSender;
+  private readonly queueUrl: string;
+
+  constructor(options: SqsDeadLettersOptions) {
+    this.sender = new SqsBatchSender(options);
+    this.queueUrl = options.deadLetterQueueUrl;
+  }
+
+  async deadLetter(entries: readonly { readonly body: string; readonly reason: string }[]): Promise<Result<void, QueueError>> {
+    const fifo = this.queueUrl.endsWith('.fifo');
+    const prepared: Outgoing[] = [];
+    for (const [i, { body, reason }] of entries.entries()) {
+      const safeBody = isJson(body) ? toQueueBody(body) : replaceRefused(body);
+      const cut = reason.length > MAX_REASON_CHARS ? `${reason.slice(0, MAX_REASON_CHARS)}…` : reason;
+      const safeReason = replaceRefused(cut) || 'unknown';
+      // SQS counts attribute names, types and values towards the message size
+      const bytes = Buffer.byteLength(safeBody, 'utf8') + 'reason'.length + 'String'.length + Buffer.byteLength(safeReason, 'utf8');
+      if (bytes > this.sender.maxMessageBytes) {
+        return err({ kind: 'invalid', message: `dead letter ${i} is ${bytes} bytes; the queue accepts at most ${this.sender.maxMessageBytes}` });
+      }
+      prepared.push({
+        queueUrl: this.queueUrl,
+        bytes,
+        entry: {
+          MessageBody: safeBody,
+          MessageAttributes: { reason: { DataType: 'String', StringValue: safeReason } },
+          ...(fifo ? { MessageGroupId: 'dead-letters', MessageDeduplicationId: randomUUID() } : {}),
+        },
+      });
+    }
+    return this.sender.send(prepared);
+  }
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Replaces what SQS refuses in text (and fauxqs: anything outside the BMP) with U+FFFD. */
+function replaceRefused(text: string): string {
+  return text.replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD]/g, '\uFFFD');
+}
+
+/**
+ * Sends messages with `SendMessageBatch`: per queue, in order, in batches of ≤ 10 entries and
+ * ≤ `maxMessageBytes`, with bounded concurrency. A batch waits for every earlier batch sharing a
+ * `MessageGroupId` with it and is skipped if one of those failed, so a FIFO group never reorders across
+ * batches. Entries reported `Failed` without sender fault are re-sent with backoff.
+ */
+class SqsBatchSender {
+  readonly maxMessageBytes: number;
+  private readonly client: SQSClient;
   private readonly concurrency: number;
   private readonly maxAttempts: number;
   private readonly retryBaseMs: number;
   private readonly log: Log | undefined;
 
-  constructor(options: SqsFanoutQueueOptions) {
+  constructor(options: SqsSendOptions) {
     this.client = options.client;
-    this.orderedQueueUrl = options.orderedQueueUrl;
-    this.delayedQueueUrl = options.delayedQueueUrl;
     this.maxMessageBytes = options.maxMessageBytes ?? SQS_MAX_MESSAGE_BYTES;
     this.concurrency = options.concurrency ?? 10;
     this.maxAttempts = options.maxAttempts ?? 5;
@@ -126,24 +253,21 @@ export class SqsFanoutQueue implements FanoutQueue {
     this.log = options.log;
   }
 
-  async enqueue(entries: readonly QueueEntry[]): Promise<Result<void, QueueError>> {
-    const prepared: Prepared[] = [];
-    for (const [i, entry] of entries.entries()) {
-      const p = this.prepare(entry, i);
-      if (!p.ok) return p;
-      prepared.push(p.value);
+  async send(messages: readonly Outgoing[]): Promise<Result<void, QueueError>> {
+    const byQueue = new Map<string, Outgoing[]>();
+    for (const m of messages) {
+      const list = byQueue.get(m.queueUrl);
+      if (list) list.push(m);
+      else byQueue.set(m.queueUrl, [m]);
     }
-    const batches = [
-      ...this.batch(prepared.filter((p) => p.lane === 'ordered')),
-      ...this.batch(prepared.filter((p) => p.lane === 'delayed')),
-    ];
+    const batches = [...byQueue.values()].flatMap((list) => this.batch(list));
     const limit = pLimit(this.concurrency);
     const lastOfGroup = new Map<string, Promise<Result<void, QueueError>>>();
     const sends = batches.map((batch) => {
-      const groups = new Set(batch.flatMap((p) => (p.lane === 'ordered' ? [p.groupId] : [])));
+      const groups = new Set(batch.flatMap((m) => (m.entry.MessageGroupId ? [m.entry.MessageGroupId] : [])));
       const before = [...groups].flatMap((g) => lastOfGroup.get(g) ?? []);
       // wait outside the limiter: waiting inside it could hold every slot while earlier batches queue behind
-      const sent = Promise.all(before).then((earlier) => earlier.find((r) => !r.ok) ?? limit(() => this.send(batch)));
+      const sent = Promise.all(before).then((earlier) => earlier.find((r) => !r.ok) ?? limit(() => this.sendBatch(batch)));
       for (const g of groups) lastOfGroup.set(g, sent);
       return sent;
     });
@@ -151,36 +275,10 @@ export class SqsFanoutQueue implements FanoutQueue {
     return results.find((r) => !r.ok) ?? ok(undefined);
   }
 
-  private prepare(entry: QueueEntry, index: number): Result<Prepared, QueueError> {
-    const delay = entry.delaySeconds ?? 0;
-    if (!Number.isInteger(delay) || delay < 0 || delay > MAX_DELAY_SECONDS) {
-      return err({ kind: 'invalid', message: `entry ${index}: delaySeconds ${delay} must be an integer from 0 to ${MAX_DELAY_SECONDS}` });
-    }
-    const body = toQueueBody(serializeJob(entry.job));
-    const bytes = Buffer.byteLength(body, 'utf8');
-    if (bytes > this.maxMessageBytes) {
-      return err({
-        kind: 'invalid',
-        message: `entry ${index}: ${describeJob(entry.job)} is ${bytes} bytes serialized; the queue accepts at most ${this.maxMessageBytes}`,
-      });
-    }
-    return ok(
-      delay > 0
-        ? { lane: 'delayed', body, bytes, delaySeconds: delay }
-        : {
-            lane: 'ordered',
-            body,
-            bytes,
-            groupId: messageGroupIdFor(entry.orderKey),
-            dedupId: entry.dedupId === undefined || entry.dedupId === '' ? randomUUID() : fifoIdFor(entry.dedupId),
-          },
-    );
-  }
-
-  /** Splits one lane's messages, in order, into batches of ≤ 10 entries and ≤ `maxMessageBytes`. */
-  private batch(items: Prepared[]): Prepared[][] {
-    const batches: Prepared[][] = [];
-    let current: Prepared[] = [];
+  /** Splits one queue's messages, in order, into batches of ≤ 10 entries and ≤ `maxMessageBytes`. */
+  private batch(items: Outgoing[]): Outgoing[][] {
+    const batches: Outgoing[][] = [];
+    let current: Outgoing[] = [];
     let bytes = 0;
     for (const item of items) {
       if (current.length === BATCH_MAX_ENTRIES || (current.length > 0 && bytes + item.bytes > this.maxMessageBytes)) {
@@ -195,13 +293,9 @@ export class SqsFanoutQueue implements FanoutQueue {
     return batches;
   }
 
-  private async send(batch: Prepared[]): Promise<Result<void, QueueError>> {
-    const queueUrl = batch[0]?.lane === 'delayed' ? this.delayedQueueUrl : this.orderedQueueUrl;
-    let pending: SendMessageBatchRequestEntry[] = batch.map((p, i) =>
-      p.lane === 'ordered'
-        ? { Id: `m${i}`, MessageBody: p.body, MessageGroupId: p.groupId, MessageDeduplicationId: p.dedupId }
-        : { Id: `m${i}`, MessageBody: p.body, DelaySeconds: p.delaySeconds },
-    );
+  private async sendBatch(batch: Outgoing[]): Promise<Result<void, QueueError>> {
+    const queueUrl = batch[0]?.queueUrl ?? '';
+    let pending: SendMessageBatchRequestEntry[] = batch.map((m, i) => ({ Id: `m${i}`, ...m.entry }));
     let lastFailure = '';
     let throttled = false;
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {

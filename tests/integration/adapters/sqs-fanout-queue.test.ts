@@ -1,14 +1,9 @@
-import {
-  CreateQueueCommand,
-  DeleteMessageCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqsFanoutQueue } from '../../../src/adapters/sqs-fanout-queue.js';
 import { parseJob, type ChannelJob, type FanoutJob } from '../../../src/domain/fanout/jobs.js';
 import { createFanoutQueues, type FanoutQueueUrls } from '../../../src/local/provision.js';
+import { receiveAndDelete } from './sqs-receive.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '../../../src/local/services.js';
 
 function job(publishId: string, text = 'hello'): ChannelJob {
@@ -32,27 +27,12 @@ interface Received {
   readonly groupId: string | undefined;
 }
 
-/** Receives (and deletes) until `count` messages came back; FIFO groups release their next message on delete. */
 async function receiveAll(sqs: SQSClient, queueUrl: string, count: number): Promise<Received[]> {
-  const out: Received[] = [];
-  for (let polls = 0; out.length < count && polls < 200; polls++) {
-    const r = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 2,
-        VisibilityTimeout: 60,
-        MessageSystemAttributeNames: ['MessageGroupId'],
-      }),
-    );
-    for (const m of r.Messages ?? []) {
-      const parsed = parseJob(m.Body ?? '');
-      if (!parsed.ok) throw new Error(parsed.error.message);
-      out.push({ job: parsed.value, groupId: m.Attributes?.MessageGroupId });
-      await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
-    }
-  }
-  return out;
+  return (await receiveAndDelete(sqs, queueUrl, count)).map((m) => {
+    const parsed = parseJob(m.Body ?? '');
+    if (!parsed.ok) throw new Error(parsed.error.message);
+    return { job: parsed.value, groupId: m.Attributes?.MessageGroupId };
+  });
 }
 
 async function visibleCount(sqs: SQSClient, queueUrl: string): Promise<{ visible: number; delayed: number }> {
