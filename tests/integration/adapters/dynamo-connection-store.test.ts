@@ -95,9 +95,9 @@ describe('DynamoConnectionStore against dynalite', () => {
 
   it('updates meta per key (set and delete) and the subprotocol, returning the new record', async () => {
     await store.putConnection(record('upd', { meta: { keep: 'k', drop: 'd', change: 'old' } }));
-    const updated = await store.updateConnection('upd', { meta: { drop: null, change: 'new', added: 'x' }, subprotocol: 'p2' });
+    const updated = await store.updateConnection('upd', { meta: { drop: null, change: 'new', added: 'x', 'odd.name #1': 'v' }, subprotocol: 'p2' });
     expect(updated.ok).toBe(true);
-    const expected = record('upd', { meta: { keep: 'k', change: 'new', added: 'x' }, subprotocol: 'p2' });
+    const expected = record('upd', { meta: { keep: 'k', change: 'new', added: 'x', 'odd.name #1': 'v' }, subprotocol: 'p2' });
     expect(updated.ok && updated.value).toEqual(expected);
     expect(await store.getConnection('upd')).toEqual({ ok: true, value: expected });
     const cleared = await store.updateConnection('upd', { subprotocol: null });
