@@ -1,3 +1,5 @@
+import type { StoreError } from '../domain/ports.js';
+
 /**
  * Reading AWS SDK v3 errors at the edge. SDK service exceptions carry `name`, `$fault` and
  * `$metadata.httpStatusCode`; transport failures are Node system errors (`code` such as `ECONNREFUSED`) or the
@@ -101,4 +103,10 @@ export function classifyAwsError(info: AwsErrorInfo): AwsErrorClass {
 export function summarizeAwsError(info: AwsErrorInfo): string {
   const where = info.status !== undefined ? ` (HTTP ${info.status})` : info.code ? ` (${info.code})` : '';
   return `${info.name}${where}: ${info.message}`;
+}
+
+/** Translates anything a DynamoDB call threw into a `StoreError` naming the operation. */
+export function storeErrorFrom(thrown: unknown, operation: string): StoreError {
+  const info = describeAwsError(thrown);
+  return { kind: classifyAwsError(info), message: `DynamoDB ${operation} failed: ${summarizeAwsError(info)}`, cause: thrown };
 }

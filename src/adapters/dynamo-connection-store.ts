@@ -17,6 +17,7 @@ import type {
   BucketRange,
   Clock,
   ConnectionChanges,
+  JobCheckpoints,
   ConnectionStore,
   Log,
   StoreError,
@@ -25,8 +26,9 @@ import type {
   SubscriptionStore,
 } from '../domain/ports.js';
 import { err, ok, type Result } from '../domain/result.js';
-import { classifyAwsError, describeAwsError, summarizeAwsError } from './aws-errors.js';
+import { storeErrorFrom } from './aws-errors.js';
 import { backoff } from './backoff.js';
+import { DynamoJobCheckpoints } from './dynamo-job-checkpoints.js';
 import { bucketOfPosition, decodeSubscriberCursor, encodeSubscriberCursor, indexKeyBounds } from './subscriber-cursor.js';
 
 const T = connectionsTable;
@@ -130,15 +132,9 @@ function fromItem(item: unknown): Result<ConnectionRecord, StoreError> {
   });
 }
 
-/** Translates anything a DynamoDB call threw into a `StoreError` naming the operation. */
-export function storeErrorFrom(thrown: unknown, operation: string): StoreError {
-  const info = describeAwsError(thrown);
-  return { kind: classifyAwsError(info), message: `DynamoDB ${operation} failed: ${summarizeAwsError(info)}`, cause: thrown };
-}
-
 /**
- * The `Connections` table behind three ports: connection records, their subscriptions, and the sparse bucketed
- * channel index (see `config/resources.ts`).
+ * The `Connections` table behind four ports: connection records, their subscriptions, the sparse bucketed
+ * channel index (see `config/resources.ts`), and the fan-out worker's job checkpoints (`DynamoJobCheckpoints`).
  *
  * Items: the connection item has sort key `$connection` and holds the record; a subscription item has sort key
  * = channel and is the only kind carrying `subChannel` (= channel) and `subKey` (= `<bucket>#<connectionId>`),
@@ -153,7 +149,7 @@ export function storeErrorFrom(thrown: unknown, operation: string): StoreError {
  * await store.subscribe('abc=', ['room-1'], record.expiresAt);
  * const page = await store.pageSubscribers('room-1', { from: 0, to: 65_536 }, null, 1000);
  */
-export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore, SubscriberIndex {
+export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore, SubscriberIndex, JobCheckpoints {
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
   private readonly clock: Clock;
@@ -161,6 +157,7 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
   private readonly concurrency: number;
   private readonly maxBatchAttempts: number;
   private readonly retryBaseMs: number;
+  private readonly checkpoints: DynamoJobCheckpoints;
 
   constructor(options: DynamoConnectionStoreOptions) {
     this.client = options.client;
@@ -170,6 +167,18 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
     this.concurrency = options.concurrency ?? 8;
     this.maxBatchAttempts = options.maxBatchAttempts ?? 8;
     this.retryBaseMs = options.retryBaseMs ?? 25;
+    this.checkpoints = new DynamoJobCheckpoints({ client: options.client, tableName: options.tableName });
+  }
+
+  /** `JobCheckpoints` in the same table: see `DynamoJobCheckpoints`. */
+  load(jobId: string): Promise<Result<string | null, StoreError>> {
+    return this.checkpoints.load(jobId);
+  }
+  save(jobId: string, cursor: string, expiresAt: number): Promise<Result<void, StoreError>> {
+    return this.checkpoints.save(jobId, cursor, expiresAt);
+  }
+  clear(jobId: string): Promise<Result<void, StoreError>> {
+    return this.checkpoints.clear(jobId);
   }
 
   /** Writes the connection item, replacing any previous one. Subscription items are untouched. */

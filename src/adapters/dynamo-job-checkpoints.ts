@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { connectionsTable } from '../config/resources.js';
 import type { JobCheckpoints, StoreError } from '../domain/ports.js';
 import { err, ok, type Result } from '../domain/result.js';
-import { storeErrorFrom } from './dynamo-connection-store.js';
+import { storeErrorFrom } from './aws-errors.js';
 
 const T = connectionsTable;
 

@@ -33,6 +33,8 @@ export interface SqsFanoutQueueOptions extends SqsSendOptions {
   readonly orderedQueueUrl: string;
   /** The standard queue for jobs with `delaySeconds`. */
   readonly delayedQueueUrl: string;
+  /** Where `deadLetter` sends (see `SqsDeadLetters`); without it `deadLetter` fails as `invalid`. */
+  readonly deadLetterQueueUrl?: string;
 }
 
 /** One message ready to send: its queue, its size as SQS counts it, and its batch entry (minus the `Id`). */
@@ -106,20 +108,29 @@ export function queueErrorFrom(thrown: unknown, operation: string): QueueError {
  * `maxMessageBytes` is an `invalid` error naming its size, and nothing is queued. Entries SQS rejects as the
  * sender's fault are `invalid`; exhausted retries and 5xx/network failures are `throttled` or `unavailable`.
  * On any error some jobs may have been queued (the port's all-or-error contract: the caller retries the call).
+ * With `deadLetterQueueUrl` it is also the worker's `DeadLetters`.
  *
  * @example
- * const queue = new SqsFanoutQueue({ client: sqs, orderedQueueUrl, delayedQueueUrl });
+ * const queue = new SqsFanoutQueue({ client: sqs, orderedQueueUrl, delayedQueueUrl, deadLetterQueueUrl });
  * await queue.enqueue([{ job, orderKey: 'ch:room' }, { job: retry, delaySeconds: 2 }]);
  */
-export class SqsFanoutQueue implements FanoutQueue {
+export class SqsFanoutQueue implements FanoutQueue, DeadLetters {
   private readonly sender: SqsBatchSender;
   private readonly orderedQueueUrl: string;
   private readonly delayedQueueUrl: string;
+  private readonly deadLetters: SqsDeadLetters | null;
 
   constructor(options: SqsFanoutQueueOptions) {
     this.sender = new SqsBatchSender(options);
     this.orderedQueueUrl = options.orderedQueueUrl;
     this.delayedQueueUrl = options.delayedQueueUrl;
+    this.deadLetters = options.deadLetterQueueUrl ? new SqsDeadLetters({ ...options, deadLetterQueueUrl: options.deadLetterQueueUrl }) : null;
+  }
+
+  /** `DeadLetters` through `deadLetterQueueUrl`: see `SqsDeadLetters`. */
+  async deadLetter(entries: readonly { readonly body: string; readonly reason: string }[]): Promise<Result<void, QueueError>> {
+    if (this.deadLetters === null) return err({ kind: 'invalid', message: 'no dead-letter queue configured (deadLetterQueueUrl)' });
+    return this.deadLetters.deadLetter(entries);
   }
 
   async enqueue(entries: readonly QueueEntry[]): Promise<Result<void, QueueError>> {

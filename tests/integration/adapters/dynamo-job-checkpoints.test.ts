@@ -49,6 +49,14 @@ describe('DynamoJobCheckpoints against dynalite', () => {
     expect(page.ok && page.value.connectionIds).toEqual([]);
   });
 
+  it('is also reachable through DynamoConnectionStore, the worker\'s single table adapter', async () => {
+    expect((await store.save('msg-4', 'via-store', 2_000_000_000)).ok).toBe(true);
+    expect(await checkpoints.load('msg-4')).toEqual({ ok: true, value: 'via-store' });
+    expect(await store.load('msg-4')).toEqual({ ok: true, value: 'via-store' });
+    expect((await store.clear('msg-4')).ok).toBe(true);
+    expect(await checkpoints.load('msg-4')).toEqual({ ok: true, value: null });
+  });
+
   it('reports a missing table as invalid', async () => {
     const missing = new DynamoJobCheckpoints({ client: DynamoDBDocumentClient.from(ddb), tableName: 'Nope' });
     const r = await missing.load('x');

@@ -1,6 +1,6 @@
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqsDeadLetters } from '../../../src/adapters/sqs-fanout-queue.js';
+import { SqsDeadLetters, SqsFanoutQueue } from '../../../src/adapters/sqs-fanout-queue.js';
 import { createFanoutQueues, type FanoutQueueUrls } from '../../../src/local/provision.js';
 import { receiveAndDelete } from './sqs-receive.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '../../../src/local/services.js';
@@ -47,6 +47,15 @@ describe('SqsDeadLetters against fauxqs', () => {
     expect((await dl.deadLetter([{ body: '{"a":1}', reason: 'r1' }, { body: '{"a":2}', reason: 'r2' }])).ok).toBe(true);
     const got = await drain(sqs, urls.orderedDeadLetterQueueUrl, 2);
     expect(got).toEqual([{ body: '{"a":1}', reason: 'r1' }, { body: '{"a":2}', reason: 'r2' }]);
+  });
+
+  it('is also reachable through SqsFanoutQueue when it has a dead-letter queue', async () => {
+    const queue = new SqsFanoutQueue({ client: sqs, ...urls, deadLetterQueueUrl: urls.delayedDeadLetterQueueUrl });
+    expect((await queue.deadLetter([{ body: '{"via":"queue"}', reason: 'r' }])).ok).toBe(true);
+    expect(await drain(sqs, urls.delayedDeadLetterQueueUrl, 1)).toEqual([{ body: '{"via":"queue"}', reason: 'r' }]);
+    const without = new SqsFanoutQueue({ client: sqs, orderedQueueUrl: urls.orderedQueueUrl, delayedQueueUrl: urls.delayedQueueUrl });
+    const r = await without.deadLetter([{ body: '{}', reason: 'r' }]);
+    expect(!r.ok && r.error.kind).toBe('invalid');
   });
 
   it('rejects an oversize dead letter as invalid, sending nothing', async () => {

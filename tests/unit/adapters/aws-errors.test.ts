@@ -3,8 +3,7 @@ import { GoneException, LimitExceededException, PayloadTooLargeException, Forbid
 import { QueueDoesNotExist, RequestThrottled } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { gatewayOutcomeFrom } from '../../../src/adapters/apigw-connection-gateway.js';
-import { classifyAwsError, describeAwsError } from '../../../src/adapters/aws-errors.js';
-import { storeErrorFrom } from '../../../src/adapters/dynamo-connection-store.js';
+import { classifyAwsError, describeAwsError, storeErrorFrom } from '../../../src/adapters/aws-errors.js';
 import { queueErrorFrom } from '../../../src/adapters/sqs-fanout-queue.js';
 
 const meta = (httpStatusCode: number) => ({ $metadata: { httpStatusCode } });
