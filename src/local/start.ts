@@ -1,0 +1,283 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ApiGatewayConnectionGateway, createManagementApiClient } from '../adapters/apigw-connection-gateway.js';
+import { DynamoConnectionStore } from '../adapters/dynamo-connection-store.js';
+import { FetchBackendClient } from '../adapters/fetch-backend-client.js';
+import { CachingGripSigner } from '../adapters/grip-signer.js';
+import { ConsoleLog, InMemoryMetrics } from '../adapters/observability.js';
+import { SqsFanoutQueue } from '../adapters/sqs-fanout-queue.js';
+import { connectionsTable } from '../config/resources.js';
+import { runtimeSettings, type RuntimeSettings } from '../config/settings.js';
+import { createFanoutWorker } from '../domain/fanout/worker.js';
+import type { ConnectionGateway, Log } from '../domain/ports.js';
+import type { SessionDeps } from '../domain/session/deps.js';
+import type { WebSocketRouteHandlers } from '../handlers/aws-events.js';
+import { makeControlHandler } from '../handlers/control.js';
+import { makeWorkerHandler } from '../handlers/fanout-worker.js';
+import { makeWebSocketHandlers } from '../handlers/ws.js';
+import { startControlServer, type LocalControlServer } from './control-server.js';
+import { LocalConnectionGateway } from './direct-gateway.js';
+import { startChatBackend, type ChatBackend } from './example/chat.js';
+import { startLocalGateway, type LocalGateway } from './gateway.js';
+import { startManagementApi, type ManagementApi, type ManagementApiTuning } from './management-api.js';
+import { startQueuePoller, type QueuePoller } from './poller.js';
+import { createConnectionsTable, createFanoutQueues, type FanoutQueueUrls } from './provision.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from './services.js';
+import { startSweeper, type Sweeper } from './sweeper.js';
+
+/**
+ * How fan-out reaches the clients in local mode: `direct` calls the local gateway in-process (fast, and it can
+ * send close codes); `management-api` goes through the local API Gateway Management API over HTTP with the real
+ * SDK client and SigV4 signing, exactly as on AWS (slower: ~0.3–0.6 ms of CPU per call).
+ */
+export type LocalDelivery = 'direct' | 'management-api';
+
+export interface LocalOptions {
+  readonly host?: string;
+  /** WebSocket port. Default 8080; 0 picks a free one. */
+  readonly wsPort?: number;
+  /** Control API port. Default 5561 (Pushpin's), so existing `GRIP_URL`s carry over; 0 picks a free one. */
+  readonly controlPort?: number;
+  /** The backend. Absent: the bundled example chat backend is started and used. */
+  readonly targetUrl?: string;
+  /** Port of the example chat backend. Default 8081; 0 picks a free one. */
+  readonly examplePort?: number;
+  /** The shared GRIP key. Absent: a random development key is generated. */
+  readonly gripKey?: string;
+  /** `iss` of the `Grip-Sig` tokens. Default `pushpin`, what Pushpin sends, so existing backends verify them. */
+  readonly gripIss?: string;
+  readonly settings?: Partial<RuntimeSettings>;
+  readonly delivery?: LocalDelivery;
+  /** Latency, rate limit and faults of the local Management API (benchmarks, fault tests). */
+  readonly managementApi?: ManagementApiTuning;
+  readonly gateway?: { readonly idleTimeoutMs?: number; readonly maxLifetimeMs?: number };
+  readonly worker?: {
+    /** Records per invocation (the FIFO queue's event source allows 10). Default 10. */
+    readonly batchSize?: number;
+    /** Concurrent invocations per queue. Default 4. */
+    readonly maxConcurrency?: number;
+    /** Long-poll wait, seconds. Default 20 (what Lambda uses); tests use 1 so they stop fast. */
+    readonly waitTimeSeconds?: number;
+    /** Invocation time limit, as the function timeout. Default 60,000. */
+    readonly functionTimeoutMs?: number;
+    /** Default: 6 × the function timeout, as on AWS. */
+    readonly visibilityTimeoutSeconds?: number;
+    /** Receives before a message moves to its dead-letter queue. Default 5. */
+    readonly maxReceiveCount?: number;
+    /** Invocation time kept in reserve for handing over a continuation. Default 10,000. */
+    readonly reserveMs?: number;
+  };
+  /** How often expired items are deleted (dynalite has no TTL). Default 60,000. */
+  readonly sweepIntervalMs?: number;
+  /** Keep DynamoDB data in this directory instead of memory. */
+  readonly dataDir?: string;
+  readonly log?: Log;
+}
+
+export interface LocalStack {
+  readonly wsUrl: string;
+  readonly controlUrl: string;
+  readonly targetUrl: string;
+  /** The example chat backend's URL (open it in a browser), when it runs. */
+  readonly exampleUrl: string | null;
+  readonly gripKey: string;
+  readonly gripKeyGenerated: boolean;
+  readonly gripIss: string;
+  readonly managementApiEndpoint: string;
+  readonly dynamoEndpoint: string;
+  readonly sqsEndpoint: string;
+  readonly queues: FanoutQueueUrls;
+  readonly delivery: LocalDelivery;
+  readonly settings: RuntimeSettings;
+  readonly metrics: InMemoryMetrics;
+  readonly gateway: LocalGateway;
+  readonly managementApi: ManagementApi;
+  readonly pollers: { readonly ordered: QueuePoller; readonly delayed: QueuePoller };
+  readonly sweeper: Sweeper;
+  readonly clients: { readonly dynamo: DynamoDBClient; readonly sqs: SQSClient };
+  stop(): Promise<void>;
+}
+
+function defaultSettings(overrides: Partial<RuntimeSettings> = {}): RuntimeSettings {
+  const out: Record<string, number> = {};
+  for (const [name, setting] of Object.entries(runtimeSettings)) out[name] = setting.default;
+  return { ...(out as RuntimeSettings), ...overrides };
+}
+
+/**
+ * Runs the whole channel server on this machine: dynalite and fauxqs (real AWS APIs, in-process), the local
+ * WebSocket gateway and Management API, the control API, and the fan-out worker polling both queues — all wired
+ * into the same handlers and adapters the Lambda functions use. Resolves when everything listens.
+ *
+ * @example
+ * const stack = await startLocal({ wsPort: 0, controlPort: 0, examplePort: 0 });
+ * // ws clients → stack.wsUrl; publishers → stack.controlUrl with stack.gripKey
+ * await stack.stop();
+ */
+export async function startLocal(options: LocalOptions = {}): Promise<LocalStack> {
+  const host = options.host ?? '127.0.0.1';
+  const log = options.log ?? new ConsoleLog({ level: 'info' });
+  const settings = defaultSettings(options.settings);
+  const gripKeyGenerated = options.gripKey === undefined;
+  const gripKey = options.gripKey ?? randomBytes(24).toString('base64url');
+  const gripIss = options.gripIss ?? 'pushpin';
+  const delivery = options.delivery ?? 'direct';
+  const functionTimeoutMs = options.worker?.functionTimeoutMs ?? 60_000;
+  const metrics = new InMemoryMetrics();
+  const clock = Date.now;
+
+  const stoppers: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stoppers.reverse()) {
+      try {
+        await stop();
+      } catch (e) {
+        log.warn('error while stopping local mode', { error: (e as Error).message });
+      }
+    }
+  };
+  try {
+    const services: LocalAwsServices = await startLocalAwsServices({ host, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
+    stoppers.push(() => services.stop());
+    const dynamo = new DynamoDBClient({ endpoint: services.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    const documents = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
+    const sqs = new SQSClient({ endpoint: services.sqsEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    stoppers.push(async () => {
+      dynamo.destroy();
+      sqs.destroy();
+    });
+    await createConnectionsTable(dynamo);
+    const queues = await createFanoutQueues(sqs, {
+      visibilityTimeoutSeconds: options.worker?.visibilityTimeoutSeconds ?? Math.ceil((6 * functionTimeoutMs) / 1000),
+      maxReceiveCount: options.worker?.maxReceiveCount ?? 5,
+    });
+
+    // The gateway needs its handlers at start, and the handlers need the gateway's connections: late binding.
+    let handlers: WebSocketRouteHandlers | null = null;
+    const unready = () => Promise.resolve({ statusCode: 503, body: 'starting' });
+    const gateway = await startLocalGateway({
+      host,
+      port: options.wsPort ?? 8080,
+      handlers: {
+        connect: (e) => (handlers ? handlers.connect(e) : unready()),
+        message: (e) => (handlers ? handlers.message(e) : unready()),
+        disconnect: (e) => (handlers ? handlers.disconnect(e) : unready()),
+      },
+      ...(options.gateway?.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.gateway.idleTimeoutMs } : {}),
+      ...(options.gateway?.maxLifetimeMs !== undefined ? { maxLifetimeMs: options.gateway.maxLifetimeMs } : {}),
+      log,
+    });
+    stoppers.push(() => gateway.stop());
+    const managementApi = await startManagementApi({ connections: gateway.connections, host, port: 0, stage: 'local', log, ...options.managementApi });
+    stoppers.push(() => managementApi.stop());
+
+    let connectionGateway: ConnectionGateway;
+    if (delivery === 'direct') {
+      connectionGateway = new LocalConnectionGateway(gateway.connections);
+    } else {
+      const client = createManagementApiClient({
+        endpoint: managementApi.endpoint,
+        region: LOCAL_REGION,
+        maxSockets: Math.max(50, settings.fanoutConcurrency),
+        credentials: LOCAL_CREDENTIALS,
+      });
+      stoppers.push(async () => client.destroy());
+      connectionGateway = new ApiGatewayConnectionGateway({ client });
+    }
+    const store = new DynamoConnectionStore({ client: documents, tableName: connectionsTable.localName, clock, log });
+    const queue = new SqsFanoutQueue({ client: sqs, orderedQueueUrl: queues.orderedQueueUrl, delayedQueueUrl: queues.delayedQueueUrl, deadLetterQueueUrl: queues.delayedDeadLetterQueueUrl, log });
+
+    const controlHandler = makeControlHandler({ queue, clock, log, metrics, newId: randomUUID, config: { key: gripKey } });
+    const control: LocalControlServer = await startControlServer({ handler: controlHandler, host, port: options.controlPort ?? 5561, log });
+    stoppers.push(() => control.stop());
+
+    let example: ChatBackend | null = null;
+    if (options.targetUrl === undefined) {
+      example = await startChatBackend({ key: gripKey, controlUrl: control.url, websocketUrl: gateway.url, host, port: options.examplePort ?? 8081, log: (line) => log.info(line) });
+      stoppers.push(() => example?.stop() ?? Promise.resolve());
+    }
+    const targetUrl = options.targetUrl ?? `${example?.url ?? ''}/`;
+
+    const sessionDeps: SessionDeps = {
+      connections: store,
+      subscriptions: store,
+      queue,
+      gateway: connectionGateway,
+      backend: new FetchBackendClient({ timeoutMs: settings.backendTimeoutMs }),
+      signer: new CachingGripSigner({ key: gripKey, iss: gripIss, clock }),
+      clock,
+      log,
+      metrics,
+      config: { targetUrl, maxSubscriptionsPerConnection: settings.maxSubscriptionsPerConnection, openGraceMs: settings.openGraceMs },
+    };
+    handlers = makeWebSocketHandlers(sessionDeps);
+
+    const worker = createFanoutWorker({
+      index: store,
+      connections: store,
+      queue,
+      deadLetters: queue,
+      checkpoints: store,
+      gateway: connectionGateway,
+      clock,
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      random: Math.random,
+      log,
+      metrics,
+      config: {
+        concurrency: settings.fanoutConcurrency,
+        pageSize: settings.fanoutPageSize,
+        buckets: settings.fanoutBuckets,
+        maxAttempts: settings.fanoutMaxAttempts,
+        inJobAttempts: 3,
+        retryBaseMs: settings.fanoutRetryBaseMs,
+        retryMaxMs: settings.fanoutRetryMaxMs,
+        reserveMs: options.worker?.reserveMs ?? 10_000,
+      },
+    });
+    const workerHandler = makeWorkerHandler(worker);
+    const pollerOptions = {
+      sqs,
+      handler: workerHandler,
+      batchSize: options.worker?.batchSize ?? 10,
+      maxConcurrency: options.worker?.maxConcurrency ?? 4,
+      waitTimeSeconds: options.worker?.waitTimeSeconds ?? 20,
+      functionTimeoutMs,
+      log,
+    };
+    const ordered = await startQueuePoller({ ...pollerOptions, queueUrl: queues.orderedQueueUrl });
+    stoppers.push(() => ordered.stop());
+    const delayed = await startQueuePoller({ ...pollerOptions, queueUrl: queues.delayedQueueUrl });
+    stoppers.push(() => delayed.stop());
+    const sweeper = startSweeper({ ddb: documents, intervalMs: options.sweepIntervalMs ?? 60_000, log });
+    stoppers.push(() => sweeper.stop());
+
+    return {
+      wsUrl: gateway.url,
+      controlUrl: control.url,
+      targetUrl,
+      exampleUrl: example?.url ?? null,
+      gripKey,
+      gripKeyGenerated,
+      gripIss,
+      managementApiEndpoint: managementApi.endpoint,
+      dynamoEndpoint: services.dynamoEndpoint,
+      sqsEndpoint: services.sqsEndpoint,
+      queues,
+      delivery,
+      settings,
+      metrics,
+      gateway,
+      managementApi,
+      pollers: { ordered, delayed },
+      sweeper,
+      clients: { dynamo, sqs },
+      stop: stopAll,
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
