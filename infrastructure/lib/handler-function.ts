@@ -66,7 +66,7 @@ const queueEnv: Record<QueueLane, string> = {
  * ESM bundles need `require` for the CommonJS dependencies esbuild inlines (they call `require('node:…')`).
  * The alias keeps the banner's import from clashing with a bundled `createRequire`.
  */
-const esmRequireBanner =
+export const esmRequireBanner =
   "import { createRequire as __bannerCreateRequire } from 'node:module'; const require = __bannerCreateRequire(import.meta.url);";
 
 /**

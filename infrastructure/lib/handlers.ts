@@ -7,7 +7,7 @@ import { HandlerFunction, type HandlerAccess, type HandlerName, type HandlerReso
  * the source queues is granted by the worker's event source mappings, not here.
  */
 export const handlerAccess = {
-  'ws-connect': { table: 'items', gripKey: true, backend: true, sendTo: ['ordered'] },
+  'ws-connect': { table: 'items', gripKey: true, backend: true, sendTo: ['ordered', 'delayed'] },
   'ws-message': { table: 'items', gripKey: true, backend: true, sendTo: ['ordered', 'delayed'], manageConnections: true },
   'ws-disconnect': { table: 'items', gripKey: true, backend: true },
   control: { gripKey: true, sendTo: ['ordered'] },

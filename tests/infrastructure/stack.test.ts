@@ -224,7 +224,8 @@ describe('fan-out queues', () => {
 describe('functions', () => {
   /** The environment each handler's composition root reads (besides the common variables). */
   const expectedEnv: Record<FunctionName, string[]> = {
-    WsConnect: ['TABLE_NAME', 'GRIP_KEY_SECRET_ARN', 'TARGET_URL', 'GRIP_ISS', 'ORDERED_QUEUE_URL'],
+    // DELAYED_QUEUE_URL: an OPEN reply's keep-alive schedules its first heartbeat on the delayed lane.
+    WsConnect: ['TABLE_NAME', 'GRIP_KEY_SECRET_ARN', 'TARGET_URL', 'GRIP_ISS', 'ORDERED_QUEUE_URL', 'DELAYED_QUEUE_URL'],
     WsMessage: ['TABLE_NAME', 'GRIP_KEY_SECRET_ARN', 'TARGET_URL', 'GRIP_ISS', 'ORDERED_QUEUE_URL', 'DELAYED_QUEUE_URL', 'MANAGEMENT_API_ENDPOINT'],
     WsDisconnect: ['TABLE_NAME', 'GRIP_KEY_SECRET_ARN', 'TARGET_URL', 'GRIP_ISS'],
     Control: ['GRIP_KEY_SECRET_ARN', 'ORDERED_QUEUE_URL'],
@@ -286,7 +287,7 @@ describe('IAM', () => {
   const consume = (queue: string) =>
     ['ChangeMessageVisibility', 'DeleteMessage', 'GetQueueAttributes', 'GetQueueUrl', 'ReceiveMessage'].map((a) => `sqs:${a} → ${queue}`);
   const expected: Record<FunctionName, string[]> = {
-    WsConnect: [...logs, ...items, ...secret, ...send('ordered')],
+    WsConnect: [...logs, ...items, ...secret, ...send('ordered'), ...send('delayed')],
     WsMessage: [...logs, ...items, ...secret, ...send('ordered'), ...send('delayed'), manage],
     WsDisconnect: [...logs, ...items, ...secret],
     Control: [...logs, ...secret, ...send('ordered')],

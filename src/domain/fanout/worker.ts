@@ -99,6 +99,8 @@ export function createFanoutWorker(deps: FanoutDeps): FanoutWorker {
   const groupLimit = pLimit(10);
 
   async function processBatch(records: readonly QueueRecord[], remainingMs: () => number): Promise<string[]> {
+    // A short function timeout must still leave room to work: keep at most a quarter of it in reserve.
+    const reserveMs = Math.min(deps.config.reserveMs, remainingMs() / 4);
     const groups = new Map<string, QueueRecord[]>();
     for (const record of records) {
       const key = record.group ?? `record:${record.id}`;
@@ -111,7 +113,7 @@ export function createFanoutWorker(deps: FanoutDeps): FanoutWorker {
       for (let i = 0; i < group.length; i++) {
         const record = group[i];
         if (record === undefined) continue;
-        const result = await processRecord(record, remainingMs);
+        const result = await processRecord(record, remainingMs, reserveMs);
         if (!result.ok) {
           deps.log.warn('job failed; it and the rest of its group go back to the queue', { jobId: record.id, reason: result.reason, following: group.length - i - 1 });
           for (const rest of group.slice(i)) failed.push(rest.id);
@@ -122,7 +124,7 @@ export function createFanoutWorker(deps: FanoutDeps): FanoutWorker {
     return failed;
   }
 
-  async function processRecord(record: QueueRecord, remainingMs: () => number): Promise<JobResult> {
+  async function processRecord(record: QueueRecord, remainingMs: () => number, reserveMs: number): Promise<JobResult> {
     try {
       const parsed = parseJob(record.body);
       if (!parsed.ok) {
@@ -133,7 +135,7 @@ export function createFanoutWorker(deps: FanoutDeps): FanoutWorker {
       const job = parsed.value;
       switch (job.kind) {
         case 'channel':
-          return await processChannelJob(job, record, remainingMs);
+          return await processChannelJob(job, record, remainingMs, reserveMs);
         case 'connections':
           return await processConnectionsJob(job);
         case 'keepalive':
@@ -146,7 +148,7 @@ export function createFanoutWorker(deps: FanoutDeps): FanoutWorker {
     }
   }
 
-  async function processChannelJob(job: ChannelJob, record: QueueRecord, remainingMs: () => number): Promise<JobResult> {
+  async function processChannelJob(job: ChannelJob, record: QueueRecord, remainingMs: () => number, reserveMs: number): Promise<JobResult> {
     const { config, log } = deps;
     let cursor = job.cursor;
     let checkpointed = false;
@@ -195,7 +197,7 @@ export function createFanoutWorker(deps: FanoutDeps): FanoutWorker {
         deps.metrics.timing('PublishLatency', deps.clock() - job.publishedAt);
         return DONE;
       }
-      if (remainingMs() < config.reserveMs) {
+      if (remainingMs() < reserveMs) {
         await next;
         const continued = await deps.queue.enqueue([
           {

@@ -1,4 +1,4 @@
-// PLACEHOLDER until the handlers land (issue 3): the CDK stack needs the entry file to exist for synth.
-export async function handler(): Promise<never> {
-  throw new Error('handler not wired yet');
-}
+// Lambda entry: the GRIP control API (HTTP API, payload format 2.0). Built once per container, at cold start.
+import { controlRuntime } from './runtime.js';
+
+export const handler = await controlRuntime(process.env);

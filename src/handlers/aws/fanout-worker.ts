@@ -1,4 +1,4 @@
-// PLACEHOLDER until the handlers land (issue 3): the CDK stack needs the entry file to exist for synth.
-export async function handler(): Promise<never> {
-  throw new Error('handler not wired yet');
-}
+// Lambda entry: the fan-out worker (SQS event sources with ReportBatchItemFailures). Built once per container.
+import { workerRuntime } from './runtime.js';
+
+export const handler = workerRuntime(process.env);

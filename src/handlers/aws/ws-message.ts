@@ -1,4 +1,6 @@
-// PLACEHOLDER until the handlers land (issue 3): the CDK stack needs the entry file to exist for synth.
-export async function handler(): Promise<never> {
-  throw new Error('handler not wired yet');
-}
+// Lambda entry: WebSocket route `$default`. Everything is built once per container, at cold start.
+import { webSocketRuntime } from './runtime.js';
+
+const handlers = await webSocketRuntime(process.env);
+
+export const handler = handlers.message;

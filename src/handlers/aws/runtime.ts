@@ -1,0 +1,212 @@
+/**
+ * The AWS composition root: reads the function's environment once (at cold start), reads the GRIP key from
+ * Secrets Manager, creates one SDK client per service per container, and wires the same handlers and adapters
+ * local mode uses. Each Lambda entry file calls one builder here at module load (top-level await).
+ */
+import { randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { ApiGatewayConnectionGateway, createManagementApiClient } from '../../adapters/apigw-connection-gateway.js';
+import { DynamoConnectionStore } from '../../adapters/dynamo-connection-store.js';
+import { FetchBackendClient } from '../../adapters/fetch-backend-client.js';
+import { CachingGripSigner } from '../../adapters/grip-signer.js';
+import { PowertoolsLog, PowertoolsMetrics } from '../../adapters/observability.js';
+import { readSecretString } from '../../adapters/secrets.js';
+import { SqsFanoutQueue } from '../../adapters/sqs-fanout-queue.js';
+import { loadRuntimeSettings, type RuntimeSettings } from '../../config/settings.js';
+import { createFanoutWorker } from '../../domain/fanout/worker.js';
+import type { ConnectionGateway, FanoutQueue, Log, QueueEntry, QueueError } from '../../domain/ports.js';
+import { err, type Result } from '../../domain/result.js';
+import type { ControlHandler, WebSocketRouteHandlers, WorkerHandler } from '../aws-events.js';
+import { makeControlHandler } from '../control.js';
+import { makeWorkerHandler } from '../fanout-worker.js';
+import { makeWebSocketHandlers } from '../ws.js';
+
+/** A missing or malformed environment variable: the function cannot start. The message names the variable. */
+export class EnvironmentError extends Error {
+  override readonly name = 'EnvironmentError';
+  readonly code = 'INVALID_ENVIRONMENT';
+}
+
+const httpUrl = z.string().refine((u) => {
+  try {
+    return ['http:', 'https:'].includes(new URL(u).protocol);
+  } catch {
+    return false;
+  }
+}, 'must be an http(s) URL');
+const envSchema = z.object({
+  AWS_REGION: z.string().min(1).optional(),
+  TABLE_NAME: z.string().min(1).optional(),
+  // Queue URLs are opaque to us (fauxqs's are not even valid WHATWG URLs); SQS checks them.
+  ORDERED_QUEUE_URL: z.string().min(1).optional(),
+  DELAYED_QUEUE_URL: z.string().min(1).optional(),
+  DELAYED_DLQ_URL: z.string().min(1).optional(),
+  MANAGEMENT_API_ENDPOINT: httpUrl.optional(),
+  GRIP_KEY_SECRET_ARN: z.string().min(1).optional(),
+  TARGET_URL: httpUrl.optional(),
+  GRIP_ISS: z.string().min(1).default('pushpin'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('info'),
+});
+
+export type AwsEnvironment = z.infer<typeof envSchema> & { readonly settings: RuntimeSettings };
+
+/** Reads and checks the environment once. @throws EnvironmentError naming the variable. */
+export function loadAwsEnvironment(env: Readonly<Record<string, string | undefined>>): AwsEnvironment {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new EnvironmentError(`${String(issue?.path[0] ?? 'environment')}: ${issue?.message ?? 'invalid'}`);
+  }
+  try {
+    return { ...parsed.data, settings: loadRuntimeSettings(env) };
+  } catch (e) {
+    throw new EnvironmentError((e as Error).message, { cause: e });
+  }
+}
+
+function need<K extends keyof AwsEnvironment>(env: AwsEnvironment, name: K): NonNullable<AwsEnvironment[K]> {
+  const value = env[name];
+  if (value === undefined || value === null) throw new EnvironmentError(`${String(name)} is not set; this function needs it`);
+  return value as NonNullable<AwsEnvironment[K]>;
+}
+
+interface Basics {
+  readonly env: AwsEnvironment;
+  readonly log: PowertoolsLog;
+  readonly metrics: PowertoolsMetrics;
+  readonly flush: () => void;
+}
+
+function basics(environment: Readonly<Record<string, string | undefined>>): Basics {
+  const env = loadAwsEnvironment(environment);
+  const level = env.LOG_LEVEL.toLowerCase() as 'debug' | 'info' | 'warn' | 'error';
+  const log = new PowertoolsLog({ level });
+  const metrics = new PowertoolsMetrics();
+  return { env, log, metrics, flush: () => metrics.flush() };
+}
+
+async function gripKey(env: AwsEnvironment): Promise<string> {
+  const client = new SecretsManagerClient({});
+  try {
+    return await readSecretString(client, need(env, 'GRIP_KEY_SECRET_ARN'));
+  } finally {
+    client.destroy();
+  }
+}
+
+function documentClient(): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+}
+
+/**
+ * The queue as a function with only the ordered lane sees it (the stack grants each function only the queues it
+ * uses): entries for a lane it has no URL for fail with a value naming the variable, never a throw.
+ */
+function fanoutQueue(env: AwsEnvironment, sqs: SQSClient, log: Log): FanoutQueue {
+  const ordered = env.ORDERED_QUEUE_URL;
+  const delayed = env.DELAYED_QUEUE_URL;
+  if (ordered !== undefined && delayed !== undefined) {
+    return new SqsFanoutQueue({ client: sqs, orderedQueueUrl: ordered, delayedQueueUrl: delayed, ...(env.DELAYED_DLQ_URL ? { deadLetterQueueUrl: env.DELAYED_DLQ_URL } : {}), log });
+  }
+  const inner = ordered !== undefined ? new SqsFanoutQueue({ client: sqs, orderedQueueUrl: ordered, delayedQueueUrl: ordered, log }) : null;
+  return {
+    async enqueue(entries: readonly QueueEntry[]): Promise<Result<void, QueueError>> {
+      const missing = entries.some((e) => e.delaySeconds !== undefined) ? 'DELAYED_QUEUE_URL' : inner === null ? 'ORDERED_QUEUE_URL' : null;
+      if (missing !== null || inner === null) return err({ kind: 'invalid', message: `${missing ?? 'ORDERED_QUEUE_URL'} is not configured for this function` });
+      return inner.enqueue(entries);
+    },
+  };
+}
+
+/** Functions without `MANAGEMENT_API_ENDPOINT` may not touch connections; say so instead of failing obscurely. */
+const noConnectionAccess: ConnectionGateway = {
+  post: () => Promise.resolve({ kind: 'failed', retryable: false, message: 'MANAGEMENT_API_ENDPOINT is not configured for this function' }),
+  close: () => Promise.resolve({ kind: 'failed', retryable: false, message: 'MANAGEMENT_API_ENDPOINT is not configured for this function' }),
+};
+
+function connectionGateway(env: AwsEnvironment, maxSockets: number): ConnectionGateway {
+  if (env.MANAGEMENT_API_ENDPOINT === undefined) return noConnectionAccess;
+  const client = createManagementApiClient({
+    endpoint: env.MANAGEMENT_API_ENDPOINT,
+    region: need(env, 'AWS_REGION'),
+    // The SDK's default of 50 sockets would halve throughput at concurrency 100 (performance.md §4.1).
+    maxSockets: Math.max(maxSockets, 50),
+  });
+  return new ApiGatewayConnectionGateway({ client });
+}
+
+/** `ws-connect`, `ws-message`, `ws-disconnect`. */
+export async function webSocketRuntime(environment: Readonly<Record<string, string | undefined>>): Promise<WebSocketRouteHandlers> {
+  const { env, log, metrics, flush } = basics(environment);
+  const key = await gripKey(env);
+  const store = new DynamoConnectionStore({ client: documentClient(), tableName: need(env, 'TABLE_NAME'), log });
+  return makeWebSocketHandlers(
+    {
+      connections: store,
+      subscriptions: store,
+      queue: fanoutQueue(env, new SQSClient({}), log),
+      gateway: connectionGateway(env, 8),
+      backend: new FetchBackendClient({ timeoutMs: env.settings.backendTimeoutMs }),
+      signer: new CachingGripSigner({ key, iss: env.GRIP_ISS, clock: Date.now }),
+      clock: Date.now,
+      log,
+      metrics,
+      config: {
+        targetUrl: need(env, 'TARGET_URL'),
+        maxSubscriptionsPerConnection: env.settings.maxSubscriptionsPerConnection,
+        openGraceMs: env.settings.openGraceMs,
+      },
+    },
+    flush,
+  );
+}
+
+/** `control`: the GRIP control API. */
+export async function controlRuntime(environment: Readonly<Record<string, string | undefined>>): Promise<ControlHandler> {
+  const { env, log, metrics, flush } = basics(environment);
+  const key = await gripKey(env);
+  return makeControlHandler({ queue: fanoutQueue(env, new SQSClient({}), log), clock: Date.now, log, metrics, newId: randomUUID, config: { key } }, flush);
+}
+
+/** `fanout-worker`: consumes both queues. */
+export function workerRuntime(environment: Readonly<Record<string, string | undefined>>): WorkerHandler {
+  const { env, log, metrics, flush } = basics(environment);
+  const store = new DynamoConnectionStore({ client: documentClient(), tableName: need(env, 'TABLE_NAME'), log });
+  const queue = new SqsFanoutQueue({
+    client: new SQSClient({}),
+    orderedQueueUrl: need(env, 'ORDERED_QUEUE_URL'),
+    delayedQueueUrl: need(env, 'DELAYED_QUEUE_URL'),
+    deadLetterQueueUrl: need(env, 'DELAYED_DLQ_URL'),
+    log,
+  });
+  const settings = env.settings;
+  const worker = createFanoutWorker({
+    index: store,
+    connections: store,
+    queue,
+    deadLetters: queue,
+    checkpoints: store,
+    gateway: connectionGateway(env, settings.fanoutConcurrency),
+    clock: Date.now,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    random: Math.random,
+    log,
+    metrics,
+    config: {
+      concurrency: settings.fanoutConcurrency,
+      pageSize: settings.fanoutPageSize,
+      buckets: settings.fanoutBuckets,
+      maxAttempts: settings.fanoutMaxAttempts,
+      inJobAttempts: 3,
+      retryBaseMs: settings.fanoutRetryBaseMs,
+      retryMaxMs: settings.fanoutRetryMaxMs,
+      // Hand over the continuation with a margin for the page in flight and the queue call.
+      reserveMs: 10_000,
+    },
+  });
+  return makeWorkerHandler(worker, flush);
+}
