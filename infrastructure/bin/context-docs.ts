@@ -1,5 +1,5 @@
 /**
- * Prints the context table for docs/deploy.md, or (`--cdk-json`) cdk.json with the context defaults refreshed and
+ * Prints the context table for README.md, or (`--cdk-json`) cdk.json with the context defaults refreshed and
  * the other keys (feature flags, app command) kept. tests/infrastructure/docs.test.ts fails when either drifts.
  */
 import { readFileSync } from 'node:fs';

@@ -2,7 +2,7 @@
  * The stack's configuration: every CDK context value the app reads, validated once at synth time. Runtime and
  * deployment integers come from the shared settings table (`src/config/settings.ts`); the few values that only
  * the stack uses (log retention, alarm thresholds, names, switches) are declared here in the same shape, so
- * `docs/deploy.md` and `cdk.json` can be generated and checked from one list.
+ * `README.md, "Deploy to AWS"` and `cdk.json` can be generated and checked from one list.
  */
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
@@ -68,7 +68,7 @@ export const otherSettings = {
     description: 'CloudFormation stack name; deploy twice under different names for staging and production.',
   },
   gripIss: {
-    type: 'string', context: 'gripIss', default: 'grip-channel-server', allowed: '1–128 printable ASCII characters',
+    type: 'string', context: 'gripIss', default: 'pushpin', allowed: '1–128 printable ASCII characters',
     description: 'The `iss` claim of the Grip-Sig token sent to the backend.',
   },
   logLevel: {

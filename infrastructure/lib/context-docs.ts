@@ -1,5 +1,5 @@
 /**
- * The context values, as documentation: the table in `docs/deploy.md` and the defaults in `cdk.json` are both
+ * The context values, as documentation: the table in `README.md` and the defaults in `cdk.json` are both
  * generated from the settings tables, and a test checks that the committed files match.
  * Print them with `npx tsx infrastructure/bin/context-docs.ts`.
  */
@@ -39,7 +39,7 @@ export function contextRows(): { title: string; rows: Row[] }[] {
 
 const cell = (text: string): string => text.replaceAll('|', '\\|');
 
-/** The Markdown table of context values for `docs/deploy.md`. */
+/** The Markdown table of context values for `README.md`. */
 export function contextTableMarkdown(): string {
   const lines = ['| Context key | Default | Allowed | What it does |', '|---|---|---|---|'];
   for (const group of contextRows()) {

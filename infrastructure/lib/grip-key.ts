@@ -23,7 +23,7 @@ export class GripKey extends Construct {
       id: 'AwsSolutions-SMG4',
       reason:
         'The GRIP key is shared with systems outside AWS (the backend verifies Grip-Sig with it, publishers sign with it); ' +
-        'an automatic rotation would break them until they are updated. Rotation is a coordinated manual step (docs/deploy.md).',
+        'an automatic rotation would break them until they are updated. Rotation is a coordinated manual step (README.md, "Deploy to AWS").',
     });
   }
 

@@ -68,7 +68,7 @@ export class Monitoring extends Construct {
     for (const [name, source, deadLetter, maxAge] of lanes) {
       alarm(
         new Alarm(this, `${name}DeadLetterNotEmpty`, {
-          alarmDescription: `The ${name.toLowerCase()} fan-out dead-letter queue holds messages: jobs or deliveries failed for good. Inspect them, fix the cause, then redrive (docs/deploy.md).`,
+          alarmDescription: `The ${name.toLowerCase()} fan-out dead-letter queue holds messages: jobs or deliveries failed for good. Inspect them, fix the cause, then redrive (README.md, "Deploy to AWS").`,
           metric: deadLetter.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
           threshold: 0,
           comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,

@@ -83,7 +83,7 @@ describe('stack configuration from context', () => {
     const config = read({ ...cdkJsonContext(), targetUrl: target });
     expect(config).toMatchObject({
       stackName: 'GripChannelServer',
-      gripIss: 'grip-channel-server',
+      gripIss: 'pushpin',
       logLevel: 'INFO',
       alarmEmail: undefined,
       tracing: false,

@@ -16,8 +16,8 @@ describe('context documentation', () => {
     expect(cdkJson).toMatchObject({ app: 'npx tsx infrastructure/bin/app.ts' });
   });
 
-  it('docs/deploy.md has the generated context table (regenerate: npx tsx infrastructure/bin/context-docs.ts)', () => {
-    const docs = readFileSync(new URL('docs/deploy.md', projectRoot), 'utf8');
+  it('README.md has the generated context table (regenerate: npx tsx infrastructure/bin/context-docs.ts)', () => {
+    const docs = readFileSync(new URL('README.md', projectRoot), 'utf8');
     const start = docs.indexOf('<!-- context-table:start -->');
     const end = docs.indexOf('<!-- context-table:end -->');
     expect(start).toBeGreaterThan(0);

@@ -433,13 +433,13 @@ describe('alarms and dashboard', () => {
 });
 
 describe('outputs', () => {
-  it('give the WebSocket URL, the control API URL, the secret ARN and both DLQ names, and docs/deploy.md uses them', () => {
+  it('give the WebSocket URL, the control API URL, the secret ARN and both DLQ names, and README.md uses them', () => {
     const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
     expect(JSON.stringify(outputs.WebSocketUrl?.Value)).toContain('"wss://"');
     expect(outputs.ControlApiUrl?.Value).toEqual({ 'Fn::GetAtt': [idOf('AWS::ApiGatewayV2::Api', 'ControlApi'), 'ApiEndpoint'] });
     expect(outputs.OrderedDeadLetterQueueName?.Value).toEqual({ 'Fn::GetAtt': [queueId('OrderedDeadLetter'), 'QueueName'] });
     expect(outputs.DelayedDeadLetterQueueName?.Value).toEqual({ 'Fn::GetAtt': [queueId('DelayedDeadLetter'), 'QueueName'] });
-    const docs = readFileSync(new URL('docs/deploy.md', projectRoot), 'utf8');
+    const docs = readFileSync(new URL('README.md', projectRoot), 'utf8');
     for (const name of Object.keys(outputs)) expect(docs, name).toContain(name);
   });
 });
