@@ -10,7 +10,7 @@ import { ConsoleLog, InMemoryMetrics } from '../adapters/observability.js';
 import { SqsFanoutQueue } from '../adapters/sqs-fanout-queue.js';
 import { connectionsTable } from '../config/resources.js';
 import { runtimeSettings, type RuntimeSettings } from '../config/settings.js';
-import { createFanoutWorker } from '../domain/fanout/worker.js';
+import { createFanoutWorker, fanoutConfigFromSettings } from '../domain/fanout/worker.js';
 import type { ConnectionGateway, Log } from '../domain/ports.js';
 import type { SessionDeps } from '../domain/session/deps.js';
 import type { WebSocketRouteHandlers } from '../handlers/aws-events.js';
@@ -226,16 +226,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
       random: Math.random,
       log,
       metrics,
-      config: {
-        concurrency: settings.fanoutConcurrency,
-        pageSize: settings.fanoutPageSize,
-        buckets: settings.fanoutBuckets,
-        maxAttempts: settings.fanoutMaxAttempts,
-        inJobAttempts: 3,
-        retryBaseMs: settings.fanoutRetryBaseMs,
-        retryMaxMs: settings.fanoutRetryMaxMs,
-        reserveMs: options.worker?.reserveMs ?? 10_000,
-      },
+      config: fanoutConfigFromSettings(settings, options.worker?.reserveMs ?? 10_000),
     });
     const workerHandler = makeWorkerHandler(worker);
     const pollerOptions = {

@@ -316,3 +316,33 @@ function groupDeferred(
   }
   return [...groups.values()];
 }
+
+/** Tries per delivery inside a job before it is handed back to the queue for a delayed retry. */
+export const IN_JOB_ATTEMPTS = 3;
+
+/**
+ * The worker's configuration from the deployment's tunables (CDK context on AWS, environment variables locally),
+ * so both composition roots build the same worker.
+ */
+export function fanoutConfigFromSettings(
+  settings: {
+    readonly fanoutConcurrency: number;
+    readonly fanoutPageSize: number;
+    readonly fanoutBuckets: number;
+    readonly fanoutMaxAttempts: number;
+    readonly fanoutRetryBaseMs: number;
+    readonly fanoutRetryMaxMs: number;
+  },
+  reserveMs = 10_000,
+): FanoutConfig {
+  return {
+    concurrency: settings.fanoutConcurrency,
+    pageSize: settings.fanoutPageSize,
+    buckets: settings.fanoutBuckets,
+    maxAttempts: settings.fanoutMaxAttempts,
+    inJobAttempts: IN_JOB_ATTEMPTS,
+    retryBaseMs: settings.fanoutRetryBaseMs,
+    retryMaxMs: settings.fanoutRetryMaxMs,
+    reserveMs,
+  };
+}

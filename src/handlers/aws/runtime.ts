@@ -17,7 +17,7 @@ import { PowertoolsLog, PowertoolsMetrics } from '../../adapters/observability.j
 import { readSecretString } from '../../adapters/secrets.js';
 import { SqsFanoutQueue } from '../../adapters/sqs-fanout-queue.js';
 import { loadRuntimeSettings, type RuntimeSettings } from '../../config/settings.js';
-import { createFanoutWorker } from '../../domain/fanout/worker.js';
+import { createFanoutWorker, fanoutConfigFromSettings } from '../../domain/fanout/worker.js';
 import type { ConnectionGateway, FanoutQueue, Log, QueueEntry, QueueError } from '../../domain/ports.js';
 import { err, type Result } from '../../domain/result.js';
 import type { ControlHandler, WebSocketRouteHandlers, WorkerHandler } from '../aws-events.js';
@@ -196,17 +196,8 @@ export function workerRuntime(environment: Readonly<Record<string, string | unde
     random: Math.random,
     log,
     metrics,
-    config: {
-      concurrency: settings.fanoutConcurrency,
-      pageSize: settings.fanoutPageSize,
-      buckets: settings.fanoutBuckets,
-      maxAttempts: settings.fanoutMaxAttempts,
-      inJobAttempts: 3,
-      retryBaseMs: settings.fanoutRetryBaseMs,
-      retryMaxMs: settings.fanoutRetryMaxMs,
-      // Hand over the continuation with a margin for the page in flight and the queue call.
-      reserveMs: 10_000,
-    },
+    // Hand over the continuation with a margin for the page in flight and the queue call.
+    config: fanoutConfigFromSettings(settings, 10_000),
   });
   return makeWorkerHandler(worker, flush);
 }
