@@ -143,7 +143,9 @@ describe('fan-out worker: channel jobs', () => {
     const worker = createFanoutWorker(h.deps);
     const record = rec(channelJob());
 
-    expect(await worker.processBatch([record], () => 999)).toEqual([]);
+    // The invocation starts with a minute left; after the first page less than the reserve remains.
+    let calls = 0;
+    expect(await worker.processBatch([record], () => (calls++ === 0 ? 60_000 : 999))).toEqual([]);
 
     expect(h.gateway.calls).toHaveLength(50);
     expect(h.metrics.total('JobsContinued')).toBe(1);
@@ -160,6 +162,16 @@ describe('fan-out worker: channel jobs', () => {
     expect(h.store.callsOf('pageSubscribers').slice(-2)[0]?.args[2]).toBe(cursor);
     expect(h.gateway.postCounts().size).toBe(120);
     expect([...h.gateway.postCounts().values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('keeps at most a quarter of a short invocation in reserve, so a short timeout still makes progress', async () => {
+    const h = fanoutHarness({ pageSize: 50, reserveMs: 10_000 });
+    h.store.seedSubscribers('room', connectionIds(120));
+    const worker = createFanoutWorker(h.deps);
+    // 8 s left in all: a 10 s reserve would hand over after every page; a quarter (2 s) lets it finish.
+    expect(await worker.processBatch([rec(channelJob())], () => 8_000)).toEqual([]);
+    expect(h.metrics.total('JobsContinued')).toBe(0);
+    expect(h.gateway.postCounts().size).toBe(120);
   });
 
   it('a redelivered job (receiveCount > 1) resumes at its checkpoint: only the page in flight is sent twice', async () => {
