@@ -1,0 +1,44 @@
+/**
+ * A thousand clients on one channel all receive a publish, through the whole local stack. Correctness only: how
+ * fast belongs to the benchmarks. Clients open in bounded batches, as real traffic would ramp up.
+ *
+ * The channel is read in pages of 100. With 1,000 subscribers the first job splits the rest of its bucket range
+ * into jobs of their own; with 250 one job reads three pages in turn. Either way every subscriber must get each
+ * message exactly once, in order. The Management API path runs with the smaller crowd (still more deliveries than
+ * its connection pool has sockets) to keep the suite's time down.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ControlClient } from '../../../src/client/publisher.js';
+import type { LocalDelivery } from '../../../src/local/start.js';
+import { ClientPool, E2E_KEY, startE2E, type E2EStack } from '../../helpers/e2e.js';
+
+const PAGE_SIZE = 100;
+
+describe.each<[LocalDelivery, number]>([
+  ['direct', 1_000],
+  ['management-api', 250],
+])('one channel, %s delivery, %i subscribers', (delivery, crowd) => {
+  let e2e: E2EStack;
+  const clients = new ClientPool();
+
+  beforeAll(async () => {
+    e2e = await startE2E({ delivery, settings: { fanoutPageSize: PAGE_SIZE } });
+  });
+  afterAll(async () => {
+    await clients.closeAll();
+    await e2e?.stop();
+  });
+
+  it('delivers each publish to every subscriber exactly once, in order', async () => {
+    const all = await clients.connectMany(crowd, (i) => `${e2e.stack.wsUrl}/crowd/${i}?channel=crowd`, 50);
+    const control = new ControlClient({ url: e2e.stack.controlUrl, key: E2E_KEY, iss: 'e2e-tests', retry: false });
+    await control.publish('crowd', 'to everyone');
+    // A second publish: every subscriber must get both, once each and in order (a duplicate or a swap would show).
+    await control.publish('crowd', 'and again');
+    for (const client of all) await client.nth(2, 60_000);
+    const wrong = all.filter((c) => c.messages.length !== 2 || c.messages[0] !== 'to everyone' || c.messages[1] !== 'and again');
+    expect(wrong.map((c) => c.messages)).toEqual([]);
+    // More than a page beyond the first two: the channel really was split across jobs.
+    expect(e2e.stack.metrics.counter('JobsSplit') > 0).toBe(crowd > 3 * PAGE_SIZE);
+  }, 120_000);
+});
