@@ -163,7 +163,15 @@ export function createFanoutWorker(deps: FanoutDeps): FanoutWorker {
     let page = await deps.index.pageSubscribers(job.channel, job.range, cursor, config.pageSize);
     let first = true;
     for (let pageNo = 0; ; pageNo++) {
-      if (!page.ok) return { ok: false, reason: `reading subscribers failed (${page.error.kind}): ${page.error.message}` };
+      if (!page.ok) {
+        const reason = `reading subscribers failed (${page.error.kind}): ${page.error.message}`;
+        if (page.error.kind !== 'invalid') return { ok: false, reason };
+        // `invalid` (a malformed cursor, a missing table) fails the same way on every retry: retrying would hold
+        // the job's FIFO group for maxReceiveCount × visibility and then reach the DLQ without a reason.
+        log.error('a channel job cannot be read; dead-lettering it', { jobId: record.id, channel: job.channel, reason });
+        const dead = await deps.deadLetters.deadLetter([{ body: record.body, reason }]);
+        return dead.ok ? DONE : { ok: false, reason: `${reason}; dead-lettering failed: ${dead.error.message}` };
+      }
       const current = page.value;
       let stopAfterThisPage = false;
       if (first && current.cursor !== null && current.lastBucket !== null) {
