@@ -229,8 +229,8 @@ export interface E2EStack {
  * Starts a test backend and the whole local stack in front of it (ports 0, fixed key, 1 s long polls so `stop()`
  * is quick). `options` override the defaults.
  */
-export async function startE2E(options: Partial<LocalOptions> = {}, backendKey = E2E_KEY): Promise<E2EStack> {
-  const backend = await startTestBackend({ key: backendKey });
+export async function startE2E(options: Partial<LocalOptions> = {}): Promise<E2EStack> {
+  const backend = await startTestBackend();
   const log = memoryLog();
   let stack: LocalStack;
   try {

@@ -52,7 +52,8 @@ describe.each<LocalDelivery>(['direct', 'management-api'])('end to end, %s deliv
     await control.publish(`news-${delivery}`, 'third');
     await control.publish(`news-${delivery}`, 'fourth');
     await a1.nth(4);
-    // Barrier for a2: a message to it alone, sent after every job of the channel has finished.
+    // Barrier for a2: a message to it alone. 'third' (whose job had finished once 'fourth' reached a1) would
+    // have been sent to a2 before it.
     await control.sendToConnection(a2Id, 'barrier');
     await a2.nth(3);
     expect(a1.messages).toEqual(['first', 'second', 'third', 'fourth']);

@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  createWebSocketControlMessage,
   encodeWebSocketEvents,
   getWebSocketContextFromNodeReq,
   isNodeReqWsOverHttp,
@@ -30,8 +31,9 @@ interface GripSeen {
 
 /**
  * The backend a js-grip user would write: accept, subscribe to `grip-news`, remember the user in meta and greet;
- * `bye` closes with 4000, `leave` unsubscribes, anything else is echoed with the user from meta; a client close
- * is answered with a close, as js-grip's examples do.
+ * `bye` closes with 4000, `quit` with `close()` (code 0), `vanish` disconnects, `forget` deletes the meta,
+ * `heartbeat` asks for keep-alives, `leave` unsubscribes, anything else is echoed with the user from meta; a
+ * client close is answered with a close, as js-grip's examples do.
  */
 async function startGripBackend(key: string): Promise<{ url: string; seen: GripSeen[]; stop(): Promise<void> }> {
   const seen: GripSeen[] = [];
@@ -65,7 +67,16 @@ async function startGripBackend(key: string): Promise<{ url: string; seen: GripS
           break;
         }
         if (message === 'bye') ctx.close(4000);
-        else if (message === 'leave') {
+        else if (message === 'quit') ctx.close();
+        else if (message === 'vanish') ctx.disconnect();
+        else if (message === 'forget') {
+          delete ctx.meta['user'];
+          ctx.send('forgot');
+        } else if (message === 'heartbeat') {
+          // As Pushpin's docs show it, with the timeout as a string (createWebSocketControlMessage takes strings).
+          ctx.sendControl(createWebSocketControlMessage('keep-alive', { content: 'ka', timeout: '1', mode: 'interval' }));
+          ctx.send('heartbeats on');
+        } else if (message === 'leave') {
           ctx.unsubscribe('grip-news');
           ctx.send('left');
         } else ctx.send(`echo: ${message} (user ${ctx.meta['user'] ?? '?'})`);
@@ -86,6 +97,7 @@ async function startGripBackend(key: string): Promise<{ url: string; seen: GripS
       res.end();
     });
   });
+  server.on('clientError', (_e, socket) => socket.destroy());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
@@ -172,6 +184,35 @@ describe.each<LocalDelivery>(['direct', 'management-api'])('@fanoutio/grip end t
     client.ws.send('bye');
     const closed = await client.closed;
     expect(closed.code).toBe(delivery === 'direct' ? 4000 : 1000);
+  });
+
+  it('closes with 1000 on close() without a code, and drops the client on disconnect()', async () => {
+    const quitter = await clients.connect(ws('/grip/quit'));
+    const vanisher = await clients.connect(ws('/grip/vanish'));
+    await Promise.all([quitter.nth(1), vanisher.nth(1)]);
+    quitter.ws.send('quit');
+    vanisher.ws.send('vanish');
+    expect((await quitter.closed).code).toBe(1000);
+    // API Gateway has no close without a handshake: a drop is a DeleteConnection, which the client sees as 1000.
+    expect((await vanisher.closed).code).toBe(1000);
+  });
+
+  it('deletes meta the backend deleted from ctx.meta', async () => {
+    const client = await clients.connect(ws('/grip/forget?user=dave'));
+    await client.nth(1);
+    client.ws.send('forget');
+    expect(await client.nth(2)).toBe('forgot');
+    client.ws.send('who');
+    expect(await client.nth(3)).toBe('echo: who (user ?)');
+  });
+
+  it('sends the heartbeats a js-grip keep-alive control message asks for', async () => {
+    const client = await clients.connect(ws('/grip/heartbeat'));
+    await client.nth(1);
+    client.ws.send('heartbeat');
+    expect(await client.nth(2)).toBe('heartbeats on');
+    await client.nth(4);
+    expect(client.messages.slice(2, 4)).toEqual(['ka', 'ka']);
   });
 
   it('gives recv() the close code of a clean client close, and a throw for an abrupt drop', async () => {
