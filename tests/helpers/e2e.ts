@@ -6,7 +6,6 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import pLimit from 'p-limit';
 import WebSocket, { type ClientOptions } from 'ws';
 import { readWebSocketRequest, verifyGripSig, WebSocketReply, type WebSocketEvent, type WebSocketRequest } from '../../src/client/index.js';
@@ -14,6 +13,7 @@ import { createNodeHandler } from '../../src/client/node.js';
 import { connectionsTable } from '../../src/config/resources.js';
 import type { Log } from '../../src/domain/ports.js';
 import { startLocal, type LocalOptions, type LocalStack } from '../../src/local/start.js';
+import { queueDepth } from '../integration/fanout/support.js';
 
 /** The GRIP key every e2e stack and backend share. */
 export const E2E_KEY = 'e2e-shared-grip-key';
@@ -265,20 +265,7 @@ export async function startE2E(options: Partial<LocalOptions> = {}): Promise<E2E
       );
       return out.Items ?? [];
     },
-    async delayedQueueDepth() {
-      const out = await stack.clients.sqs.send(
-        new GetQueueAttributesCommand({
-          QueueUrl: stack.queues.delayedQueueUrl,
-          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
-        }),
-      );
-      const a = out.Attributes ?? {};
-      return (
-        Number(a['ApproximateNumberOfMessages'] ?? 0) +
-        Number(a['ApproximateNumberOfMessagesNotVisible'] ?? 0) +
-        Number(a['ApproximateNumberOfMessagesDelayed'] ?? 0)
-      );
-    },
+    delayedQueueDepth: () => queueDepth(stack.clients.sqs, stack.queues.delayedQueueUrl),
     async stop() {
       try {
         await stack.stop();
