@@ -1,5 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { Agent } from 'node:http';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ApiGatewayConnectionGateway, createManagementApiClient } from '../adapters/apigw-connection-gateway.js';
@@ -141,7 +143,10 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
   try {
     const services: LocalAwsServices = await startLocalAwsServices({ host, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
     stoppers.push(() => services.stop());
-    const dynamo = new DynamoDBClient({ endpoint: services.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    // One process runs every function locally: a mass disconnect is hundreds of concurrent store calls, more than
+    // the SDK's default 50 sockets (it would queue them and warn).
+    const requestHandler = new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 256 }) });
+    const dynamo = new DynamoDBClient({ endpoint: services.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, requestHandler });
     const documents = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
     const sqs = new SQSClient({ endpoint: services.sqsEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     stoppers.push(async () => {
