@@ -24,6 +24,8 @@ interface System {
   readonly control: ControlClient;
   readonly latencies: number[];
   readonly postMs: number[];
+  /** The slowest client of each measured publish, ms. */
+  readonly slowest: number[];
   missed: number;
   stop(): Promise<void>;
 }
@@ -38,6 +40,7 @@ export async function benchE2e(ctx: BenchContext): Promise<Table> {
   const systems: System[] = [];
   let pushpinVersion = '';
   const notes: string[] = [];
+  const coldMs = new Map<System, number>();
   try {
     for (const delivery of ['direct', 'management-api'] as const) {
       const host = Host.start();
@@ -63,7 +66,7 @@ export async function benchE2e(ctx: BenchContext): Promise<Table> {
     }
 
     // Round 0 warms up every system (and proves every client is subscribed); then systems take turns.
-    for (const system of systems) await warmUp(system, clients);
+    for (const system of systems) coldMs.set(system, await warmUp(system, clients));
     for (let i = 0; i < publishes; i++) {
       for (const system of systems) {
         await publishOnce(system, `m-${i}-${randomBytes(4).toString('hex')}`, clients);
@@ -92,7 +95,7 @@ export async function benchE2e(ctx: BenchContext): Promise<Table> {
     parameters: [
       ['machine', machineLine()],
       ['clients', `${int(clients)} ws clients (no compression) per system, opened 100 at a time, all in the bench process; every system keeps its clients for the whole benchmark`],
-      ['publishes', `${publishes} measured per system after warm-up, systems taking turns; one text message each via ControlClient (GRIP publish, POST /publish/)`],
+      ['publishes', `${publishes} measured per system after ${WARM_UP_PUBLISHES} warm-up publishes (each reaching every client), systems taking turns; one text message each via ControlClient (GRIP publish, POST /publish/)`],
       ['latency', 'per client: receive time − the instant just before the publish POST (same process clock); percentiles over all clients × publishes'],
       ['backend', 'bench/lib/backend.ts (src/client): verifies Grip-Sig, accepts, subscribes to one channel; one instance for every system'],
       ['local mode', 'startLocal() in its own process (dynalite, fauxqs, gateway, worker, pollers, all defaults); \'management-api\' posts through the SDK client to the local Management API'],
@@ -111,6 +114,8 @@ export async function benchE2e(ctx: BenchContext): Promise<Table> {
     ]),
     notes: [
       ...notes,
+      `First (cold) publish, slowest client: ${systems.map((s) => `${s.short} ${fixed(coldMs.get(s) ?? Number.NaN, 0)} ms`).join(', ')} (not in the table).`,
+      `Slowest client per measured publish (ms), in order: ${systems.map((s) => `${s.short} ${s.slowest.map((v) => v.toFixed(0)).join(' ')}`).join('; ')}.`,
       `Backend requests refused: ${backend.refused()}; clients dropped: ${systems.map((s) => `${s.short} ${s.fleet.dropped()}`).join(', ')}.`,
       'Everything shares this 2-core machine: the clients and the backend (bench process), the server under test (local mode process, or Pushpin\'s processes), and whatever else is running.',
     ],
@@ -119,17 +124,27 @@ export async function benchE2e(ctx: BenchContext): Promise<Table> {
 
 async function connectSystem(name: string, short: string, wsUrl: string, controlUrl: string, key: string, clients: number, stop: () => Promise<void>): Promise<System> {
   const fleet = await openClients(`${wsUrl.replace(/\/$/, '')}/bench`, clients);
-  return { name, short, fleet, control: new ControlClient({ url: controlUrl, key, iss: 'bench', retry: false }), latencies: [], postMs: [], missed: 0, stop };
+  return { name, short, fleet, control: new ControlClient({ url: controlUrl, key, iss: 'bench', retry: false }), latencies: [], postMs: [], slowest: [], missed: 0, stop };
 }
 
-/** Publishes until every client receives one message (subscriptions complete, caches and JIT warm). */
-async function warmUp(system: System, clients: number): Promise<void> {
-  for (let attempt = 0; attempt < 5; attempt++) {
+/** Warm-up publishes that must reach every client (subscriptions complete, caches and JIT warm). */
+const WARM_UP_PUBLISHES = 3;
+
+/** Publishes until every client has received `WARM_UP_PUBLISHES` messages, each awaited; returns the first one's slowest client (ms). */
+async function warmUp(system: System, clients: number): Promise<number> {
+  let complete = 0;
+  let first = Number.NaN;
+  for (let attempt = 0; complete < WARM_UP_PUBLISHES; attempt++) {
+    if (attempt >= WARM_UP_PUBLISHES + 3) throw new Error(`${system.name}: not every client received the warm-up publishes`);
     const tag = `warm-${attempt}-${randomBytes(4).toString('hex')}`;
+    const t0 = performance.now();
     await system.control.publish(CHANNEL, tag);
-    if (await waitForAll(system.fleet, tag, clients, 10_000)) return;
+    if (await waitForAll(system.fleet, tag, clients, 10_000)) {
+      if (complete === 0) first = max(system.fleet.receivedAt(tag)) - t0;
+      complete++;
+    }
   }
-  throw new Error(`${system.name}: not every client received the warm-up publishes`);
+  return first;
 }
 
 async function publishOnce(system: System, tag: string, clients: number): Promise<void> {
@@ -139,6 +154,7 @@ async function publishOnce(system: System, tag: string, clients: number): Promis
   await waitForAll(system.fleet, tag, clients, 10_000);
   const got = system.fleet.receivedAt(tag);
   for (const at of got) system.latencies.push(at - t0);
+  system.slowest.push(max(got) - t0);
   system.missed += clients - got.length;
 }
 

@@ -47,7 +47,7 @@ async function main(): Promise<number> {
   process.once('SIGTERM', stopOnSignal);
 
   process.stdout.write(
-    `# npm run bench ${process.argv.slice(2).join(' ')}\n\nBenchmarks: ${args.only.join(', ')} (of ${BENCHMARKS.join(', ')}); ${args.quick ? 'quick sizes' : 'full sizes'}; ${args.runs} measured run(s) per row. Started ${new Date().toISOString()}.\n\n`,
+    `# npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\n\nBenchmarks: ${args.only.join(', ')} (of ${BENCHMARKS.join(', ')}); ${args.quick ? 'quick sizes' : 'full sizes'}; ${args.runs} measured run(s) per row. Started ${new Date().toISOString()}.\n\n`,
   );
   const tables: Table[] = [];
   let failed = 0;
