@@ -7,13 +7,14 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { ApiGatewayConnectionGateway, createManagementApiClient } from '../../adapters/apigw-connection-gateway.js';
 import { DynamoConnectionStore } from '../../adapters/dynamo-connection-store.js';
 import { FetchBackendClient } from '../../adapters/fetch-backend-client.js';
 import { CachingGripSigner } from '../../adapters/grip-signer.js';
 import { PowertoolsLog, PowertoolsMetrics } from '../../adapters/observability.js';
+import { SignedHttpConnectionGateway } from '../../adapters/signed-http-connection-gateway.js';
 import { readSecretString } from '../../adapters/secrets.js';
 import { SqsFanoutQueue } from '../../adapters/sqs-fanout-queue.js';
 import { loadRuntimeSettings, type RuntimeSettings } from '../../config/settings.js';
@@ -130,13 +131,15 @@ const noConnectionAccess: ConnectionGateway = {
 
 function connectionGateway(env: AwsEnvironment, maxSockets: number): ConnectionGateway {
   if (env.MANAGEMENT_API_ENDPOINT === undefined) return noConnectionAccess;
-  const client = createManagementApiClient({
+  // The SDK's own SigV4 signer on a keep-alive agent: a third of the CPU of the full SDK client per call
+  // (npm run bench, benchmark 2), and CPU is what bounds a fan-out worker. The credential provider reads the
+  // function's role credentials and refreshes them before they expire.
+  return new SignedHttpConnectionGateway({
     endpoint: env.MANAGEMENT_API_ENDPOINT,
     region: need(env, 'AWS_REGION'),
-    // The SDK's default of 50 sockets would halve throughput at concurrency 100 (performance.md §4.1).
-    maxSockets: Math.max(maxSockets, 50),
+    credentials: defaultProvider(),
+    maxSockets: Math.max(maxSockets, 8),
   });
-  return new ApiGatewayConnectionGateway({ client });
 }
 
 /** `ws-connect`, `ws-message`, `ws-disconnect`. */

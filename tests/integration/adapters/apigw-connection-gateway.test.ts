@@ -2,14 +2,43 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash, createHmac } from 'node:crypto';
 import { ApiGatewayConnectionGateway, createManagementApiClient } from '../../../src/adapters/apigw-connection-gateway.js';
+import { SignedHttpConnectionGateway } from '../../../src/adapters/signed-http-connection-gateway.js';
+import type { ConnectionGateway } from '../../../src/domain/ports.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../src/local/services.js';
+
+/**
+ * Checks a request's SigV4 signature from first principles (AWS's documented algorithm, node:crypto), the way
+ * API Gateway does, so a gateway that signs wrongly fails here rather than on AWS.
+ */
+function sigV4Valid(req: IncomingMessage, body: Buffer, secret: string): boolean {
+  const auth = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(req.headers.authorization ?? '');
+  if (!auth) return false;
+  const [, , day, region, service, signedHeaders, signature] = auth as unknown as string[];
+  const hex = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+  const escape = (segment: string) => encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  const [path = '', query = ''] = (req.url ?? '').split('?');
+  const canonicalUri = path.split('/').map(escape).join('/');
+  const names = (signedHeaders ?? '').split(';');
+  const header = (name: string) => String(req.headers[name] ?? '').trim().replace(/\s+/g, ' ');
+  const payloadHash = String(req.headers['x-amz-content-sha256'] ?? hex(body));
+  if (payloadHash !== hex(body)) return false;
+  const canonical = [req.method, canonicalUri, query, ...names.map((n) => `${n}:${header(n)}`), '', signedHeaders, payloadHash].join('\n');
+  const amzDate = header('x-amz-date');
+  const scope = `${day}/${region}/${service}/aws4_request`;
+  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, hex(canonical)].join('\n');
+  const hmac = (key: string | Buffer, value: string) => createHmac('sha256', key).update(value).digest();
+  const key = hmac(hmac(hmac(hmac(`AWS4${secret}`, day ?? ''), region ?? ''), service ?? ''), 'aws4_request');
+  return service === 'execute-api' && createHmac('sha256', key).update(toSign).digest('hex') === signature;
+}
 
 interface Seen {
   readonly method: string;
   readonly path: string;
   readonly body: Buffer;
   readonly signed: boolean;
+  readonly signatureValid: boolean;
 }
 
 /** A stand-in Management API answering with AWS's real error shapes, chosen by connection id. */
@@ -25,7 +54,14 @@ function managementApi(seen: Seen[], sockets: Set<Socket>, inFlight: { now: numb
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const path = req.url ?? '';
-      seen.push({ method: req.method ?? '', path, body: Buffer.concat(chunks), signed: /^AWS4-HMAC-SHA256 /.test(req.headers.authorization ?? '') });
+      const body = Buffer.concat(chunks);
+      seen.push({
+        method: req.method ?? '',
+        path,
+        body,
+        signed: /^AWS4-HMAC-SHA256 /.test(req.headers.authorization ?? ''),
+        signatureValid: sigV4Valid(req, body, LOCAL_CREDENTIALS.secretAccessKey),
+      });
       const id = decodeURIComponent(path.split('/').pop() ?? '');
       inFlight.now++;
       inFlight.max = Math.max(inFlight.max, inFlight.now);
@@ -60,25 +96,48 @@ function managementApi(seen: Seen[], sockets: Set<Socket>, inFlight: { now: numb
   return server;
 }
 
-describe('ApiGatewayConnectionGateway against an HTTP server with AWS error shapes', () => {
+interface Made {
+  readonly gateway: ConnectionGateway;
+  destroy(): void;
+}
+
+/** Both Management API adapters: the SDK client, and the signer on a bare keep-alive agent. Same contract. */
+const implementations: { name: string; make: (endpoint: string, maxSockets: number, requestTimeoutMs?: number) => Made }[] = [
+  {
+    name: 'ApiGatewayConnectionGateway (SDK client)',
+    make: (endpoint, maxSockets, requestTimeoutMs) => {
+      const client = createManagementApiClient({ endpoint, region: LOCAL_REGION, maxSockets, credentials: LOCAL_CREDENTIALS, ...(requestTimeoutMs ? { requestTimeoutMs } : {}) });
+      return { gateway: new ApiGatewayConnectionGateway({ client }), destroy: () => client.destroy() };
+    },
+  },
+  {
+    name: 'SignedHttpConnectionGateway (SigV4 signer + keep-alive agent)',
+    make: (endpoint, maxSockets, requestTimeoutMs) => {
+      const gateway = new SignedHttpConnectionGateway({ endpoint, region: LOCAL_REGION, maxSockets, credentials: LOCAL_CREDENTIALS, ...(requestTimeoutMs ? { requestTimeoutMs } : {}) });
+      return { gateway, destroy: () => gateway.destroy() };
+    },
+  },
+];
+
+describe.each(implementations)('$name against an HTTP server with AWS error shapes', ({ make }) => {
   const seen: Seen[] = [];
   const sockets = new Set<Socket>();
   const inFlight = { now: 0, max: 0 };
   let server: Server;
   let endpoint: string;
-  let gateway: ApiGatewayConnectionGateway;
-  let client: ReturnType<typeof createManagementApiClient>;
+  let gateway: ConnectionGateway;
+  let made: Made;
 
   beforeAll(async () => {
     server = managementApi(seen, sockets, inFlight);
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/prod`;
-    client = createManagementApiClient({ endpoint, region: LOCAL_REGION, maxSockets: 3, requestTimeoutMs: 300, credentials: LOCAL_CREDENTIALS });
-    gateway = new ApiGatewayConnectionGateway({ client });
+    made = make(endpoint, 3, 300);
+    gateway = made.gateway;
   });
   afterAll(async () => {
-    client.destroy();
+    made.destroy();
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
   });
@@ -87,7 +146,8 @@ describe('ApiGatewayConnectionGateway against an HTTP server with AWS error shap
     seen.length = 0;
     expect(await gateway.post('abc=', 'héllo')).toEqual({ kind: 'ok' });
     expect(await gateway.post('bin', new Uint8Array([0, 255, 1]))).toEqual({ kind: 'ok' });
-    expect(seen[0]).toMatchObject({ method: 'POST', path: '/prod/@connections/abc%3D', signed: true });
+    expect(seen[0]).toMatchObject({ method: 'POST', path: '/prod/@connections/abc%3D', signed: true, signatureValid: true });
+    expect(seen[1]).toMatchObject({ signatureValid: true });
     expect(seen[0]?.body.toString('utf8')).toBe('héllo');
     expect([...(seen[1]?.body ?? [])]).toEqual([0, 255, 1]);
   });
@@ -95,7 +155,7 @@ describe('ApiGatewayConnectionGateway against an HTTP server with AWS error shap
   it('close is a DELETE of the connection', async () => {
     seen.length = 0;
     expect(await gateway.close('abc=', { code: 4000, reason: 'ignored' })).toEqual({ kind: 'ok' });
-    expect(seen[0]).toMatchObject({ method: 'DELETE', path: '/prod/@connections/abc%3D' });
+    expect(seen[0]).toMatchObject({ method: 'DELETE', path: '/prod/@connections/abc%3D', signatureValid: true });
   });
 
   it('maps 410 (with or without the error header) to gone, for post and close', async () => {
@@ -114,7 +174,7 @@ describe('ApiGatewayConnectionGateway against an HTTP server with AWS error shap
     expect(await gateway.post('boom', 'x')).toMatchObject({ kind: 'failed', retryable: true });
   });
 
-  it('makes exactly one attempt per call (the SDK does not retry a 500)', async () => {
+  it('makes exactly one attempt per call (a 500 is not retried by the adapter)', async () => {
     seen.length = 0;
     await gateway.post('boom', 'x');
     expect(seen).toHaveLength(1);
@@ -122,7 +182,7 @@ describe('ApiGatewayConnectionGateway against an HTTP server with AWS error shap
 
   it('fails a call with no answer within the request timeout as retryable', async () => {
     const r = await gateway.post('hang', 'x');
-    expect(r).toMatchObject({ kind: 'failed', retryable: true, message: expect.stringMatching(/Timeout|timed out/i) });
+    expect(r).toMatchObject({ kind: 'failed', retryable: true, message: expect.stringMatching(/Timeout|timed out|no answer/i) });
   });
 
   it('refuses data over 128 KB without calling API Gateway', async () => {
@@ -134,8 +194,8 @@ describe('ApiGatewayConnectionGateway against an HTTP server with AWS error shap
   });
 
   it('never opens more than maxSockets connections, however many calls are in flight', async () => {
-    const fresh = createManagementApiClient({ endpoint, region: LOCAL_REGION, maxSockets: 3, credentials: LOCAL_CREDENTIALS });
-    const capped = new ApiGatewayConnectionGateway({ client: fresh });
+    const fresh = make(endpoint, 3);
+    const capped = fresh.gateway;
     await new Promise((r) => setImmediate(r));
     sockets.clear();
     inFlight.max = 0;
@@ -148,8 +208,8 @@ describe('ApiGatewayConnectionGateway against an HTTP server with AWS error shap
   });
 
   it('fails retryably when nothing listens on the endpoint', async () => {
-    const dead = createManagementApiClient({ endpoint: 'http://127.0.0.1:1', region: LOCAL_REGION, maxSockets: 1, credentials: LOCAL_CREDENTIALS });
-    const r = await new ApiGatewayConnectionGateway({ client: dead }).post('x', 'y');
+    const dead = make('http://127.0.0.1:1', 1);
+    const r = await dead.gateway.post('x', 'y');
     expect(r).toMatchObject({ kind: 'failed', retryable: true, message: expect.stringMatching(/ECONNREFUSED/) });
     dead.destroy();
   });
