@@ -98,7 +98,7 @@ export async function benchE2e(ctx: BenchContext): Promise<Table> {
       ['publishes', `${publishes} measured per system after ${WARM_UP_PUBLISHES} warm-up publishes (each reaching every client), systems taking turns; one text message each via ControlClient (GRIP publish, POST /publish/)`],
       ['latency', 'per client: receive time − the instant just before the publish POST (same process clock); percentiles over all clients × publishes'],
       ['backend', 'bench/lib/backend.ts (src/client): verifies Grip-Sig, accepts, subscribes to one channel; one instance for every system'],
-      ['local mode', 'startLocal() in its own process (dynalite, fauxqs, gateway, worker, pollers, all defaults); \'management-api\' posts through the SDK client to the local Management API'],
+      ['local mode', 'startLocal() in its own process (dynalite, fauxqs, gateway, worker, pollers, all defaults); \'management-api\' posts SigV4-signed HTTP (SignedHttpConnectionGateway, as on AWS) to the local Management API'],
       ['Pushpin', withPushpin ? `${pushpinVersion} from Debian (condure, zurl, proxy, handler), scratch config per reference/local-services.md §6` : 'not run'],
     ],
     columns: ['system', 'received', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'publish POST ms', `p99 vs ${baseline?.name.startsWith('Pushpin') ? 'Pushpin' : 'first row'}`],

@@ -4,9 +4,10 @@
  * `process.cpuUsage()` and gives them the machine's other core, as API Gateway, DynamoDB and SQS are other
  * machines on AWS.
  *
- * It hosts the local AWS services (dynalite, fauxqs) with the local Management API over a counting sink, or one
- * fan-out worker (a Lambda container's worth, for the scale-out benchmark), or the whole local mode
- * (`startLocal`) for the end-to-end benchmark.
+ * It hosts the local AWS services (dynalite, fauxqs), or the local Management API over a counting sink (in a
+ * process of its own, so dynalite's queries do not delay its answers), or one fan-out worker (a Lambda
+ * container's worth, for the scale-out benchmark), or the whole local mode (`startLocal`) for the end-to-end
+ * benchmark.
  */
 import { performance } from 'node:perf_hooks';
 import { startLocal, type LocalStack } from '../src/local/start.js';
@@ -27,10 +28,13 @@ const log = quietLog('host');
 type Handlers = { [K in OpName]: (args: ReturnType<(typeof ops)[K]['args']['parse']>) => Promise<OpResult<K>> };
 
 const handlers: Handlers = {
-  async 'services.start'({ tuning }) {
+  async 'services.start'() {
     services = await startLocalAwsServices();
+    return { dynamoEndpoint: services.dynamoEndpoint, sqsEndpoint: services.sqsEndpoint };
+  },
+  async 'mgmt.start'({ tuning }) {
     managementApi = await startManagementApi({ connections: sink, stage: 'bench', log, ...tuning });
-    return { dynamoEndpoint: services.dynamoEndpoint, sqsEndpoint: services.sqsEndpoint, managementApiEndpoint: managementApi.endpoint };
+    return { managementApiEndpoint: managementApi.endpoint };
   },
   async 'mgmt.tune'(tuning) {
     requireManagementApi().setOptions(tuning);
@@ -55,9 +59,9 @@ const handlers: Handlers = {
     local = await startLocal({ wsPort: 0, controlPort: 0, targetUrl, gripKey, delivery, log });
     return { wsUrl: local.wsUrl, controlUrl: local.controlUrl };
   },
-  async 'worker.start'({ endpoints, queues, concurrency, maxSockets, pollerConcurrency }) {
+  async 'worker.start'({ endpoints, queues, concurrency, gateway, maxSockets, pollerConcurrency }) {
     if (worker) throw new Error('this host already runs a worker');
-    worker = await startWorker({ endpoints, queues, concurrency, gateway: { kind: 'sdk', maxSockets }, pollerConcurrency, log });
+    worker = await startWorker({ endpoints, queues, concurrency, gateway: { kind: gateway, maxSockets }, pollerConcurrency, log });
     return null;
   },
   async 'worker.stats'() {
@@ -84,7 +88,7 @@ const handlers: Handlers = {
 };
 
 function requireManagementApi(): ManagementApi {
-  if (!managementApi) throw new Error('services.start has not run');
+  if (!managementApi) throw new Error('mgmt.start has not run');
   return managementApi;
 }
 

@@ -1,4 +1,4 @@
-/** What every benchmark gets: the flags, a quiet log, and the shared services process (started on first use). */
+/** What every benchmark gets: the flags, a quiet log, and the shared service processes (started on first use). */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createConnectionsTable } from '../../src/local/provision.js';
@@ -18,7 +18,10 @@ export interface Flags {
 }
 
 export interface Services {
+  /** The Management API and its counting sink (`mgmt.*`, `sink.*`; `cpu` is the API server's CPU). */
   readonly host: Host;
+  /** dynalite and fauxqs. */
+  readonly awsHost: Host;
   readonly endpoints: Endpoints;
   readonly ddb: DynamoDBClient;
   readonly documents: DynamoDBDocumentClient;
@@ -36,14 +39,17 @@ export interface BenchContext {
 export function createContext(flags: Flags, log: CountingLog): BenchContext {
   let services: Promise<Services> | null = null;
   const start = async (): Promise<Services> => {
+    const awsHost = Host.start();
     const host = Host.start();
-    const endpoints = await host.call('services.start', { tuning: { latencyMs: 0 } });
+    const [aws, api] = await Promise.all([awsHost.call('services.start', null), host.call('mgmt.start', { tuning: { latencyMs: 0 } })]);
+    const endpoints = { ...aws, ...api };
     const ddb = new DynamoDBClient({ endpoint: endpoints.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     const documents = DynamoDBDocumentClient.from(ddb);
     await createConnectionsTable(ddb);
     const seeded = new Map<string, number>();
     return {
       host,
+      awsHost,
       endpoints,
       ddb,
       documents,
@@ -72,6 +78,7 @@ export function createContext(flags: Flags, log: CountingLog): BenchContext {
       const s = await services;
       s.ddb.destroy();
       await s.host.stop();
+      await s.awsHost.stop();
       services = null;
     },
   };

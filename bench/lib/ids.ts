@@ -1,6 +1,6 @@
 /**
  * Deterministic connection ids for seeded subscribers, shared by the seeder (bench process) and the counting
- * sink (services process), so both sides agree on who must receive what without shipping 100,000 ids over IPC.
+ * sink (Management API process), so both sides agree on who must receive what without shipping 100,000 ids over IPC.
  */
 
 /**

@@ -8,7 +8,7 @@ import { epochNow, sleep } from './clock.js';
 import type { Pipeline } from './pipeline.js';
 import type { CountingConnections, SinkStats } from './sink.js';
 
-/** The sink, wherever it lives: in the services process (behind the Management API) or in this one. */
+/** The sink, wherever it lives: behind the Management API (its own process) or in this one. */
 export interface SinkView {
   reset(): Promise<void>;
   stats(): Promise<SinkStats>;
@@ -45,7 +45,7 @@ export interface PublishRun {
   /** This process's CPU (user + system) from t0 until the run ended, µs. */
   readonly cpuUs: number;
   readonly wallMs: number;
-  /** The services process's CPU over the same interval, µs (null when there is none). */
+  /** The Management API process's CPU over the same interval, µs (null when there is none). */
   readonly hostCpuUs: number | null;
   /** CPU of worker processes over the same interval, µs (0 when the workers run in this process). */
   readonly workerCpuUs: number;
@@ -56,6 +56,8 @@ export interface PublishRun {
   readonly loopBusy: number;
   /** The same for the worker processes together (null when the workers run in this process). */
   readonly workerLoopBusy: number | null;
+  /** Gateway calls of in-process workers until the run ended: count, mean duration (ms), mean in flight. */
+  readonly calls: { readonly count: number; readonly meanMs: number; readonly meanInFlight: number };
   /** The workers' counters (throttles, retries, splits…) added during the run, settling included. */
   readonly counters: Readonly<Record<string, number>>;
   /** Management API responses by status during the run (null without a Management API). */
@@ -85,6 +87,7 @@ export async function publishAndMeasure(pipeline: Pipeline, sink: SinkView, opti
   const workerCpuBefore = await pipeline.workerCpuUs();
   const workerLoopBefore = await pipeline.workerLoop();
   const loopBefore = performance.eventLoopUtilization();
+  const timingBefore = pipeline.gatewayTiming();
   const cpuBefore = process.cpuUsage();
   const t0 = epochNow();
   await pipeline.publish(options.channel, `bench ${t0}`);
@@ -97,6 +100,9 @@ export async function publishAndMeasure(pipeline: Pipeline, sink: SinkView, opti
   const cpu = process.cpuUsage(cpuBefore);
   const loopBusy = performance.eventLoopUtilization(loopBefore).utilization;
   const wallMs = epochNow() - t0;
+  const timingAfter = pipeline.gatewayTiming();
+  const callCount = timingAfter.calls - timingBefore.calls;
+  const callMs = timingAfter.totalMs - timingBefore.totalMs;
   const hostCpuAfter = host ? await host.call('cpu', null) : null;
   const workerCpuUs = (await pipeline.workerCpuUs()) - workerCpuBefore;
   const workerLoopAfter = await pipeline.workerLoop();
@@ -128,6 +134,7 @@ export async function publishAndMeasure(pipeline: Pipeline, sink: SinkView, opti
     hostCpuUs: hostCpuBefore && hostCpuAfter ? hostCpuAfter.user + hostCpuAfter.system - hostCpuBefore.user - hostCpuBefore.system : null,
     workerCpuUs,
     loopBusy,
+    calls: { count: callCount, meanMs: callCount > 0 ? callMs / callCount : Number.NaN, meanInFlight: callMs / wallMs },
     workerLoopBusy: workerTotal > 0 ? workerActive / workerTotal : null,
     counters,
     byStatus,

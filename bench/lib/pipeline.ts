@@ -6,6 +6,7 @@
  * connection gateway. Workers run in the bench process or each in a process of its own (`bench/host.ts`).
  */
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, SQSClient, type QueueAttributeName } from '@aws-sdk/client-sqs';
@@ -13,12 +14,13 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ApiGatewayConnectionGateway, createManagementApiClient } from '../../src/adapters/apigw-connection-gateway.js';
 import { DynamoConnectionStore } from '../../src/adapters/dynamo-connection-store.js';
 import { InMemoryMetrics } from '../../src/adapters/observability.js';
+import { SignedHttpConnectionGateway } from '../../src/adapters/signed-http-connection-gateway.js';
 import { SqsFanoutQueue } from '../../src/adapters/sqs-fanout-queue.js';
 import { ControlClient } from '../../src/client/index.js';
 import { connectionsTable } from '../../src/config/resources.js';
 import { runtimeSettings, type RuntimeSettings } from '../../src/config/settings.js';
 import { createFanoutWorker, fanoutConfigFromSettings, type FanoutConfig } from '../../src/domain/fanout/worker.js';
-import type { ConnectionGateway, Log, MetricName } from '../../src/domain/ports.js';
+import type { ConnectionGateway, GatewayOutcome, Log, MetricName } from '../../src/domain/ports.js';
 import { makeControlHandler } from '../../src/handlers/control.js';
 import { makeWorkerHandler } from '../../src/handlers/fanout-worker.js';
 import type { LocalConnections } from '../../src/local/connections.js';
@@ -29,7 +31,6 @@ import { createFanoutQueues, type FanoutQueueUrls } from '../../src/local/provis
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../src/local/services.js';
 import { sleep } from './clock.js';
 import { Host } from './host-client.js';
-import { LeanSigV4Gateway } from './lean-gateway.js';
 import type { CountingLog } from './log.js';
 
 export interface Endpoints {
@@ -40,12 +41,15 @@ export interface Endpoints {
 
 /** How the worker reaches the connections. */
 export type GatewayChoice =
-  /** `createManagementApiClient` (keep-alive agent, `maxSockets`, no SDK retries) + `ApiGatewayConnectionGateway`. */
-  | { readonly kind: 'sdk'; readonly maxSockets: number }
+  /** What the Lambda functions use: `SignedHttpConnectionGateway` (the SDK's SigV4 signer on a keep-alive agent). */
+  | { readonly kind: 'signed'; readonly maxSockets: number }
+  /** The full SDK client: `createManagementApiClient` (keep-alive, `maxSockets`, one attempt) + `ApiGatewayConnectionGateway`. */
+  | { readonly kind: 'sdk-client'; readonly maxSockets: number }
   /** Local mode's default: in-process, no HTTP. */
-  | { readonly kind: 'direct'; readonly connections: LocalConnections }
-  /** Evidence only: the hand-signed prototype of `lean-gateway.ts`. */
-  | { readonly kind: 'lean'; readonly maxSockets: number };
+  | { readonly kind: 'direct'; readonly connections: LocalConnections };
+
+/** The gateways a worker process can build (the direct one needs connections in its own process). */
+export type RemoteGatewayKind = Exclude<GatewayChoice['kind'], 'direct'>;
 
 /** Counters the worker's metrics carry that the benchmarks report. */
 export const REPORTED_COUNTERS = ['Deliveries', 'DeliveriesThrottled', 'DeliveriesRetried', 'DeliveriesFailed', 'DeliveriesDeadLettered', 'JobsSplit', 'JobsContinued'] as const satisfies readonly MetricName[];
@@ -60,9 +64,38 @@ export interface WorkerOptions {
   readonly log: Log;
 }
 
+/** Calls through a worker's gateway and their summed duration (Little's law gives the mean in flight). */
+export interface GatewayTiming {
+  calls: number;
+  totalMs: number;
+}
+
+/** Wraps a gateway to time every call; costs two `performance.now()` per call. */
+function timed(gateway: ConnectionGateway, timing: GatewayTiming): ConnectionGateway {
+  const time = async (call: Promise<GatewayOutcome>, t0: number): Promise<GatewayOutcome> => {
+    try {
+      return await call;
+    } finally {
+      timing.calls++;
+      timing.totalMs += performance.now() - t0;
+    }
+  };
+  return {
+    post(connectionId, data) {
+      const t0 = performance.now();
+      return time(gateway.post(connectionId, data), t0);
+    },
+    close(connectionId, request) {
+      const t0 = performance.now();
+      return time(gateway.close(connectionId, request), t0);
+    },
+  };
+}
+
 /** One fan-out worker with its own clients, limiter and pollers: a Lambda container's worth. */
 export interface RunningWorker {
   readonly metrics: InMemoryMetrics;
+  readonly timing: GatewayTiming;
   inFlight(): number;
   stop(): Promise<void>;
 }
@@ -81,6 +114,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   };
   try {
     const metrics = new InMemoryMetrics({ maxSamples: 100 });
+    const timing: GatewayTiming = { calls: 0, totalMs: 0 };
     const dynamo = new DynamoDBClient({ endpoint: endpoints.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     const sqs = newSqs(endpoints);
     stoppers.push(() => {
@@ -105,7 +139,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       queue,
       deadLetters: queue,
       checkpoints: store,
-      gateway: buildGateway(options.gateway, endpoints, stoppers),
+      gateway: timed(buildGateway(options.gateway, endpoints, stoppers), timing),
       clock: Date.now,
       sleep,
       random: Math.random,
@@ -129,7 +163,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       pollers.push(poller);
       stoppers.push(() => poller.stop());
     }
-    return { metrics, inFlight: () => pollers.reduce((n, p) => n + p.stats().inFlight, 0), stop };
+    return { metrics, timing, inFlight: () => pollers.reduce((n, p) => n + p.stats().inFlight, 0), stop };
   } catch (e) {
     await stop();
     throw e;
@@ -165,6 +199,8 @@ export interface Pipeline {
   workerCpuUs(): Promise<number>;
   /** Event-loop idle and active ms of the worker processes so far, summed; zeros when they run in this process. */
   workerLoop(): Promise<{ idle: number; active: number }>;
+  /** Gateway calls of the workers in this process so far (worker processes are not timed). */
+  gatewayTiming(): GatewayTiming;
   stop(): Promise<void>;
 }
 
@@ -189,10 +225,11 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     const remote: Host[] = [];
     for (let k = 0; k < options.workers; k++) {
       if (options.workerProcesses) {
-        if (options.gateway.kind !== 'sdk') throw new Error('worker processes support the SDK gateway only');
+        if (options.gateway.kind === 'direct') throw new Error('the direct gateway needs the connections in the worker\'s own process');
         const host = Host.start();
         stoppers.push(() => host.stop());
-        await host.call('worker.start', { endpoints, queues, concurrency: options.concurrency, maxSockets: options.gateway.maxSockets, pollerConcurrency: options.pollerConcurrency });
+        const { kind, maxSockets } = options.gateway;
+        await host.call('worker.start', { endpoints, queues, concurrency: options.concurrency, gateway: kind, maxSockets, pollerConcurrency: options.pollerConcurrency });
         remote.push(host);
       } else {
         const worker = await startWorker({ endpoints, queues, concurrency: options.concurrency, gateway: options.gateway, pollerConcurrency: options.pollerConcurrency, log });
@@ -242,6 +279,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         }
         return total;
       },
+      gatewayTiming() {
+        return { calls: local.reduce((n, w) => n + w.timing.calls, 0), totalMs: local.reduce((n, w) => n + w.timing.totalMs, 0) };
+      },
       async workerLoop() {
         const total = { idle: 0, active: 0 };
         for (const host of remote) {
@@ -267,7 +307,17 @@ function buildGateway(choice: GatewayChoice, endpoints: Endpoints, stoppers: (()
   switch (choice.kind) {
     case 'direct':
       return new LocalConnectionGateway(choice.connections);
-    case 'sdk': {
+    case 'signed': {
+      const gateway = new SignedHttpConnectionGateway({
+        endpoint: endpoints.managementApiEndpoint,
+        region: LOCAL_REGION,
+        credentials: LOCAL_CREDENTIALS,
+        maxSockets: choice.maxSockets,
+      });
+      stoppers.push(() => gateway.destroy());
+      return gateway;
+    }
+    case 'sdk-client': {
       const client: ApiGatewayManagementApiClient = createManagementApiClient({
         endpoint: endpoints.managementApiEndpoint,
         region: LOCAL_REGION,
@@ -276,11 +326,6 @@ function buildGateway(choice: GatewayChoice, endpoints: Endpoints, stoppers: (()
       });
       stoppers.push(() => client.destroy());
       return new ApiGatewayConnectionGateway({ client });
-    }
-    case 'lean': {
-      const gateway = new LeanSigV4Gateway({ endpoint: endpoints.managementApiEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxSockets: choice.maxSockets });
-      stoppers.push(() => gateway.destroy());
-      return gateway;
     }
   }
 }

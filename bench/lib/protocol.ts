@@ -23,11 +23,10 @@ export const sinkStatsSchema = z.object({
 
 /** Every operation: the schema of its arguments and of its result. */
 export const ops = {
-  /** dynalite + fauxqs + the local Management API over a counting sink. */
-  'services.start': {
-    args: z.object({ tuning }),
-    result: z.object({ dynamoEndpoint: z.string(), sqsEndpoint: z.string(), managementApiEndpoint: z.string() }),
-  },
+  /** dynalite + fauxqs. */
+  'services.start': { args: z.null(), result: z.object({ dynamoEndpoint: z.string(), sqsEndpoint: z.string() }) },
+  /** The local Management API over a counting sink. */
+  'mgmt.start': { args: z.object({ tuning }), result: z.object({ managementApiEndpoint: z.string() }) },
   'mgmt.tune': { args: tuning, result: z.null() },
   'mgmt.stats': { args: z.null(), result: z.object({ requests: z.number(), byStatus: z.record(z.string(), z.number()) }) },
   'sink.configure': { args: family, result: z.null() },
@@ -38,12 +37,13 @@ export const ops = {
     args: z.object({ targetUrl: z.string(), gripKey: z.string(), delivery: z.enum(['direct', 'management-api']) }),
     result: z.object({ wsUrl: z.string(), controlUrl: z.string() }),
   },
-  /** One fan-out worker (its own clients, limiter and pollers) on the given queues, SDK gateway. */
+  /** One fan-out worker (its own clients, limiter and pollers) on the given queues. */
   'worker.start': {
     args: z.object({
       endpoints: z.object({ dynamoEndpoint: z.string(), sqsEndpoint: z.string(), managementApiEndpoint: z.string() }),
       queues: z.object({ orderedQueueUrl: z.string(), orderedDeadLetterQueueUrl: z.string(), delayedQueueUrl: z.string(), delayedDeadLetterQueueUrl: z.string() }),
       concurrency: z.number().int().min(1),
+      gateway: z.enum(['signed', 'sdk-client']),
       maxSockets: z.number().int().min(1),
       pollerConcurrency: z.number().int().min(1),
     }),
