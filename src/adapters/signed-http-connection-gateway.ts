@@ -1,10 +1,9 @@
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { SignatureV4 } from '@smithy/signature-v4';
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, Checksum, SourceData } from '@smithy/types';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { CloseRequest, ConnectionGateway, GatewayOutcome } from '../domain/ports.js';
 import { MAX_POST_BYTES } from './apigw-connection-gateway.js';
+import { ExecuteApiSigner } from './sigv4.js';
 
 export interface SignedHttpConnectionGatewayOptions {
   /** The stage's callback URL, `https://{api}.execute-api.{region}.amazonaws.com/{stage}` (or a local endpoint). */
@@ -18,35 +17,11 @@ export interface SignedHttpConnectionGatewayOptions {
   readonly requestTimeoutMs?: number;
 }
 
-/** SHA-256 and HMAC-SHA-256 on node:crypto, in the `Checksum` shape the SigV4 signer takes. */
-class NodeSha256 implements Checksum {
-  private hash: Hash | Hmac;
-  constructor(private readonly secret?: SourceData) {
-    this.hash = this.fresh();
-  }
-  update(data: Uint8Array): void {
-    this.hash.update(data);
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.hash.digest()));
-  }
-  reset(): void {
-    this.hash = this.fresh();
-  }
-  private fresh(): Hash | Hmac {
-    if (this.secret === undefined) return createHash('sha256');
-    const s = this.secret;
-    const key = typeof s === 'string' ? s : ArrayBuffer.isView(s) ? new Uint8Array(s.buffer, s.byteOffset, s.byteLength) : new Uint8Array(s);
-    return createHmac('sha256', key);
-  }
-}
-
 /**
- * `ConnectionGateway` on the API Gateway Management API, signed with SigV4 by the SDK's own signer
- * (`@smithy/signature-v4`) and sent on a keep-alive `node:http(s)` agent, without the SDK client's middleware
- * stack. Same wire requests and the same outcomes as `ApiGatewayConnectionGateway`, at a fraction of the CPU:
- * a fan-out worker is CPU-bound on request signing, so this is what it uses (`npm run bench`, benchmark 2, has the
- * figures).
+ * `ConnectionGateway` on the API Gateway Management API: SigV4-signed requests (`ExecuteApiSigner`) on a
+ * keep-alive `node:http(s)` agent, without the SDK client's middleware stack. Same wire requests and the same
+ * outcomes as `ApiGatewayConnectionGateway`, at a fraction of the CPU: a fan-out worker is CPU-bound on
+ * building and signing requests, so this is what it uses (`npm run bench`, benchmark 2, has the figures).
  *
  * Contract: one attempt per call (retries are the worker's); never throws. 2xx → ok; 410 → gone; 429 →
  * throttled; 413 → too-large; 403 → failed, not retryable; 5xx, timeouts and socket errors → failed, retryable.
@@ -59,7 +34,7 @@ class NodeSha256 implements Checksum {
 export class SignedHttpConnectionGateway implements ConnectionGateway {
   private readonly url: URL;
   private readonly basePath: string;
-  private readonly signer: SignatureV4;
+  private readonly signer: ExecuteApiSigner;
   private readonly agent: HttpAgent;
   private readonly send: typeof httpRequest;
   private readonly timeoutMs: number;
@@ -71,14 +46,7 @@ export class SignedHttpConnectionGateway implements ConnectionGateway {
     this.agent = secure ? new HttpsAgent({ keepAlive: true, maxSockets: options.maxSockets }) : new HttpAgent({ keepAlive: true, maxSockets: options.maxSockets });
     this.send = secure ? httpsRequest : httpRequest;
     this.timeoutMs = options.requestTimeoutMs ?? 5_000;
-    this.signer = new SignatureV4({
-      service: 'execute-api',
-      region: options.region,
-      credentials: options.credentials,
-      sha256: NodeSha256,
-      uriEscapePath: true,
-      applyChecksum: true,
-    });
+    this.signer = new ExecuteApiSigner(options.region, options.credentials);
   }
 
   post(connectionId: string, data: string | Uint8Array): Promise<GatewayOutcome> {
@@ -105,25 +73,16 @@ export class SignedHttpConnectionGateway implements ConnectionGateway {
       headers['content-type'] = 'application/octet-stream';
       headers['content-length'] = String(body.length);
     }
-    let signed;
+    let signed: Record<string, string>;
     try {
-      signed = await this.signer.sign({
-        method,
-        protocol: this.url.protocol,
-        hostname: this.url.hostname,
-        ...(this.url.port ? { port: Number(this.url.port) } : {}),
-        path,
-        query: {},
-        headers,
-        ...(body !== null ? { body } : {}),
-      });
+      signed = await this.signer.sign(method, path, headers, body);
     } catch (e) {
       // No credentials (or a provider failure): every call would fail the same way.
       return { kind: 'failed', retryable: false, message: `could not sign the request: ${(e as Error).message}`, cause: e };
     }
     return new Promise<GatewayOutcome>((resolve) => {
       const req = this.send(
-        { protocol: this.url.protocol, hostname: this.url.hostname, port: this.url.port || undefined, method, path, headers: signed.headers, agent: this.agent, timeout: this.timeoutMs },
+        { protocol: this.url.protocol, hostname: this.url.hostname, port: this.url.port || undefined, method, path, headers: signed, agent: this.agent, timeout: this.timeoutMs },
         (res: IncomingMessage) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => {
