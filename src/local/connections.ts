@@ -4,6 +4,8 @@
  */
 import { Buffer } from 'node:buffer';
 import type { CloseRequest, GatewayOutcome } from '../domain/ports.js';
+import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES } from '../domain/protocol/events.js';
+import { truncateUtf8 } from '../domain/protocol/values.js';
 
 /** Largest message API Gateway accepts on `PostToConnection` (and on incoming frames): 128 KB. */
 export const MAX_MESSAGE_BYTES = 131_072;
@@ -13,9 +15,6 @@ export const MAX_MESSAGE_BYTES = 131_072;
  * when "the WebSocket client side buffer is full".
  */
 export const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
-
-/** Longest close reason a close frame can carry (125-byte control payload minus the 2-byte code). */
-const MAX_CLOSE_REASON_BYTES = 123;
 
 /** What `GetConnection` reports about a connection. Times are epoch milliseconds. */
 export interface ConnectionInfo {
@@ -186,26 +185,4 @@ export class ConnectionRegistry implements LocalConnections {
     if (!entry || entry.state !== 'open' || !socket || socket.readyState !== WS_OPEN) return null;
     return { entry, socket };
   }
-}
-
-/** Codes an endpoint may put in a close frame (RFC 6455 §7.4; 1004–1006 and 1015 are reserved). */
-export function isSendableCloseCode(code: number): boolean {
-  return (
-    Number.isInteger(code) &&
-    ((code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999))
-  );
-}
-
-/** Cuts `text` to at most `maxBytes` of UTF-8 without splitting a character. */
-export function truncateUtf8(text: string, maxBytes: number): string {
-  if (Buffer.byteLength(text) <= maxBytes) return text;
-  let out = '';
-  let bytes = 0;
-  for (const ch of text) {
-    const n = Buffer.byteLength(ch);
-    if (bytes + n > maxBytes) break;
-    out += ch;
-    bytes += n;
-  }
-  return out;
 }

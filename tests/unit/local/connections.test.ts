@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConnectionRegistry, isSendableCloseCode, truncateUtf8, type RegistrySocket } from '../../../src/local/connections.js';
+import { ConnectionRegistry, type RegistrySocket } from '../../../src/local/connections.js';
 
 /** A hand-written socket: records what the registry sends. */
 function fakeSocket(overrides: Partial<{ readyState: number; bufferedAmount: number }> = {}) {
@@ -70,18 +70,5 @@ describe('ConnectionRegistry', () => {
     const { socket } = fakeSocket({ readyState: 2 });
     registry.open(registry.addPending('a', identity, 0), socket);
     expect(registry.post('a', 'x').kind).toBe('gone');
-  });
-});
-
-describe('close frame helpers', () => {
-  it('knows which codes a close frame may carry', () => {
-    for (const code of [1000, 1001, 1003, 1009, 1011, 3000, 4000, 4999]) expect(isSendableCloseCode(code)).toBe(true);
-    for (const code of [999, 1004, 1005, 1006, 1015, 2000, 5000, 1000.5]) expect(isSendableCloseCode(code)).toBe(false);
-  });
-
-  it('truncates reasons on character boundaries', () => {
-    expect(truncateUtf8('abc', 5)).toBe('abc');
-    expect(truncateUtf8('ééé', 5)).toBe('éé');
-    expect(truncateUtf8('a😀', 4)).toBe('a');
   });
 });
