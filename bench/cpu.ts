@@ -1,6 +1,6 @@
 /**
  * Benchmark 2, CPU per delivery: µs of this process's CPU (`process.cpuUsage`, user + system) per
- * `postToConnection` with L = 0, for the Management API paths (the full SDK client, and the SDK's signer alone
+ * `postToConnection` with L = 0, for the Management API paths (the full SDK client, and SignedHttpConnectionGateway
  * as deployed) and for local mode's in-process `direct` gateway, as bare adapter calls and through the worker.
  */
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
@@ -111,7 +111,7 @@ export async function benchCpu(ctx: BenchContext): Promise<Table> {
         ['calls', `${int(n)} per run to ${int(n)} distinct connection ids, ${CONCURRENCY} in flight (p-limit, or the worker's limiter), 100-byte text message`],
         ['Management API latency L', '0 ms; the API and its counting sink run in a process of their own, so their CPU is not counted (shown separately as "server µs")'],
         ['runs', `${runs} measured runs per row after 1 warm-up, rows interleaved; medians (min–max)`],
-        ['gateways', 'default SDK client = new ApiGatewayManagementApiClient({ endpoint, region, credentials }); full SDK client = createManagementApiClient (keep-alive, maxSockets 100, maxAttempts 1, cacheMiddleware) + ApiGatewayConnectionGateway; SignedHttpConnectionGateway = the SDK\'s SignatureV4 on a keep-alive node:http agent (maxSockets 100), what the Lambda functions use'],
+        ['gateways', 'default SDK client = new ApiGatewayManagementApiClient({ endpoint, region, credentials }); full SDK client = createManagementApiClient (keep-alive, maxSockets 100, maxAttempts 1, cacheMiddleware) + ApiGatewayConnectionGateway; SignedHttpConnectionGateway = ExecuteApiSigner (SigV4 for the Management API, checked against @smithy/signature-v4) on a keep-alive node:http agent (maxSockets 100), what the Lambda functions use'],
         ['through the worker', 'CPU of the whole bench process during one publish: control API, SQS client and pollers, dynalite queries, worker, gateway'],
       ],
       columns: ['path', 'calls/run', 'CPU µs/delivery', 'vs target 150', 'vs baseline', 'deliveries/s', 'CPU cores', 'server µs/request'],

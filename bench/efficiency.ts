@@ -146,7 +146,7 @@ export async function benchEfficiency(ctx: BenchContext): Promise<Table> {
       ['Management API latency L', `${LATENCY_MS} ms (local Management API with its counting sink, in a process of its own)`],
       ['runs', `${runs} measured publishes per row after 1 warm-up, rows interleaved; medians (min–max)`],
       ['worker', 'createFanoutWorker, 1 instance; page 1,000, split 16 ways, 3 in-job attempts; pollers: batch 10, 4 invocations per queue (local mode defaults)'],
-      ['gateway', 'SignedHttpConnectionGateway (the SDK\'s SigV4 signer on a keep-alive agent with maxSockets as listed), as the Lambda functions use it; one row instead goes through the full SDK client (createManagementApiClient + ApiGatewayConnectionGateway, the adapter before commit f498d8d); the sample app uses a default ApiGatewayManagementApiClient per invocation'],
+      ['gateway', 'SignedHttpConnectionGateway (ExecuteApiSigner, our SigV4 signer for the two Management API request shapes, on a keep-alive agent with maxSockets as listed), as the Lambda functions use it; one row instead goes through the full SDK client (createManagementApiClient + ApiGatewayConnectionGateway, the adapter before commit f498d8d); the sample app uses a default ApiGatewayManagementApiClient per invocation'],
       ['path', 'ControlClient → control API (HTTP) → SQS FIFO (fauxqs) → poller → worker → dynalite query → SigV4-signed HTTP → Management API → counting sink'],
     ],
     columns: ['variant', 'C', 'sockets', 'deliveries/s', 'vs ideal', 'vs sample app', 'call ms', 'in flight', 'CPU µs/delivery', 'loop busy', 'first (ms)', 'complete', 'dups'],

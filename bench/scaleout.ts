@@ -123,7 +123,7 @@ export async function benchScaleOut(ctx: BenchContext): Promise<Table> {
       ['rate limit', 'token bucket over every Management API request as listed (AWS\'s ratio: 10,000/s with a 5,000 burst); an empty bucket answers 429 LimitExceededException'],
       ['Management API latency L', `${LATENCY_MS} ms`],
       ['workers K', `separate processes, each one createFanoutWorker with its own clients, limiter (C = ${CONCURRENCY}) and pollers (batch 10, 4 invocations per queue) on the same queues, as K Lambda containers`],
-      ['gateway', `SignedHttpConnectionGateway (the SDK's SigV4 signer on a keep-alive agent, maxSockets ${CONCURRENCY}), as the Lambda functions use it`],
+      ['gateway', `SignedHttpConnectionGateway (ExecuteApiSigner on a keep-alive agent, maxSockets ${CONCURRENCY}), as the Lambda functions use it`],
       ['publish', 'ControlClient → control API → one channel job on the FIFO queue; workers split it 16 ways per hop (page 1,000), as in production'],
       ['runs', `${runs} per row, rows interleaved; medians (min–max); every run starts with a full bucket`],
     ],

@@ -41,7 +41,7 @@ export interface Endpoints {
 
 /** How the worker reaches the connections. */
 export type GatewayChoice =
-  /** What the Lambda functions use: `SignedHttpConnectionGateway` (the SDK's SigV4 signer on a keep-alive agent). */
+  /** What the Lambda functions use: `SignedHttpConnectionGateway` (ExecuteApiSigner, our SigV4 signer, on a keep-alive agent). */
   | { readonly kind: 'signed'; readonly maxSockets: number }
   /** The full SDK client: `createManagementApiClient` (keep-alive, `maxSockets`, one attempt) + `ApiGatewayConnectionGateway`. */
   | { readonly kind: 'sdk-client'; readonly maxSockets: number }
