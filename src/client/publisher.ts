@@ -1,4 +1,5 @@
 import { signGripSig, type SharedKey } from '../domain/auth.js';
+import { fullJitterDelay } from '../domain/fanout/backoff.js';
 import { parsePublishBody } from '../domain/publish/parse.js';
 import { GripUsageError } from './errors.js';
 import {
@@ -273,8 +274,7 @@ export class ControlClient {
       const retriesLeft = this.#retries - (attempt - 1);
       if (!failure.retry || retriesLeft <= 0) throw failure.error;
       if (failure.retryAfterMs !== null && failure.retryAfterMs > this.#maxRetryAfterMs) throw failure.error;
-      const window = Math.min(this.#maxDelayMs, this.#baseDelayMs * 2 ** (attempt - 1));
-      await this.#sleep(failure.retryAfterMs ?? Math.floor(this.#random() * window));
+      await this.#sleep(failure.retryAfterMs ?? fullJitterDelay(attempt - 1, this.#baseDelayMs, this.#maxDelayMs, this.#random));
     }
   }
 

@@ -7,6 +7,7 @@ import {
 } from '../domain/protocol/control.js';
 import { WEBSOCKET_EVENTS_CONTENT_TYPE, type WsEvent } from '../domain/protocol/events.js';
 import { DEFAULT_MESSAGE_PREFIX, MAX_REPLY_BODY_BYTES } from '../domain/protocol/reply.js';
+import { decodeUtf8Strict } from '../domain/protocol/values.js';
 import { GripUsageError } from './errors.js';
 import { checkChannel, checkClose, describe } from './validate.js';
 
@@ -49,7 +50,6 @@ type Queued =
   | { readonly kind: 'control'; readonly message: ControlMessage };
 
 const utf8 = new TextEncoder();
-const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** RFC 9110 token characters: what a header name or a subprotocol may be made of. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Visible ASCII, space and tab, not at either end: header values that survive every HTTP stack unchanged. */
@@ -338,12 +338,9 @@ function keepAliveMessage(options: KeepAliveOptions): KeepAliveMessage | null {
   const type = options.messageType ?? (typeof content === 'string' ? 'text' : 'binary');
   switch (type) {
     case 'text': {
-      if (typeof content === 'string') return { kind: 'text', text: content };
-      try {
-        return { kind: 'text', text: utf8Strict.decode(content) };
-      } catch (cause) {
-        throw new GripUsageError('invalid-keep-alive', 'keep-alive content of type text must be valid UTF-8', { cause });
-      }
+      const text = typeof content === 'string' ? content : decodeUtf8Strict(content);
+      if (text === null) throw new GripUsageError('invalid-keep-alive', 'keep-alive content of type text must be valid UTF-8');
+      return { kind: 'text', text };
     }
     case 'binary':
     case 'ping':
