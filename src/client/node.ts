@@ -3,9 +3,10 @@
  * a Fetch `Response` back, or wrap a `(Request) => Promise<Response>` handler as a `node:http` listener.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { DEFAULT_MAX_BODY_BYTES } from './request.js';
 
 /** Default cap on request bodies read by {@link toWebRequest}: 1 MB, Pushpin's own body limit. */
-export const DEFAULT_NODE_MAX_BODY_BYTES = 1_000_000;
+export const DEFAULT_NODE_MAX_BODY_BYTES = DEFAULT_MAX_BODY_BYTES;
 
 export interface ToWebRequestOptions {
   /**

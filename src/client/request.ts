@@ -1,5 +1,6 @@
 import { decodeEvents, type DecodeError } from '../domain/protocol/codec.js';
 import { WEBSOCKET_EVENTS_CONTENT_TYPE, type WsEvent } from '../domain/protocol/events.js';
+import { MAX_REPLY_BODY_BYTES } from '../domain/protocol/reply.js';
 import { err, ok, type Result } from '../domain/result.js';
 
 /**
@@ -40,7 +41,7 @@ export interface ReadWebSocketRequestOptions {
 }
 
 /** Pushpin's own response-body limit; requests it sends are far smaller (it buffers 200,000 bytes). */
-export const DEFAULT_MAX_BODY_BYTES = 1_000_000;
+export const DEFAULT_MAX_BODY_BYTES = MAX_REPLY_BODY_BYTES;
 
 /**
  * Whether a request is WebSocket-over-HTTP, by the same test as js-grip's `isWsOverHttp`: method `POST`,

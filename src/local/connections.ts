@@ -6,9 +6,10 @@ import { Buffer } from 'node:buffer';
 import type { CloseRequest, GatewayOutcome } from '../domain/ports.js';
 import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES } from '../domain/protocol/events.js';
 import { truncateUtf8 } from '../domain/protocol/values.js';
+import { MAX_MESSAGE_BYTES } from '../domain/publish/parse.js';
 
 /** Largest message API Gateway accepts on `PostToConnection` (and on incoming frames): 128 KB. */
-export const MAX_MESSAGE_BYTES = 131_072;
+export { MAX_MESSAGE_BYTES };
 
 /**
  * Send-buffer size above which a post answers `throttled`, as API Gateway answers `LimitExceededException`

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Log } from '../domain/ports.js';
+import { MAX_PUBLISH_BODY_BYTES } from '../domain/publish/parse.js';
 import type { ControlHandler, HttpApiEvent } from '../handlers/aws-events.js';
 import { listen } from './http.js';
 import { describeError } from './log.js';
 
 /** Bodies are cut off just past the publish limit (1 MB): the handler then answers 400 naming the limit. */
-const MAX_BODY_BYTES = 1_000_001;
+const MAX_BODY_BYTES = MAX_PUBLISH_BODY_BYTES + 1;
 
 export interface LocalControlServer {
   /** `http://host:port`: the GRIP control URI (what goes in `GRIP_URL`). */
