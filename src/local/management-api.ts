@@ -9,6 +9,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { GatewayOutcome, Log } from '../domain/ports.js';
+import { decodeUtf8Strict } from '../domain/protocol/values.js';
 import { MAX_MESSAGE_BYTES, type LocalConnections } from './connections.js';
 import { listen } from './http.js';
 import { describeError, stderrLog } from './log.js';
@@ -308,14 +309,7 @@ async function readBody(req: IncomingMessage): Promise<Uint8Array | 'too-large'>
   return size > MAX_MESSAGE_BYTES ? 'too-large' : Buffer.concat(chunks);
 }
 
-// ignoreBOM keeps a leading BOM in the text instead of silently stripping it.
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-/** Valid UTF-8 becomes a string (a text frame); anything else stays bytes (a binary frame). */
+/** Valid UTF-8 becomes a string (a text frame, a leading BOM kept); anything else stays bytes (a binary frame). */
 function decodeBody(body: Uint8Array): string | Uint8Array {
-  try {
-    return utf8.decode(body);
-  } catch {
-    return body;
-  }
+  return decodeUtf8Strict(body) ?? body;
 }

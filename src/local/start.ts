@@ -11,7 +11,7 @@ import { ConsoleLog, InMemoryMetrics } from '../adapters/observability.js';
 import { SignedHttpConnectionGateway } from '../adapters/signed-http-connection-gateway.js';
 import { SqsFanoutQueue } from '../adapters/sqs-fanout-queue.js';
 import { connectionsTable } from '../config/resources.js';
-import { runtimeSettings, type RuntimeSettings } from '../config/settings.js';
+import { loadRuntimeSettings, type RuntimeSettings } from '../config/settings.js';
 import { createFanoutWorker, fanoutConfigFromSettings } from '../domain/fanout/worker.js';
 import type { ConnectionGateway, Log } from '../domain/ports.js';
 import type { SessionDeps } from '../domain/session/deps.js';
@@ -23,6 +23,7 @@ import { startControlServer, type LocalControlServer } from './control-server.js
 import { LocalConnectionGateway } from './direct-gateway.js';
 import { startChatBackend, type ChatBackend } from './example/chat.js';
 import { startLocalGateway, type LocalGateway } from './gateway.js';
+import { describeError } from './log.js';
 import { startManagementApi, type ManagementApi, type ManagementApiTuning } from './management-api.js';
 import { startQueuePoller, type QueuePoller } from './poller.js';
 import { createConnectionsTable, createFanoutQueues, type FanoutQueueUrls } from './provision.js';
@@ -103,9 +104,8 @@ export interface LocalStack {
 }
 
 function defaultSettings(overrides: Partial<RuntimeSettings> = {}): RuntimeSettings {
-  const out: Record<string, number> = {};
-  for (const [name, setting] of Object.entries(runtimeSettings)) out[name] = setting.default;
-  return { ...(out as RuntimeSettings), ...overrides };
+  // No variables set: every setting takes its default from the shared table.
+  return { ...loadRuntimeSettings({}), ...overrides };
 }
 
 /**
@@ -136,7 +136,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
       try {
         await stop();
       } catch (e) {
-        log.warn('error while stopping local mode', { error: (e as Error).message });
+        log.warn('error while stopping local mode', { error: describeError(e) });
       }
     }
   };

@@ -5,6 +5,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import pLimit from 'p-limit';
+import { backoff } from '../adapters/backoff.js';
 import { connectionsTable } from '../config/resources.js';
 import type { Log } from '../domain/ports.js';
 import { describeError, stderrLog } from './log.js';
@@ -75,7 +76,7 @@ export function startSweeper(options: SweeperOptions): Sweeper {
     let pending = keys.map((Key) => ({ DeleteRequest: { Key } }));
     for (let attempt = 1; pending.length > 0; attempt++) {
       if (attempt > MAX_WRITE_ATTEMPTS) throw new Error(`${pending.length} deletes still unprocessed after ${MAX_WRITE_ATTEMPTS} attempts`);
-      if (attempt > 1) await sleep(Math.min(2 ** attempt * 25, 2_000) * Math.random());
+      if (attempt > 1) await backoff(attempt - 1, 50, 2_000);
       const out = await ddb.send(new BatchWriteCommand({ RequestItems: { [tableName]: pending } }));
       const unprocessed = out.UnprocessedItems?.[tableName] ?? [];
       pending = unprocessed.flatMap((r) => (r.DeleteRequest?.Key ? [{ DeleteRequest: { Key: r.DeleteRequest.Key } }] : []));
@@ -141,8 +142,4 @@ export function startSweeper(options: SweeperOptions): Sweeper {
       await running?.catch(() => undefined);
     },
   };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
