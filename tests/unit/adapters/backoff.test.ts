@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelayMs } from '../../../src/adapters/backoff.js';
+import { fullJitterDelay } from '../../../src/domain/fanout/backoff.js';
 
-describe('backoffDelayMs', () => {
+// The adapters' `backoff` (batch-write and send-batch retries) sleeps `fullJitterDelay`; these are its delays
+// with the adapters' parameters (base 25 ms, cap 1 s).
+describe('backoff delays (fullJitterDelay)', () => {
   it('draws from [0, min(max, base × 2^attempt))', () => {
-    expect(backoffDelayMs(0, 25, 1000, () => 0.999)).toBe(24);
-    expect(backoffDelayMs(3, 25, 1000, () => 0.5)).toBe(100);
-    expect(backoffDelayMs(10, 25, 1000, () => 0.999)).toBe(999);
-    expect(backoffDelayMs(2, 25, 1000, () => 0)).toBe(0);
+    expect(fullJitterDelay(0, 25, 1000, () => 0.999)).toBe(24);
+    expect(fullJitterDelay(3, 25, 1000, () => 0.5)).toBe(100);
+    expect(fullJitterDelay(10, 25, 1000, () => 0.999)).toBe(999);
+    expect(fullJitterDelay(2, 25, 1000, () => 0)).toBe(0);
   });
 });
