@@ -8,10 +8,8 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { CloseRequest, ConnectionGateway, GatewayOutcome } from '../domain/ports.js';
+import { MAX_MESSAGE_BYTES } from '../domain/publish/parse.js';
 import { describeAwsError, summarizeAwsError } from './aws-errors.js';
-
-/** API Gateway's limit on one message to a connection (`PostToConnection.Data`), in bytes. */
-export const MAX_POST_BYTES = 128 * 1024;
 
 export interface ManagementApiClientOptions {
   /** `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`, or the local Management API's URL. */
@@ -83,8 +81,8 @@ export interface ApiGatewayConnectionGatewayOptions {
  * request; outcomes are translated by `gatewayOutcomeFrom` and nothing throws.
  *
  * `post` refuses data over 128 KB locally (`too-large`, no request made), as API Gateway would.
- * `close` is `DeleteConnection`: API Gateway cannot send a close code or reason, so the client sees an abnormal
- * closure (1006) whatever `request` says; the code and reason are ignored here (the local gateway honours them).
+ * `close` is `DeleteConnection`: API Gateway cannot send a close code or reason, so the client sees 1000 whatever
+ * `request` says; the code and reason are ignored here (the local gateway honours them).
  */
 export class ApiGatewayConnectionGateway implements ConnectionGateway {
   private readonly client: ApiGatewayManagementApiClient;
@@ -95,8 +93,8 @@ export class ApiGatewayConnectionGateway implements ConnectionGateway {
 
   async post(connectionId: string, data: string | Uint8Array): Promise<GatewayOutcome> {
     const size = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.byteLength;
-    if (size > MAX_POST_BYTES) {
-      return { kind: 'too-large', message: `message is ${size} bytes; API Gateway accepts at most ${MAX_POST_BYTES}` };
+    if (size > MAX_MESSAGE_BYTES) {
+      return { kind: 'too-large', message: `message is ${size} bytes; API Gateway accepts at most ${MAX_MESSAGE_BYTES}` };
     }
     try {
       await this.client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: data }));

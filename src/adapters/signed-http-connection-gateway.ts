@@ -2,7 +2,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { CloseRequest, ConnectionGateway, GatewayOutcome } from '../domain/ports.js';
-import { MAX_POST_BYTES } from './apigw-connection-gateway.js';
+import { MAX_MESSAGE_BYTES } from '../domain/publish/parse.js';
 import { ExecuteApiSigner } from './sigv4.js';
 
 export interface SignedHttpConnectionGatewayOptions {
@@ -52,7 +52,7 @@ export class SignedHttpConnectionGateway implements ConnectionGateway {
   post(connectionId: string, data: string | Uint8Array): Promise<GatewayOutcome> {
     const body = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     // API Gateway would answer 413; not sending saves the call.
-    if (body.length > MAX_POST_BYTES) return Promise.resolve({ kind: 'too-large', message: `${body.length} bytes is over API Gateway's ${MAX_POST_BYTES}` });
+    if (body.length > MAX_MESSAGE_BYTES) return Promise.resolve({ kind: 'too-large', message: `${body.length} bytes is over API Gateway's ${MAX_MESSAGE_BYTES}` });
     return this.call('POST', connectionId, body);
   }
 
