@@ -116,9 +116,9 @@ function fanoutQueue(env: AwsEnvironment, sqs: SQSClient, log: Log): FanoutQueue
   const inner = ordered !== undefined ? new SqsFanoutQueue({ client: sqs, orderedQueueUrl: ordered, delayedQueueUrl: ordered, log }) : null;
   return {
     async enqueue(entries: readonly QueueEntry[]): Promise<Result<void, QueueError>> {
-      const missing = entries.some((e) => e.delaySeconds !== undefined) ? 'DELAYED_QUEUE_URL' : inner === null ? 'ORDERED_QUEUE_URL' : null;
-      if (missing !== null || inner === null) return err({ kind: 'invalid', message: `${missing ?? 'ORDERED_QUEUE_URL'} is not configured for this function` });
-      return inner.enqueue(entries);
+      const notConfigured = (name: string) => err<QueueError>({ kind: 'invalid', message: `${name} is not configured for this function` });
+      if (entries.some((e) => e.delaySeconds !== undefined)) return notConfigured('DELAYED_QUEUE_URL');
+      return inner === null ? notConfigured('ORDERED_QUEUE_URL') : inner.enqueue(entries);
     },
   };
 }
@@ -131,9 +131,9 @@ const noConnectionAccess: ConnectionGateway = {
 
 function connectionGateway(env: AwsEnvironment, maxSockets: number): ConnectionGateway {
   if (env.MANAGEMENT_API_ENDPOINT === undefined) return noConnectionAccess;
-  // The SDK's own SigV4 signer on a keep-alive agent: a third of the CPU of the full SDK client per call
-  // (npm run bench, benchmark 2), and CPU is what bounds a fan-out worker. The credential provider reads the
-  // function's role credentials and refreshes them before they expire.
+  // SigV4 signing (ExecuteApiSigner) on a keep-alive agent, without the SDK client's middleware stack: a fraction
+  // of the full SDK client's CPU per call (npm run bench, benchmark 2), and CPU is what bounds a fan-out worker.
+  // The credential provider reads the function's role credentials and refreshes them before they expire.
   return new SignedHttpConnectionGateway({
     endpoint: env.MANAGEMENT_API_ENDPOINT,
     region: need(env, 'AWS_REGION'),
