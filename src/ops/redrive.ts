@@ -8,6 +8,7 @@ import {
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
+import { describeAwsError } from '../adapters/aws-errors.js';
 
 export interface RedriveOptions {
   readonly sqs: SQSClient;
@@ -37,6 +38,7 @@ export type RedriveResult =
 export async function redrive(options: RedriveOptions): Promise<RedriveResult> {
   const log = options.log ?? (() => {});
   const [sourceArn, destinationArn] = await Promise.all([queueArn(options.sqs, options.deadLetterQueueUrl), queueArn(options.sqs, options.destinationQueueUrl)]);
+  let taskHandle: string;
   try {
     const started = await options.sqs.send(
       new StartMessageMoveTaskCommand({
@@ -45,14 +47,16 @@ export async function redrive(options: RedriveOptions): Promise<RedriveResult> {
         ...(options.maxPerSecond !== undefined ? { MaxNumberOfMessagesPerSecond: options.maxPerSecond } : {}),
       }),
     );
-    const taskHandle = started.TaskHandle ?? '';
-    log(`started message move task ${taskHandle}`);
-    return await waitForTask(options, sourceArn, taskHandle, log);
+    taskHandle = started.TaskHandle ?? '';
   } catch (e) {
     if (!isUnsupported(e)) throw e;
     log('this SQS endpoint has no StartMessageMoveTask; moving messages by receive, send and delete');
     return { method: 'receive-send-delete', moved: await moveByHand(options, log) };
   }
+  // Outside the try: once a task runs, a failure while waiting (a FAILED task, a ListMessageMoveTasks error) is
+  // reported, not mistaken for a missing API and answered with a second, manual move.
+  log(`started message move task ${taskHandle}`);
+  return waitForTask(options, sourceArn, taskHandle, log);
 }
 
 async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
@@ -62,14 +66,13 @@ async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
   return arn;
 }
 
-function isUnsupported(e: unknown): boolean {
-  const err = e as { name?: string; $metadata?: { httpStatusCode?: number }; message?: string };
-  const status = err.$metadata?.httpStatusCode;
+function isUnsupported(thrown: unknown): boolean {
+  const { name, message, status } = describeAwsError(thrown);
   return (
-    err.name === 'UnsupportedOperation' ||
-    err.name === 'InvalidAction' ||
-    err.name === 'UnknownOperationException' ||
-    /unknown|not supported|unsupported|invalid action/i.test(err.message ?? '') ||
+    name === 'UnsupportedOperation' ||
+    name === 'InvalidAction' ||
+    name === 'UnknownOperationException' ||
+    /unknown|not supported|unsupported|invalid action/i.test(message) ||
     status === 404 ||
     status === 501
   );
