@@ -1,9 +1,9 @@
-import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqsDeadLetters, SqsFanoutQueue } from '../../../src/adapters/sqs-fanout-queue.js';
-import { createFanoutQueues, type FanoutQueueUrls } from '../../../src/local/provision.js';
+import type { FanoutQueueUrls } from '../../../src/local/provision.js';
+import { startLocalFanoutQueues, type LocalFanoutQueues } from '../../helpers/local-sqs.js';
 import { receiveAndDelete } from './sqs-receive.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '../../../src/local/services.js';
 
 interface Letter {
   readonly body: string;
@@ -14,19 +14,15 @@ const drain = async (sqs: SQSClient, queueUrl: string, count: number): Promise<L
   (await receiveAndDelete(sqs, queueUrl, count)).map((m) => ({ body: m.Body ?? '', reason: m.MessageAttributes?.reason?.StringValue }));
 
 describe('SqsDeadLetters against fauxqs', () => {
-  let services: LocalAwsServices;
+  let local: LocalFanoutQueues;
   let sqs: SQSClient;
   let urls: FanoutQueueUrls;
 
   beforeAll(async () => {
-    services = await startLocalAwsServices();
-    sqs = new SQSClient({ endpoint: services.sqsEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-    urls = await createFanoutQueues(sqs, { visibilityTimeoutSeconds: 30, maxReceiveCount: 3 });
+    local = await startLocalFanoutQueues();
+    ({ sqs, urls } = local);
   });
-  afterAll(async () => {
-    sqs.destroy();
-    await services.stop();
-  });
+  afterAll(() => local.stop());
 
   it('puts each entry in the standard dead-letter queue with its reason as a message attribute', async () => {
     const dl = new SqsDeadLetters({ client: sqs, deadLetterQueueUrl: urls.delayedDeadLetterQueueUrl });

@@ -1,22 +1,18 @@
-import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redrive } from '../../../src/ops/redrive.js';
-import { createFanoutQueues, type FanoutQueueUrls } from '../../../src/local/provision.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '../../../src/local/services.js';
+import type { FanoutQueueUrls } from '../../../src/local/provision.js';
+import { startLocalFanoutQueues, type LocalFanoutQueues } from '../../helpers/local-sqs.js';
 
 describe('redrive of dead-letter queues (local SQS, without StartMessageMoveTask)', () => {
-  let services: LocalAwsServices;
+  let local: LocalFanoutQueues;
   let sqs: SQSClient;
   let urls: FanoutQueueUrls;
   beforeAll(async () => {
-    services = await startLocalAwsServices();
-    sqs = new SQSClient({ endpoint: services.sqsEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-    urls = await createFanoutQueues(sqs, { visibilityTimeoutSeconds: 30, maxReceiveCount: 3 });
+    local = await startLocalFanoutQueues();
+    ({ sqs, urls } = local);
   });
-  afterAll(async () => {
-    sqs.destroy();
-    await services.stop();
-  });
+  afterAll(() => local.stop());
 
   const visible = async (url: string) =>
     Number((await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages'] }))).Attributes?.['ApproximateNumberOfMessages']);
