@@ -181,5 +181,7 @@ describe('SqsFanoutQueue against fauxqs', () => {
     const urls = await freshQueues();
     const queue = new SqsFanoutQueue({ client: sqs, ...urls });
     expect(await queue.enqueue([])).toEqual({ ok: true, value: undefined });
+    expect(await visibleCount(sqs, urls.orderedQueueUrl)).toEqual({ visible: 0, delayed: 0 });
+    expect(await visibleCount(sqs, urls.delayedQueueUrl)).toEqual({ visible: 0, delayed: 0 });
   });
 });
