@@ -9,10 +9,9 @@ if (process.argv.includes('--cdk-json')) {
   const path = new URL('../../cdk.json', import.meta.url);
   const raw: unknown = JSON.parse(readFileSync(path, 'utf8'));
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error('cdk.json is not a JSON object');
-  const current = raw as Record<string, unknown>;
-  const context = typeof current.context === 'object' && current.context !== null ? current.context : {};
+  const context = 'context' in raw && typeof raw.context === 'object' && raw.context !== null ? raw.context : {};
   const flags = Object.fromEntries(Object.entries(context).filter(([key]) => key.includes(':')));
-  console.log(JSON.stringify({ ...current, context: { ...contextDefaults(), ...flags } }, null, 2));
+  console.log(JSON.stringify({ ...raw, context: { ...contextDefaults(), ...flags } }, null, 2));
 } else {
   console.log(contextTableMarkdown());
 }

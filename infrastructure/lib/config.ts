@@ -40,13 +40,13 @@ export const stackSettings = {
 export type StackSettingName = keyof typeof stackSettings;
 export type StackSettings = { readonly [K in StackSettingName]: number };
 
-/** CloudWatch Logs' allowed retention periods, in days. */
-export const allowedRetentionDays = [
-  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
-] as const;
+/** CloudWatch Logs' allowed retention periods, in days: CDK's enum without "never expire". */
+export const allowedRetentionDays: readonly RetentionDays[] = Object.values(RetentionDays).filter(
+  (v): v is RetentionDays => typeof v === 'number' && v !== RetentionDays.INFINITE,
+);
 
 /** Powertools log levels, as `LOG_LEVEL` accepts them. */
-export const logLevels = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;
+const logLevels = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;
 export type LogLevel = (typeof logLevels)[number];
 
 /** A context value that is not an integer: its key, default (`undefined` = required or optional) and meaning. */
@@ -118,11 +118,12 @@ function readIntegers<K extends string>(table: Record<K, IntegerSetting>, contex
   return out;
 }
 
+const invalid = (setting: OtherSetting, raw: unknown): SettingError =>
+  new SettingError(`${source(setting.context)} is ${JSON.stringify(raw)}; it must be ${setting.allowed}. ${setting.description}`);
+
 function readString(setting: OtherSetting, raw: unknown, check: (value: string) => boolean): string | undefined {
   if (raw === undefined || raw === null || raw === '') return typeof setting.default === 'string' ? setting.default : undefined;
-  if (typeof raw !== 'string' || !check(raw)) {
-    throw new SettingError(`${source(setting.context)} is ${JSON.stringify(raw)}; it must be ${setting.allowed}. ${setting.description}`);
-  }
+  if (typeof raw !== 'string' || !check(raw)) throw invalid(setting, raw);
   return raw;
 }
 
@@ -139,9 +140,7 @@ const isLogLevel = (value: string): value is LogLevel => (logLevels as readonly 
 function readLogLevel(raw: unknown): LogLevel {
   const setting = otherSettings.logLevel;
   const level = readText(setting, raw, () => true).toUpperCase();
-  if (!isLogLevel(level)) {
-    throw new SettingError(`${source(setting.context)} is ${JSON.stringify(raw)}; it must be ${setting.allowed}. ${setting.description}`);
-  }
+  if (!isLogLevel(level)) throw invalid(setting, raw);
   return level;
 }
 
@@ -149,7 +148,7 @@ function readBoolean(setting: OtherSetting, raw: unknown): boolean {
   if (raw === undefined || raw === null || raw === '') return setting.default === true;
   if (raw === true || raw === 'true') return true;
   if (raw === false || raw === 'false') return false;
-  throw new SettingError(`${source(setting.context)} is ${JSON.stringify(raw)}; it must be ${setting.allowed}. ${setting.description}`);
+  throw invalid(setting, raw);
 }
 
 function isHttpUrl(value: string): boolean {
@@ -176,18 +175,17 @@ export function readStackConfig(context: ContextReader, env: Readonly<Record<str
   const targetUrl = readText(s.targetUrl, rawTarget, isHttpUrl);
 
   const stack = readIntegers(stackSettings, context);
-  const logRetention = Object.values(RetentionDays).find((v) => v === stack.logRetentionDays);
-  if (typeof logRetention !== 'number' || !(allowedRetentionDays as readonly number[]).includes(logRetention)) {
+  const logRetention = allowedRetentionDays.find((days) => days === stack.logRetentionDays);
+  if (logRetention === undefined) {
     throw new SettingError(
       `${source('logRetentionDays')} is ${JSON.stringify(context('logRetentionDays'))}; it must be one of ${allowedRetentionDays.join(', ')}.`,
     );
   }
   const deploy: DeploySettings = readIntegers<DeploySettingName>(deploySettings, context);
-  if (deploy.stageBurstLimit < deploy.stageRateLimit || deploy.controlBurstLimit < deploy.controlRateLimit) {
-    const [key, burst, rate] = deploy.stageBurstLimit < deploy.stageRateLimit
-      ? ['stageBurstLimit', deploy.stageBurstLimit, deploy.stageRateLimit]
-      : ['controlBurstLimit', deploy.controlBurstLimit, deploy.controlRateLimit];
-    throw new SettingError(`${source(key)} is ${burst}; it must be at least the matching rate limit (${rate}).`);
+  for (const [burst, rate] of [['stageBurstLimit', 'stageRateLimit'], ['controlBurstLimit', 'controlRateLimit']] as const) {
+    if (deploy[burst] < deploy[rate]) {
+      throw new SettingError(`${source(burst)} is ${deploy[burst]}; it must be at least the matching rate limit (${deploy[rate]}).`);
+    }
   }
   const runtime: RuntimeSettings = readIntegers<RuntimeSettingName>(runtimeSettings, context);
 

@@ -28,7 +28,7 @@ const otherRow = (s: OtherSetting): Row => ({
 });
 
 /** Every context key the app reads, grouped as the table shows them. */
-export function contextRows(): { title: string; rows: Row[] }[] {
+function contextRows(): { title: string; rows: Row[] }[] {
   return [
     { title: 'Stack', rows: Object.values(otherSettings).map(otherRow) },
     { title: 'Functions (also passed to every function as environment variables)', rows: Object.values(runtimeSettings).map(integerRow) },
