@@ -52,16 +52,8 @@ export class ApiGatewayAccountLogging extends Construct {
   }
 }
 
-/** An access log group with the stack's retention, and the settings that write JSON lines into it. */
-export function jsonAccessLog(
-  scope: Construct,
-  id: string,
-  retention: RetentionDays,
-  fields: Record<string, string>,
-): { logGroup: LogGroup; settings: IAccessLogSettings } {
+/** An access log group with the stack's retention, and the stage settings that write JSON lines into it. */
+export function jsonAccessLog(scope: Construct, id: string, retention: RetentionDays, fields: Record<string, string>): IAccessLogSettings {
   const logGroup = new LogGroup(scope, id, { retention, removalPolicy: RemovalPolicy.DESTROY });
-  return {
-    logGroup,
-    settings: { destination: new LogGroupLogDestination(logGroup), format: AccessLogFormat.custom(JSON.stringify(fields)) },
-  };
+  return { destination: new LogGroupLogDestination(logGroup), format: AccessLogFormat.custom(JSON.stringify(fields)) };
 }

@@ -2,7 +2,7 @@ import { Validations } from 'aws-cdk-lib';
 import { HttpApi, HttpStage, type ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import type { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { jsonAccessLog } from './api-gateway-logging.js';
 
@@ -22,7 +22,6 @@ export interface ControlApiProps {
 export class ControlApi extends Construct {
   readonly api: HttpApi;
   readonly stage: HttpStage;
-  readonly accessLogs: LogGroup;
 
   constructor(scope: Construct, id: string, props: ControlApiProps) {
     super(scope, id);
@@ -31,7 +30,7 @@ export class ControlApi extends Construct {
       createDefaultStage: false,
       defaultIntegration: new HttpLambdaIntegration('ControlIntegration', props.handler),
     });
-    const access = jsonAccessLog(this, 'AccessLogs', props.logRetention, {
+    const accessLogSettings = jsonAccessLog(this, 'AccessLogs', props.logRetention, {
       requestId: '$context.requestId',
       requestTime: '$context.requestTime',
       sourceIp: '$context.identity.sourceIp',
@@ -52,13 +51,12 @@ export class ControlApi extends Construct {
         'handler verifies it against the GRIP key before doing anything, and rejects the request otherwise. ' +
         'An IAM or Cognito authorizer would break every existing GRIP client.',
     });
-    this.accessLogs = access.logGroup;
     this.stage = new HttpStage(this, 'Stage', {
       httpApi: this.api,
       stageName: '$default',
       autoDeploy: true,
       throttle: props.throttle,
-      accessLogSettings: access.settings,
+      accessLogSettings,
     });
   }
 

@@ -17,6 +17,7 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import { MAX_QUEUE_DELAY_SECONDS } from '../../src/domain/keepalive.js';
 import type { MetricName } from '../../src/domain/ports.js';
 import type { FanoutQueues } from './fanout-queues.js';
 import type { HandlerFunction } from './handler-function.js';
@@ -34,8 +35,6 @@ export interface MonitoringProps {
   readonly backendErrorRatePercent: number;
 }
 
-/** The largest per-message delay SQS allows: a delayed retry may legitimately wait this long before it is visible. */
-const maxSqsDelaySeconds = 900;
 /** Below this many backend requests in a period, the error rate is noise and reads as 0. */
 const backendErrorRateMinRequests = 10;
 
@@ -61,9 +60,10 @@ export class Monitoring extends Construct {
       return a;
     };
 
+    // A delayed job may legitimately wait SQS's longest delay before it is even visible.
     const lanes: [string, Queue, Queue, number][] = [
       ['Ordered', queues.ordered, queues.orderedDeadLetter, props.queueAgeAlarmSeconds],
-      ['Delayed', queues.delayed, queues.delayedDeadLetter, props.queueAgeAlarmSeconds + maxSqsDelaySeconds],
+      ['Delayed', queues.delayed, queues.delayedDeadLetter, props.queueAgeAlarmSeconds + MAX_QUEUE_DELAY_SECONDS],
     ];
     for (const [name, source, deadLetter, maxAge] of lanes) {
       alarm(

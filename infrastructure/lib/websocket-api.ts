@@ -2,7 +2,7 @@ import { Validations } from 'aws-cdk-lib';
 import { WebSocketApi as WebSocketApiL2, WebSocketStage, type ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import type { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct, type IDependable } from 'constructs';
 import { jsonAccessLog } from './api-gateway-logging.js';
 
@@ -21,7 +21,7 @@ export interface WebSocketHandlers {
 }
 
 /** The stage name in the client URL (`wss://…/live`) and in the Management API endpoint. */
-export const webSocketStageName = 'live';
+const webSocketStageName = 'live';
 
 /**
  * The client-facing WebSocket API: one stage with throttling and JSON access logs (connection id, route, status,
@@ -33,14 +33,13 @@ export const webSocketStageName = 'live';
 export class WebSocketApi extends Construct {
   readonly api: WebSocketApiL2;
   readonly stage: WebSocketStage;
-  readonly accessLogs: LogGroup;
 
   constructor(scope: Construct, id: string, props: WebSocketApiProps) {
     super(scope, id);
     this.api = new WebSocketApiL2(this, 'Api', {
       description: 'GRIP channel server: client WebSocket connections, proxied to the backend as WebSocket-over-HTTP',
     });
-    const access = jsonAccessLog(this, 'AccessLogs', props.logRetention, {
+    const accessLogSettings = jsonAccessLog(this, 'AccessLogs', props.logRetention, {
       requestId: '$context.requestId',
       extendedRequestId: '$context.extendedRequestId',
       requestTime: '$context.requestTime',
@@ -55,13 +54,12 @@ export class WebSocketApi extends Construct {
       errorType: '$context.error.responseType',
       sourceIp: '$context.identity.sourceIp',
     });
-    this.accessLogs = access.logGroup;
     this.stage = new WebSocketStage(this, 'Stage', {
       webSocketApi: this.api,
       stageName: webSocketStageName,
       autoDeploy: true,
       throttle: props.throttle,
-      accessLogSettings: access.settings,
+      accessLogSettings,
     });
     if (props.accountLogging) this.stage.node.addDependency(props.accountLogging);
   }
