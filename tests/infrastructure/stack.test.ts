@@ -350,15 +350,19 @@ describe('the GRIP key', () => {
     // A secret value can only reach a template through a dynamic reference or a literal SecretString.
     expect(/resolve:secretsmanager/i.test(json)).toBe(false);
     expect(json.includes('"SecretString"')).toBe(false);
+    const keyVariables: string[] = [];
     for (const name of functions) {
       const env = fn(name).resource.Properties.Environment.Variables as Record<string, unknown>;
       for (const [key, value] of Object.entries(env)) {
         if (/KEY|SECRET/.test(key)) {
+          keyVariables.push(name);
           expect(key).toBe('GRIP_KEY_SECRET_ARN');
           expect(value).toEqual({ Ref: secretId });
         }
       }
     }
+    // The loop above checked something: the four functions that sign or verify with the key.
+    expect(keyVariables).toEqual(['WsConnect', 'WsMessage', 'WsDisconnect', 'Control']);
     const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
     expect(outputs.GripKeySecretArn?.Value).toEqual({ Ref: secretId });
   });
