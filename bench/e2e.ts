@@ -26,7 +26,6 @@ interface System {
   readonly postMs: number[];
   /** The slowest client of each measured publish, ms. */
   readonly slowest: number[];
-  missed: number;
   stop(): Promise<void>;
 }
 
@@ -124,7 +123,7 @@ export async function benchE2e(ctx: BenchContext): Promise<Table> {
 
 async function connectSystem(name: string, short: string, wsUrl: string, controlUrl: string, key: string, clients: number, stop: () => Promise<void>): Promise<System> {
   const fleet = await openClients(`${wsUrl.replace(/\/$/, '')}/bench`, clients);
-  return { name, short, fleet, control: new ControlClient({ url: controlUrl, key, iss: 'bench', retry: false }), latencies: [], postMs: [], slowest: [], missed: 0, stop };
+  return { name, short, fleet, control: new ControlClient({ url: controlUrl, key, iss: 'bench', retry: false }), latencies: [], postMs: [], slowest: [], stop };
 }
 
 /** Warm-up publishes that must reach every client (subscriptions complete, caches and JIT warm). */
@@ -155,7 +154,6 @@ async function publishOnce(system: System, tag: string, clients: number): Promis
   const got = system.fleet.receivedAt(tag);
   for (const at of got) system.latencies.push(at - t0);
   system.slowest.push(max(got) - t0);
-  system.missed += clients - got.length;
 }
 
 async function waitForAll(fleet: ClientFleet, tag: string, clients: number, timeoutMs: number): Promise<boolean> {

@@ -42,7 +42,7 @@ const handlers: Handlers = {
   },
   async 'mgmt.stats'() {
     const stats = requireManagementApi().stats();
-    return { requests: stats.requests, byStatus: Object.fromEntries(Object.entries(stats.byStatus).map(([k, v]) => [k, v])) };
+    return { requests: stats.requests, byStatus: Object.fromEntries(Object.entries(stats.byStatus)) };
   },
   async 'sink.configure'(family) {
     sink.configure(family);

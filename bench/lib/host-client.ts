@@ -39,10 +39,6 @@ export class Host {
     return new Host(child);
   }
 
-  get pid(): number | undefined {
-    return this.#child.pid;
-  }
-
   async call<K extends OpName>(op: K, args: OpArgs<K>): Promise<OpResult<K>> {
     if (this.#exited) throw new Error(`host has exited; cannot call ${op}`);
     const id = this.#next++;

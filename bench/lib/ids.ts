@@ -16,7 +16,3 @@ export interface IdFamily {
   readonly prefix: string;
   readonly count: number;
 }
-
-export function idsOf(family: IdFamily): string[] {
-  return Array.from({ length: family.count }, (_, i) => connectionIdOf(family.prefix, i));
-}

@@ -143,7 +143,7 @@ export async function publishAndMeasure(pipeline: Pipeline, sink: SinkView, opti
   };
 }
 
-export function diffCounts(after: Readonly<Record<string, number>>, before: Readonly<Record<string, number>>): Record<string, number> {
+function diffCounts(after: Readonly<Record<string, number>>, before: Readonly<Record<string, number>>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(after)) {
     const d = v - (before[k] ?? 0);

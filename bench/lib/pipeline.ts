@@ -18,7 +18,7 @@ import { SignedHttpConnectionGateway } from '../../src/adapters/signed-http-conn
 import { SqsFanoutQueue } from '../../src/adapters/sqs-fanout-queue.js';
 import { ControlClient } from '../../src/client/index.js';
 import { connectionsTable } from '../../src/config/resources.js';
-import { runtimeSettings, type RuntimeSettings } from '../../src/config/settings.js';
+import { loadRuntimeSettings } from '../../src/config/settings.js';
 import { createFanoutWorker, fanoutConfigFromSettings, type FanoutConfig } from '../../src/domain/fanout/worker.js';
 import type { ConnectionGateway, GatewayOutcome, Log, MetricName } from '../../src/domain/ports.js';
 import { makeControlHandler } from '../../src/handlers/control.js';
@@ -47,9 +47,6 @@ export type GatewayChoice =
   | { readonly kind: 'sdk-client'; readonly maxSockets: number }
   /** Local mode's default: in-process, no HTTP. */
   | { readonly kind: 'direct'; readonly connections: LocalConnections };
-
-/** The gateways a worker process can build (the direct one needs connections in its own process). */
-export type RemoteGatewayKind = Exclude<GatewayChoice['kind'], 'direct'>;
 
 /** Counters the worker's metrics carry that the benchmarks report. */
 export const REPORTED_COUNTERS = ['Deliveries', 'DeliveriesThrottled', 'DeliveriesRetried', 'DeliveriesFailed', 'DeliveriesDeadLettered', 'JobsSplit', 'JobsContinued'] as const satisfies readonly MetricName[];
@@ -101,9 +98,8 @@ export interface RunningWorker {
 }
 
 /** The worker's configuration from the settings' defaults (as local mode and the Lambda get it), with `concurrency`. */
-export function fanoutConfig(concurrency: number): FanoutConfig {
-  const defaults = Object.fromEntries(Object.entries(runtimeSettings).map(([name, setting]) => [name, setting.default]));
-  return fanoutConfigFromSettings({ ...(defaults as RuntimeSettings), fanoutConcurrency: concurrency }, 10_000);
+function fanoutConfig(concurrency: number): FanoutConfig {
+  return fanoutConfigFromSettings({ ...loadRuntimeSettings({}), fanoutConcurrency: concurrency }, 10_000);
 }
 
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
@@ -186,7 +182,6 @@ export interface PipelineOptions {
 
 export interface Pipeline {
   readonly queues: FanoutQueueUrls;
-  readonly config: FanoutConfig;
   /** POSTs one GRIP publish to the control API; resolves when it answered 200. */
   publish(channel: string, text: string): Promise<void>;
   /** Whether no job is queued, in flight or delayed anywhere, and no invocation is running. */
@@ -251,7 +246,6 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
 
     return {
       queues,
-      config: fanoutConfig(options.concurrency),
       async publish(channel, text) {
         await publisher.publish(channel, text);
       },

@@ -9,7 +9,7 @@ const tuning = z.object({ latencyMs: z.number().min(0).optional(), rateLimit: ra
 const family = z.object({ prefix: z.string().min(1), count: z.number().int().min(0) });
 const cpu = z.object({ user: z.number(), system: z.number() });
 
-export const sinkStatsSchema = z.object({
+const sinkStatsSchema = z.object({
   posts: z.number(),
   delivered: z.number(),
   unique: z.number(),
