@@ -1,3 +1,4 @@
+import { utf8ByteLength } from './protocol/values.js';
 import { err, ok, type Result } from './result.js';
 
 /**
@@ -14,8 +15,6 @@ export interface ChannelNameError {
   readonly message: string;
 }
 
-const encoder = new TextEncoder();
-
 /**
  * Checks a channel name from a backend or a publisher: a non-empty string of at most 256 UTF-8 bytes, without
  * control characters, and not the reserved `$connection` value.
@@ -26,7 +25,7 @@ const encoder = new TextEncoder();
 export function validateChannel(channel: unknown): Result<string, ChannelNameError> {
   if (typeof channel !== 'string') return err({ kind: 'invalid-channel', message: 'channel must be a string' });
   if (channel.length === 0) return err({ kind: 'invalid-channel', message: 'channel must not be empty' });
-  if (encoder.encode(channel).length > MAX_CHANNEL_BYTES) {
+  if (utf8ByteLength(channel) > MAX_CHANNEL_BYTES) {
     return err({ kind: 'invalid-channel', message: `channel must be at most ${MAX_CHANNEL_BYTES} bytes of UTF-8` });
   }
   if (channel === CONNECTION_ITEM_SORT_KEY) {

@@ -1,6 +1,7 @@
 import { authorizeControl, type SharedKey } from '../auth.js';
-import { BUCKET_SPACE } from '../channel.js';
+import { channelOrderKey, WHOLE_SPACE } from '../fanout/ranges.js';
 import type { Clock, FanoutQueue, Log, Metrics, QueueEntry } from '../ports.js';
+import { isRecord, parseJson } from '../protocol/values.js';
 import { parsePublishBody, type PublishItem } from '../publish/parse.js';
 import { err, ok, type Result } from '../result.js';
 
@@ -109,14 +110,14 @@ export async function handleControlRequest(deps: ControlDeps, request: ControlRe
 function toQueueEntry(item: PublishItem, payload: NonNullable<PublishItem['payload']>, publishId: string, now: number): QueueEntry {
   if (item.target.kind === 'channel') {
     return {
-      orderKey: `ch:${item.target.channel}`,
+      orderKey: channelOrderKey(item.target.channel, WHOLE_SPACE),
       job: {
         v: 1,
         kind: 'channel',
         channel: item.target.channel,
         payload,
-        partition: { from: 0, to: BUCKET_SPACE },
-        range: { from: 0, to: BUCKET_SPACE },
+        partition: WHOLE_SPACE,
+        range: WHOLE_SPACE,
         cursor: null,
         publishId,
         publishedAt: now,
@@ -145,13 +146,11 @@ function decodePathSegment(segment: string): string | null {
 function connectionBody(connectionId: string, action: string, body: Uint8Array): Result<string, string> {
   let format: unknown = {};
   if (body.length > 0) {
-    try {
-      format = JSON.parse(decoder.decode(body));
-    } catch {
-      return err('body is not JSON');
-    }
+    const parsed = parseJson(decoder.decode(body));
+    if (!parsed.ok) return err('body is not JSON');
+    format = parsed.value;
   }
-  if (typeof format !== 'object' || format === null || Array.isArray(format)) return err('body must be a JSON object');
+  if (!isRecord(format)) return err('body must be a JSON object');
   const wsMessage = action === 'close' ? { ...format, action: 'close' } : format;
   return ok(JSON.stringify({ items: [{ connection: connectionId, formats: { 'ws-message': wsMessage } }] }));
 }

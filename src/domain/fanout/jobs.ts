@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { err, ok, type Result } from '../result.js';
 import { BUCKET_SPACE } from '../channel.js';
+import { parseJson } from '../protocol/values.js';
+import { err, ok, type Result } from '../result.js';
 
 /**
  * What to deliver: a text or binary message, or a close. Binary content travels base64-encoded because queue
@@ -130,13 +131,9 @@ export interface JobParseError {
 
 /** Parses a queue message body into a job. Never throws: bad JSON or a bad shape is an `invalid-job` error. */
 export function parseJob(body: string): Result<FanoutJob, JobParseError> {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch (e) {
-    return err({ kind: 'invalid-job', message: `job body is not JSON: ${(e as Error).message}` });
-  }
-  const parsed = jobSchema.safeParse(json);
+  const json = parseJson(body);
+  if (!json.ok) return err({ kind: 'invalid-job', message: `job body is not JSON: ${json.error}` });
+  const parsed = jobSchema.safeParse(json.value);
   if (!parsed.success) {
     return err({ kind: 'invalid-job', message: `job body is not a job: ${z.prettifyError(parsed.error)}` });
   }

@@ -6,6 +6,7 @@ import type { Handshake } from '../connection.js';
 import type { BackendRequest } from '../ports.js';
 import { encodeEvents } from './codec.js';
 import { WEBSOCKET_EVENTS_CONTENT_TYPE, type WsEvent } from './events.js';
+import { utf8ByteLength } from './values.js';
 
 /**
  * The most header bytes (`name: value\r\n` per header, UTF-8) a stored handshake keeps. A connection record is
@@ -44,7 +45,6 @@ const KEPT_LONGEST: ReadonlySet<string> = new Set([
 const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 // eslint-disable-next-line no-control-regex -- a header value must not smuggle line breaks or NULs
 const BAD_VALUE = /[\r\n\u0000]/;
-const utf8Encoder = new TextEncoder();
 
 export interface HandshakeCapture {
   readonly handshake: Handshake;
@@ -202,5 +202,5 @@ function joinUrl(targetUrl: string, path: string, query: string): string {
 }
 
 function headerLineBytes(name: string, value: string): number {
-  return name.length + 2 + utf8Encoder.encode(value).length + 2;
+  return name.length + 2 + utf8ByteLength(value) + 2;
 }

@@ -1,4 +1,4 @@
-import type { ConnectionRecord, Handshake } from '../connection.js';
+import type { Handshake } from '../connection.js';
 import type { WsEvent } from '../protocol/events.js';
 import { buildBackendRequest } from '../protocol/request.js';
 import type { OutgoingMessage, SessionAction } from '../protocol/reply.js';
@@ -73,5 +73,3 @@ export function applyMeta(meta: Readonly<Record<string, string>>, changes: Reado
 export function hasChanges(changes: object): boolean {
   return Object.keys(changes).length > 0;
 }
-
-export type { ConnectionRecord };
