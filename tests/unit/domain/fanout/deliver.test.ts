@@ -170,6 +170,7 @@ describe('deliver', () => {
   it('a close without code or reason passes neither', async () => {
     const { t, gateway } = tools();
     await deliver(t, ['a'], [{ kind: 'close' }], emptyReport());
+    expect(gateway.closes('a')).toHaveLength(1);
     const request = gateway.closes('a')[0]?.request;
     expect(request?.code).toBeUndefined();
     expect(request?.reason).toBeUndefined();

@@ -420,16 +420,26 @@ describe('interpretReply properties', () => {
   const bodyArb = fc.oneof(
     fc.uint8Array({ maxLength: 64 }),
     fc
-      .array(fc.constantFrom('OPEN\r\n', 'TEXT 4\r\nm:hi\r\n', 'TEXT 5\r\nc:{}x\r\n', 'CLOSE 2\r\n\x00\x00\r\n', 'CLOSE 2\r\n\x03\xed\r\n', 'DISCONNECT\r\n', 'PING\r\n', 'BINARY 1\r\nx\r\n'), {
-        maxLength: 6,
-      })
-      .map((parts) => latin1(parts.join(''))),
+      .tuple(
+        // An OPEN first half the time, so OPEN-phase replies get accepted often enough to check.
+        fc.boolean(),
+        fc.array(fc.constantFrom('OPEN\r\n', 'TEXT 4\r\nm:hi\r\n', 'TEXT 5\r\nc:{}x\r\n', 'CLOSE 2\r\n\x00\x00\r\n', 'CLOSE 2\r\n\x03\xed\r\n', 'DISCONNECT\r\n', 'PING\r\n', 'BINARY 1\r\nx\r\n'), {
+          maxLength: 6,
+        }),
+      )
+      .map(([open, parts]) => latin1((open ? 'OPEN\r\n' : '') + parts.join(''))),
   );
 
+  // Half the replies count (200 with the events content type), so the accept/update checks below really run.
+  const statusArb = fc.oneof(fc.constant(200), fc.integer({ min: 0, max: 999 }));
+  const countingHeadersArb = fc.oneof(headersArb, headersArb.map((headers) => ({ ...headers, 'content-type': EVENTS })));
+
   it('never throws, and every decision is well-formed (10,000 runs)', () => {
+    const reached = { reject: 0, accept: 0, update: 0, invalid: 0, ended: 0 };
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 999 }), headersArb, bodyArb, contextArb, (status, headers, body, context) => {
+      fc.property(statusArb, countingHeadersArb, bodyArb, contextArb, (status, headers, body, context) => {
         const decision = interpretReply({ status, headers, body }, context);
+        reached[decision.kind]++;
         switch (decision.kind) {
           case 'reject':
             expect(context.phase).toBe('open');
@@ -450,7 +460,10 @@ describe('interpretReply properties', () => {
         if (decision.kind === 'accept' || decision.kind === 'update') {
           // Nothing follows a close or a drop.
           const endAt = decision.actions.findIndex((a) => a.kind === 'close' || a.kind === 'drop');
-          if (endAt >= 0) expect(endAt).toBe(decision.actions.length - 1);
+          if (endAt >= 0) {
+            reached.ended++;
+            expect(endAt).toBe(decision.actions.length - 1);
+          }
           for (const action of decision.actions) {
             if (action.kind === 'close' && action.code !== null) expect(isSendableCloseCode(action.code)).toBe(true);
           }
@@ -458,5 +471,7 @@ describe('interpretReply properties', () => {
       }),
       { numRuns: 10_000 },
     );
+    // The generators must reach every kind of decision, and replies that end in a close or drop.
+    for (const count of Object.values(reached)) expect(count).toBeGreaterThan(100);
   });
 });

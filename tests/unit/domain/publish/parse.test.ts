@@ -238,13 +238,25 @@ describe('parsePublishBody properties', () => {
     },
     { requiredKeys: [] },
   );
+  // Well-formed items too: random ones almost never parse, and the checks on parsed items must run.
+  const plausibleItemArb = fc.record({
+    channel: fc.constantFrom('room', 'news'),
+    formats: fc.record({
+      'ws-message': fc.oneof(
+        fc.record({ content: fc.string() }),
+        fc.record({ action: fc.constant('close'), code: fc.integer({ min: -10, max: 6000 }) }, { requiredKeys: ['action'] }),
+      ),
+    }),
+  });
   const bodyArb = fc.oneof(
     fc.record({ items: fc.array(itemArb, { maxLength: 4 }) }).map((b) => JSON.stringify(b)),
+    fc.record({ items: fc.array(plausibleItemArb, { minLength: 1, maxLength: 3 }) }).map((b) => JSON.stringify(b)),
     fc.json(),
     fc.string({ unit: 'binary', maxLength: 60 }),
   );
 
   it('never throws; every result is items or an error naming an item that exists (10,000 runs)', () => {
+    let closesWithCode = 0;
     fc.assert(
       fc.property(bodyArb, (body) => {
         const result = parsePublishBody(body);
@@ -253,6 +265,7 @@ describe('parsePublishBody properties', () => {
             // Exactly one of payload and ignored is set.
             expect((item.payload === null) !== (item.ignored === null)).toBe(true);
             if (item.payload?.kind === 'close' && item.payload.code !== undefined) {
+              closesWithCode++;
               expect(item.payload.code).toBeGreaterThanOrEqual(1000);
               expect(item.payload.code).toBeLessThanOrEqual(4999);
             }
@@ -264,5 +277,6 @@ describe('parsePublishBody properties', () => {
       }),
       { numRuns: 10_000 },
     );
+    expect(closesWithCode).toBeGreaterThan(100);
   });
 });
