@@ -26,8 +26,10 @@ const connectionsJob = {
   publishedAt: 1,
 } as const;
 
+const keepAliveJob = { v: 1, kind: 'keepalive', connectionId: 'a', since: 1, dueAt: 30_001 } as const;
+
 describe('parseJob / serializeJob', () => {
-  it.each([channelJob, connectionsJob])('round-trips a %s job', (job) => {
+  it.each([channelJob, connectionsJob, keepAliveJob])('round-trips a $kind job', (job) => {
     expect(parseJob(serializeJob(job as FanoutJob))).toEqual({ ok: true, value: job });
   });
 
@@ -55,6 +57,7 @@ describe('parseJob / serializeJob', () => {
     ['no connections', JSON.stringify({ ...connectionsJob, connectionIds: [] })],
     ['no payloads', JSON.stringify({ ...connectionsJob, payloads: [] })],
     ['a negative attempt', JSON.stringify({ ...connectionsJob, attempt: -1 })],
+    ['a keep-alive job without a connection', JSON.stringify({ ...keepAliveJob, connectionId: '' })],
     ['a close code out of range', JSON.stringify({ ...connectionsJob, payloads: [{ kind: 'close', code: 999 }] })],
     ['an overlong close reason', JSON.stringify({ ...connectionsJob, payloads: [{ kind: 'close', reason: 'x'.repeat(124) }] })],
   ])('rejects %s as invalid-job without throwing', (_name, body) => {
