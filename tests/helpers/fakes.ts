@@ -80,19 +80,24 @@ export interface LogEntry {
   readonly attributes: Record<string, unknown>;
 }
 
+/** A `Log` that keeps every entry; with `print` it also writes them to the console (to follow a long test). */
 export class RecordingLog implements Log {
   readonly entries: LogEntry[] = [];
+  readonly #print: boolean;
+  constructor(options: { readonly print?: boolean } = {}) {
+    this.#print = options.print ?? false;
+  }
   debug(message: string, attributes: Record<string, unknown> = {}): void {
-    this.entries.push({ level: 'debug', message, attributes });
+    this.#add('debug', message, attributes);
   }
   info(message: string, attributes: Record<string, unknown> = {}): void {
-    this.entries.push({ level: 'info', message, attributes });
+    this.#add('info', message, attributes);
   }
   warn(message: string, attributes: Record<string, unknown> = {}): void {
-    this.entries.push({ level: 'warn', message, attributes });
+    this.#add('warn', message, attributes);
   }
   error(message: string, attributes: Record<string, unknown> = {}): void {
-    this.entries.push({ level: 'error', message, attributes });
+    this.#add('error', message, attributes);
   }
   at(level: LogEntry['level']): LogEntry[] {
     return this.entries.filter((e) => e.level === level);
@@ -102,6 +107,10 @@ export class RecordingLog implements Log {
     return this.at(level).filter(
       (e) => e.message.includes(text) || Object.values(e.attributes).some((v) => typeof v === 'string' && v.includes(text)),
     );
+  }
+  #add(level: LogEntry['level'], message: string, attributes: Record<string, unknown>): void {
+    this.entries.push({ level, message, attributes });
+    if (this.#print) console.log(`[${level}] ${message} ${JSON.stringify(attributes)}`);
   }
 }
 
@@ -122,15 +131,11 @@ export class RecordingMetrics implements Metrics {
 // ---------------------------------------------------------------------------------------------------------------
 // Failure injection shared by the fakes
 
-/** Per-method scripted failures: after `after` good calls, that many calls fail (Infinity: until `heal`). */
+/** Per-method scripted failures: after `after` good calls, that many calls fail (Infinity: every later call). */
 class Failures<M extends string, E> {
   readonly #plans = new Map<M, { error: E; remaining: number; skip: number }>();
   set(method: M, error: E, times: number, after = 0): void {
     this.#plans.set(method, { error, remaining: times, skip: after });
-  }
-  heal(method?: M): void {
-    if (method === undefined) this.#plans.clear();
-    else this.#plans.delete(method);
   }
   /** The error for this call, if it is to fail (and uses one of the plan's failures). */
   take(method: M): E | null {
@@ -195,17 +200,13 @@ export class InMemoryStore implements ConnectionStore, SubscriptionStore, Subscr
 
   constructor(private readonly clock: () => number = () => 1_800_000_000_000) {}
 
-  /** Makes `method` fail with `error` on `times` calls (default: until `heal`), after `after` calls that succeed. */
+  /** Makes `method` fail with `error` on `times` calls (default: every call), after `after` calls that succeed. */
   fail(method: StoreMethod, error: StoreError = storeError(), times = Number.POSITIVE_INFINITY, after = 0): this {
     this.#failures.set(method, error, times, after);
     return this;
   }
   failOnce(method: StoreMethod, error: StoreError = storeError()): this {
     return this.fail(method, error, 1);
-  }
-  heal(method?: StoreMethod): this {
-    this.#failures.heal(method);
-    return this;
   }
   callsOf(method: StoreMethod): StoreCall[] {
     return this.calls.filter((c) => c.method === method);
@@ -401,7 +402,6 @@ export class RecordingQueue implements FanoutQueue, DeadLetters {
   readonly dead: { readonly body: string; readonly reason: string }[] = [];
   /** Every call, failed or not: the entries each `enqueue` was given. */
   readonly enqueueCalls: (readonly QueueEntry[])[] = [];
-  readonly deadLetterCalls: (readonly { readonly body: string; readonly reason: string }[])[] = [];
   readonly #failures = new Failures<'enqueue' | 'deadLetter', QueueError>();
   readonly #dedupIds = new Set<string>();
   #next = 1;
@@ -412,10 +412,6 @@ export class RecordingQueue implements FanoutQueue, DeadLetters {
   }
   failOnce(method: 'enqueue' | 'deadLetter', error: QueueError = queueError()): this {
     return this.fail(method, error, 1);
-  }
-  heal(): this {
-    this.#failures.heal();
-    return this;
   }
 
   async enqueue(entries: readonly QueueEntry[]): Promise<Result<void, QueueError>> {
@@ -436,7 +432,6 @@ export class RecordingQueue implements FanoutQueue, DeadLetters {
   }
 
   async deadLetter(entries: readonly { readonly body: string; readonly reason: string }[]): Promise<Result<void, QueueError>> {
-    this.deadLetterCalls.push(entries);
     const failed = this.#failures.take('deadLetter');
     if (failed) return err(failed);
     this.dead.push(...entries);
@@ -468,7 +463,7 @@ export class RecordingQueue implements FanoutQueue, DeadLetters {
 /** Shorthands for scripted outcomes. `failed` is retryable; give a full outcome for a non-retryable one. */
 export type OutcomeSpec = 'ok' | 'gone' | 'throttled' | 'failed' | 'too-large' | GatewayOutcome | Error;
 
-export function outcomeOf(spec: Exclude<OutcomeSpec, Error>): GatewayOutcome {
+function outcomeOf(spec: Exclude<OutcomeSpec, Error>): GatewayOutcome {
   if (typeof spec !== 'string') return spec;
   switch (spec) {
     case 'ok':
@@ -569,7 +564,7 @@ const utf8 = new TextEncoder();
 /** Body parts: strings are UTF-8, byte arrays are taken as they are. */
 export type BodyParts = string | Uint8Array | readonly (string | Uint8Array)[];
 
-export function bodyBytes(parts: BodyParts): Uint8Array {
+function bodyBytes(parts: BodyParts): Uint8Array {
   const list = typeof parts === 'string' || parts instanceof Uint8Array ? [parts] : parts;
   const chunks = list.map((p) => (typeof p === 'string' ? utf8.encode(p) : p));
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
