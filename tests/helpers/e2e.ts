@@ -1,19 +1,22 @@
 /**
  * Shared pieces of the end-to-end tests (tests/integration/e2e): the whole local stack started with
  * `startLocal`, a scriptable backend written with our client library on a real `node:http` server, real `ws`
- * clients that record what they receive, and polling waits (no fixed sleeps, no timing assertions).
+ * clients that record what they receive, polling waits (no fixed sleeps, no timing assertions), and queue
+ * inspection (depth, drained) that the fan-out integration tests share.
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import pLimit from 'p-limit';
 import WebSocket, { type ClientOptions } from 'ws';
 import { readWebSocketRequest, verifyGripSig, WebSocketReply, type WebSocketEvent, type WebSocketRequest } from '../../src/client/index.js';
 import { createNodeHandler } from '../../src/client/node.js';
 import { connectionsTable } from '../../src/config/resources.js';
-import type { Log } from '../../src/domain/ports.js';
+import type { QueuePoller } from '../../src/local/poller.js';
+import type { FanoutQueueUrls } from '../../src/local/provision.js';
 import { startLocal, type LocalOptions, type LocalStack } from '../../src/local/start.js';
-import { queueDepth } from '../integration/fanout/support.js';
+import { RecordingLog } from './fakes.js';
 
 /** The GRIP key every e2e stack and backend share. */
 export const E2E_KEY = 'e2e-shared-grip-key';
@@ -33,25 +36,28 @@ export async function waitFor<T>(check: () => T | undefined | false | null | Pro
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Logs
+// Queues
 
-export interface LogLine {
-  readonly level: 'debug' | 'info' | 'warn' | 'error';
-  readonly message: string;
-  readonly attributes: Record<string, unknown>;
+/** Messages in a queue in any state: visible, in flight, or delayed. */
+export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
+  const out = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+    }),
+  );
+  const a = out.Attributes ?? {};
+  return (
+    Number(a['ApproximateNumberOfMessages'] ?? 0) +
+    Number(a['ApproximateNumberOfMessagesNotVisible'] ?? 0) +
+    Number(a['ApproximateNumberOfMessagesDelayed'] ?? 0)
+  );
 }
 
-/** A `Log` that keeps every line (so tests can look for "chain ended" and the like); `E2E_LOG=1` also prints them. */
-export function memoryLog(): Log & { readonly lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const print = process.env['E2E_LOG'] === '1';
-  const at =
-    (level: LogLine['level']) =>
-    (message: string, attributes: Record<string, unknown> = {}): void => {
-      lines.push({ level, message, attributes });
-      if (print) console.log(`[${level}] ${message} ${JSON.stringify(attributes)}`);
-    };
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+/** True when neither work queue holds a message in any state and no poller runs an invocation. */
+export async function workDrained(sqs: SQSClient, urls: FanoutQueueUrls, pollers: readonly QueuePoller[]): Promise<boolean> {
+  if (pollers.some((p) => p.stats().inFlight > 0)) return false;
+  return (await queueDepth(sqs, urls.orderedQueueUrl)) === 0 && (await queueDepth(sqs, urls.delayedQueueUrl)) === 0;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -187,7 +193,7 @@ function script(ws: WebSocketRequest, query: URLSearchParams): Response {
         else reply.setMeta(name, value);
         // Meta is stored before the reply's messages are sent: this one confirms it.
         reply.send(`meta ${name} ${value === '' ? 'deleted' : 'set'}`);
-      }      else if (command === 'close') reply.close(Number(rest[0]), rest.slice(1).join(':'));
+      } else if (command === 'close') reply.close(Number(rest[0]), rest.slice(1).join(':'));
     } else if (event.type === 'CLOSE') {
       reply.close(event.code ?? 1000);
     }
@@ -217,11 +223,14 @@ function closeServer(server: Server): Promise<void> {
 export interface E2EStack {
   readonly stack: LocalStack;
   readonly backend: TestBackend;
-  readonly log: ReturnType<typeof memoryLog>;
+  /** Every line the stack logged; `E2E_LOG=1` also prints them. */
+  readonly log: RecordingLog;
   /** Every item of a connection in the Connections table (its record and its subscriptions). */
   itemsOf(connectionId: string): Promise<Record<string, unknown>[]>;
   /** Messages on the delayed queue: visible, in flight and delayed. */
   delayedQueueDepth(): Promise<number>;
+  /** Whether both work queues are empty and no invocation runs: no retry or redelivery can still arrive. */
+  drained(): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -231,7 +240,7 @@ export interface E2EStack {
  */
 export async function startE2E(options: Partial<LocalOptions> = {}): Promise<E2EStack> {
   const backend = await startTestBackend();
-  const log = memoryLog();
+  const log = new RecordingLog({ print: process.env['E2E_LOG'] === '1' });
   let stack: LocalStack;
   try {
     stack = await startLocal({
@@ -266,6 +275,7 @@ export async function startE2E(options: Partial<LocalOptions> = {}): Promise<E2E
       return out.Items ?? [];
     },
     delayedQueueDepth: () => queueDepth(stack.clients.sqs, stack.queues.delayedQueueUrl),
+    drained: () => workDrained(stack.clients.sqs, stack.queues, [stack.pollers.ordered, stack.pollers.delayed]),
     async stop() {
       try {
         await stack.stop();

@@ -86,7 +86,7 @@ describe.each<LocalDelivery>(['direct', 'management-api'])('failures end to end,
     try {
       const rejection = await clients.rejection(ws('/down'));
       expect(rejection.status).toBe(502);
-      expect(e2e.log.lines.some((l) => l.level === 'error' && /backend unreachable on open/.test(l.message))).toBe(true);
+      expect(e2e.log.entries.some((l) => l.level === 'error' && /backend unreachable on open/.test(l.message))).toBe(true);
     } finally {
       await e2e.backend.up();
     }
@@ -103,7 +103,7 @@ describe.each<LocalDelivery>(['direct', 'management-api'])('failures end to end,
       client.ws.close(1000);
       await client.closed;
       await waitFor(async () => (await e2e.itemsOf(id)).length === 0, 'the connection items to be deleted');
-      expect(e2e.log.lines.some((l) => l.message === 'backend not told about a disconnect' && l.attributes['connectionId'] === id)).toBe(true);
+      expect(e2e.log.entries.some((l) => l.message === 'backend not told about a disconnect' && l.attributes['connectionId'] === id)).toBe(true);
     } finally {
       await e2e.backend.up();
     }
@@ -146,7 +146,7 @@ describe.each<LocalDelivery>(['direct', 'management-api'])('failures end to end,
     client.ws.send('hello?');
     const closed = await client.closed;
     expect(closed.code).toBe(delivery === 'direct' ? 1011 : 1000);
-    expect(e2e.log.lines.some((l) => l.level === 'error' && l.attributes['connectionId'] === id)).toBe(true);
+    expect(e2e.log.entries.some((l) => l.level === 'error' && l.attributes['connectionId'] === id)).toBe(true);
     await waitFor(async () => (await e2e.itemsOf(id)).length === 0, 'the connection items to be deleted');
   });
 });

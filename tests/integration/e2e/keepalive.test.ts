@@ -38,6 +38,6 @@ describe.each<LocalDelivery>(['direct', 'management-api'])('keep-alive end to en
     // Each heartbeat job schedules the next before it is deleted, so a live chain always holds a message on the
     // delayed queue; an empty queue means the chain has ended and nothing is left that could post to the client.
     await waitFor(async () => (await e2e.delayedQueueDepth()) === 0, 'the keep-alive chain to end (delayed queue empty)');
-    expect(e2e.log.lines.filter((l) => l.level === 'error')).toEqual([]);
+    expect(e2e.log.entries.filter((l) => l.level === 'error')).toEqual([]);
   });
 });

@@ -10,7 +10,8 @@ import { serializeJob, type ChannelJob } from '../../../src/domain/fanout/jobs.j
 import { WHOLE_SPACE } from '../../../src/domain/fanout/ranges.js';
 import { redrive } from '../../../src/ops/redrive.js';
 import { memoryLog } from '../local/support.js';
-import { fixedIds, peekAll, queueDepth, startRig, until, type Rig } from './support.js';
+import { queueDepth, waitFor } from '../../helpers/e2e.js';
+import { fixedIds, peekAll, startRig, type Rig } from './support.js';
 
 describe('fan-out failures against the real queues and Management API', () => {
   let rig: Rig | null = null;
@@ -29,7 +30,7 @@ describe('fan-out failures against the real queues and Management API', () => {
     for (const id of stuck) r.sink.throttled.add(id);
     await r.publish('dl', { kind: 'text', text: 'd-0' }, 'd-0');
 
-    await until(async () => (await queueDepth(r.sqs, r.urls.delayedDeadLetterQueueUrl)) > 0 && (await r.drained()), 20_000, 'the stuck deliveries to be dead-lettered');
+    await waitFor(async () => (await queueDepth(r.sqs, r.urls.delayedDeadLetterQueueUrl)) > 0 && (await r.drained()), 'the stuck deliveries to be dead-lettered', 20_000);
     for (const id of ids.slice(3)) expect(r.sink.received(id)).toEqual(['d-0']);
     for (const id of stuck) expect(r.sink.received(id)).toEqual([]);
     // Three tries inside each of the two jobs, then no more: a bounded number of calls, not a loop.
@@ -46,7 +47,7 @@ describe('fan-out failures against the real queues and Management API', () => {
     r.sink.throttled.clear();
     const moved = await redrive({ sqs: r.sqs, deadLetterQueueUrl: r.urls.delayedDeadLetterQueueUrl, destinationQueueUrl: r.urls.delayedQueueUrl });
     expect(moved.moved).toBe(1);
-    await until(async () => stuck.every((id) => r.sink.received(id).length > 0) && (await r.drained()), 20_000, 'the redriven deliveries');
+    await waitFor(async () => stuck.every((id) => r.sink.received(id).length > 0) && (await r.drained()), 'the redriven deliveries', 20_000);
     for (const id of ids) expect(r.sink.received(id)).toEqual(['d-0']);
     expect(await queueDepth(r.sqs, r.urls.delayedDeadLetterQueueUrl)).toBe(0);
   }, 60_000);
@@ -85,10 +86,10 @@ describe('fan-out failures against the real queues and Management API', () => {
     // Later jobs: in the poisoned groups themselves, and in another group.
     for (const channel of channels) await r.publish(channel, { kind: 'text', text: `after-${channel}` }, `after-${channel}`);
 
-    await until(
+    await waitFor(
       async () => channels.every((c) => r.sink.reached(`after-${c}`) === 5) && (await r.drained()),
-      15_000,
       'the jobs queued after the poison to be delivered',
+      15_000,
     );
     for (const [channel, list] of ids) for (const id of list) expect(r.sink.received(id)).toEqual([`after-${channel}`]);
 
@@ -116,7 +117,7 @@ describe('fan-out failures against the real queues and Management API', () => {
     await r.publish('big', { kind: 'text', text: 'y'.repeat(130 * 1024) }, 'refused-by-client');
     await r.publish('big', { kind: 'text', text: 'after' }, 'after');
 
-    await until(async () => r.sink.reached('after') === ids.length && (await r.drained()), 15_000, 'the publish after the oversized ones');
+    await waitFor(async () => r.sink.reached('after') === ids.length && (await r.drained()), 'the publish after the oversized ones', 15_000);
     for (const id of ids) expect(r.sink.received(id)).toEqual(['after']);
     expect(r.managementApi?.stats().byStatus[413]).toBe(ids.length);
     const skipped = log.lines.filter((l) => l.message === 'a payload can never be delivered; skipped');

@@ -6,7 +6,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLocal, type LocalStack } from '../../../src/local/start.js';
 import { memoryLog, openClient, type TestClient } from '../local/support.js';
-import { queueDepth, startTestBackend, until, type TestBackend } from './support.js';
+import { queueDepth, waitFor } from '../../helpers/e2e.js';
+import { startTestBackend, type TestBackend } from './support.js';
 
 describe('keep-alive heartbeats through the delayed queue', () => {
   const cleanups: (() => Promise<void> | void)[] = [];
@@ -27,7 +28,7 @@ describe('keep-alive heartbeats through the delayed queue', () => {
     const heartbeats = (mode: string): number => clients.get(mode)?.received.filter((r) => r.data === `hb-${mode}`).length ?? 0;
 
     // Nothing but heartbeats is ever sent to these clients, and they send nothing: they are idle.
-    await until(() => modes.every((m) => heartbeats(m) >= 2), 15_000, 'two heartbeats on each connection');
+    await waitFor(() => modes.every((m) => heartbeats(m) >= 2), 'two heartbeats on each connection', 15_000);
     for (const c of clients.values()) expect(c.received.every((r) => typeof r.data === 'string' && r.data.startsWith('hb-'))).toBe(true);
 
     const ids = modes.map((m) => backend.opened.get(m) ?? '');
@@ -40,10 +41,10 @@ describe('keep-alive heartbeats through the delayed queue', () => {
     // ends), or, if it fires while the close is still being processed, its post answers 410 (the chain ends
     // and the connection's items are deleted). Either way the delayed lane empties and stays empty.
     const lastChecks = () => ids.reduce((n, id) => n + ended(id), 0) + stack.metrics.counter('DeliveriesGone');
-    await until(
+    await waitFor(
       async () => lastChecks() >= ids.length && stack.pollers.delayed.stats().inFlight === 0 && (await queueDepth(stack.clients.sqs, stack.queues.delayedQueueUrl)) === 0,
-      10_000,
       'the keep-alive chains to end',
+      10_000,
     );
     expect(ids.every((id) => id !== '' && ended(id) <= 1)).toBe(true);
     expect(lastChecks()).toBe(ids.length);

@@ -5,7 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryLog } from '../local/support.js';
-import { fixedIds, idsInTopBuckets, startRig, until, type Rig } from './support.js';
+import { waitFor } from '../../helpers/e2e.js';
+import { fixedIds, idsInTopBuckets, startRig, type Rig } from './support.js';
 
 describe('fan-out paging against the real channel index and queues', () => {
   let rig: Rig | null = null;
@@ -30,7 +31,7 @@ describe('fan-out paging against the real channel index and queues', () => {
     await rig.publish('cont', { kind: 'text', text: 'c-0' }, 'c-0');
 
     const r = rig;
-    await until(async () => r.sink.reached('c-0') === ids.length && (await r.drained()), 30_000, 'every subscriber to get the message');
+    await waitFor(async () => r.sink.reached('c-0') === ids.length && (await r.drained()), 'every subscriber to get the message', 30_000);
 
     expect(r.metrics.counter('JobsContinued')).toBeGreaterThan(0);
     expect(r.metrics.counter('JobsSplit')).toBe(0);
@@ -48,7 +49,7 @@ describe('fan-out paging against the real channel index and queues', () => {
     for (const m of messages) await rig.publish('big', { kind: 'text', text: m }, m);
 
     const r = rig;
-    await until(async () => messages.every((m) => r.sink.reached(m) === ids.length) && (await r.drained()), 30_000, 'every subscriber to get every message');
+    await waitFor(async () => messages.every((m) => r.sink.reached(m) === ids.length) && (await r.drained()), 'every subscriber to get every message', 30_000);
 
     expect(r.metrics.counter('JobsSplit')).toBeGreaterThan(0);
     const wrong = ids.filter((id) => JSON.stringify(r.sink.received(id)) !== JSON.stringify(messages));

@@ -1,6 +1,7 @@
 /**
  * Helpers for the fan-out integration tests: a fan-out worker wired to real local services (dynalite, fauxqs,
- * the local Management API), a counting connection sink, a tiny GRIP backend, and queue inspection.
+ * the local Management API), a counting connection sink, a tiny GRIP backend, and dead-letter inspection
+ * (queue depths, draining and polling waits come from tests/helpers/e2e.ts).
  *
  * No vitest import here: `worker-process.ts` (a worker run in a child process so it can be SIGKILLed) uses it too.
  */
@@ -9,7 +10,6 @@ import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   ChangeMessageVisibilityBatchCommand,
-  GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SQSClient,
   type Message,
@@ -36,19 +36,10 @@ import { startManagementApi, type ManagementApi, type ManagementApiTuning } from
 import { startQueuePoller, type QueuePoller } from '../../../src/local/poller.js';
 import { createConnectionsTable, createFanoutQueues, type FanoutQueueUrls } from '../../../src/local/provision.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '../../../src/local/services.js';
+import { workDrained } from '../../helpers/e2e.js';
 
 // ---------------------------------------------------------------------------------------------------------------
-// Small utilities
-
-/** Polls an async `check` until it holds, or fails after `timeoutMs` naming `what`. */
-export async function until(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+// Worker configuration
 
 /** Default worker configuration for tests: short backoffs so retries do not dominate the run time. */
 export function testFanoutConfig(overrides: Partial<FanoutConfig> = {}): FanoutConfig {
@@ -67,28 +58,6 @@ export function testFanoutConfig(overrides: Partial<FanoutConfig> = {}): FanoutC
 
 // ---------------------------------------------------------------------------------------------------------------
 // Queues
-
-/** Messages in a queue in any state: visible, in flight, or delayed. */
-export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
-  const out = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
-    }),
-  );
-  const a = out.Attributes ?? {};
-  return (
-    Number(a['ApproximateNumberOfMessages'] ?? 0) +
-    Number(a['ApproximateNumberOfMessagesNotVisible'] ?? 0) +
-    Number(a['ApproximateNumberOfMessagesDelayed'] ?? 0)
-  );
-}
-
-/** True when neither work queue holds a message in any state and no poller runs an invocation. */
-export async function workDrained(sqs: SQSClient, urls: FanoutQueueUrls, pollers: readonly QueuePoller[]): Promise<boolean> {
-  if (pollers.some((p) => p.stats().inFlight > 0)) return false;
-  return (await queueDepth(sqs, urls.orderedQueueUrl)) === 0 && (await queueDepth(sqs, urls.delayedQueueUrl)) === 0;
-}
 
 export interface DeadLetter {
   readonly body: string;
