@@ -17,7 +17,7 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { MAX_QUEUE_DELAY_SECONDS } from '../../src/domain/keepalive.js';
+import { MAX_QUEUE_DELAY_SECONDS } from '../../src/domain/ports.js';
 import type { MetricName } from '../../src/domain/ports.js';
 import type { FanoutQueues } from './fanout-queues.js';
 import type { HandlerFunction } from './handler-function.js';

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
 import pLimit from 'p-limit';
 import { serializeJob, type FanoutJob } from '../domain/fanout/jobs.js';
-import type { DeadLetters, FanoutQueue, Log, QueueEntry, QueueError } from '../domain/ports.js';
+import { MAX_QUEUE_DELAY_SECONDS, type DeadLetters, type FanoutQueue, type Log, type QueueEntry, type QueueError } from '../domain/ports.js';
 import { err, ok, type Result } from '../domain/result.js';
 import { classifyAwsError, describeAwsError, summarizeAwsError } from './aws-errors.js';
 import { backoff } from './backoff.js';
@@ -11,7 +11,6 @@ import { backoff } from './backoff.js';
 export const SQS_MAX_MESSAGE_BYTES = 1_048_576;
 /** `SendMessageBatch` takes at most 10 entries. */
 const BATCH_MAX_ENTRIES = 10;
-const MAX_DELAY_SECONDS = 900;
 
 /** How messages are sent, shared by the fan-out queue and the dead letters. */
 export interface SqsSendOptions {
@@ -145,8 +144,8 @@ export class SqsFanoutQueue implements FanoutQueue, DeadLetters {
 
   private prepare(entry: QueueEntry, index: number): Result<Outgoing, QueueError> {
     const delay = entry.delaySeconds ?? 0;
-    if (!Number.isInteger(delay) || delay < 0 || delay > MAX_DELAY_SECONDS) {
-      return err({ kind: 'invalid', message: `entry ${index}: delaySeconds ${delay} must be an integer from 0 to ${MAX_DELAY_SECONDS}` });
+    if (!Number.isInteger(delay) || delay < 0 || delay > MAX_QUEUE_DELAY_SECONDS) {
+      return err({ kind: 'invalid', message: `entry ${index}: delaySeconds ${delay} must be an integer from 0 to ${MAX_QUEUE_DELAY_SECONDS}` });
     }
     const body = toQueueBody(serializeJob(entry.job));
     const bytes = Buffer.byteLength(body, 'utf8');

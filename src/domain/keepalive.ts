@@ -2,10 +2,7 @@ import type { KeepAlive } from './connection.js';
 import type { KeepAliveJob } from './fanout/jobs.js';
 import { encodeBase64 } from './protocol/base64.js';
 import type { SessionAction } from './protocol/reply.js';
-import type { QueueEntry } from './ports.js';
-
-/** SQS cannot delay a message longer than 15 minutes; longer keep-alive periods hop more than once. */
-export const MAX_QUEUE_DELAY_SECONDS = 900;
+import { MAX_QUEUE_DELAY_SECONDS, type QueueEntry } from './ports.js';
 
 export interface KeepAliveChange {
   /** `undefined`: the reply did not touch keep-alives; `null`: turn them off; otherwise the new setting. */
@@ -39,6 +36,7 @@ export function keepAliveFromActions(actions: readonly SessionAction[], now: num
 /** The queue entry that fires a connection's heartbeat `dueAt` (through the delayed lane). */
 export function keepAliveEntry(connectionId: string, keepAlive: KeepAlive, dueAt: number, now: number): QueueEntry {
   const job: KeepAliveJob = { v: 1, kind: 'keepalive', connectionId, since: keepAlive.since, dueAt };
+  // Longer keep-alive periods than SQS's delay limit hop more than once.
   const delaySeconds = Math.min(MAX_QUEUE_DELAY_SECONDS, Math.max(1, Math.ceil((dueAt - now) / 1000)));
   return { job, delaySeconds };
 }

@@ -115,11 +115,14 @@ export interface FanoutQueue {
   enqueue(entries: readonly QueueEntry[]): Promise<Result<void, QueueError>>;
 }
 
+/** SQS cannot delay a message longer than 15 minutes: the most a `QueueEntry.delaySeconds` may ask for. */
+export const MAX_QUEUE_DELAY_SECONDS = 900;
+
 export interface QueueEntry {
   readonly job: FanoutJob;
   /** Ordering group (e.g. `ch:<channel>`, `conn:<id>`). Ignored when `delaySeconds` is set. */
   readonly orderKey?: string;
-  /** 1–900 seconds: delivered no earlier than this, through the unordered delayed lane. */
+  /** 1 to `MAX_QUEUE_DELAY_SECONDS`: delivered no earlier than this, through the unordered delayed lane. */
   readonly delaySeconds?: number;
   /**
    * Makes enqueueing idempotent on the ordered lane: a second entry with the same id within the queue's

@@ -1,3 +1,5 @@
+import { MAX_QUEUE_DELAY_SECONDS } from '../ports.js';
+
 /**
  * "Full jitter" exponential backoff (AWS Architecture Blog, "Exponential Backoff And Jitter"): a uniformly random
  * delay between 0 and min(cap, base × 2^attempt). Spreads retries of many throttled calls over time instead of
@@ -13,6 +15,6 @@ export function fullJitterDelay(attempt: number, baseMs: number, capMs: number, 
 
 /** Seconds to delay a re-enqueued retry job: 1, 2, 4, … up to SQS's 900 s maximum, with jitter on top. */
 export function requeueDelaySeconds(attempt: number, random: () => number): number {
-  const base = Math.min(900, 2 ** Math.min(attempt, 10));
-  return Math.min(900, Math.max(1, Math.round(base * (0.5 + random()))));
+  const base = Math.min(MAX_QUEUE_DELAY_SECONDS, 2 ** Math.min(attempt, 10));
+  return Math.min(MAX_QUEUE_DELAY_SECONDS, Math.max(1, Math.round(base * (0.5 + random()))));
 }

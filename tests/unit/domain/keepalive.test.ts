@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { KeepAlive } from '../../../src/domain/connection.js';
 import type { KeepAliveJob } from '../../../src/domain/fanout/jobs.js';
-import { decideKeepAlive, keepAliveEntry, keepAliveFromActions, MAX_QUEUE_DELAY_SECONDS } from '../../../src/domain/keepalive.js';
+import { decideKeepAlive, keepAliveEntry, keepAliveFromActions } from '../../../src/domain/keepalive.js';
+import { MAX_QUEUE_DELAY_SECONDS } from '../../../src/domain/ports.js';
 import type { KeepAliveMessage } from '../../../src/domain/protocol/control.js';
 import type { SessionAction } from '../../../src/domain/protocol/reply.js';
 
