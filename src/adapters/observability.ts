@@ -1,4 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { LogLevel as PowertoolsLogLevel } from '@aws-lambda-powertools/logger/types';
 import { Metrics as PowertoolsMetricsClient, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Log, MetricName, Metrics, TimingName } from '../domain/ports.js';
 
@@ -61,8 +62,11 @@ function redactValue(value: unknown, depth: number): unknown {
 export interface PowertoolsLogOptions {
   /** The `service` key of every line. Default `grip-channel-server`. */
   readonly serviceName?: string;
-  /** Lowest level written. Default `info`; `POWERTOOLS_LOG_LEVEL` / `AWS_LAMBDA_LOG_LEVEL` override it. */
-  readonly level?: LogLevel;
+  /**
+   * Lowest level written: any Powertools level (`TRACE` … `SILENT`, either case). Default `info`;
+   * `POWERTOOLS_LOG_LEVEL` / `AWS_LAMBDA_LOG_LEVEL` override it.
+   */
+  readonly level?: PowertoolsLogLevel;
   /** An existing Powertools logger to write through (its settings win). */
   readonly logger?: Logger;
 }

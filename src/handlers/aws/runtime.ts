@@ -9,6 +9,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { LogLevel } from '@aws-lambda-powertools/logger';
 import { z } from 'zod';
 import { DynamoConnectionStore } from '../../adapters/dynamo-connection-store.js';
 import { FetchBackendClient } from '../../adapters/fetch-backend-client.js';
@@ -50,7 +51,12 @@ const envSchema = z.object({
   GRIP_KEY_SECRET_ARN: z.string().min(1).optional(),
   TARGET_URL: httpUrl.optional(),
   GRIP_ISS: z.string().min(1).default('pushpin'),
-  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('info'),
+  // Every Powertools level, in either case: the stack's `logLevel` context offers all of them.
+  LOG_LEVEL: z
+    .string()
+    .default('INFO')
+    .transform((level) => level.toUpperCase())
+    .pipe(z.enum(Object.values(LogLevel))),
 });
 
 export type AwsEnvironment = z.infer<typeof envSchema> & { readonly settings: RuntimeSettings };
@@ -84,8 +90,7 @@ interface Basics {
 
 function basics(environment: Readonly<Record<string, string | undefined>>): Basics {
   const env = loadAwsEnvironment(environment);
-  const level = env.LOG_LEVEL.toLowerCase() as 'debug' | 'info' | 'warn' | 'error';
-  const log = new PowertoolsLog({ level });
+  const log = new PowertoolsLog({ level: env.LOG_LEVEL });
   const metrics = new PowertoolsMetrics();
   return { env, log, metrics, flush: () => metrics.flush() };
 }
