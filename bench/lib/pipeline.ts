@@ -1,7 +1,7 @@
 /**
  * The production fan-out path, wired exactly as `src/local/start.ts` wires it: the control API (HTTP,
  * `makeControlHandler`) enqueues a channel job on the FIFO queue (fauxqs); `K` fan-out workers
- * (`createFanoutWorker`, each with its own limiter, clients and pollers, like K Lambda containers) consume the
+ * (`createWorkerOn`, each with its own limiter, clients and pollers, like K Lambda containers) consume the
  * same queues through the Lambda event-source emulation, page the channel index (dynalite) and post through a
  * connection gateway. Workers run in the bench process or each in a process of its own (`bench/host.ts`).
  */
@@ -19,17 +19,16 @@ import { SqsFanoutQueue } from '../../src/adapters/sqs-fanout-queue.js';
 import { ControlClient } from '../../src/client/index.js';
 import { connectionsTable } from '../../src/config/resources.js';
 import { loadRuntimeSettings } from '../../src/config/settings.js';
-import { createFanoutWorker, fanoutConfigFromSettings, type FanoutConfig } from '../../src/domain/fanout/worker.js';
+import { fanoutConfigFromSettings, type FanoutConfig } from '../../src/domain/fanout/worker.js';
 import type { ConnectionGateway, GatewayOutcome, Log, MetricName } from '../../src/domain/ports.js';
 import { makeControlHandler } from '../../src/handlers/control.js';
-import { makeWorkerHandler } from '../../src/handlers/fanout-worker.js';
+import { createWorkerOn, makeWorkerHandler } from '../../src/handlers/fanout-worker.js';
 import type { LocalConnections } from '../../src/local/connections.js';
 import { startControlServer, type LocalControlServer } from '../../src/local/control-server.js';
 import { LocalConnectionGateway } from '../../src/local/direct-gateway.js';
 import { startQueuePoller, type QueuePoller } from '../../src/local/poller.js';
 import { createFanoutQueues, type FanoutQueueUrls } from '../../src/local/provision.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../src/local/services.js';
-import { sleep } from './clock.js';
 import { Host } from './host-client.js';
 import type { CountingLog } from './log.js';
 
@@ -129,16 +128,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       deadLetterQueueUrl: queues.delayedDeadLetterQueueUrl,
       log,
     });
-    const worker = createFanoutWorker({
-      index: store,
-      connections: store,
+    const worker = createWorkerOn({
+      store,
       queue,
-      deadLetters: queue,
-      checkpoints: store,
       gateway: timed(buildGateway(options.gateway, endpoints, stoppers), timing),
-      clock: Date.now,
-      sleep,
-      random: Math.random,
       log,
       metrics,
       config: fanoutConfig(options.concurrency),

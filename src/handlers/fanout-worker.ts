@@ -1,4 +1,5 @@
-import type { FanoutWorker, QueueRecord } from '../domain/fanout/worker.js';
+import { createFanoutWorker, type FanoutConfig, type FanoutWorker, type QueueRecord } from '../domain/fanout/worker.js';
+import type { ConnectionGateway, ConnectionStore, DeadLetters, FanoutQueue, JobCheckpoints, Log, Metrics, SubscriberIndex } from '../domain/ports.js';
 import type { InvocationContext, SqsEvent, WorkerHandler } from './aws-events.js';
 
 /**
@@ -18,4 +19,41 @@ export function makeWorkerHandler(worker: FanoutWorker, afterEach: () => void = 
     afterEach();
     return { batchItemFailures: failed.map((id) => ({ itemIdentifier: id })) };
   };
+}
+
+/** What a deployment builds the worker from: one store and one queue, each serving several of the worker's ports. */
+export interface WorkerParts {
+  /** The connections table: the channel index, the connection items and the job checkpoints. */
+  readonly store: SubscriberIndex & ConnectionStore & JobCheckpoints;
+  /** The fan-out queues: both lanes, and the dead-letter queue for deliveries that ran out of attempts. */
+  readonly queue: FanoutQueue & DeadLetters;
+  readonly gateway: ConnectionGateway;
+  readonly log: Log;
+  readonly metrics: Metrics;
+  readonly config: FanoutConfig;
+}
+
+/**
+ * The fan-out worker on one store and one queue, in real time (`Date.now`, `setTimeout` sleeps, `Math.random`
+ * jitter): the wiring the Lambda function, local mode, the benchmarks and the integration tests share.
+ *
+ * @example
+ * const handler = makeWorkerHandler(createWorkerOn({ store, queue, gateway, log, metrics, config }));
+ */
+export function createWorkerOn(parts: WorkerParts): FanoutWorker {
+  const { store, queue, gateway, log, metrics, config } = parts;
+  return createFanoutWorker({
+    index: store,
+    connections: store,
+    checkpoints: store,
+    queue,
+    deadLetters: queue,
+    gateway,
+    clock: Date.now,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    random: Math.random,
+    log,
+    metrics,
+    config,
+  });
 }

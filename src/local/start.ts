@@ -12,12 +12,12 @@ import { SignedHttpConnectionGateway } from '../adapters/signed-http-connection-
 import { SqsFanoutQueue } from '../adapters/sqs-fanout-queue.js';
 import { connectionsTable } from '../config/resources.js';
 import { loadRuntimeSettings, type RuntimeSettings } from '../config/settings.js';
-import { createFanoutWorker, fanoutConfigFromSettings } from '../domain/fanout/worker.js';
+import { fanoutConfigFromSettings } from '../domain/fanout/worker.js';
 import type { ConnectionGateway, Log } from '../domain/ports.js';
 import type { SessionDeps } from '../domain/session/deps.js';
 import type { WebSocketRouteHandlers } from '../handlers/aws-events.js';
 import { makeControlHandler } from '../handlers/control.js';
-import { makeWorkerHandler } from '../handlers/fanout-worker.js';
+import { createWorkerOn, makeWorkerHandler } from '../handlers/fanout-worker.js';
 import { makeWebSocketHandlers } from '../handlers/ws.js';
 import { startControlServer, type LocalControlServer } from './control-server.js';
 import { LocalConnectionGateway } from './direct-gateway.js';
@@ -220,16 +220,10 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
     };
     handlers = makeWebSocketHandlers(sessionDeps);
 
-    const worker = createFanoutWorker({
-      index: store,
-      connections: store,
+    const worker = createWorkerOn({
+      store,
       queue,
-      deadLetters: queue,
-      checkpoints: store,
       gateway: connectionGateway,
-      clock,
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-      random: Math.random,
       log,
       metrics,
       config: fanoutConfigFromSettings(settings, options.worker?.reserveMs ?? 10_000),

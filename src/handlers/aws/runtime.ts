@@ -19,12 +19,12 @@ import { SignedHttpConnectionGateway } from '../../adapters/signed-http-connecti
 import { readSecretString } from '../../adapters/secrets.js';
 import { SqsFanoutQueue } from '../../adapters/sqs-fanout-queue.js';
 import { loadRuntimeSettings, type RuntimeSettings } from '../../config/settings.js';
-import { createFanoutWorker, fanoutConfigFromSettings } from '../../domain/fanout/worker.js';
+import { fanoutConfigFromSettings } from '../../domain/fanout/worker.js';
 import type { ConnectionGateway, FanoutQueue, Log, QueueEntry, QueueError } from '../../domain/ports.js';
 import { err, type Result } from '../../domain/result.js';
 import type { ControlHandler, WebSocketRouteHandlers, WorkerHandler } from '../aws-events.js';
 import { makeControlHandler } from '../control.js';
-import { makeWorkerHandler } from '../fanout-worker.js';
+import { createWorkerOn, makeWorkerHandler } from '../fanout-worker.js';
 import { makeWebSocketHandlers } from '../ws.js';
 
 /** A missing or malformed environment variable: the function cannot start. The message names the variable. */
@@ -192,16 +192,10 @@ export function workerRuntime(environment: Readonly<Record<string, string | unde
     log,
   });
   const settings = env.settings;
-  const worker = createFanoutWorker({
-    index: store,
-    connections: store,
+  const worker = createWorkerOn({
+    store,
     queue,
-    deadLetters: queue,
-    checkpoints: store,
     gateway: connectionGateway(env, settings.fanoutConcurrency),
-    clock: Date.now,
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    random: Math.random,
     log,
     metrics,
     // Hand over the continuation with a margin for the page in flight and the queue call.

@@ -26,10 +26,10 @@ import { connectionsTable } from '../../../src/config/resources.js';
 import { bucketOf, subscriptionIndexKey } from '../../../src/domain/channel.js';
 import { parseJob, type ChannelJob, type FanoutJob, type Payload } from '../../../src/domain/fanout/jobs.js';
 import { channelOrderKey, WHOLE_SPACE } from '../../../src/domain/fanout/ranges.js';
-import { createFanoutWorker, type FanoutConfig } from '../../../src/domain/fanout/worker.js';
+import type { FanoutConfig } from '../../../src/domain/fanout/worker.js';
 import type { CloseRequest, ConnectionGateway, GatewayOutcome, Log, Metrics } from '../../../src/domain/ports.js';
 import type { WorkerHandler } from '../../../src/handlers/aws-events.js';
-import { makeWorkerHandler } from '../../../src/handlers/fanout-worker.js';
+import { createWorkerOn, makeWorkerHandler } from '../../../src/handlers/fanout-worker.js';
 import { MAX_MESSAGE_BYTES, type ConnectionInfo, type LocalConnections } from '../../../src/local/connections.js';
 import { LocalConnectionGateway } from '../../../src/local/direct-gateway.js';
 import { startManagementApi, type ManagementApi, type ManagementApiTuning } from '../../../src/local/management-api.js';
@@ -200,16 +200,10 @@ export function wireWorker(w: WorkerWiring): WiredWorker {
     deadLetterQueueUrl: w.queues.delayedDeadLetterQueueUrl,
     log: w.log,
   });
-  const worker = createFanoutWorker({
-    index: store,
-    connections: store,
+  const worker = createWorkerOn({
+    store,
     queue,
-    deadLetters: queue,
-    checkpoints: store,
     gateway,
-    clock: Date.now,
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    random: Math.random,
     log: w.log,
     metrics: w.metrics,
     config: w.config,
