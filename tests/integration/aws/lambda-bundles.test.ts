@@ -18,7 +18,7 @@ import { esmRequireBanner } from '../../../infrastructure/lib/handler-function.j
 import { WebSocketReply, readWebSocketRequest, verifyGripSig } from '../../../src/client/index.js';
 import { createNodeHandler } from '../../../src/client/node.js';
 import { connectionsTable } from '../../../src/config/resources.js';
-import { runtimeSettings, runtimeSettingsToEnv, type RuntimeSettings } from '../../../src/config/settings.js';
+import { loadRuntimeSettings, runtimeSettingsToEnv } from '../../../src/config/settings.js';
 import type { GatewayOutcome } from '../../../src/domain/ports.js';
 import type { ControlHandler, HttpApiEvent, SqsEvent, WebSocketEvent, WebSocketRouteHandlers, WorkerHandler } from '../../../src/handlers/aws-events.js';
 import type { LocalConnections } from '../../../src/local/connections.js';
@@ -102,7 +102,7 @@ describe('Lambda bundles boot from their environment and handle real events', ()
     );
     const targetUrl = await listen(backend);
 
-    const settings = Object.fromEntries(Object.entries(runtimeSettings).map(([k, s]) => [k, s.default])) as unknown as RuntimeSettings;
+    const settings = loadRuntimeSettings({});
     Object.assign(process.env, {
       AWS_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
