@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BUCKET_SPACE, bucketKey } from '../domain/channel.js';
+import { bucketOfIndexKey } from '../domain/fanout/ranges.js';
 import type { BucketRange, StoreError } from '../domain/ports.js';
 import { err, ok, type Result } from '../domain/result.js';
 
@@ -28,9 +29,9 @@ export interface IndexPosition {
   readonly subKey: string;
 }
 
-/** The bucket of an index position: the 4 hex digits its sort key starts with. */
-export function bucketOfPosition(position: IndexPosition): number {
-  return Number.parseInt(position.subKey.slice(0, 4), 16);
+/** The bucket of an index position (the 4 hex digits its sort key starts with); null for a malformed key. */
+export function bucketOfPosition(position: IndexPosition): number | null {
+  return bucketOfIndexKey(position.subKey);
 }
 
 const positionSchema = z.object({ c: z.string().min(1), k: z.string().min(1) }).strict();
