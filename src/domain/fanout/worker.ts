@@ -246,10 +246,17 @@ export function createFanoutWorker(deps: FanoutDeps): FanoutWorker {
     if (decision.kind === 'send') {
       const report = await deliver(tools, [job.connectionId], [keepAlive.payload], emptyReport());
       if (report.gone.length > 0) {
-        await deps.connections.deleteConnections(report.gone);
+        const deleted = await deps.connections.deleteConnections(report.gone);
+        if (!deleted.ok) deps.log.warn('could not delete a gone connection; TTL will', { connectionId: job.connectionId, detail: deleted.error.message });
         return DONE;
       }
       if (report.fatal !== null) return { ok: false, reason: report.fatal };
+      // A heartbeat that can never be delivered (413) would fail the same way every period: end the chain.
+      const rejected = report.rejected[0];
+      if (rejected !== undefined) {
+        deps.log.error('a heartbeat can never be delivered; heartbeats stopped for this connection', { connectionId: job.connectionId, reason: rejected.reason });
+        return DONE;
+      }
       // A heartbeat that could not go out now is simply tried again soon; the next one is not worth a DLQ entry.
       if (report.deferred.length > 0) nextDueAt = now + Math.min(keepAlive.timeoutSeconds * 1000, 10_000);
     }

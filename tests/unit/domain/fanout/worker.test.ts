@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { bucketOf, BUCKET_SPACE } from '../../../../src/domain/channel.js';
-import { parseJob, serializeJob, type ChannelJob, type ConnectionsJob, type FanoutJob, type Payload } from '../../../../src/domain/fanout/jobs.js';
+import type { KeepAlive } from '../../../../src/domain/connection.js';
+import { parseJob, serializeJob, type ChannelJob, type ConnectionsJob, type FanoutJob, type KeepAliveJob, type Payload } from '../../../../src/domain/fanout/jobs.js';
 import { channelOrderKey, WHOLE_SPACE } from '../../../../src/domain/fanout/ranges.js';
 import { createFanoutWorker, type FanoutWorker, type QueueRecord } from '../../../../src/domain/fanout/worker.js';
 import { FATAL, storeError, type RecordingQueue } from '../../../helpers/fakes.js';
-import { connectionIds, fanoutHarness, tiles } from '../../../helpers/harness.js';
+import { connectionIds, connectionRecord, fanoutHarness, tiles } from '../../../helpers/harness.js';
 
 const PAYLOAD: Payload = { kind: 'text', text: 'news' };
 const PUBLISHED_AT = 1_799_999_999_000;
@@ -436,5 +437,56 @@ describe('fan-out worker: batches', () => {
     await createFanoutWorker(h.deps).processBatch(['a', 'b', 'c', 'd'].map((c) => rec(channelJob(c))), plenty);
     expect(h.gateway.calls).toHaveLength(120);
     expect(h.gateway.maxInFlight).toBeLessThanOrEqual(5);
+  });
+});
+
+describe('fan-out worker: keep-alive jobs', () => {
+  const ID = 'ka-conn=';
+  const keepAlive: KeepAlive = { payload: { kind: 'text', text: '{}' }, timeoutSeconds: 30, mode: 'interval', since: 1_000 };
+
+  function setUp(outcome: 'ok' | 'gone' | 'too-large', stored: KeepAlive = keepAlive) {
+    const h = fanoutHarness();
+    h.store.seedConnection(connectionRecord(ID, { keepAlive: stored }));
+    h.gateway.always(ID, outcome);
+    const job: KeepAliveJob = { v: 1, kind: 'keepalive', connectionId: ID, since: keepAlive.since, dueAt: h.time.now };
+    return { h, job, worker: createFanoutWorker(h.deps) };
+  }
+
+  it('sends a due heartbeat and schedules the next one a period later', async () => {
+    const { h, job, worker } = setUp('ok');
+
+    expect(await worker.processBatch([rec(job)], plenty)).toEqual([]);
+
+    expect(h.gateway.posted(ID)).toEqual(['{}']);
+    expect(h.queue.queued.map((q) => q.entry)).toEqual([{ job: { ...job, dueAt: h.time.now + 30_000 }, delaySeconds: 30 }]);
+  });
+
+  it('ends the chain and deletes the connection when API Gateway no longer knows it', async () => {
+    const { h, job, worker } = setUp('gone');
+
+    expect(await worker.processBatch([rec(job)], plenty)).toEqual([]);
+
+    expect(h.store.callsOf('deleteConnections').map((c) => c.args)).toEqual([[[ID]]]);
+    expect(h.queue.queued).toEqual([]);
+  });
+
+  it('ends the chain with an error when the heartbeat can never be delivered (413), instead of retrying it every period', async () => {
+    const { h, job, worker } = setUp('too-large');
+
+    expect(await worker.processBatch([rec(job)], plenty)).toEqual([]);
+
+    expect(h.gateway.posted(ID)).toEqual(['{}']);
+    expect(h.queue.queued).toEqual([]);
+    expect(h.store.callsOf('deleteConnections')).toEqual([]);
+    expect(h.log.find('error', 'heartbeats stopped')).toHaveLength(1);
+  });
+
+  it('sends nothing when the keep-alive was changed since the chain was scheduled (a newer chain runs)', async () => {
+    const { h, job, worker } = setUp('ok', { ...keepAlive, since: 2_000 });
+
+    expect(await worker.processBatch([rec(job)], plenty)).toEqual([]);
+
+    expect(h.gateway.calls).toEqual([]);
+    expect(h.queue.queued).toEqual([]);
   });
 });
