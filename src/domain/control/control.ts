@@ -1,5 +1,5 @@
 import { authorizeControl, type SharedKey } from '../auth.js';
-import { channelOrderKey, WHOLE_SPACE } from '../fanout/ranges.js';
+import { channelOrderKey, connectionOrderKey, WHOLE_SPACE } from '../fanout/ranges.js';
 import type { Clock, FanoutQueue, Log, Metrics, QueueEntry } from '../ports.js';
 import { isRecord, parseJson } from '../protocol/values.js';
 import { parsePublishBody, type PublishItem } from '../publish/parse.js';
@@ -126,7 +126,7 @@ function toQueueEntry(item: PublishItem, payload: NonNullable<PublishItem['paylo
   }
   const connectionId = item.target.connectionId;
   return {
-    orderKey: `conn:${connectionId}`,
+    orderKey: connectionOrderKey(connectionId),
     job: { v: 1, kind: 'connections', connectionIds: [connectionId], payloads: [payload], attempt: 0, publishId, publishedAt: now },
   };
 }

@@ -67,6 +67,11 @@ export function channelOrderKey(channel: string, partition: BucketRange): string
   return `ch:${channel}#${partition.from}-${partition.to}`;
 }
 
+/** The ordering group of jobs for one connection (its OPEN reply, sends and closes addressed to it). */
+export function connectionOrderKey(connectionId: string): string {
+  return `conn:${connectionId}`;
+}
+
 /**
  * Estimates how many subscribers remain after a page, from how many buckets the page covered: the index spreads
  * connections uniformly over buckets, so density × remaining buckets is a fair guess.

@@ -1,5 +1,6 @@
 import { expiryFor, type ConnectionRecord } from '../connection.js';
 import type { Payload } from '../fanout/jobs.js';
+import { connectionOrderKey } from '../fanout/ranges.js';
 import { openEvent } from '../protocol/events.js';
 import { interpretReply } from '../protocol/reply.js';
 import { handshakeFromClient, offeredSubprotocols } from '../protocol/request.js';
@@ -109,7 +110,7 @@ export async function onConnect(deps: SessionDeps, input: ConnectInput): Promise
     if (record.keepAlive) entries.push(keepAliveEntry(connectionId, record.keepAlive, now + record.keepAlive.timeoutSeconds * 1000, now));
     if (payloads.length > 0) {
       entries.push({
-          orderKey: `conn:${connectionId}`,
+          orderKey: connectionOrderKey(connectionId),
           job: {
             v: 1,
             kind: 'connections',
