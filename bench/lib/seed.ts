@@ -5,35 +5,18 @@
  * from `subscriptionIndexKey`, expiry); connection items (`$connection`) are not needed by channel jobs.
  */
 import { CreateTableCommand, ResourceInUseException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, type BatchWriteWriteRequest, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import pLimit from 'p-limit';
+import type { BatchWriteWriteRequest, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { batchWriteAll } from '../../src/adapters/dynamo-batch-write.js';
 import { connectionsTable } from '../../src/config/resources.js';
 import { subscriptionIndexKey } from '../../src/domain/channel.js';
-import { sleep } from './clock.js';
 import { connectionIdOf, type IdFamily } from './ids.js';
 
 const T = connectionsTable;
-const BATCH = 25;
 
-/** Writes the requests in batches of 25, `concurrency` calls at a time, re-sending `UnprocessedItems`. */
-export async function batchWriteAll(
-  documents: DynamoDBDocumentClient,
-  tableName: string,
-  requests: readonly BatchWriteWriteRequest[],
-  concurrency = 8,
-): Promise<void> {
-  const limit = pLimit(concurrency);
-  const chunks: BatchWriteWriteRequest[][] = [];
-  for (let i = 0; i < requests.length; i += BATCH) chunks.push(requests.slice(i, i + BATCH));
-  await limit.map(chunks, async (chunk) => {
-    let pending = chunk;
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt));
-      if (attempt > 10) throw new Error(`BatchWriteItem left ${pending.length} items unprocessed after ${attempt} attempts`);
-      const out = await documents.send(new BatchWriteCommand({ RequestItems: { [tableName]: pending } }));
-      pending = out.UnprocessedItems?.[tableName] ?? [];
-    }
-  });
+/** Writes the requests with the adapters' `batchWriteAll`, patiently (seeding is not a hot path); throws on failure. */
+async function writeAll(documents: DynamoDBDocumentClient, tableName: string, requests: readonly BatchWriteWriteRequest[]): Promise<void> {
+  const written = await batchWriteAll(documents, tableName, requests, { maxAttempts: 12 });
+  if (!written.ok) throw new Error(`seeding ${tableName} failed: ${written.error.message}`);
 }
 
 /** Subscribes every id of `family` to `channel`, valid for a day. */
@@ -54,7 +37,7 @@ export async function seedSubscribers(documents: DynamoDBDocumentClient, channel
       },
     });
   }
-  await batchWriteAll(documents, T.localName, requests);
+  await writeAll(documents, T.localName, requests);
 }
 
 /** The AWS sample app's table: one item per connection, keyed by `connectionId` alone. */
@@ -73,5 +56,5 @@ export async function seedSampleAppTable(ddb: DynamoDBClient, documents: DynamoD
   }
   const requests: BatchWriteWriteRequest[] = [];
   for (let i = 0; i < family.count; i++) requests.push({ PutRequest: { Item: { connectionId: connectionIdOf(family.prefix, i) } } });
-  await batchWriteAll(documents, tableName, requests);
+  await writeAll(documents, tableName, requests);
 }

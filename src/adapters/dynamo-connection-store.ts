@@ -1,5 +1,4 @@
 import {
-  BatchWriteCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -27,13 +26,12 @@ import type {
 } from '../domain/ports.js';
 import { err, ok, type Result } from '../domain/result.js';
 import { storeErrorFrom } from './aws-errors.js';
-import { backoff } from './backoff.js';
+import { batchWriteAll } from './dynamo-batch-write.js';
 import { DynamoJobCheckpoints } from './dynamo-job-checkpoints.js';
 import { bucketOfPosition, decodeSubscriberCursor, encodeSubscriberCursor, indexKeyBounds } from './subscriber-cursor.js';
 
 const T = connectionsTable;
 /** BatchWriteItem takes at most 25 requests. */
-const BATCH_WRITE_MAX = 25;
 /** A page read keeps querying while expired items leave it short, but not forever. */
 const MAX_QUERIES_PER_PAGE = 8;
 
@@ -439,33 +437,12 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
   }
 
   /** Sends write requests in chunks of 25 (bounded concurrency), re-sending `UnprocessedItems` with backoff. */
-  private async batchWrite(requests: BatchWriteWriteRequest[]): Promise<Result<void, StoreError>> {
-    if (requests.length === 0) return ok(undefined);
-    const limit = pLimit(this.concurrency);
-    const chunks: BatchWriteWriteRequest[][] = [];
-    for (let i = 0; i < requests.length; i += BATCH_WRITE_MAX) chunks.push(requests.slice(i, i + BATCH_WRITE_MAX));
-    const results = await Promise.all(chunks.map((chunk) => limit(() => this.writeChunk(chunk))));
-    return results.find((r) => !r.ok) ?? ok(undefined);
-  }
-
-  private async writeChunk(chunk: BatchWriteWriteRequest[]): Promise<Result<void, StoreError>> {
-    let pending = chunk;
-    for (let attempt = 0; attempt < this.maxBatchAttempts; attempt++) {
-      if (attempt > 0) await backoff(attempt - 1, this.retryBaseMs, 1000);
-      let out;
-      try {
-        out = await this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }));
-      } catch (e) {
-        return err(storeErrorFrom(e, 'BatchWriteItem'));
-      }
-      const unprocessed = out.UnprocessedItems?.[this.tableName] ?? [];
-      if (unprocessed.length === 0) return ok(undefined);
-      this.log?.debug('BatchWriteItem left items unprocessed; retrying', { unprocessed: unprocessed.length, attempt });
-      pending = unprocessed;
-    }
-    return err({
-      kind: 'throttled',
-      message: `DynamoDB BatchWriteItem left ${pending.length} items unprocessed after ${this.maxBatchAttempts} attempts`,
+  private batchWrite(requests: BatchWriteWriteRequest[]): Promise<Result<void, StoreError>> {
+    return batchWriteAll(this.client, this.tableName, requests, {
+      concurrency: this.concurrency,
+      maxAttempts: this.maxBatchAttempts,
+      retryBaseMs: this.retryBaseMs,
+      log: this.log,
     });
   }
 }

@@ -3,9 +3,8 @@
  * (`connectionsTable.ttlAttribute`, epoch seconds) has passed, as DynamoDB's background TTL process would.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import pLimit from 'p-limit';
-import { backoff } from '../adapters/backoff.js';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { batchWriteAll } from '../adapters/dynamo-batch-write.js';
 import { connectionsTable } from '../config/resources.js';
 import type { Log } from '../domain/ports.js';
 import { describeError, stderrLog } from './log.js';
@@ -38,7 +37,6 @@ export interface Sweeper {
   stop(): Promise<void>;
 }
 
-const MAX_BATCH = 25;
 const MAX_WRITE_ATTEMPTS = 8;
 
 /**
@@ -63,7 +61,7 @@ export function startSweeper(options: SweeperOptions): Sweeper {
   const tableName = options.tableName ?? connectionsTable.localName;
   const now = options.now ?? Date.now;
   const pageSize = options.pageSize ?? 1_000;
-  const limit = pLimit(options.concurrency ?? 4);
+  const concurrency = options.concurrency ?? 4;
   const log = options.log ?? stderrLog('local-sweeper');
   const { partitionKey, sortKey, ttlAttribute } = connectionsTable;
   if (!(options.intervalMs > 0)) throw new RangeError(`intervalMs must be positive, got ${options.intervalMs}`);
@@ -71,18 +69,6 @@ export function startSweeper(options: SweeperOptions): Sweeper {
   let running: Promise<SweepResult> | null = null;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
-
-  async function writeBatch(keys: Record<string, unknown>[]): Promise<number> {
-    let pending = keys.map((Key) => ({ DeleteRequest: { Key } }));
-    for (let attempt = 1; pending.length > 0; attempt++) {
-      if (attempt > MAX_WRITE_ATTEMPTS) throw new Error(`${pending.length} deletes still unprocessed after ${MAX_WRITE_ATTEMPTS} attempts`);
-      if (attempt > 1) await backoff(attempt - 1, 50, 2_000);
-      const out = await ddb.send(new BatchWriteCommand({ RequestItems: { [tableName]: pending } }));
-      const unprocessed = out.UnprocessedItems?.[tableName] ?? [];
-      pending = unprocessed.flatMap((r) => (r.DeleteRequest?.Key ? [{ DeleteRequest: { Key: r.DeleteRequest.Key } }] : []));
-    }
-    return keys.length;
-  }
 
   async function sweep(): Promise<SweepResult> {
     const nowSeconds = Math.floor(now() / 1000);
@@ -103,11 +89,15 @@ export function startSweeper(options: SweeperOptions): Sweeper {
       );
       scanned += page.ScannedCount ?? 0;
       const keys = (page.Items ?? []).map((item) => ({ [partitionKey]: item[partitionKey], [sortKey]: item[sortKey] }));
-      const batches: Record<string, unknown>[][] = [];
-      for (let i = 0; i < keys.length; i += MAX_BATCH) batches.push(keys.slice(i, i + MAX_BATCH));
-      // One page's batches at a time: the next page is not read until these are written.
-      const counts = await limit.map(batches, writeBatch);
-      deleted += counts.reduce((a, b) => a + b, 0);
+      // One page's deletes at a time: the next page is not read until these are written.
+      const written = await batchWriteAll(
+        ddb,
+        tableName,
+        keys.map((Key) => ({ DeleteRequest: { Key } })),
+        { concurrency, maxAttempts: MAX_WRITE_ATTEMPTS, retryBaseMs: 50, retryMaxMs: 2_000, log },
+      );
+      if (!written.ok) throw new Error(`deleting expired items failed: ${written.error.message}`);
+      deleted += keys.length;
       startKey = page.LastEvaluatedKey;
     } while (startKey && !stopped);
     if (deleted > 0) log.info('swept expired items', { tableName, deleted, scanned });

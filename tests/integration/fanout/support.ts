@@ -14,9 +14,9 @@ import {
   SQSClient,
   type Message,
 } from '@aws-sdk/client-sqs';
-import { BatchWriteCommand, DynamoDBDocumentClient, type BatchWriteWriteRequest } from '@aws-sdk/lib-dynamodb';
-import pLimit from 'p-limit';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ApiGatewayConnectionGateway, createManagementApiClient } from '../../../src/adapters/apigw-connection-gateway.js';
+import { batchWriteAll } from '../../../src/adapters/dynamo-batch-write.js';
 import { DynamoConnectionStore } from '../../../src/adapters/dynamo-connection-store.js';
 import { InMemoryMetrics } from '../../../src/adapters/observability.js';
 import { SqsFanoutQueue } from '../../../src/adapters/sqs-fanout-queue.js';
@@ -342,16 +342,8 @@ export async function startRig(options: RigOptions): Promise<Rig> {
           [T.channelIndex.sortKey]: subscriptionIndexKey(id),
           [T.ttlAttribute]: expiresAt,
         }));
-        const chunks: (typeof items)[] = [];
-        for (let i = 0; i < items.length; i += 25) chunks.push(items.slice(i, i + 25));
-        await pLimit(4).map(chunks, async (chunk) => {
-          let pending: BatchWriteWriteRequest[] = chunk.map((Item) => ({ PutRequest: { Item } }));
-          for (let attempt = 0; pending.length > 0; attempt++) {
-            if (attempt === 10) throw new Error(`seeding left ${pending.length} items unprocessed`);
-            const out = await documents.send(new BatchWriteCommand({ RequestItems: { [T.localName]: pending } }));
-            pending = out.UnprocessedItems?.[T.localName] ?? [];
-          }
-        });
+        const written = await batchWriteAll(documents, T.localName, items.map((Item) => ({ PutRequest: { Item } })), { concurrency: 4, maxAttempts: 10 });
+        if (!written.ok) throw new Error(`seeding failed: ${written.error.message}`);
         sink.add(connectionIds);
       },
       async publish(channel, payload, publishId) {
