@@ -1,7 +1,7 @@
 import { authorizeControl, type SharedKey } from '../auth.js';
 import { channelOrderKey, connectionOrderKey, WHOLE_SPACE } from '../fanout/ranges.js';
 import type { Clock, FanoutQueue, Log, Metrics, QueueEntry } from '../ports.js';
-import { isRecord, parseJson } from '../protocol/values.js';
+import { decodeUtf8Strict, isRecord, parseJson } from '../protocol/values.js';
 import { parsePublishBody, type PublishItem } from '../publish/parse.js';
 import { err, ok, type Result } from '../result.js';
 
@@ -131,8 +131,6 @@ function toQueueEntry(item: PublishItem, payload: NonNullable<PublishItem['paylo
   };
 }
 
-const decoder = new TextDecoder();
-
 /** `decodeURIComponent` throws on malformed escapes such as `%E0%A4%A`; that is the client's error, not ours. */
 function decodePathSegment(segment: string): string | null {
   try {
@@ -146,7 +144,10 @@ function decodePathSegment(segment: string): string | null {
 function connectionBody(connectionId: string, action: string, body: Uint8Array): Result<string, string> {
   let format: unknown = {};
   if (body.length > 0) {
-    const parsed = parseJson(decoder.decode(body));
+    // Strict, as for /publish: a message with its bad bytes replaced would be delivered as something else.
+    const text = decodeUtf8Strict(body);
+    if (text === null) return err('body is not valid UTF-8');
+    const parsed = parseJson(text);
     if (!parsed.ok) return err('body is not JSON');
     format = parsed.value;
   }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BUCKET_SPACE } from '../channel.js';
-import { parseJson } from '../protocol/values.js';
+import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES } from '../protocol/events.js';
+import { parseJson, utf8ByteLength } from '../protocol/values.js';
 import { err, ok, type Result } from '../result.js';
 
 /**
@@ -17,8 +18,11 @@ const payloadSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('binary'), base64: z.string() }),
   z.object({
     kind: z.literal('close'),
-    code: z.number().int().min(1000).max(4999).optional(),
-    reason: z.string().max(123).optional(),
+    code: z.number().int().refine(isSendableCloseCode, { message: 'not a close code a server may send' }).optional(),
+    reason: z
+      .string()
+      .refine((reason) => utf8ByteLength(reason) <= MAX_CLOSE_REASON_BYTES, { message: `more than ${MAX_CLOSE_REASON_BYTES} bytes of UTF-8` })
+      .optional(),
   }),
 ]);
 

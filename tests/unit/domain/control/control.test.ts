@@ -231,13 +231,14 @@ describe('control API: single-connection routes', () => {
 
   it.each([
     ['a body that is not JSON', '/connections/abc=/messages', 'nope'],
+    ['a body that is not valid UTF-8', '/connections/abc=/messages', new Uint8Array([0x7b, 0x22, 0x63, 0x6f, 0x6e, 0x74, 0x65, 0x6e, 0x74, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d])],
     ['a body that is not an object', '/connections/abc=/messages', '[1]'],
     ['a message without content', '/connections/abc=/messages', '{}'],
     ['a bad connection id', '/connections/a%20b/messages', '{"content":"x"}'],
     ['a malformed percent-encoding', '/connections/%E0%A4%A/messages', '{"content":"x"}'],
   ])('answers 400 for %s', async (_name, path, body) => {
     const h = controlHarness();
-    const response = await handleControlRequest(h.deps, request({ path, body: utf8(body) }));
+    const response = await handleControlRequest(h.deps, request({ path, body: typeof body === 'string' ? utf8(body) : body }));
     expect(response.status).toBe(400);
     expect(h.queue.enqueueCalls).toHaveLength(0);
   });
