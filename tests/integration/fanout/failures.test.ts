@@ -9,9 +9,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { serializeJob, type ChannelJob } from '../../../src/domain/fanout/jobs.js';
 import { WHOLE_SPACE } from '../../../src/domain/fanout/ranges.js';
 import { redrive } from '../../../src/ops/redrive.js';
-import { memoryLog } from '../local/support.js';
 import { queueDepth, waitFor } from '../../helpers/e2e.js';
 import { fixedIds, peekAll, startRig, type Rig } from './support.js';
+import { RecordingLog } from '../../helpers/fakes.js';
 
 describe('fan-out failures against the real queues and Management API', () => {
   let rig: Rig | null = null;
@@ -22,7 +22,7 @@ describe('fan-out failures against the real queues and Management API', () => {
 
   it('dead-letters deliveries throttled on every attempt, with the reason; a redrive delivers them once the cause is gone', async () => {
     const maxAttempts = 2;
-    rig = await startRig({ delivery: 'management-api', config: { maxAttempts }, log: memoryLog() });
+    rig = await startRig({ delivery: 'management-api', config: { maxAttempts }, log: new RecordingLog() });
     const r = rig;
     const ids = fixedIds('dl-', 20);
     const stuck = ids.slice(0, 3);
@@ -54,7 +54,7 @@ describe('fan-out failures against the real queues and Management API', () => {
 
   it('dead-letters queue messages that are not jobs, with the reason, and keeps processing their group and others', async () => {
     // A short visibility and few receives: a job that failed instead of being dead-lettered would show up fast.
-    rig = await startRig({ delivery: 'direct', visibilityTimeoutSeconds: 2, maxReceiveCount: 2, log: memoryLog() });
+    rig = await startRig({ delivery: 'direct', visibilityTimeoutSeconds: 2, maxReceiveCount: 2, log: new RecordingLog() });
     const r = rig;
     const channels = ['poison', 'cursor', 'other'];
     const ids = new Map(channels.map((c) => [c, fixedIds(`${c}-`, 5)]));
@@ -105,7 +105,7 @@ describe('fan-out failures against the real queues and Management API', () => {
   }, 60_000);
 
   it('logs and skips a payload the Management API refuses as too large (413), without retrying it', async () => {
-    const log = memoryLog();
+    const log = new RecordingLog();
     rig = await startRig({ delivery: 'management-api', log });
     const r = rig;
     const ids = fixedIds('big-', 5);
@@ -120,7 +120,7 @@ describe('fan-out failures against the real queues and Management API', () => {
     await waitFor(async () => r.sink.reached('after') === ids.length && (await r.drained()), 'the publish after the oversized ones', 15_000);
     for (const id of ids) expect(r.sink.received(id)).toEqual(['after']);
     expect(r.managementApi?.stats().byStatus[413]).toBe(ids.length);
-    const skipped = log.lines.filter((l) => l.message === 'a payload can never be delivered; skipped');
+    const skipped = log.entries.filter((l) => l.message === 'a payload can never be delivered; skipped');
     expect(skipped).toHaveLength(2 * ids.length);
     for (const line of skipped) expect(String(line.attributes?.['reason'])).toMatch(/too large/);
     expect(r.metrics.counter('DeliveriesRetried')).toBe(0);

@@ -11,8 +11,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../../src/client/index.js';
 import { startQueuePoller, type QueuePoller } from '../../../src/local/poller.js';
 import { startLocal, type LocalStack } from '../../../src/local/start.js';
-import { memoryLog, openClient, type TestClient } from '../local/support.js';
-import { seededRandom } from '../../helpers/fakes.js';
+import { openClient, type TestClient } from '../local/support.js';
+import { RecordingLog, seededRandom } from '../../helpers/fakes.js';
 import { waitFor, workDrained } from '../../helpers/e2e.js';
 import { peekAll, startTestBackend, testFanoutConfig, wireWorker, type TestBackend, type WiredWorker } from './support.js';
 import type { WorkerProcessConfig } from './worker-process.js';
@@ -35,7 +35,7 @@ describe('fan-out under injected Management API faults and a killed worker', () 
   });
 
   it('delivers every message to every live subscriber at least once; only the DLQ holds the rest, with reasons', async () => {
-    const log = memoryLog();
+    const log = new RecordingLog();
     const backend: TestBackend = await startTestBackend();
     cleanups.push(() => backend.stop());
     // Pages of 20: the channel splits once into four partitions of ~50, each paged in three pages with
@@ -158,7 +158,7 @@ describe('fan-out under injected Management API faults and a killed worker', () 
         `delivered: ${delivered} of ${SUBSCRIBERS * PUBLISHES} (copies received: ${delivered + duplicates}); duplicates: ${duplicates}; ` +
         `dead-lettered deliveries: ${deadPairs.size}; Management API statuses: ${JSON.stringify(statuses)}; ` +
         `retried in job: ${stack.metrics.counter('DeliveriesRetried')}; jobs split: ${stack.metrics.counter('JobsSplit')}; ` +
-        `continued: ${stack.metrics.counter('JobsContinued')}; resumed from a checkpoint: ${log.lines.filter((l) => l.message.startsWith('resuming a redelivered job')).length}; ` +
+        `continued: ${stack.metrics.counter('JobsContinued')}; resumed from a checkpoint: ${log.entries.filter((l) => l.message.startsWith('resuming a redelivered job')).length}; ` +
         `invocations timed out: ${poller.stats().timeouts + stack.pollers.delayed.stats().timeouts}`,
     );
   }, 120_000);

@@ -5,9 +5,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLocal, type LocalStack } from '../../../src/local/start.js';
-import { memoryLog, openClient, type TestClient } from '../local/support.js';
+import { openClient, type TestClient } from '../local/support.js';
 import { queueDepth, waitFor } from '../../helpers/e2e.js';
 import { startTestBackend, type TestBackend } from './support.js';
+import { RecordingLog } from '../../helpers/fakes.js';
 
 describe('keep-alive heartbeats through the delayed queue', () => {
   const cleanups: (() => Promise<void> | void)[] = [];
@@ -16,7 +17,7 @@ describe('keep-alive heartbeats through the delayed queue', () => {
   });
 
   it('reach idle connections in interval and idle mode, and stop after the connection leaves', async () => {
-    const log = memoryLog();
+    const log = new RecordingLog();
     const backend: TestBackend = await startTestBackend();
     cleanups.push(() => backend.stop());
     const stack: LocalStack = await startLocal({ wsPort: 0, controlPort: 0, targetUrl: backend.url, log, worker: { waitTimeSeconds: 1 }, sweepIntervalMs: 3_600_000 });
@@ -36,7 +37,7 @@ describe('keep-alive heartbeats through the delayed queue', () => {
       c.ws.close(1000);
       await c.closed;
     }
-    const ended = (id: string) => log.lines.filter((l) => l.message === 'keep-alive chain ended' && l.attributes?.['connectionId'] === id).length;
+    const ended = (id: string) => log.entries.filter((l) => l.message === 'keep-alive chain ended' && l.attributes?.['connectionId'] === id).length;
     // The job already scheduled fires once more and schedules nothing: it finds the connection gone (the chain
     // ends), or, if it fires while the close is still being processed, its post answers 410 (the chain ends
     // and the connection's items are deleted). Either way the delayed lane empties and stays empty.

@@ -4,9 +4,9 @@
  * way every subscriber gets exactly one copy of every publish, in publish order.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { memoryLog } from '../local/support.js';
 import { waitFor } from '../../helpers/e2e.js';
 import { fixedIds, idsInTopBuckets, startRig, type Rig } from './support.js';
+import { RecordingLog } from '../../helpers/fakes.js';
 
 describe('fan-out paging against the real channel index and queues', () => {
   let rig: Rig | null = null;
@@ -24,7 +24,7 @@ describe('fan-out paging against the real channel index and queues', () => {
       managementApi: { latencyMs: 200 },
       config: { pageSize: 10, reserveMs: 60_000 },
       functionTimeoutMs: 4_000,
-      log: memoryLog(),
+      log: new RecordingLog(),
     });
     const ids = idsInTopBuckets('cont-', 200, 65_000);
     await rig.seed('cont', ids);
@@ -42,7 +42,7 @@ describe('fan-out paging against the real channel index and queues', () => {
   }, 60_000);
 
   it('splits a channel of thousands (2,000) into parallel jobs; each subscriber gets exactly one copy', async () => {
-    rig = await startRig({ delivery: 'direct', config: { pageSize: 100, buckets: 4 }, workers: 2, log: memoryLog() });
+    rig = await startRig({ delivery: 'direct', config: { pageSize: 100, buckets: 4 }, workers: 2, log: new RecordingLog() });
     const ids = fixedIds('big-', 2000);
     await rig.seed('big', ids);
     const messages = ['s-0', 's-1'];

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalConnectionGateway } from '../../../src/local/direct-gateway.js';
 import { startLocalGateway, type LocalGateway } from '../../../src/local/gateway.js';
-import { memoryLog, openClient, recordingHandlers, waitFor } from './support.js';
+import { openClient, recordingHandlers, waitFor } from './support.js';
+import { RecordingLog } from '../../helpers/fakes.js';
 
 describe('in-process connection gateway', () => {
   let gateway: LocalGateway | undefined;
@@ -11,7 +12,7 @@ describe('in-process connection gateway', () => {
 
   it('posts to a live connection and closes it with the code and reason asked for', async () => {
     const handlers = recordingHandlers();
-    gateway = await startLocalGateway({ port: 0, handlers, log: memoryLog() });
+    gateway = await startLocalGateway({ port: 0, handlers, log: new RecordingLog() });
     const port = new LocalConnectionGateway(gateway.connections);
     const client = await openClient(gateway.url);
     const id = handlers.of('CONNECT')[0]!.requestContext.connectionId;
@@ -26,7 +27,7 @@ describe('in-process connection gateway', () => {
 
   it('answers gone for unknown connections and too-large above 128 KB, without throwing', async () => {
     const handlers = recordingHandlers();
-    gateway = await startLocalGateway({ port: 0, handlers, log: memoryLog() });
+    gateway = await startLocalGateway({ port: 0, handlers, log: new RecordingLog() });
     const port = new LocalConnectionGateway(gateway.connections);
     const client = await openClient(gateway.url);
     const id = handlers.of('CONNECT')[0]!.requestContext.connectionId;

@@ -3,7 +3,8 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WebSocketEvent } from '../../../src/handlers/aws-events.js';
 import { startLocalGateway, type LocalGateway, type LocalGatewayOptions } from '../../../src/local/gateway.js';
-import { deferred, HandshakeRejected, memoryLog, openClient, recordingHandlers, waitFor, type RecordingHandlers } from './support.js';
+import { deferred, HandshakeRejected, openClient, recordingHandlers, waitFor, type RecordingHandlers } from './support.js';
+import { RecordingLog } from '../../helpers/fakes.js';
 
 const running: LocalGateway[] = [];
 afterEach(async () => {
@@ -13,8 +14,8 @@ afterEach(async () => {
 async function gateway(
   handlers: RecordingHandlers,
   options: Partial<LocalGatewayOptions> = {},
-): Promise<LocalGateway & { log: ReturnType<typeof memoryLog> }> {
-  const log = memoryLog();
+): Promise<LocalGateway & { log: RecordingLog }> {
+  const log = new RecordingLog();
   const g = await startLocalGateway({ port: 0, handlers, log, ...options });
   running.push(g);
   return Object.assign(g, { log });
@@ -114,7 +115,7 @@ describe('local gateway: $connect', () => {
     mode = 'ok';
     const client = await openClient(g.url);
     client.ws.close();
-    expect(g.log.lines.some((l) => l.level === 'error' && l.message.includes('$connect handler failed'))).toBe(true);
+    expect(g.log.entries.some((l) => l.level === 'error' && l.message.includes('$connect handler failed'))).toBe(true);
   });
 
   it('never lets result headers inject lines into the handshake response', async () => {
@@ -305,7 +306,7 @@ describe('local gateway: messages', () => {
     const g = await gateway(handlers);
     const client = await openClient(g.url);
     client.ws.send('boom');
-    await waitFor(() => g.log.lines.find((l) => l.message.includes('$default handler failed')), 5_000, 'the error log');
+    await waitFor(() => g.log.entries.find((l) => l.message.includes('$default handler failed')), 5_000, 'the error log');
     expect(g.connections.post(handlers.of('CONNECT')[0]!.requestContext.connectionId, 'still here').kind).toBe('ok');
     await waitFor(() => client.received.length === 1, 5_000, 'the post');
     client.ws.close();
@@ -393,14 +394,14 @@ describe('local gateway: limits and disconnects', () => {
     });
     const g = await gateway(handlers);
     (await openClient(g.url)).ws.close();
-    await waitFor(() => g.log.lines.find((l) => l.message.includes('$disconnect handler failed')), 5_000, 'the error log');
+    await waitFor(() => g.log.entries.find((l) => l.message.includes('$disconnect handler failed')), 5_000, 'the error log');
     const again = await openClient(g.url);
     again.ws.close();
   });
 
   it('stop() closes open connections with 1001 and waits for their $disconnect', async () => {
     const handlers = recordingHandlers();
-    const g = await startLocalGateway({ port: 0, handlers, log: memoryLog() });
+    const g = await startLocalGateway({ port: 0, handlers, log: new RecordingLog() });
     const client = await openClient(g.url);
     await g.stop();
     expect(handlers.of('DISCONNECT')).toHaveLength(1);

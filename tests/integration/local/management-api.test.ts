@@ -12,7 +12,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalGateway, type LocalGateway } from '../../../src/local/gateway.js';
 import { startManagementApi, type ManagementApi } from '../../../src/local/management-api.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../src/local/services.js';
-import { deferred, memoryLog, openClient, recordingHandlers, waitFor, type TestClient } from './support.js';
+import { deferred, openClient, recordingHandlers, waitFor, type TestClient } from './support.js';
+import { RecordingLog } from '../../helpers/fakes.js';
 
 /** The SDK's error for a call, so tests can check its class and status. */
 async function failure(promise: Promise<unknown>): Promise<Error & { $metadata?: { httpStatusCode?: number }; $fault?: string }> {
@@ -32,8 +33,8 @@ describe('local Management API through the real SDK client', () => {
   const clients: TestClient[] = [];
 
   beforeAll(async () => {
-    gateway = await startLocalGateway({ port: 0, handlers, log: memoryLog() });
-    api = await startManagementApi({ connections: gateway.connections, stage: 'prod', log: memoryLog() });
+    gateway = await startLocalGateway({ port: 0, handlers, log: new RecordingLog() });
+    api = await startManagementApi({ connections: gateway.connections, stage: 'prod', log: new RecordingLog() });
     client = new ApiGatewayManagementApiClient({ endpoint: api.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
   });
   afterEach(() => {
@@ -160,8 +161,8 @@ describe('local Management API through the real SDK client', () => {
         return { statusCode: 200 };
       },
     });
-    const g = await startLocalGateway({ port: 0, handlers: local, log: memoryLog() });
-    const a = await startManagementApi({ connections: g.connections, log: memoryLog() });
+    const g = await startLocalGateway({ port: 0, handlers: local, log: new RecordingLog() });
+    const a = await startManagementApi({ connections: g.connections, log: new RecordingLog() });
     box.sdk = new ApiGatewayManagementApiClient({ endpoint: a.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
     try {
       const ws = await openClient(g.url);

@@ -10,7 +10,8 @@ import type { InvocationContext, SqsBatchResponse, SqsEvent, SqsRecord, WorkerHa
 import { startQueuePoller, type QueuePoller, type QueuePollerOptions } from '../../../src/local/poller.js';
 import { createFanoutQueues, type FanoutQueueUrls } from '../../../src/local/provision.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '../../../src/local/services.js';
-import { deferred, memoryLog, waitFor } from './support.js';
+import { deferred, waitFor } from './support.js';
+import { RecordingLog } from '../../helpers/fakes.js';
 
 const ok: SqsBatchResponse = { batchItemFailures: [] };
 
@@ -37,7 +38,7 @@ describe('local SQS event source mapping', () => {
     createFanoutQueues(sqs, { visibilityTimeoutSeconds: 1, maxReceiveCount: 3, namePrefix: `t${++n}-` });
 
   async function poll(options: Partial<QueuePollerOptions> & Pick<QueuePollerOptions, 'queueUrl' | 'handler'>): Promise<QueuePoller> {
-    const poller = await startQueuePoller({ sqs, waitTimeSeconds: 1, log: memoryLog(), ...options });
+    const poller = await startQueuePoller({ sqs, waitTimeSeconds: 1, log: new RecordingLog(), ...options });
     pollers.push(poller);
     return poller;
   }
@@ -233,7 +234,7 @@ describe('local SQS event source mapping', () => {
       handler: first.handler,
       waitTimeSeconds: 1,
       visibilityTimeoutSeconds: 3,
-      log: memoryLog(),
+      log: new RecordingLog(),
     });
     await waitFor(() => first.records.length === 1, 10_000, 'the first delivery');
     await crashed.crash();
@@ -254,7 +255,7 @@ describe('local SQS event source mapping', () => {
       await release.promise;
       return ok;
     });
-    const poller = await startQueuePoller({ sqs, queueUrl: q.delayedQueueUrl, handler: r.handler, waitTimeSeconds: 1, log: memoryLog() });
+    const poller = await startQueuePoller({ sqs, queueUrl: q.delayedQueueUrl, handler: r.handler, waitTimeSeconds: 1, log: new RecordingLog() });
     await waitFor(() => r.records.length === 1, 10_000, 'the delivery');
     let stopped = false;
     const stopping = poller.stop().then(() => {

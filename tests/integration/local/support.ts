@@ -1,7 +1,7 @@
 /** Helpers for the local-mode integration tests: real `ws` clients and small recording route handlers. */
 import type { IncomingMessage } from 'node:http';
 import WebSocket, { type ClientOptions } from 'ws';
-import type { Log } from '../../../src/domain/ports.js';
+import { waitFor as waitForValue } from '../../helpers/wait.js';
 import type { WebSocketEvent, WebSocketResult, WebSocketRouteHandlers } from '../../../src/handlers/aws-events.js';
 
 /** Route handlers that record every event; `$connect` answers with `onConnect` (default: accept). */
@@ -93,15 +93,9 @@ export class HandshakeRejected extends Error {
   }
 }
 
-/** Polls `check` until it returns a value other than `undefined`/`false`, or fails after `timeoutMs`. */
-export async function waitFor<T>(check: () => T | undefined | false, timeoutMs = 10_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/** `waitFor` from tests/helpers/e2e.ts with this file's argument order (the timeout before the description). */
+export function waitFor<T>(check: () => T | undefined | false, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  return waitForValue(check, what, timeoutMs);
 }
 
 /** A deferred promise, for handlers that must wait for the test. */
@@ -111,15 +105,4 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T)
     resolve = r;
   });
   return { promise, resolve };
-}
-
-/** A `Log` that keeps its lines, so tests can check that failures were logged instead of thrown. */
-export function memoryLog(): Log & { lines: { level: string; message: string; attributes?: Record<string, unknown> }[] } {
-  const lines: { level: string; message: string; attributes?: Record<string, unknown> }[] = [];
-  const at =
-    (level: string) =>
-    (message: string, attributes?: Record<string, unknown>): void => {
-      lines.push({ level, message, ...(attributes ? { attributes } : {}) });
-    };
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }

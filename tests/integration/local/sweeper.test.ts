@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConnectionsTable } from '../../../src/local/provision.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '../../../src/local/services.js';
 import { startSweeper } from '../../../src/local/sweeper.js';
-import { memoryLog, waitFor } from './support.js';
+import { waitFor } from './support.js';
+import { RecordingLog } from '../../helpers/fakes.js';
 
 describe('local TTL sweeper', () => {
   let services: LocalAwsServices;
@@ -58,7 +59,7 @@ describe('local TTL sweeper', () => {
       { connectionId: 'text-ttl', channel: '$connection', expiresAt: 'soon' },
     ];
     const name = await table([...expired, ...live]);
-    const sweeper = startSweeper({ ddb, tableName: name, intervalMs: 3_600_000, now: () => NOW_MS, pageSize: 7, log: memoryLog() });
+    const sweeper = startSweeper({ ddb, tableName: name, intervalMs: 3_600_000, now: () => NOW_MS, pageSize: 7, log: new RecordingLog() });
     try {
       const result = await sweeper.sweepOnce();
       expect(result).toEqual({ scanned: 64, deleted: 60 });
@@ -74,7 +75,7 @@ describe('local TTL sweeper', () => {
       { connectionId: 'gone', channel: '$connection', expiresAt: 1 },
       { connectionId: 'here', channel: '$connection', expiresAt: 4_000_000_000 },
     ]);
-    const sweeper = startSweeper({ ddb: doc, tableName: name, intervalMs: 20, log: memoryLog() });
+    const sweeper = startSweeper({ ddb: doc, tableName: name, intervalMs: 20, log: new RecordingLog() });
     try {
       let left: string[] = [];
       for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
@@ -89,11 +90,11 @@ describe('local TTL sweeper', () => {
   });
 
   it('logs a failed scheduled sweep and rejects sweepOnce, without crashing', async () => {
-    const log = memoryLog();
+    const log = new RecordingLog();
     const sweeper = startSweeper({ ddb, tableName: 'NoSuchTable', intervalMs: 20, log });
     try {
       await expect(sweeper.sweepOnce()).rejects.toThrow();
-      await waitFor(() => log.lines.find((l) => l.level === 'error' && l.message === 'sweep failed'), 10_000, 'the logged failure');
+      await waitFor(() => log.entries.find((l) => l.level === 'error' && l.message === 'sweep failed'), 10_000, 'the logged failure');
     } finally {
       await sweeper.stop();
     }
