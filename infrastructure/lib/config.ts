@@ -7,7 +7,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
   deploySettings,
-  readIntegerSetting,
+  readIntegerSettings,
   runtimeSettings,
   SettingError,
   type DeploySettingName,
@@ -110,12 +110,7 @@ export type ContextReader = (key: string) => unknown;
 const source = (key: string): string => `context "${key}"`;
 
 function readIntegers<K extends string>(table: Record<K, IntegerSetting>, context: ContextReader): Record<K, number> {
-  const out = {} as Record<K, number>;
-  for (const name of Object.keys(table) as K[]) {
-    const setting = table[name];
-    out[name] = readIntegerSetting(setting, context(setting.context), source(setting.context));
-  }
-  return out;
+  return readIntegerSettings(table, (setting) => ({ raw: context(setting.context), source: source(setting.context) }));
 }
 
 const invalid = (setting: OtherSetting, raw: unknown): SettingError =>

@@ -129,13 +129,26 @@ export function readIntegerSetting(setting: IntegerSetting, raw: unknown, source
   return value;
 }
 
+/**
+ * Reads every setting of a table with `readIntegerSetting`; `read` says where each value comes from (an environment
+ * variable, a context key) and how to name that source in an error. @throws SettingError for the first bad value.
+ */
+export function readIntegerSettings<K extends string>(
+  table: Record<K, IntegerSetting>,
+  read: (setting: IntegerSetting) => { readonly raw: unknown; readonly source: string },
+): Record<K, number> {
+  const out = {} as Record<K, number>;
+  for (const name of Object.keys(table) as K[]) {
+    const setting = table[name];
+    const { raw, source } = read(setting);
+    out[name] = readIntegerSetting(setting, raw, source);
+  }
+  return out;
+}
+
 /** Reads every runtime setting from environment variables (the Lambda and local composition roots). */
 export function loadRuntimeSettings(env: Readonly<Record<string, string | undefined>>): RuntimeSettings {
-  const out: Partial<Record<RuntimeSettingName, number>> = {};
-  for (const [name, setting] of Object.entries(runtimeSettings) as [RuntimeSettingName, IntegerSetting][]) {
-    out[name] = readIntegerSetting(setting, env[setting.env], setting.env);
-  }
-  return out as RuntimeSettings;
+  return readIntegerSettings(runtimeSettings, (setting) => ({ raw: env[setting.env], source: setting.env }));
 }
 
 /** The environment variables that carry runtime settings to a function. */
