@@ -11,7 +11,7 @@ import type {
   QueueEntry,
   SubscriberIndex,
 } from '../ports.js';
-import { toError } from '../result.js';
+import { InvariantError, toError } from '../result.js';
 import { requeueDelaySeconds } from './backoff.js';
 import { deliver, emptyReport, type DeliveryReport, type DeliveryTools } from './deliver.js';
 import { parseJob, serializeJob, type ChannelJob, type ConnectionsJob, type KeepAliveJob, type Payload } from './jobs.js';
@@ -221,7 +221,9 @@ export function createFanoutWorker(deps: FanoutDeps): FanoutWorker {
       const saved = await deps.checkpoints.save(record.id, current.cursor, Math.floor((deps.clock() + CHECKPOINT_TTL_MS) / 1000));
       if (saved.ok) checkpointed = true;
       else log.warn('could not save a job checkpoint; a crash would resend more than one page', { jobId: record.id, detail: saved.error.message });
-      page = next === null ? page : await next;
+      // Only a last page has no next one, and a last page returned above: re-reading `page` would loop forever.
+      if (next === null) throw new InvariantError('PAGE_WITHOUT_NEXT', 'a channel job went on past its last page');
+      page = await next;
     }
   }
 
