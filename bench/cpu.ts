@@ -5,10 +5,10 @@
  */
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import pLimit from 'p-limit';
-import { ApiGatewayConnectionGateway, createManagementApiClient } from '../src/adapters/apigw-connection-gateway.js';
-import { SignedHttpConnectionGateway } from '../src/adapters/signed-http-connection-gateway.js';
-import type { ConnectionGateway } from '../src/domain/ports.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../src/local/services.js';
+import { ApiGatewayConnectionGateway, createManagementApiClient } from '#src/adapters/apigw-connection-gateway.js';
+import { SignedHttpConnectionGateway } from '#src/adapters/signed-http-connection-gateway.js';
+import type { ConnectionGateway } from '#src/domain/ports.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#src/local/services.js';
 import { efficiencyAudience } from './lib/audience.js';
 import { epochNow } from './lib/clock.js';
 import type { BenchContext } from './lib/context.js';
@@ -45,10 +45,24 @@ export async function benchCpu(ctx: BenchContext): Promise<Table> {
   await host.call('mgmt.tune', { latencyMs: 0, rateLimit: null });
   const message = 'x'.repeat(100);
 
-  const defaultClient = new ApiGatewayManagementApiClient({ endpoint: endpoints.managementApiEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-  const ours = createManagementApiClient({ endpoint: endpoints.managementApiEndpoint, region: LOCAL_REGION, maxSockets: CONCURRENCY, credentials: LOCAL_CREDENTIALS });
+  const defaultClient = new ApiGatewayManagementApiClient({
+    endpoint: endpoints.managementApiEndpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  const ours = createManagementApiClient({
+    endpoint: endpoints.managementApiEndpoint,
+    region: LOCAL_REGION,
+    maxSockets: CONCURRENCY,
+    credentials: LOCAL_CREDENTIALS,
+  });
   const oursGateway = new ApiGatewayConnectionGateway({ client: ours });
-  const signed = new SignedHttpConnectionGateway({ endpoint: endpoints.managementApiEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxSockets: CONCURRENCY });
+  const signed = new SignedHttpConnectionGateway({
+    endpoint: endpoints.managementApiEndpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    maxSockets: CONCURRENCY,
+  });
   const defaultGateway: ConnectionGateway = {
     async post(connectionId, data) {
       await defaultClient.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: data }));
@@ -60,7 +74,15 @@ export async function benchCpu(ctx: BenchContext): Promise<Table> {
   const pipelines: Pipeline[] = [];
   try {
     const oneWorker = async (queuePrefix: string, gateway: GatewayChoice): Promise<Pipeline> => {
-      const pipeline = await startPipeline({ endpoints, queuePrefix, workers: 1, concurrency: CONCURRENCY, gateway, pollerConcurrency: 4, log: ctx.log });
+      const pipeline = await startPipeline({
+        endpoints,
+        queuePrefix,
+        workers: 1,
+        concurrency: CONCURRENCY,
+        gateway,
+        pollerConcurrency: 4,
+        log: ctx.log,
+      });
       pipelines.push(pipeline);
       return pipeline;
     };
@@ -85,10 +107,18 @@ export async function benchCpu(ctx: BenchContext): Promise<Table> {
     };
     const rows: Row[] = [
       { name: 'baseline: default SDK client, bare send()', calls: int(n), run: () => bareCalls(ctx, defaultGateway, family, message) },
-      { name: 'full SDK client: ApiGatewayConnectionGateway, bare post()', calls: int(n), run: () => bareCalls(ctx, oursGateway, family, message) },
+      {
+        name: 'full SDK client: ApiGatewayConnectionGateway, bare post()',
+        calls: int(n),
+        run: () => bareCalls(ctx, oursGateway, family, message),
+      },
       { name: 'SignedHttpConnectionGateway (deployed), bare post()', calls: int(n), run: () => bareCalls(ctx, signed, family, message) },
       { name: 'SignedHttpConnectionGateway through the worker', calls: `${int(n)} (1 publish)`, run: viaWorker(signedPipeline, true) },
-      { name: 'direct gateway (local mode default) through the worker', calls: `${int(n)} (1 publish)`, run: viaWorker(directPipeline, false) },
+      {
+        name: 'direct gateway (local mode default) through the worker',
+        calls: `${int(n)} (1 publish)`,
+        run: viaWorker(directPipeline, false),
+      },
     ];
     const samples = new Map<Row, Sample[]>();
     // Round 0 warms up; the rows take turns so the machine's background load is shared out evenly.
@@ -108,11 +138,23 @@ export async function benchCpu(ctx: BenchContext): Promise<Table> {
       title: 'Benchmark 2: CPU per delivery (µs of process CPU per postToConnection, L = 0)',
       parameters: [
         ['machine', machineLine()],
-        ['calls', `${int(n)} per run to ${int(n)} distinct connection ids, ${CONCURRENCY} in flight (p-limit, or the worker's limiter), 100-byte text message`],
-        ['Management API latency L', '0 ms; the API and its counting sink run in a process of their own, so their CPU is not counted (shown separately as "server µs")'],
+        [
+          'calls',
+          `${int(n)} per run to ${int(n)} distinct connection ids, ${CONCURRENCY} in flight (p-limit, or the worker's limiter), 100-byte text message`,
+        ],
+        [
+          'Management API latency L',
+          '0 ms; the API and its counting sink run in a process of their own, so their CPU is not counted (shown separately as "server µs")',
+        ],
         ['runs', `${runs} measured runs per row after 1 warm-up, rows interleaved; medians (min–max)`],
-        ['gateways', 'default SDK client = new ApiGatewayManagementApiClient({ endpoint, region, credentials }); full SDK client = createManagementApiClient (keep-alive, maxSockets 100, maxAttempts 1, cacheMiddleware) + ApiGatewayConnectionGateway; SignedHttpConnectionGateway = ExecuteApiSigner (SigV4 for the Management API, checked against @smithy/signature-v4) on a keep-alive node:http agent (maxSockets 100), what the Lambda functions use'],
-        ['through the worker', 'CPU of the whole bench process during one publish: control API, SQS client and pollers, dynalite queries, worker, gateway'],
+        [
+          'gateways',
+          'default SDK client = new ApiGatewayManagementApiClient({ endpoint, region, credentials }); full SDK client = createManagementApiClient (keep-alive, maxSockets 100, maxAttempts 1, cacheMiddleware) + ApiGatewayConnectionGateway; SignedHttpConnectionGateway = ExecuteApiSigner (SigV4 for the Management API, checked against @smithy/signature-v4) on a keep-alive node:http agent (maxSockets 100), what the Lambda functions use',
+        ],
+        [
+          'through the worker',
+          'CPU of the whole bench process during one publish: control API, SQS client and pollers, dynalite queries, worker, gateway',
+        ],
       ],
       columns: ['path', 'calls/run', 'CPU µs/delivery', 'vs target 150', 'vs baseline', 'deliveries/s', 'CPU cores', 'server µs/request'],
       rows: rows.map((row) => {
@@ -121,7 +163,10 @@ export async function benchCpu(ctx: BenchContext): Promise<Table> {
         return [
           row.name,
           row.calls,
-          spread(s.map((x) => x.cpuUs), (v) => fixed(v, 0)),
+          spread(
+            s.map((x) => x.cpuUs),
+            (v) => fixed(v, 0),
+          ),
           ratio(cpu / TARGET_US),
           ratio(cpu / baseline),
           int(median(s.map((x) => x.rate))),
@@ -132,7 +177,7 @@ export async function benchCpu(ctx: BenchContext): Promise<Table> {
       notes: [
         `Target: ≤ ${TARGET_US} µs per delivery on the deployed path (SignedHttpConnectionGateway) → bare ${fixed(signedBare, 0)} µs, through the worker ${fixed(signedWorker, 0)} µs (${signedWorker <= TARGET_US ? 'met' : 'NOT met'}).`,
         'No TLS here (plain HTTP to 127.0.0.1): on AWS each call also pays TLS record encryption, so real costs are higher.',
-        'The direct row delivers into an in-process counting LocalConnections: it shows the worker\'s own overhead; real local mode adds a ws frame write (~9–15 µs per recipient, reference/performance.md §4.3).',
+        "The direct row delivers into an in-process counting LocalConnections: it shows the worker's own overhead; real local mode adds a ws frame write (~9–15 µs per recipient, reference/performance.md §4.3).",
       ],
     };
   } finally {

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { ControlClient } from '../src/client/index.js';
+import { ControlClient } from '#src/client/index.js';
 import { startBenchBackend, type BenchBackend } from './lib/backend.js';
 import { openClients, type ClientFleet } from './lib/clients.js';
 import { sleep } from './lib/clock.js';
@@ -45,7 +45,11 @@ export async function benchE2e(ctx: BenchContext): Promise<Table> {
       const host = Host.start();
       try {
         const stack = await host.call('local.start', { targetUrl: backend.url, gripKey: key, delivery });
-        systems.push(await connectSystem(`local mode, delivery: '${delivery}'`, delivery, stack.wsUrl, stack.controlUrl, key, clients, () => host.stop()));
+        systems.push(
+          await connectSystem(`local mode, delivery: '${delivery}'`, delivery, stack.wsUrl, stack.controlUrl, key, clients, () =>
+            host.stop(),
+          ),
+        );
       } catch (e) {
         await host.stop();
         throw e;
@@ -55,7 +59,17 @@ export async function benchE2e(ctx: BenchContext): Promise<Table> {
       const pushpin = await startPushpin({ backendPort: backend.port, sigKey: key });
       pushpinVersion = pushpin.version;
       try {
-        systems.push(await connectSystem(`Pushpin (${pushpin.version}, message_rate 100000)`, 'Pushpin', pushpin.wsUrl, pushpin.controlUrl, key, clients, () => pushpin.stop()));
+        systems.push(
+          await connectSystem(
+            `Pushpin (${pushpin.version}, message_rate 100000)`,
+            'Pushpin',
+            pushpin.wsUrl,
+            pushpin.controlUrl,
+            key,
+            clients,
+            () => pushpin.stop(),
+          ),
+        );
       } catch (e) {
         await pushpin.stop();
         throw e;
@@ -85,22 +99,53 @@ export async function benchE2e(ctx: BenchContext): Promise<Table> {
   const ours = systems[0];
   const oursP99 = ours ? percentile(ours.latencies, 99) : Number.NaN;
   if (withPushpin) {
-    notes.unshift(`Target: p99 no worse than Pushpin's → local mode (direct) p99 ${fixed(oursP99, 1)} ms vs Pushpin ${fixed(baseP99, 1)} ms: ${ratio(oursP99 / baseP99)} (${oursP99 <= baseP99 ? 'met' : 'NOT met'}).`);
+    notes.unshift(
+      `Target: p99 no worse than Pushpin's → local mode (direct) p99 ${fixed(oursP99, 1)} ms vs Pushpin ${fixed(baseP99, 1)} ms: ${ratio(oursP99 / baseP99)} (${oursP99 <= baseP99 ? 'met' : 'NOT met'}).`,
+    );
   } else {
-    notes.unshift('Target: p99 no worse than Pushpin\'s — not measured in this run (use --pushpin); ratios are against the first row.');
+    notes.unshift("Target: p99 no worse than Pushpin's — not measured in this run (use --pushpin); ratios are against the first row.");
   }
   return {
     title: `Benchmark 4: end to end, ${int(clients)} WebSocket clients on one channel`,
     parameters: [
       ['machine', machineLine()],
-      ['clients', `${int(clients)} ws clients (no compression) per system, opened 100 at a time, all in the bench process; every system keeps its clients for the whole benchmark`],
-      ['publishes', `${publishes} measured per system after ${WARM_UP_PUBLISHES} warm-up publishes (each reaching every client), systems taking turns; one text message each via ControlClient (GRIP publish, POST /publish/)`],
-      ['latency', 'per client: receive time − the instant just before the publish POST (same process clock); percentiles over all clients × publishes'],
-      ['backend', 'bench/lib/backend.ts (src/client): verifies Grip-Sig, accepts, subscribes to one channel; one instance for every system'],
-      ['local mode', 'startLocal() in its own process (dynalite, fauxqs, gateway, worker, pollers, all defaults); \'management-api\' posts SigV4-signed HTTP (SignedHttpConnectionGateway, as on AWS) to the local Management API'],
-      ['Pushpin', withPushpin ? `${pushpinVersion} from Debian (condure, zurl, proxy, handler), scratch config per reference/local-services.md §6` : 'not run'],
+      [
+        'clients',
+        `${int(clients)} ws clients (no compression) per system, opened 100 at a time, all in the bench process; every system keeps its clients for the whole benchmark`,
+      ],
+      [
+        'publishes',
+        `${publishes} measured per system after ${WARM_UP_PUBLISHES} warm-up publishes (each reaching every client), systems taking turns; one text message each via ControlClient (GRIP publish, POST /publish/)`,
+      ],
+      [
+        'latency',
+        'per client: receive time − the instant just before the publish POST (same process clock); percentiles over all clients × publishes',
+      ],
+      [
+        'backend',
+        'bench/lib/backend.ts (src/client): verifies Grip-Sig, accepts, subscribes to one channel; one instance for every system',
+      ],
+      [
+        'local mode',
+        "startLocal() in its own process (dynalite, fauxqs, gateway, worker, pollers, all defaults); 'management-api' posts SigV4-signed HTTP (SignedHttpConnectionGateway, as on AWS) to the local Management API",
+      ],
+      [
+        'Pushpin',
+        withPushpin
+          ? `${pushpinVersion} from Debian (condure, zurl, proxy, handler), scratch config per reference/local-services.md §6`
+          : 'not run',
+      ],
     ],
-    columns: ['system', 'received', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'publish POST ms', `p99 vs ${baseline?.name.startsWith('Pushpin') ? 'Pushpin' : 'first row'}`],
+    columns: [
+      'system',
+      'received',
+      'p50 ms',
+      'p90 ms',
+      'p99 ms',
+      'max ms',
+      'publish POST ms',
+      `p99 vs ${baseline?.name.startsWith('Pushpin') ? 'Pushpin' : 'first row'}`,
+    ],
     rows: systems.map((s) => [
       s.name,
       `${int(s.latencies.length)}/${int(clients * publishes)}`,
@@ -116,14 +161,31 @@ export async function benchE2e(ctx: BenchContext): Promise<Table> {
       `First (cold) publish, slowest client: ${systems.map((s) => `${s.short} ${fixed(coldMs.get(s) ?? Number.NaN, 0)} ms`).join(', ')} (not in the table).`,
       `Slowest client per measured publish (ms), in order: ${systems.map((s) => `${s.short} ${s.slowest.map((v) => v.toFixed(0)).join(' ')}`).join('; ')}.`,
       `Backend requests refused: ${backend.refused()}; clients dropped: ${systems.map((s) => `${s.short} ${s.fleet.dropped()}`).join(', ')}.`,
-      'Everything shares this 2-core machine: the clients and the backend (bench process), the server under test (local mode process, or Pushpin\'s processes), and whatever else is running.',
+      "Everything shares this 2-core machine: the clients and the backend (bench process), the server under test (local mode process, or Pushpin's processes), and whatever else is running.",
     ],
   };
 }
 
-async function connectSystem(name: string, short: string, wsUrl: string, controlUrl: string, key: string, clients: number, stop: () => Promise<void>): Promise<System> {
+async function connectSystem(
+  name: string,
+  short: string,
+  wsUrl: string,
+  controlUrl: string,
+  key: string,
+  clients: number,
+  stop: () => Promise<void>,
+): Promise<System> {
   const fleet = await openClients(`${wsUrl.replace(/\/$/, '')}/bench`, clients);
-  return { name, short, fleet, control: new ControlClient({ url: controlUrl, key, iss: 'bench', retry: false }), latencies: [], postMs: [], slowest: [], stop };
+  return {
+    name,
+    short,
+    fleet,
+    control: new ControlClient({ url: controlUrl, key, iss: 'bench', retry: false }),
+    latencies: [],
+    postMs: [],
+    slowest: [],
+    stop,
+  };
 }
 
 /** Warm-up publishes that must reach every client (subscriptions complete, caches and JIT warm). */

@@ -5,9 +5,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
-import { SignedHttpConnectionGateway } from '../src/adapters/signed-http-connection-gateway.js';
-import type { ConnectionGateway } from '../src/domain/ports.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../src/local/services.js';
+import { SignedHttpConnectionGateway } from '#src/adapters/signed-http-connection-gateway.js';
+import type { ConnectionGateway } from '#src/domain/ports.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#src/local/services.js';
 import { efficiencyAudience } from './lib/audience.js';
 import type { BenchContext } from './lib/context.js';
 import { epochNow } from './lib/clock.js';
@@ -132,7 +132,16 @@ export async function benchEfficiency(ctx: BenchContext): Promise<Table> {
     rows.push(row(v.name, String(v.concurrency), v.sockets, results.get(v) ?? [], v.concurrency / (LATENCY_MS / 1000), 'C/L'));
   }
   const bare = results.get('bare') ?? [];
-  rows.push(row('reference: the same gateway alone, no worker (bare post() calls)', String(BARE_CONCURRENCY), BARE_CONCURRENCY, bare, BARE_CONCURRENCY / (LATENCY_MS / 1000), 'C/L'));
+  rows.push(
+    row(
+      'reference: the same gateway alone, no worker (bare post() calls)',
+      String(BARE_CONCURRENCY),
+      BARE_CONCURRENCY,
+      bare,
+      BARE_CONCURRENCY / (LATENCY_MS / 1000),
+      'C/L',
+    ),
+  );
   const c100 = results.get(variants[1] as Variant) ?? [];
   const eff100 = median(c100.map((m) => m.rate)) / (100 / (LATENCY_MS / 1000));
   const call100 = median(c100.map((m) => m.callMs));
@@ -142,14 +151,40 @@ export async function benchEfficiency(ctx: BenchContext): Promise<Table> {
     title: 'Benchmark 1: worker efficiency (deliveries/s vs the ideal C/L)',
     parameters: [
       ['machine', machineLine()],
-      ['subscribers N', `${int(n)} on one channel, seeded in dynalite (${seeded.seconds > 0 ? `${fixed(seeded.seconds)} s` : 'already seeded'})`],
+      [
+        'subscribers N',
+        `${int(n)} on one channel, seeded in dynalite (${seeded.seconds > 0 ? `${fixed(seeded.seconds)} s` : 'already seeded'})`,
+      ],
       ['Management API latency L', `${LATENCY_MS} ms (local Management API with its counting sink, in a process of its own)`],
       ['runs', `${runs} measured publishes per row after 1 warm-up, rows interleaved; medians (min–max)`],
-      ['worker', 'createFanoutWorker, 1 instance; page 1,000, split 16 ways, 3 in-job attempts; pollers: batch 10, 4 invocations per queue (local mode defaults)'],
-      ['gateway', 'SignedHttpConnectionGateway (ExecuteApiSigner, our SigV4 signer for the two Management API request shapes, on a keep-alive agent with maxSockets as listed), as the Lambda functions use it; one row instead goes through the full SDK client (createManagementApiClient + ApiGatewayConnectionGateway, the adapter before commit f498d8d); the sample app uses a default ApiGatewayManagementApiClient per invocation'],
-      ['path', 'ControlClient → control API (HTTP) → SQS FIFO (fauxqs) → poller → worker → dynalite query → SigV4-signed HTTP → Management API → counting sink'],
+      [
+        'worker',
+        'createFanoutWorker, 1 instance; page 1,000, split 16 ways, 3 in-job attempts; pollers: batch 10, 4 invocations per queue (local mode defaults)',
+      ],
+      [
+        'gateway',
+        'SignedHttpConnectionGateway (ExecuteApiSigner, our SigV4 signer for the two Management API request shapes, on a keep-alive agent with maxSockets as listed), as the Lambda functions use it; one row instead goes through the full SDK client (createManagementApiClient + ApiGatewayConnectionGateway, the adapter before commit f498d8d); the sample app uses a default ApiGatewayManagementApiClient per invocation',
+      ],
+      [
+        'path',
+        'ControlClient → control API (HTTP) → SQS FIFO (fauxqs) → poller → worker → dynalite query → SigV4-signed HTTP → Management API → counting sink',
+      ],
     ],
-    columns: ['variant', 'C', 'sockets', 'deliveries/s', 'vs ideal', 'vs sample app', 'call ms', 'in flight', 'CPU µs/delivery', 'loop busy', 'first (ms)', 'complete', 'dups'],
+    columns: [
+      'variant',
+      'C',
+      'sockets',
+      'deliveries/s',
+      'vs ideal',
+      'vs sample app',
+      'call ms',
+      'in flight',
+      'CPU µs/delivery',
+      'loop busy',
+      'first (ms)',
+      'complete',
+      'dups',
+    ],
     rows,
     notes: [
       `Target: ≥ 0.90 of C/L at C = 100 → measured ${ratio(eff100)} (${eff100 >= 0.9 ? 'met' : 'NOT met'}). The limiter kept ${fixed(inFlight100, 0)} of 100 calls in flight on average, and a call took ${fixed(call100, 1)} ms, not L = ${LATENCY_MS}: that alone caps the ratio at L ÷ call ms = ${ratio(LATENCY_MS / call100)}. The gateway alone, without the worker, reached ${ratio(median(bare.map((m) => m.rate)) / (BARE_CONCURRENCY / (LATENCY_MS / 1000)))} of C/L; the worker made ${ratio(vsBare)} of that.`,

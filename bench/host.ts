@@ -10,9 +10,9 @@
  * benchmark.
  */
 import { performance } from 'node:perf_hooks';
-import { startLocal, type LocalStack } from '../src/local/start.js';
-import { startManagementApi, type ManagementApi } from '../src/local/management-api.js';
-import { startLocalAwsServices, type LocalAwsServices } from '../src/local/services.js';
+import { startLocal, type LocalStack } from '#src/local/start.js';
+import { startManagementApi, type ManagementApi } from '#src/local/management-api.js';
+import { startLocalAwsServices, type LocalAwsServices } from '#src/local/services.js';
 import { CountingConnections } from './lib/sink.js';
 import { isOpName, ops, requestSchema, type OpName, type OpResult } from './lib/protocol.js';
 import { quietLog } from './lib/log.js';

@@ -36,7 +36,10 @@ export async function benchScaleOut(ctx: BenchContext): Promise<Table> {
   ];
   const services = await ctx.services();
   const { host } = services;
-  const seedSeconds = [await services.seed(big.channel, big.family), await services.seed(small.channel, small.family)].reduce((s, x) => s + x.seconds, 0);
+  const seedSeconds = [await services.seed(big.channel, big.family), await services.seed(small.channel, small.family)].reduce(
+    (s, x) => s + x.seconds,
+    0,
+  );
   await host.call('mgmt.tune', { latencyMs: LATENCY_MS, rateLimit: null });
 
   const pipelines = new Map<number, Pipeline>();
@@ -119,15 +122,47 @@ export async function benchScaleOut(ctx: BenchContext): Promise<Table> {
     title: 'Benchmark 3: scale-out against a rate-limited Management API',
     parameters: [
       ['machine', machineLine()],
-      ['subscribers N', `${int(big.family.count)} on one channel (limit ${int(2_000)}/s rows), ${int(small.family.count)} on another (throttled rows); seeding took ${fixed(seedSeconds)} s`],
-      ['rate limit', 'token bucket over every Management API request as listed (AWS\'s ratio: 10,000/s with a 5,000 burst); an empty bucket answers 429 LimitExceededException'],
+      [
+        'subscribers N',
+        `${int(big.family.count)} on one channel (limit ${int(2_000)}/s rows), ${int(small.family.count)} on another (throttled rows); seeding took ${fixed(seedSeconds)} s`,
+      ],
+      [
+        'rate limit',
+        "token bucket over every Management API request as listed (AWS's ratio: 10,000/s with a 5,000 burst); an empty bucket answers 429 LimitExceededException",
+      ],
       ['Management API latency L', `${LATENCY_MS} ms`],
-      ['workers K', `separate processes, each one createFanoutWorker with its own clients, limiter (C = ${CONCURRENCY}) and pollers (batch 10, 4 invocations per queue) on the same queues, as K Lambda containers`],
-      ['gateway', `SignedHttpConnectionGateway (ExecuteApiSigner on a keep-alive agent, maxSockets ${CONCURRENCY}), as the Lambda functions use it`],
-      ['publish', 'ControlClient → control API → one channel job on the FIFO queue; workers split it 16 ways per hop (page 1,000), as in production'],
+      [
+        'workers K',
+        `separate processes, each one createFanoutWorker with its own clients, limiter (C = ${CONCURRENCY}) and pollers (batch 10, 4 invocations per queue) on the same queues, as K Lambda containers`,
+      ],
+      [
+        'gateway',
+        `SignedHttpConnectionGateway (ExecuteApiSigner on a keep-alive agent, maxSockets ${CONCURRENCY}), as the Lambda functions use it`,
+      ],
+      [
+        'publish',
+        'ControlClient → control API → one channel job on the FIFO queue; workers split it 16 ways per hop (page 1,000), as in production',
+      ],
       ['runs', `${runs} per row, rows interleaved; medians (min–max); every run starts with a full bucket`],
     ],
-    columns: ['workers', 'N', 'rate limit', 'deliveries/s', 'vs limit', 'vs K = 1', '429s', '429 share', 'in-job retries', 'all delivered', 'missing', 'duplicates', 'dead-lettered', 'worker cores', 'worker loop busy', 'seconds'],
+    columns: [
+      'workers',
+      'N',
+      'rate limit',
+      'deliveries/s',
+      'vs limit',
+      'vs K = 1',
+      '429s',
+      '429 share',
+      'in-job retries',
+      'all delivered',
+      'missing',
+      'duplicates',
+      'dead-lettered',
+      'worker cores',
+      'worker loop busy',
+      'seconds',
+    ],
     rows,
     notes: [
       `Target: ≥ 0.90 of the limit with zero lost deliveries → ${scenarios.map((s, i) => `K = ${s.workers} at ${int(s.perSecond)}/s: ${ratio(ratios[i] ?? Number.NaN)}`).join('; ')}; ${int(lost)} lost (${ratios.every((r) => r >= 0.9) && lost === 0 ? 'met' : 'NOT met'}).`,

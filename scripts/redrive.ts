@@ -2,8 +2,8 @@
 // Moves a dead-letter queue's messages back to their source queue (see src/ops/redrive.ts).
 import { parseArgs } from 'node:util';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { redrive } from '../src/ops/redrive.js';
-import { LOCAL_CREDENTIALS } from '../src/local/services.js';
+import { redrive } from '#src/ops/redrive.js';
+import { LOCAL_CREDENTIALS } from '#src/local/services.js';
 
 const { values } = parseArgs({
   options: {
@@ -32,7 +32,13 @@ if (rate !== undefined && !(Number.isInteger(rate) && rate >= 1 && rate <= 500))
   process.exit(2);
 }
 try {
-  const result = await redrive({ sqs, deadLetterQueueUrl: values.dlq, destinationQueueUrl: values.to, ...(rate !== undefined ? { maxPerSecond: rate } : {}), log: (line) => console.log(line) });
+  const result = await redrive({
+    sqs,
+    deadLetterQueueUrl: values.dlq,
+    destinationQueueUrl: values.to,
+    ...(rate !== undefined ? { maxPerSecond: rate } : {}),
+    log: (line) => console.log(line),
+  });
   console.log(JSON.stringify(result));
 } catch (e) {
   console.error(`redrive failed: ${(e as Error).message}`);

@@ -62,8 +62,16 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   const quick = values.quick ?? false;
   let runs = quick ? 1 : 3;
   if (values.runs !== undefined) {
-    if (!/^\d+$/.test(values.runs) || Number(values.runs) < 1 || Number(values.runs) > 50) throw new UsageError(`--runs must be an integer from 1 to 50, got "${values.runs}"`);
+    if (!/^\d+$/.test(values.runs) || Number(values.runs) < 1 || Number(values.runs) > 50)
+      throw new UsageError(`--runs must be an integer from 1 to 50, got "${values.runs}"`);
     runs = Number(values.runs);
   }
-  return { only: BENCHMARKS.filter((b) => only.includes(b)), quick, runs, pushpin: values.pushpin ?? false, json: values.json ?? null, help: values.help ?? false };
+  return {
+    only: BENCHMARKS.filter((b) => only.includes(b)),
+    quick,
+    runs,
+    pushpin: values.pushpin ?? false,
+    json: values.json ?? null,
+    help: values.help ?? false,
+  };
 }

@@ -5,8 +5,8 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { WebSocketReply, isWsOverHttp, readWebSocketRequest, verifyGripSig } from '../../src/client/index.js';
-import { createNodeHandler } from '../../src/client/node.js';
+import { WebSocketReply, isWsOverHttp, readWebSocketRequest, verifyGripSig } from '#src/client/index.js';
+import { createNodeHandler } from '#src/client/node.js';
 
 export interface BenchBackend {
   readonly url: string;

@@ -16,7 +16,11 @@ export interface ClientFleet {
 }
 
 /** Messages the clients count are `<tag>` texts; anything else (a welcome, a heartbeat) is ignored. */
-export async function openClients(url: string, count: number, options: { readonly batch?: number; readonly attempts?: number } = {}): Promise<ClientFleet> {
+export async function openClients(
+  url: string,
+  count: number,
+  options: { readonly batch?: number; readonly attempts?: number } = {},
+): Promise<ClientFleet> {
   const batch = options.batch ?? 100;
   const attempts = options.attempts ?? 3;
   const sockets: WebSocket[] = [];

@@ -1,8 +1,8 @@
 /** What every benchmark gets: the flags, a quiet log, and the shared service processes (started on first use). */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createConnectionsTable } from '../../src/local/provision.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../src/local/services.js';
+import { createConnectionsTable } from '#src/local/provision.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#src/local/services.js';
 import { Host } from './host-client.js';
 import type { IdFamily } from './ids.js';
 import type { CountingLog } from './log.js';

@@ -1,4 +1,4 @@
-import type { Log } from '../../src/domain/ports.js';
+import type { Log } from '#src/domain/ports.js';
 
 /** A `Log` that counts lines by level and keeps the first few warnings and errors for the report. */
 export interface CountingLog extends Log {

@@ -11,24 +11,24 @@ import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewayma
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, SQSClient, type QueueAttributeName } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ApiGatewayConnectionGateway, createManagementApiClient } from '../../src/adapters/apigw-connection-gateway.js';
-import { DynamoConnectionStore } from '../../src/adapters/dynamo-connection-store.js';
-import { InMemoryMetrics } from '../../src/adapters/observability.js';
-import { SignedHttpConnectionGateway } from '../../src/adapters/signed-http-connection-gateway.js';
-import { SqsFanoutQueue } from '../../src/adapters/sqs-fanout-queue.js';
-import { ControlClient } from '../../src/client/index.js';
-import { connectionsTable } from '../../src/config/resources.js';
-import { loadRuntimeSettings } from '../../src/config/settings.js';
-import { fanoutConfigFromSettings, type FanoutConfig } from '../../src/domain/fanout/worker.js';
-import type { ConnectionGateway, GatewayOutcome, Log, MetricName } from '../../src/domain/ports.js';
-import { makeControlHandler } from '../../src/handlers/control.js';
-import { createWorkerOn, makeWorkerHandler } from '../../src/handlers/fanout-worker.js';
-import type { LocalConnections } from '../../src/local/connections.js';
-import { startControlServer, type LocalControlServer } from '../../src/local/control-server.js';
-import { LocalConnectionGateway } from '../../src/local/direct-gateway.js';
-import { startQueuePoller, type QueuePoller } from '../../src/local/poller.js';
-import { createFanoutQueues, type FanoutQueueUrls } from '../../src/local/provision.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../src/local/services.js';
+import { ApiGatewayConnectionGateway, createManagementApiClient } from '#src/adapters/apigw-connection-gateway.js';
+import { DynamoConnectionStore } from '#src/adapters/dynamo-connection-store.js';
+import { InMemoryMetrics } from '#src/adapters/observability.js';
+import { SignedHttpConnectionGateway } from '#src/adapters/signed-http-connection-gateway.js';
+import { SqsFanoutQueue } from '#src/adapters/sqs-fanout-queue.js';
+import { ControlClient } from '#src/client/index.js';
+import { connectionsTable } from '#src/config/resources.js';
+import { loadRuntimeSettings } from '#src/config/settings.js';
+import { fanoutConfigFromSettings, type FanoutConfig } from '#src/domain/fanout/worker.js';
+import type { ConnectionGateway, GatewayOutcome, Log, MetricName } from '#src/domain/ports.js';
+import { makeControlHandler } from '#src/handlers/control.js';
+import { createWorkerOn, makeWorkerHandler } from '#src/handlers/fanout-worker.js';
+import type { LocalConnections } from '#src/local/connections.js';
+import { startControlServer, type LocalControlServer } from '#src/local/control-server.js';
+import { LocalConnectionGateway } from '#src/local/direct-gateway.js';
+import { startQueuePoller, type QueuePoller } from '#src/local/poller.js';
+import { createFanoutQueues, type FanoutQueueUrls } from '#src/local/provision.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#src/local/services.js';
 import { Host } from './host-client.js';
 import type { CountingLog } from './log.js';
 
@@ -48,7 +48,15 @@ export type GatewayChoice =
   | { readonly kind: 'direct'; readonly connections: LocalConnections };
 
 /** Counters the worker's metrics carry that the benchmarks report. */
-export const REPORTED_COUNTERS = ['Deliveries', 'DeliveriesThrottled', 'DeliveriesRetried', 'DeliveriesFailed', 'DeliveriesDeadLettered', 'JobsSplit', 'JobsContinued'] as const satisfies readonly MetricName[];
+export const REPORTED_COUNTERS = [
+  'Deliveries',
+  'DeliveriesThrottled',
+  'DeliveriesRetried',
+  'DeliveriesFailed',
+  'DeliveriesDeadLettered',
+  'JobsSplit',
+  'JobsContinued',
+] as const satisfies readonly MetricName[];
 
 export interface WorkerOptions {
   readonly endpoints: Endpoints;
@@ -213,14 +221,28 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     const remote: Host[] = [];
     for (let k = 0; k < options.workers; k++) {
       if (options.workerProcesses) {
-        if (options.gateway.kind === 'direct') throw new Error('the direct gateway needs the connections in the worker\'s own process');
+        if (options.gateway.kind === 'direct') throw new Error("the direct gateway needs the connections in the worker's own process");
         const host = Host.start();
         stoppers.push(() => host.stop());
         const { kind, maxSockets } = options.gateway;
-        await host.call('worker.start', { endpoints, queues, concurrency: options.concurrency, gateway: kind, maxSockets, pollerConcurrency: options.pollerConcurrency });
+        await host.call('worker.start', {
+          endpoints,
+          queues,
+          concurrency: options.concurrency,
+          gateway: kind,
+          maxSockets,
+          pollerConcurrency: options.pollerConcurrency,
+        });
         remote.push(host);
       } else {
-        const worker = await startWorker({ endpoints, queues, concurrency: options.concurrency, gateway: options.gateway, pollerConcurrency: options.pollerConcurrency, log });
+        const worker = await startWorker({
+          endpoints,
+          queues,
+          concurrency: options.concurrency,
+          gateway: options.gateway,
+          pollerConcurrency: options.pollerConcurrency,
+          log,
+        });
         stoppers.push(() => worker.stop());
         local.push(worker);
       }
@@ -230,7 +252,11 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: names }));
       return names.reduce((n, name) => n + Number(out.Attributes?.[name] ?? '0'), 0);
     };
-    const pending: QueueAttributeName[] = ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'];
+    const pending: QueueAttributeName[] = [
+      'ApproximateNumberOfMessages',
+      'ApproximateNumberOfMessagesNotVisible',
+      'ApproximateNumberOfMessagesDelayed',
+    ];
     const inFlight = async (): Promise<number> => {
       let n = local.reduce((sum, w) => sum + w.inFlight(), 0);
       for (const host of remote) n += (await host.call('worker.stats', null)).inFlight;
@@ -255,7 +281,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         const out: Record<string, number> = {};
         const add = (name: string, value: number) => (out[name] = (out[name] ?? 0) + value);
         for (const w of local) for (const name of REPORTED_COUNTERS) add(name, w.metrics.counter(name));
-        for (const host of remote) for (const [name, value] of Object.entries((await host.call('worker.stats', null)).counters)) add(name, value);
+        for (const host of remote)
+          for (const [name, value] of Object.entries((await host.call('worker.stats', null)).counters)) add(name, value);
         return out;
       },
       async workerCpuUs() {
@@ -317,7 +344,12 @@ function buildGateway(choice: GatewayChoice, endpoints: Endpoints, stoppers: (()
   }
 }
 
-async function startControl(sqs: SQSClient, queues: FanoutQueueUrls, log: CountingLog, metrics: InMemoryMetrics): Promise<LocalControlServer> {
+async function startControl(
+  sqs: SQSClient,
+  queues: FanoutQueueUrls,
+  log: CountingLog,
+  metrics: InMemoryMetrics,
+): Promise<LocalControlServer> {
   const queue = new SqsFanoutQueue({ client: sqs, orderedQueueUrl: queues.orderedQueueUrl, delayedQueueUrl: queues.delayedQueueUrl, log });
   const handler = makeControlHandler({ queue, clock: Date.now, log, metrics, newId: randomUUID, config: { key: GRIP_KEY } });
   return startControlServer({ handler, host: '127.0.0.1', port: 0, log });

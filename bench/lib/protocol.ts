@@ -41,7 +41,12 @@ export const ops = {
   'worker.start': {
     args: z.object({
       endpoints: z.object({ dynamoEndpoint: z.string(), sqsEndpoint: z.string(), managementApiEndpoint: z.string() }),
-      queues: z.object({ orderedQueueUrl: z.string(), orderedDeadLetterQueueUrl: z.string(), delayedQueueUrl: z.string(), delayedDeadLetterQueueUrl: z.string() }),
+      queues: z.object({
+        orderedQueueUrl: z.string(),
+        orderedDeadLetterQueueUrl: z.string(),
+        delayedQueueUrl: z.string(),
+        delayedDeadLetterQueueUrl: z.string(),
+      }),
       concurrency: z.number().int().min(1),
       gateway: z.enum(['signed', 'sdk-client']),
       maxSockets: z.number().int().min(1),

@@ -62,7 +62,13 @@ function pushpinVersion(): Promise<string> {
 /** Starts Pushpin routing every request to the backend on `backendPort` over WebSocket-over-HTTP. */
 export async function startPushpin(options: { readonly backendPort: number; readonly sigKey: string }): Promise<PushpinInstance> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-pushpin-'));
-  const [httpPort, publishPort, pushInPort, pushInSubPort, commandPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [httpPort, publishPort, pushInPort, pushInSubPort, commandPort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
   const conf = `[global]
 include={libdir}/internal.conf
 rundir=${dir}/run

@@ -15,7 +15,7 @@ import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk
 import { DeleteItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../src/local/services.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#src/local/services.js';
 
 export interface SampleAppEnv {
   readonly ddb: DynamoDBClient;
@@ -43,7 +43,11 @@ export async function sampleAppSendMessage(env: SampleAppEnv, senderConnectionId
     return { statusCode: 500, scanned: 0 };
   }
   // The sample builds the client inside the handler; only the local credentials are added here.
-  const apigwManagementApi = new ApiGatewayManagementApiClient({ endpoint: env.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const apigwManagementApi = new ApiGatewayManagementApiClient({
+    endpoint: env.endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
   try {
     const postCalls = items.map(async ({ connectionId }) => {
       try {

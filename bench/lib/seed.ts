@@ -6,9 +6,9 @@
  */
 import { CreateTableCommand, ResourceInUseException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { BatchWriteWriteRequest, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { batchWriteAll } from '../../src/adapters/dynamo-batch-write.js';
-import { connectionsTable } from '../../src/config/resources.js';
-import { subscriptionIndexKey } from '../../src/domain/channel.js';
+import { batchWriteAll } from '#src/adapters/dynamo-batch-write.js';
+import { connectionsTable } from '#src/config/resources.js';
+import { subscriptionIndexKey } from '#src/domain/channel.js';
 import { connectionIdOf, type IdFamily } from './ids.js';
 
 const T = connectionsTable;
@@ -41,7 +41,12 @@ export async function seedSubscribers(documents: DynamoDBDocumentClient, channel
 }
 
 /** The AWS sample app's table: one item per connection, keyed by `connectionId` alone. */
-export async function seedSampleAppTable(ddb: DynamoDBClient, documents: DynamoDBDocumentClient, tableName: string, family: IdFamily): Promise<void> {
+export async function seedSampleAppTable(
+  ddb: DynamoDBClient,
+  documents: DynamoDBDocumentClient,
+  tableName: string,
+  family: IdFamily,
+): Promise<void> {
   try {
     await ddb.send(
       new CreateTableCommand({

@@ -4,8 +4,8 @@
  * delivery per id, answers `gone` for ids it does not know (as API Gateway does), and records when the first
  * delivery, the last delivery and the delivery that completed the set happened.
  */
-import type { CloseRequest, GatewayOutcome } from '../../src/domain/ports.js';
-import type { ConnectionInfo, LocalConnections } from '../../src/local/connections.js';
+import type { CloseRequest, GatewayOutcome } from '#src/domain/ports.js';
+import type { ConnectionInfo, LocalConnections } from '#src/local/connections.js';
 import { epochNow } from './clock.js';
 import { connectionIdOf, type IdFamily } from './ids.js';
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** The CDK app; `cdk.json` runs it with tsx. A configuration error prints one clear line and exits 1. */
-import { SettingError } from '../../src/config/settings.js';
+import { SettingError } from '#src/config/settings.js';
 import { createApp } from '../lib/app.js';
 
 try {

@@ -35,7 +35,9 @@ export class ApiGatewayAccountLogging extends Construct {
                 'logs:GetLogEvents',
                 'logs:FilterLogEvents',
               ],
-              resources: [stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+              resources: [
+                stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+              ],
             }),
           ],
         }),

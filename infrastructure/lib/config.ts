@@ -15,24 +15,44 @@ import {
   type IntegerSetting,
   type RuntimeSettingName,
   type RuntimeSettings,
-} from '../../src/config/settings.js';
+} from '#src/config/settings.js';
 
 /** Integer settings that shape only this stack (not read by any function). */
 export const stackSettings = {
   handlerMemoryMb: {
-    type: 'integer', context: 'handlerMemoryMb', env: 'HANDLER_MEMORY_MB', default: 512, min: 128, max: 10_240,
+    type: 'integer',
+    context: 'handlerMemoryMb',
+    env: 'HANDLER_MEMORY_MB',
+    default: 512,
+    min: 128,
+    max: 10_240,
     description: 'Memory of the WebSocket and control handlers (they mostly wait on the backend and DynamoDB).',
   },
   logRetentionDays: {
-    type: 'integer', context: 'logRetentionDays', env: 'LOG_RETENTION_DAYS', default: 30, min: 1, max: 3653,
-    description: 'Retention of every function log group and both API access logs; one of CloudWatch\'s allowed values.',
+    type: 'integer',
+    context: 'logRetentionDays',
+    env: 'LOG_RETENTION_DAYS',
+    default: 30,
+    min: 1,
+    max: 3653,
+    description: "Retention of every function log group and both API access logs; one of CloudWatch's allowed values.",
   },
   queueAgeAlarmSeconds: {
-    type: 'integer', context: 'queueAgeAlarmSeconds', env: 'QUEUE_AGE_ALARM_SECONDS', default: 300, min: 60, max: 86_400,
+    type: 'integer',
+    context: 'queueAgeAlarmSeconds',
+    env: 'QUEUE_AGE_ALARM_SECONDS',
+    default: 300,
+    min: 60,
+    max: 86_400,
     description: 'Alarm when the oldest fan-out job waits longer than this (the delayed queue gets 900 s more for its delays).',
   },
   backendErrorRatePercent: {
-    type: 'integer', context: 'backendErrorRatePercent', env: 'BACKEND_ERROR_RATE_PERCENT', default: 5, min: 1, max: 100,
+    type: 'integer',
+    context: 'backendErrorRatePercent',
+    env: 'BACKEND_ERROR_RATE_PERCENT',
+    default: 5,
+    min: 1,
+    max: 100,
     description: 'Alarm when this share of backend requests fails (5-minute periods, 2 of 3 breaching, at least 10 requests).',
   },
 } as const satisfies Record<string, IntegerSetting>;
@@ -60,32 +80,54 @@ export interface OtherSetting {
 
 export const otherSettings = {
   targetUrl: {
-    type: 'string', context: 'targetUrl', default: undefined, allowed: 'http:// or https:// URL (required; or the TARGET_URL environment variable)',
+    type: 'string',
+    context: 'targetUrl',
+    default: undefined,
+    allowed: 'http:// or https:// URL (required; or the TARGET_URL environment variable)',
     description: 'Your backend: every connection event is POSTed here in WebSocket-over-HTTP format.',
   },
   stackName: {
-    type: 'string', context: 'stackName', default: 'GripChannelServer', allowed: 'letters, digits and hyphens, starting with a letter, ≤ 128',
+    type: 'string',
+    context: 'stackName',
+    default: 'GripChannelServer',
+    allowed: 'letters, digits and hyphens, starting with a letter, ≤ 128',
     description: 'CloudFormation stack name; deploy twice under different names for staging and production.',
   },
   gripIss: {
-    type: 'string', context: 'gripIss', default: 'pushpin', allowed: '1–128 printable ASCII characters',
+    type: 'string',
+    context: 'gripIss',
+    default: 'pushpin',
+    allowed: '1–128 printable ASCII characters',
     description: 'The `iss` claim of the Grip-Sig token sent to the backend.',
   },
   logLevel: {
-    type: 'string', context: 'logLevel', default: 'INFO', allowed: logLevels.join(', '),
+    type: 'string',
+    context: 'logLevel',
+    default: 'INFO',
+    allowed: logLevels.join(', '),
     description: 'Powertools log level of every function (`LOG_LEVEL`).',
   },
   alarmEmail: {
-    type: 'string', context: 'alarmEmail', default: undefined, allowed: 'an e-mail address (optional)',
+    type: 'string',
+    context: 'alarmEmail',
+    default: undefined,
+    allowed: 'an e-mail address (optional)',
     description: 'Subscribes this address to the alarm topic (confirm the e-mail AWS sends).',
   },
   tracing: {
-    type: 'boolean', context: 'tracing', default: false, allowed: 'true or false',
+    type: 'boolean',
+    context: 'tracing',
+    default: false,
+    allowed: 'true or false',
     description: 'X-Ray active tracing on every function (adds the X-Ray write permissions, which cannot be resource-scoped).',
   },
   apiGatewayCloudWatchRole: {
-    type: 'boolean', context: 'apiGatewayCloudWatchRole', default: true, allowed: 'true or false',
-    description: 'Create the account-wide API Gateway CloudWatch Logs role WebSocket access logging needs; false if the account already has one.',
+    type: 'boolean',
+    context: 'apiGatewayCloudWatchRole',
+    default: true,
+    allowed: 'true or false',
+    description:
+      'Create the account-wide API Gateway CloudWatch Logs role WebSocket access logging needs; false if the account already has one.',
   },
 } as const satisfies Record<string, OtherSetting>;
 
@@ -177,7 +219,10 @@ export function readStackConfig(context: ContextReader, env: Readonly<Record<str
     );
   }
   const deploy: DeploySettings = readIntegers<DeploySettingName>(deploySettings, context);
-  for (const [burst, rate] of [['stageBurstLimit', 'stageRateLimit'], ['controlBurstLimit', 'controlRateLimit']] as const) {
+  for (const [burst, rate] of [
+    ['stageBurstLimit', 'stageRateLimit'],
+    ['controlBurstLimit', 'controlRateLimit'],
+  ] as const) {
     if (deploy[burst] < deploy[rate]) {
       throw new SettingError(`${source(burst)} is ${deploy[burst]}; it must be at least the matching rate limit (${deploy[rate]}).`);
     }

@@ -2,7 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, Billing, ProjectionType, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { connectionsTable } from '../../src/config/resources.js';
+import { connectionsTable } from '#src/config/resources.js';
 
 /** Item-level actions the store adapters use; no Scan, no table management. */
 const itemActions = [

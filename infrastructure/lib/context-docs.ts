@@ -3,7 +3,7 @@
  * generated from the settings tables, and a test checks that the committed files match.
  * Print them with `npx tsx infrastructure/bin/context-docs.ts`.
  */
-import { deploySettings, runtimeSettings, type IntegerSetting } from '../../src/config/settings.js';
+import { deploySettings, runtimeSettings, type IntegerSetting } from '#src/config/settings.js';
 import { allowedRetentionDays, otherSettings, stackSettings, type OtherSetting } from './config.js';
 
 interface Row {

@@ -3,7 +3,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption, type QueueProps } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { fanoutQueues } from '../../src/config/resources.js';
+import { fanoutQueues } from '#src/config/resources.js';
 
 export interface WorkerFeedOptions {
   /** Messages per invocation (≤ 10: the FIFO limit, applied to both lanes). */

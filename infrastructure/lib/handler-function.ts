@@ -6,7 +6,7 @@ import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { runtimeSettingsToEnv } from '../../src/config/settings.js';
+import { runtimeSettingsToEnv } from '#src/config/settings.js';
 import type { StackConfig } from './config.js';
 import type { ConnectionsTable } from './connections-table.js';
 import type { FanoutQueues } from './fanout-queues.js';

@@ -33,17 +33,45 @@ export class Handlers extends Construct {
     super(scope, id);
     const { runtime, stack, deploy } = resources.config;
     // The backend call dominates; leave a few seconds for the secret, DynamoDB and the queue around it.
-    const webSocketTimeout = Duration.seconds(
-      Math.min(webSocketIntegrationLimitSeconds, Math.ceil(runtime.backendTimeoutMs / 1000) + 5),
-    );
+    const webSocketTimeout = Duration.seconds(Math.min(webSocketIntegrationLimitSeconds, Math.ceil(runtime.backendTimeoutMs / 1000) + 5));
     const make = (id: string, handler: HandlerName, description: string, memorySize: number, timeout: Duration) =>
       new HandlerFunction(this, id, { handler, description, access: handlerAccess[handler], resources, memorySize, timeout });
 
-    this.wsConnect = make('WsConnect', 'ws-connect', 'WebSocket $connect: asks the backend (OPEN) and stores the connection', stack.handlerMemoryMb, webSocketTimeout);
-    this.wsMessage = make('WsMessage', 'ws-message', 'WebSocket $default: forwards a frame to the backend (TEXT) and applies its reply', stack.handlerMemoryMb, webSocketTimeout);
-    this.wsDisconnect = make('WsDisconnect', 'ws-disconnect', 'WebSocket $disconnect: tells the backend (CLOSE/DISCONNECT) and deletes the connection', stack.handlerMemoryMb, webSocketTimeout);
-    this.control = make('Control', 'control', 'GRIP control API: authenticates and enqueues publishes and closes', stack.handlerMemoryMb, Duration.seconds(10));
-    this.fanoutWorker = make('FanoutWorker', 'fanout-worker', 'Fan-out worker: pages channel subscribers and delivers through the Management API', deploy.workerMemoryMb, Duration.seconds(deploy.workerTimeoutSeconds));
+    this.wsConnect = make(
+      'WsConnect',
+      'ws-connect',
+      'WebSocket $connect: asks the backend (OPEN) and stores the connection',
+      stack.handlerMemoryMb,
+      webSocketTimeout,
+    );
+    this.wsMessage = make(
+      'WsMessage',
+      'ws-message',
+      'WebSocket $default: forwards a frame to the backend (TEXT) and applies its reply',
+      stack.handlerMemoryMb,
+      webSocketTimeout,
+    );
+    this.wsDisconnect = make(
+      'WsDisconnect',
+      'ws-disconnect',
+      'WebSocket $disconnect: tells the backend (CLOSE/DISCONNECT) and deletes the connection',
+      stack.handlerMemoryMb,
+      webSocketTimeout,
+    );
+    this.control = make(
+      'Control',
+      'control',
+      'GRIP control API: authenticates and enqueues publishes and closes',
+      stack.handlerMemoryMb,
+      Duration.seconds(10),
+    );
+    this.fanoutWorker = make(
+      'FanoutWorker',
+      'fanout-worker',
+      'Fan-out worker: pages channel subscribers and delivers through the Management API',
+      deploy.workerMemoryMb,
+      Duration.seconds(deploy.workerTimeoutSeconds),
+    );
   }
 
   get all(): readonly HandlerFunction[] {

@@ -17,8 +17,8 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { MAX_QUEUE_DELAY_SECONDS } from '../../src/domain/ports.js';
-import type { MetricName } from '../../src/domain/ports.js';
+import { MAX_QUEUE_DELAY_SECONDS } from '#src/domain/ports.js';
+import type { MetricName } from '#src/domain/ports.js';
 import type { FanoutQueues } from './fanout-queues.js';
 import type { HandlerFunction } from './handler-function.js';
 import { appMetric } from './observability.js';
@@ -148,11 +148,20 @@ export class Monitoring extends Construct {
     this.dashboard.addWidgets(
       graph('Connections', counts(['ConnectionsOpened', 'ConnectionsRejected', 'ConnectionsClosed']), [apiMetric('ConnectCount')]),
       graph('Messages in / out', counts(['MessagesIn', 'MessagesOut', 'Published']), [apiMetric('MessageCount')]),
-      graph('Deliveries', counts(['Deliveries', 'DeliveriesGone', 'DeliveriesRetried', 'DeliveriesThrottled', 'DeliveriesDeadLettered', 'DeliveriesFailed'])),
+      graph(
+        'Deliveries',
+        counts(['Deliveries', 'DeliveriesGone', 'DeliveriesRetried', 'DeliveriesThrottled', 'DeliveriesDeadLettered', 'DeliveriesFailed']),
+      ),
     );
     this.dashboard.addWidgets(
-      graph('Queue depth (visible)', labelled.map(([q, label]) => q.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum', label }))),
-      graph('Age of oldest job (s)', labelled.slice(0, 2).map(([q, label]) => q.metricApproximateAgeOfOldestMessage({ period: minute, statistic: 'Maximum', label }))),
+      graph(
+        'Queue depth (visible)',
+        labelled.map(([q, label]) => q.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum', label })),
+      ),
+      graph(
+        'Age of oldest job (s)',
+        labelled.slice(0, 2).map(([q, label]) => q.metricApproximateAgeOfOldestMessage({ period: minute, statistic: 'Maximum', label })),
+      ),
       graph('Fan-out jobs', counts(['JobsSplit', 'JobsContinued'])),
     );
     this.dashboard.addWidgets(
@@ -161,9 +170,18 @@ export class Monitoring extends Construct {
       graph('Publish latency (ms)', percentiles('PublishLatency')),
     );
     this.dashboard.addWidgets(
-      graph('Function errors', perFunction((h) => h.fn.metricErrors({ period: minute, label: h.node.id }))),
-      graph('Function throttles', perFunction((h) => h.fn.metricThrottles({ period: minute, label: h.node.id }))),
-      graph('Worker duration (ms)', ['p50', 'p99', 'Maximum'].map((s) => props.worker.metricDuration({ period: minute, statistic: s, label: s }))),
+      graph(
+        'Function errors',
+        perFunction((h) => h.fn.metricErrors({ period: minute, label: h.node.id })),
+      ),
+      graph(
+        'Function throttles',
+        perFunction((h) => h.fn.metricThrottles({ period: minute, label: h.node.id })),
+      ),
+      graph(
+        'Worker duration (ms)',
+        ['p50', 'p99', 'Maximum'].map((s) => props.worker.metricDuration({ period: minute, statistic: s, label: s })),
+      ),
     );
   }
 }

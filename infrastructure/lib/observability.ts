@@ -5,7 +5,7 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import { Metric, type MetricOptions } from 'aws-cdk-lib/aws-cloudwatch';
-import type { MetricName, TimingName } from '../../src/domain/ports.js';
+import type { MetricName, TimingName } from '#src/domain/ports.js';
 
 export const serviceName = 'grip-channel-server';
 export const metricsNamespace = 'GripChannelServer';

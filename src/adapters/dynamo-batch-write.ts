@@ -65,5 +65,8 @@ async function writeChunk(
     options.log?.debug('BatchWriteItem left items unprocessed; retrying', { unprocessed: unprocessed.length, attempt });
     pending = unprocessed;
   }
-  return err({ kind: 'throttled', message: `DynamoDB BatchWriteItem left ${pending.length} items unprocessed after ${maxAttempts} attempts` });
+  return err({
+    kind: 'throttled',
+    message: `DynamoDB BatchWriteItem left ${pending.length} items unprocessed after ${maxAttempts} attempts`,
+  });
 }

@@ -20,7 +20,8 @@ export interface ContextLog extends Log {
  * Attribute names whose values are never logged: credentials, signatures, cookies and keys, wherever they
  * appear in the attributes (a forwarded header map, say).
  */
-const SECRET_NAME = /^(authorization|proxy-authorization|cookie|set-cookie|grip-sig|x-api-key|key)$|secret|password|passwd|token|credential|signature|private|grip[-_]?key|api[-_]?key/i;
+const SECRET_NAME =
+  /^(authorization|proxy-authorization|cookie|set-cookie|grip-sig|x-api-key|key)$|secret|password|passwd|token|credential|signature|private|grip[-_]?key|api[-_]?key/i;
 
 export const REDACTED = '[redacted]';
 

@@ -43,7 +43,9 @@ export class SignedHttpConnectionGateway implements ConnectionGateway {
     this.url = new URL(options.endpoint);
     this.basePath = this.url.pathname.replace(/\/+$/, '');
     const secure = this.url.protocol === 'https:';
-    this.agent = secure ? new HttpsAgent({ keepAlive: true, maxSockets: options.maxSockets }) : new HttpAgent({ keepAlive: true, maxSockets: options.maxSockets });
+    this.agent = secure
+      ? new HttpsAgent({ keepAlive: true, maxSockets: options.maxSockets })
+      : new HttpAgent({ keepAlive: true, maxSockets: options.maxSockets });
     this.send = secure ? httpsRequest : httpRequest;
     this.timeoutMs = options.requestTimeoutMs ?? 5_000;
     this.signer = new ExecuteApiSigner(options.region, options.credentials);
@@ -52,7 +54,8 @@ export class SignedHttpConnectionGateway implements ConnectionGateway {
   post(connectionId: string, data: string | Uint8Array): Promise<GatewayOutcome> {
     const body = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     // API Gateway would answer 413; not sending saves the call.
-    if (body.length > MAX_MESSAGE_BYTES) return Promise.resolve({ kind: 'too-large', message: `${body.length} bytes is over API Gateway's ${MAX_MESSAGE_BYTES}` });
+    if (body.length > MAX_MESSAGE_BYTES)
+      return Promise.resolve({ kind: 'too-large', message: `${body.length} bytes is over API Gateway's ${MAX_MESSAGE_BYTES}` });
     return this.call('POST', connectionId, body);
   }
 
@@ -82,13 +85,24 @@ export class SignedHttpConnectionGateway implements ConnectionGateway {
     }
     return new Promise<GatewayOutcome>((resolve) => {
       const req = this.send(
-        { protocol: this.url.protocol, hostname: this.url.hostname, port: this.url.port || undefined, method, path, headers: signed, agent: this.agent, timeout: this.timeoutMs },
+        {
+          protocol: this.url.protocol,
+          hostname: this.url.hostname,
+          port: this.url.port || undefined,
+          method,
+          path,
+          headers: signed,
+          agent: this.agent,
+          timeout: this.timeoutMs,
+        },
         (res: IncomingMessage) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => {
             if (chunks.length < 16) chunks.push(c);
           });
-          res.on('end', () => resolve(outcomeOf(res.statusCode ?? 0, res.headers['x-amzn-errortype'], Buffer.concat(chunks).toString('utf8'))));
+          res.on('end', () =>
+            resolve(outcomeOf(res.statusCode ?? 0, res.headers['x-amzn-errortype'], Buffer.concat(chunks).toString('utf8'))),
+          );
           res.on('error', (e) => resolve({ kind: 'failed', retryable: true, message: e.message, cause: e }));
         },
       );

@@ -26,7 +26,13 @@ export class ExecuteApiSigner {
    * the credentials have a session token) and `authorization`. `path` is the request path exactly as sent
    * (already URL-encoded once); `headers` must include `host` and use lower-case names.
    */
-  async sign(method: string, path: string, headers: Readonly<Record<string, string>>, body: Buffer | null, now: Date = new Date()): Promise<Record<string, string>> {
+  async sign(
+    method: string,
+    path: string,
+    headers: Readonly<Record<string, string>>,
+    body: Buffer | null,
+    now: Date = new Date(),
+  ): Promise<Record<string, string>> {
     const credentials = await this.provider();
     const amzDate = now.toISOString().replace(/[-:]|\.\d{3}/g, '');
     const day = amzDate.slice(0, 8);
@@ -43,7 +49,8 @@ export class ExecuteApiSigner {
     const scope = `${day}/${this.region}/${this.service}/aws4_request`;
     const stringToSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash('sha256').update(canonical).digest('hex')}`;
     const signature = createHmac('sha256', this.signingKey(credentials, day)).update(stringToSign).digest('hex');
-    all['authorization'] = `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
+    all['authorization'] =
+      `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
     return all;
   }
 
@@ -52,7 +59,10 @@ export class ExecuteApiSigner {
     const id = `${day}\n${credentials.accessKeyId}\n${credentials.secretAccessKey}`;
     if (this.keyCache?.id !== id) {
       const hmac = (key: string | Buffer, value: string) => createHmac('sha256', key).update(value).digest();
-      this.keyCache = { id, key: hmac(hmac(hmac(hmac(`AWS4${credentials.secretAccessKey}`, day), this.region), this.service), 'aws4_request') };
+      this.keyCache = {
+        id,
+        key: hmac(hmac(hmac(hmac(`AWS4${credentials.secretAccessKey}`, day), this.region), this.service), 'aws4_request'),
+      };
     }
     return this.keyCache.key;
   }

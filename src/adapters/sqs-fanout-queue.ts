@@ -2,7 +2,14 @@ import { createHash, randomUUID } from 'node:crypto';
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
 import pLimit from 'p-limit';
 import { serializeJob, type FanoutJob } from '../domain/fanout/jobs.js';
-import { MAX_QUEUE_DELAY_SECONDS, type DeadLetters, type FanoutQueue, type Log, type QueueEntry, type QueueError } from '../domain/ports.js';
+import {
+  MAX_QUEUE_DELAY_SECONDS,
+  type DeadLetters,
+  type FanoutQueue,
+  type Log,
+  type QueueEntry,
+  type QueueError,
+} from '../domain/ports.js';
 import { err, ok, type Result } from '../domain/result.js';
 import { classifyAwsError, describeAwsError, summarizeAwsError } from './aws-errors.js';
 import { backoff } from './backoff.js';
@@ -123,7 +130,9 @@ export class SqsFanoutQueue implements FanoutQueue, DeadLetters {
     this.sender = new SqsBatchSender(options);
     this.orderedQueueUrl = options.orderedQueueUrl;
     this.delayedQueueUrl = options.delayedQueueUrl;
-    this.deadLetters = options.deadLetterQueueUrl ? new SqsDeadLetters({ ...options, deadLetterQueueUrl: options.deadLetterQueueUrl }) : null;
+    this.deadLetters = options.deadLetterQueueUrl
+      ? new SqsDeadLetters({ ...options, deadLetterQueueUrl: options.deadLetterQueueUrl })
+      : null;
   }
 
   /** `DeadLetters` through `deadLetterQueueUrl`: see `SqsDeadLetters`. */
@@ -145,7 +154,10 @@ export class SqsFanoutQueue implements FanoutQueue, DeadLetters {
   private prepare(entry: QueueEntry, index: number): Result<Outgoing, QueueError> {
     const delay = entry.delaySeconds ?? 0;
     if (!Number.isInteger(delay) || delay < 0 || delay > MAX_QUEUE_DELAY_SECONDS) {
-      return err({ kind: 'invalid', message: `entry ${index}: delaySeconds ${delay} must be an integer from 0 to ${MAX_QUEUE_DELAY_SECONDS}` });
+      return err({
+        kind: 'invalid',
+        message: `entry ${index}: delaySeconds ${delay} must be an integer from 0 to ${MAX_QUEUE_DELAY_SECONDS}`,
+      });
     }
     const body = toQueueBody(serializeJob(entry.job));
     const bytes = Buffer.byteLength(body, 'utf8');
@@ -210,7 +222,10 @@ export class SqsDeadLetters implements DeadLetters {
       // SQS counts attribute names, types and values towards the message size
       const bytes = Buffer.byteLength(safeBody, 'utf8') + 'reason'.length + 'String'.length + Buffer.byteLength(safeReason, 'utf8');
       if (bytes > this.sender.maxMessageBytes) {
-        return err({ kind: 'invalid', message: `dead letter ${i} is ${bytes} bytes; the queue accepts at most ${this.sender.maxMessageBytes}` });
+        return err({
+          kind: 'invalid',
+          message: `dead letter ${i} is ${bytes} bytes; the queue accepts at most ${this.sender.maxMessageBytes}`,
+        });
       }
       prepared.push({
         queueUrl: this.queueUrl,

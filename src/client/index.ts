@@ -13,12 +13,7 @@ export {
   type WebSocketRequest,
   type WebSocketRequestError,
 } from './request.js';
-export {
-  WebSocketReply,
-  type AcceptOptions,
-  type KeepAliveOptions,
-  type WebSocketReplyOptions,
-} from './response.js';
+export { WebSocketReply, type AcceptOptions, type KeepAliveOptions, type WebSocketReplyOptions } from './response.js';
 export { verifyGripSig, type GripSigResult, type SharedKey, type VerifyGripSigOptions } from './signature.js';
 export {
   binaryItem,

@@ -157,7 +157,10 @@ export class ControlClient {
       throw new GripUsageError('invalid-config', 'iss needs a key to sign the token with');
     }
     if (options.iss === undefined && options.key !== undefined && typeof options.key !== 'string') {
-      throw new GripUsageError('invalid-config', 'a binary key can only be used with iss (it is sent as a signed JWT, not as a bearer token)');
+      throw new GripUsageError(
+        'invalid-config',
+        'a binary key can only be used with iss (it is sent as a signed JWT, not as a bearer token)',
+      );
     }
     this.#key = options.key;
     this.#iss = options.iss;
@@ -191,7 +194,12 @@ export class ControlClient {
     const key = url.searchParams.get('key') ?? undefined;
     url.searchParams.delete('iss');
     url.searchParams.delete('key');
-    return new ControlClient({ ...options, url: url.toString(), ...(iss !== undefined ? { iss } : {}), ...(key !== undefined ? { key } : {}) });
+    return new ControlClient({
+      ...options,
+      url: url.toString(),
+      ...(iss !== undefined ? { iss } : {}),
+      ...(key !== undefined ? { key } : {}),
+    });
   }
 
   /**
@@ -309,13 +317,7 @@ export class ControlClient {
     if (response.ok) return null;
     const status = response.status;
     const code: PublishErrorCode =
-      status === 401 || status === 403
-        ? 'unauthorized'
-        : status === 429
-          ? 'rate-limited'
-          : status >= 500
-            ? 'server-error'
-            : 'rejected';
+      status === 401 || status === 403 ? 'unauthorized' : status === 429 ? 'rate-limited' : status >= 500 ? 'server-error' : 'rejected';
     const error = new PublishError(code, `publish to ${this.publishUrl} failed with HTTP ${status}: ${excerpt(text)}`, {
       status,
       body: text,

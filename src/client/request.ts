@@ -128,8 +128,7 @@ async function readBody(
   request: Request,
   limit: number,
 ): Promise<Result<Uint8Array, Extract<WebSocketRequestError, { kind: 'body-too-large' | 'body-unreadable' }>>> {
-  const tooLarge = () =>
-    err({ kind: 'body-too-large' as const, message: `the body is larger than ${limit} bytes`, limit });
+  const tooLarge = () => err({ kind: 'body-too-large' as const, message: `the body is larger than ${limit} bytes`, limit });
   const declared = Number(request.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > limit) return tooLarge();
   if (request.body === null) return ok(new Uint8Array(0));

@@ -271,7 +271,10 @@ export class WebSocketReply {
     if (this.#terminal) events.push(this.#terminal);
     const body = encodeEvents(events);
     if (body.length > MAX_REPLY_BODY_BYTES) {
-      throw new GripUsageError('message-too-large', `reply body is ${body.length} bytes, more than the ${MAX_REPLY_BODY_BYTES} a GRIP proxy accepts`);
+      throw new GripUsageError(
+        'message-too-large',
+        `reply body is ${body.length} bytes, more than the ${MAX_REPLY_BODY_BYTES} a GRIP proxy accepts`,
+      );
     }
     const headers = new Headers({ 'Content-Type': WEBSOCKET_EVENTS_CONTENT_TYPE });
     if (this.#accepted) {

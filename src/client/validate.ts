@@ -26,10 +26,7 @@ export function checkChannel(channel: unknown): string {
  */
 export function checkClose(code: unknown, reason: unknown): void {
   if (typeof code !== 'number' || !isSendableCloseCode(code)) {
-    throw new GripUsageError(
-      'invalid-close-code',
-      `invalid close code ${describe(code)}: use 1000-1014 (except 1004-1006) or 3000-4999`,
-    );
+    throw new GripUsageError('invalid-close-code', `invalid close code ${describe(code)}: use 1000-1014 (except 1004-1006) or 3000-4999`);
   }
   if (typeof reason !== 'string') throw new GripUsageError('invalid-close-reason', 'close reason must be a string');
   if (utf8ByteLength(reason) > MAX_CLOSE_REASON_BYTES) {

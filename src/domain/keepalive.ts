@@ -26,7 +26,10 @@ export function keepAliveFromActions(actions: readonly SessionAction[], now: num
     } else if (message.kind === 'ping' || message.kind === 'pong') {
       ignored.push(`keep-alive with message-type ${message.kind} ignored: API Gateway cannot send ${message.kind} frames; use text`);
     } else {
-      const payload = message.kind === 'text' ? { kind: 'text' as const, text: message.text } : { kind: 'binary' as const, base64: encodeBase64(message.data) };
+      const payload =
+        message.kind === 'text'
+          ? { kind: 'text' as const, text: message.text }
+          : { kind: 'binary' as const, base64: encodeBase64(message.data) };
       change = { payload, timeoutSeconds: Math.max(1, timeoutSeconds), mode, since: now };
     }
   }
@@ -51,7 +54,12 @@ export type KeepAliveDecision =
  * its keep-alive is gone). Heartbeats are due `timeoutSeconds` after the last activity (`idle`) or after the
  * previous heartbeat (`interval`). A job that fires early (queue delays are capped) waits again.
  */
-export function decideKeepAlive(job: KeepAliveJob, current: KeepAlive | null, lastActivityAt: number | undefined, now: number): KeepAliveDecision {
+export function decideKeepAlive(
+  job: KeepAliveJob,
+  current: KeepAlive | null,
+  lastActivityAt: number | undefined,
+  now: number,
+): KeepAliveDecision {
   if (current === null) return { kind: 'stop', reason: 'keep-alive is off or the connection is gone' };
   if (current.since !== job.since) return { kind: 'stop', reason: 'keep-alive was changed; a newer chain runs' };
   const period = current.timeoutSeconds * 1000;

@@ -84,12 +84,7 @@ export interface SubscriberPage {
  * subscription made a few milliseconds before a read may be missed. Expired (TTL) items are filtered out.
  */
 export interface SubscriberIndex {
-  pageSubscribers(
-    channel: string,
-    range: BucketRange,
-    cursor: string | null,
-    limit: number,
-  ): Promise<Result<SubscriberPage, StoreError>>;
+  pageSubscribers(channel: string, range: BucketRange, cursor: string | null, limit: number): Promise<Result<SubscriberPage, StoreError>>;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,5 +1,14 @@
 import { createFanoutWorker, type FanoutConfig, type FanoutWorker, type QueueRecord } from '../domain/fanout/worker.js';
-import type { ConnectionGateway, ConnectionStore, DeadLetters, FanoutQueue, JobCheckpoints, Log, Metrics, SubscriberIndex } from '../domain/ports.js';
+import type {
+  ConnectionGateway,
+  ConnectionStore,
+  DeadLetters,
+  FanoutQueue,
+  JobCheckpoints,
+  Log,
+  Metrics,
+  SubscriberIndex,
+} from '../domain/ports.js';
 import type { InvocationContext, SqsEvent, WorkerHandler } from './aws-events.js';
 
 /**

@@ -29,7 +29,8 @@ class ConfigError extends Error {
 function port(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!/^\d+$/.test(raw) || value > 65535) throw new ConfigError(`${name} is ${JSON.stringify(raw)}; it must be a port number from 0 to 65535`);
+  if (!/^\d+$/.test(raw) || value > 65535)
+    throw new ConfigError(`${name} is ${JSON.stringify(raw)}; it must be a port number from 0 to 65535`);
   return value;
 }
 
@@ -41,7 +42,8 @@ function httpUrl(name: string, raw: string | undefined): string | undefined {
   } catch {
     throw new ConfigError(`${name} is ${JSON.stringify(raw)}; it must be an http:// or https:// URL`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${name} is ${JSON.stringify(raw)}; it must be an http:// or https:// URL`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new ConfigError(`${name} is ${JSON.stringify(raw)}; it must be an http:// or https:// URL`);
   return raw;
 }
 
@@ -73,7 +75,12 @@ function readConfig(argv: string[], env: NodeJS.ProcessEnv): { options: LocalOpt
   const key = values.key ?? env['GRIP_KEY'];
   if (key !== undefined && key.length < 8) throw new ConfigError('GRIP_KEY must be at least 8 characters');
   const targetUrl = httpUrl(values.target !== undefined ? '--target' : 'TARGET_URL', values.target ?? env['TARGET_URL']);
-  const delivery: LocalDelivery = oneOf('LOCAL_DELIVERY', values.delivery ?? env['LOCAL_DELIVERY'], ['direct', 'management-api'] as const, 'direct');
+  const delivery: LocalDelivery = oneOf(
+    'LOCAL_DELIVERY',
+    values.delivery ?? env['LOCAL_DELIVERY'],
+    ['direct', 'management-api'] as const,
+    'direct',
+  );
   const dataDir = values['data-dir'] ?? env['DATA_DIR'];
   const iss = values.iss ?? env['GRIP_ISS'];
   const options: LocalOptions = {
@@ -139,7 +146,11 @@ async function main(): Promise<void> {
   } else {
     lines.push(`Try it: npx wscat -c "${wsBase}/"`, '');
   }
-  lines.push(`Publish: curl -H "Authorization: Bearer ${stack.gripKey}" -d '{"items":[{"channel":"room:lobby","formats":{"ws-message":{"content":"hello"}}}]}' ${stack.controlUrl}/publish/`, '', 'Ctrl-C stops everything.');
+  lines.push(
+    `Publish: curl -H "Authorization: Bearer ${stack.gripKey}" -d '{"items":[{"channel":"room:lobby","formats":{"ws-message":{"content":"hello"}}}]}' ${stack.controlUrl}/publish/`,
+    '',
+    'Ctrl-C stops everything.',
+  );
   console.log(lines.join('\n'));
 
   let stopping = false;

@@ -19,7 +19,12 @@ export interface LocalControlServer {
  * Serves the control API locally the way API Gateway's HTTP API does on AWS: each request becomes a payload
  * format 2.0 event for the very handler the Lambda runs, and its result becomes the HTTP response.
  */
-export async function startControlServer(options: { readonly handler: ControlHandler; readonly host: string; readonly port: number; readonly log: Log }): Promise<LocalControlServer> {
+export async function startControlServer(options: {
+  readonly handler: ControlHandler;
+  readonly host: string;
+  readonly port: number;
+  readonly log: Log;
+}): Promise<LocalControlServer> {
   const { handler, log } = options;
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((e) => {
@@ -45,13 +50,18 @@ export async function startControlServer(options: { readonly handler: ControlHan
       body: body.toString('base64'),
       isBase64Encoded: true,
       requestContext: {
-        http: { method: req.method ?? 'GET', path: url.pathname, ...(req.socket.remoteAddress ? { sourceIp: req.socket.remoteAddress } : {}) },
+        http: {
+          method: req.method ?? 'GET',
+          path: url.pathname,
+          ...(req.socket.remoteAddress ? { sourceIp: req.socket.remoteAddress } : {}),
+        },
         requestId: randomUUID(),
         timeEpoch: Date.now(),
       },
     };
     const result = await handler(event);
-    const payload = result.body === undefined ? Buffer.alloc(0) : result.isBase64Encoded ? Buffer.from(result.body, 'base64') : Buffer.from(result.body);
+    const payload =
+      result.body === undefined ? Buffer.alloc(0) : result.isBase64Encoded ? Buffer.from(result.body, 'base64') : Buffer.from(result.body);
     res.writeHead(result.statusCode, { ...result.headers, 'content-length': String(payload.length) });
     res.end(payload);
   }

@@ -491,9 +491,10 @@ function handshakeHeaders(
 }
 
 /** Both query maps, or neither when there is no query (API Gateway omits them). */
-function queryParameters(
-  rawQuery: string,
-): { queryStringParameters?: Record<string, string>; multiValueQueryStringParameters?: Record<string, string[]> } {
+function queryParameters(rawQuery: string): {
+  queryStringParameters?: Record<string, string>;
+  multiValueQueryStringParameters?: Record<string, string[]>;
+} {
   if (rawQuery === '') return {};
   const single: Record<string, string> = {};
   const multi: Record<string, string[]> = {};

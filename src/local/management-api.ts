@@ -149,7 +149,10 @@ export async function startManagementApi(options: ManagementApiOptions): Promise
       return;
     }
     if (!SIGV4.test(req.headers.authorization ?? '')) {
-      sendError(res, req.headers.authorization ? { ...FORBIDDEN_MISSING, message: 'Authorization header is malformed' } : FORBIDDEN_MISSING);
+      sendError(
+        res,
+        req.headers.authorization ? { ...FORBIDDEN_MISSING, message: 'Authorization header is malformed' } : FORBIDDEN_MISSING,
+      );
       return;
     }
     if (bucket && !bucket.take()) {

@@ -262,7 +262,8 @@ export async function startQueuePoller(options: QueuePollerOptions): Promise<Que
         const failures = out.Failed ?? [];
         counters.succeeded += chunk.length - failures.length;
         counters.deleteErrors += failures.length;
-        for (const f of failures) log.warn('delete failed; the message will be delivered again', { queueUrl, code: f.Code, message: f.Message });
+        for (const f of failures)
+          log.warn('delete failed; the message will be delivered again', { queueUrl, code: f.Code, message: f.Message });
       } catch (e) {
         counters.deleteErrors += chunk.length;
         log.warn('delete failed; the messages will be delivered again', { queueUrl, error: describeError(e) });

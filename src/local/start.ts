@@ -146,7 +146,12 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
     // One process runs every function locally: a mass disconnect is hundreds of concurrent store calls, more than
     // the SDK's default 50 sockets (it would queue them and warn).
     const requestHandler = new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 256 }) });
-    const dynamo = new DynamoDBClient({ endpoint: services.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, requestHandler });
+    const dynamo = new DynamoDBClient({
+      endpoint: services.dynamoEndpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      requestHandler,
+    });
     const documents = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
     const sqs = new SQSClient({ endpoint: services.sqsEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     stoppers.push(async () => {
@@ -175,7 +180,14 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
       log,
     });
     stoppers.push(() => gateway.stop());
-    const managementApi = await startManagementApi({ connections: gateway.connections, host, port: 0, stage: 'local', log, ...options.managementApi });
+    const managementApi = await startManagementApi({
+      connections: gateway.connections,
+      host,
+      port: 0,
+      stage: 'local',
+      log,
+      ...options.managementApi,
+    });
     stoppers.push(() => managementApi.stop());
 
     let connectionGateway: ConnectionGateway;
@@ -193,7 +205,13 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
       connectionGateway = signed;
     }
     const store = new DynamoConnectionStore({ client: documents, tableName: connectionsTable.localName, clock, log });
-    const queue = new SqsFanoutQueue({ client: sqs, orderedQueueUrl: queues.orderedQueueUrl, delayedQueueUrl: queues.delayedQueueUrl, deadLetterQueueUrl: queues.delayedDeadLetterQueueUrl, log });
+    const queue = new SqsFanoutQueue({
+      client: sqs,
+      orderedQueueUrl: queues.orderedQueueUrl,
+      delayedQueueUrl: queues.delayedQueueUrl,
+      deadLetterQueueUrl: queues.delayedDeadLetterQueueUrl,
+      log,
+    });
 
     const controlHandler = makeControlHandler({ queue, clock, log, metrics, newId: randomUUID, config: { key: gripKey } });
     const control: LocalControlServer = await startControlServer({ handler: controlHandler, host, port: options.controlPort ?? 5561, log });
@@ -201,7 +219,14 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
 
     let example: ChatBackend | null = null;
     if (options.targetUrl === undefined) {
-      example = await startChatBackend({ key: gripKey, controlUrl: control.url, websocketUrl: gateway.url, host, port: options.examplePort ?? 8081, log: (line) => log.info(line) });
+      example = await startChatBackend({
+        key: gripKey,
+        controlUrl: control.url,
+        websocketUrl: gateway.url,
+        host,
+        port: options.examplePort ?? 8081,
+        log: (line) => log.info(line),
+      });
       stoppers.push(() => example?.stop() ?? Promise.resolve());
     }
     const targetUrl = options.targetUrl ?? `${example?.url ?? ''}/`;

@@ -24,7 +24,13 @@ export interface RedriveOptions {
 }
 
 export type RedriveResult =
-  | { readonly method: 'move-task'; readonly taskHandle: string; readonly status: string; readonly moved: number; readonly toMove: number | null }
+  | {
+      readonly method: 'move-task';
+      readonly taskHandle: string;
+      readonly status: string;
+      readonly moved: number;
+      readonly toMove: number | null;
+    }
   | { readonly method: 'receive-send-delete'; readonly moved: number };
 
 /**
@@ -37,7 +43,10 @@ export type RedriveResult =
  */
 export async function redrive(options: RedriveOptions): Promise<RedriveResult> {
   const log = options.log ?? (() => {});
-  const [sourceArn, destinationArn] = await Promise.all([queueArn(options.sqs, options.deadLetterQueueUrl), queueArn(options.sqs, options.destinationQueueUrl)]);
+  const [sourceArn, destinationArn] = await Promise.all([
+    queueArn(options.sqs, options.deadLetterQueueUrl),
+    queueArn(options.sqs, options.destinationQueueUrl),
+  ]);
   let taskHandle: string;
   try {
     const started = await options.sqs.send(
@@ -78,7 +87,12 @@ function isUnsupported(thrown: unknown): boolean {
   );
 }
 
-async function waitForTask(options: RedriveOptions, sourceArn: string, taskHandle: string, log: (line: string) => void): Promise<RedriveResult> {
+async function waitForTask(
+  options: RedriveOptions,
+  sourceArn: string,
+  taskHandle: string,
+  log: (line: string) => void,
+): Promise<RedriveResult> {
   const deadline = Date.now() + (options.timeoutMs ?? 10 * 60_000);
   for (;;) {
     const tasks = await options.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: sourceArn, MaxResults: 10 }));
@@ -125,7 +139,9 @@ async function moveByHand(options: RedriveOptions, log: (line: string) => void):
     );
     const ok = new Set((sent.Successful ?? []).map((s) => s.Id));
     for (const failure of sent.Failed ?? []) log(`could not move message ${failure.Id}: ${failure.Message ?? failure.Code}`);
-    const toDelete = messages.flatMap((m, i) => (ok.has(String(i)) && m.ReceiptHandle ? [{ Id: String(i), ReceiptHandle: m.ReceiptHandle }] : []));
+    const toDelete = messages.flatMap((m, i) =>
+      ok.has(String(i)) && m.ReceiptHandle ? [{ Id: String(i), ReceiptHandle: m.ReceiptHandle }] : [],
+    );
     if (toDelete.length > 0) await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: options.deadLetterQueueUrl, Entries: toDelete }));
     moved += toDelete.length;
     log(`moved ${moved}`);

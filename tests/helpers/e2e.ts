@@ -10,12 +10,12 @@ import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import pLimit from 'p-limit';
 import WebSocket, { type ClientOptions } from 'ws';
-import { readWebSocketRequest, verifyGripSig, WebSocketReply, type WebSocketEvent, type WebSocketRequest } from '../../src/client/index.js';
-import { createNodeHandler } from '../../src/client/node.js';
-import { connectionsTable } from '../../src/config/resources.js';
-import type { QueuePoller } from '../../src/local/poller.js';
-import type { FanoutQueueUrls } from '../../src/local/provision.js';
-import { startLocal, type LocalOptions, type LocalStack } from '../../src/local/start.js';
+import { readWebSocketRequest, verifyGripSig, WebSocketReply, type WebSocketEvent, type WebSocketRequest } from '#src/client/index.js';
+import { createNodeHandler } from '#src/client/node.js';
+import { connectionsTable } from '#src/config/resources.js';
+import type { QueuePoller } from '#src/local/poller.js';
+import type { FanoutQueueUrls } from '#src/local/provision.js';
+import { startLocal, type LocalOptions, type LocalStack } from '#src/local/start.js';
 import { RecordingLog } from './fakes.js';
 
 /** The GRIP key every e2e stack and backend share. */
@@ -361,7 +361,9 @@ export class ClientPool {
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
         res.on('end', () => {
-          reject(new HandshakeRejected({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+          reject(
+            new HandshakeRejected({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+          );
           ws.terminate();
         });
       });

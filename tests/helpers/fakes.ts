@@ -5,9 +5,9 @@
  *
  * Nothing here waits on a real timer: `ManualClock.sleep` advances the clock and yields one microtask.
  */
-import { bucketKey, bucketOf, BUCKET_SPACE, subscriptionIndexKey, validateChannel } from '../../src/domain/channel.js';
-import type { ConnectionRecord } from '../../src/domain/connection.js';
-import { serializeJob, type FanoutJob } from '../../src/domain/fanout/jobs.js';
+import { bucketKey, bucketOf, BUCKET_SPACE, subscriptionIndexKey, validateChannel } from '#src/domain/channel.js';
+import type { ConnectionRecord } from '#src/domain/connection.js';
+import { serializeJob, type FanoutJob } from '#src/domain/fanout/jobs.js';
 import type {
   BackendClient,
   BackendError,
@@ -33,8 +33,8 @@ import type {
   SubscriberPage,
   SubscriptionStore,
   TimingName,
-} from '../../src/domain/ports.js';
-import { err, ok, type Result } from '../../src/domain/result.js';
+} from '#src/domain/ports.js';
+import { err, ok, type Result } from '#src/domain/result.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Time and randomness
@@ -300,7 +300,12 @@ export class InMemoryStore implements ConnectionStore, SubscriptionStore, Subscr
     return ok(undefined);
   }
 
-  async pageSubscribers(channel: string, range: BucketRange, cursor: string | null, limit: number): Promise<Result<SubscriberPage, StoreError>> {
+  async pageSubscribers(
+    channel: string,
+    range: BucketRange,
+    cursor: string | null,
+    limit: number,
+  ): Promise<Result<SubscriberPage, StoreError>> {
     const failed = this.#begin('pageSubscribers', [channel, { ...range }, cursor, limit]);
     if (failed) return err(failed);
     const { from, to } = range;
@@ -315,7 +320,9 @@ export class InMemoryStore implements ConnectionStore, SubscriptionStore, Subscr
       after = decodeCursor(cursor);
       if (after === null || after < lo || after > hi) return err(storeError('invalid', 'malformed subscriber cursor'));
     }
-    const evaluated = this.indexOf(channel).filter((e) => e.subKey >= lo && e.subKey <= hi && (after === null || e.subKey > after)).slice(0, limit);
+    const evaluated = this.indexOf(channel)
+      .filter((e) => e.subKey >= lo && e.subKey <= hi && (after === null || e.subKey > after))
+      .slice(0, limit);
     const now = this.nowSeconds();
     const connectionIds = evaluated.filter((e) => e.expiresAt > now).map((e) => e.connectionId);
     const last = evaluated[evaluated.length - 1];
@@ -526,7 +533,11 @@ export class FakeGateway implements ConnectionGateway {
     return this.calls.flatMap((c) => (c.op === 'post' && c.connectionId === connectionId ? [c.data] : []));
   }
   closes(connectionId?: string): { connectionId: string; request: CloseRequest | undefined }[] {
-    return this.calls.flatMap((c) => (c.op === 'close' && (connectionId === undefined || c.connectionId === connectionId) ? [{ connectionId: c.connectionId, request: c.request }] : []));
+    return this.calls.flatMap((c) =>
+      c.op === 'close' && (connectionId === undefined || c.connectionId === connectionId)
+        ? [{ connectionId: c.connectionId, request: c.request }]
+        : [],
+    );
   }
   /** How many posts each connection received. */
   postCounts(): Map<string, number> {
@@ -542,7 +553,10 @@ export class FakeGateway implements ConnectionGateway {
     try {
       await Promise.resolve();
       const script = this.#scripts.get(call.connectionId);
-      const spec = script !== undefined && script.length > 0 ? (script.shift() as OutcomeSpec) : (this.#always.get(call.connectionId) ?? this.#default);
+      const spec =
+        script !== undefined && script.length > 0
+          ? (script.shift() as OutcomeSpec)
+          : (this.#always.get(call.connectionId) ?? this.#default);
       if (spec instanceof Error) throw spec;
       return outcomeOf(spec);
     } finally {
@@ -555,9 +569,7 @@ export class FakeGateway implements ConnectionGateway {
 // Backend
 
 export type BackendAnswer =
-  | BackendResponse
-  | { readonly error: BackendError }
-  | ((request: BackendRequest) => BackendResponse | { readonly error: BackendError });
+  BackendResponse | { readonly error: BackendError } | ((request: BackendRequest) => BackendResponse | { readonly error: BackendError });
 
 const utf8 = new TextEncoder();
 

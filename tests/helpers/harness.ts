@@ -2,11 +2,11 @@
  * Ready-wired dependency sets for the session, control and fan-out logic, built from the fakes in `fakes.ts`.
  * Each harness exposes the fakes so a test can script them and inspect what happened.
  */
-import { expiryFor, type ConnectionRecord } from '../../src/domain/connection.js';
-import type { ControlDeps } from '../../src/domain/control/control.js';
-import type { FanoutConfig, FanoutDeps } from '../../src/domain/fanout/worker.js';
-import type { BucketRange } from '../../src/domain/ports.js';
-import type { SessionConfig, SessionDeps } from '../../src/domain/session/deps.js';
+import { expiryFor, type ConnectionRecord } from '#src/domain/connection.js';
+import type { ControlDeps } from '#src/domain/control/control.js';
+import type { FanoutConfig, FanoutDeps } from '#src/domain/fanout/worker.js';
+import type { BucketRange } from '#src/domain/ports.js';
+import type { SessionConfig, SessionDeps } from '#src/domain/session/deps.js';
 import {
   FakeGateway,
   FixedSigner,
@@ -67,7 +67,11 @@ export function sessionHarness(config: Partial<SessionConfig> = {}): SessionHarn
 }
 
 /** A stored connection as `$connect` would leave it (GRIP mode on with `m:` unless overridden). */
-export function connectionRecord(connectionId: string, overrides: Partial<ConnectionRecord> = {}, now = 1_800_000_000_000): ConnectionRecord {
+export function connectionRecord(
+  connectionId: string,
+  overrides: Partial<ConnectionRecord> = {},
+  now = 1_800_000_000_000,
+): ConnectionRecord {
   return {
     connectionId,
     handshake: { path: '/', query: 'room=1', headers: { cookie: 'sid=abc', origin: 'https://app.example' } },

@@ -1,6 +1,6 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { createFanoutQueues, type FanoutQueueOptions, type FanoutQueueUrls } from '../../src/local/provision.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '../../src/local/services.js';
+import { createFanoutQueues, type FanoutQueueOptions, type FanoutQueueUrls } from '#src/local/provision.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '#src/local/services.js';
 
 /** Local AWS services, an SQS client on fauxqs and the four fan-out queues, for SQS integration tests. */
 export interface LocalFanoutQueues {

@@ -1,5 +1,9 @@
 /** Polls `check` until it returns something other than `undefined`/`false`/`null`; fails after `timeoutMs`. */
-export async function waitFor<T>(check: () => T | undefined | false | null | Promise<T | undefined | false | null>, what: string, timeoutMs = 15_000): Promise<T> {
+export async function waitFor<T>(
+  check: () => T | undefined | false | null | Promise<T | undefined | false | null>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

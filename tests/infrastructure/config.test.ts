@@ -1,13 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { SettingError } from '../../src/config/settings.js';
-import { readStackConfig } from '../../infrastructure/lib/config.js';
+import { SettingError } from '#src/config/settings.js';
+import { readStackConfig } from '#infrastructure/lib/config.js';
 import { cdkJsonContext, projectRoot } from './support.js';
 
 const target = 'https://backend.example.com/ws';
-const read = (context: Record<string, unknown>, env: Record<string, string> = {}) =>
-  readStackConfig((key) => context[key], env);
+const read = (context: Record<string, unknown>, env: Record<string, string> = {}) => readStackConfig((key) => context[key], env);
 const errorOf = (context: Record<string, unknown>, env: Record<string, string> = {}): SettingError => {
   try {
     read(context, env);
@@ -66,11 +65,15 @@ describe('stack configuration from context', () => {
     expect(errorOf({ targetUrl: target, stageRateLimit: 500, stageBurstLimit: 100 }).message).toContain(
       'context "stageBurstLimit" is 100; it must be at least the matching rate limit (500)',
     );
-    expect(errorOf({ targetUrl: target, controlRateLimit: 50, controlBurstLimit: 10 }).message).toContain('context "controlBurstLimit" is 10');
+    expect(errorOf({ targetUrl: target, controlRateLimit: 50, controlBurstLimit: 10 }).message).toContain(
+      'context "controlBurstLimit" is 10',
+    );
   });
 
   it('validates the string and boolean values', () => {
-    expect(errorOf({ targetUrl: target, logLevel: 'LOUD' }).message).toContain('context "logLevel" is "LOUD"; it must be TRACE, DEBUG, INFO');
+    expect(errorOf({ targetUrl: target, logLevel: 'LOUD' }).message).toContain(
+      'context "logLevel" is "LOUD"; it must be TRACE, DEBUG, INFO',
+    );
     expect(read({ targetUrl: target, logLevel: 'debug' }).logLevel).toBe('DEBUG');
     expect(errorOf({ targetUrl: target, tracing: 'yes' }).message).toContain('context "tracing" is "yes"; it must be true or false');
     expect(read({ targetUrl: target, tracing: 'true' }).tracing).toBe(true);
@@ -100,7 +103,12 @@ describe('cdk synth with bad context (the CLI path)', () => {
   const run = (context: Record<string, unknown>) => {
     const env: Record<string, string | undefined> = { ...process.env, CDK_CONTEXT_JSON: JSON.stringify(context) };
     delete env.TARGET_URL;
-    return spawnSync(process.execPath, ['--import', 'tsx', app], { cwd: fileURLToPath(projectRoot), env, encoding: 'utf8', timeout: 60_000 });
+    return spawnSync(process.execPath, ['--import', 'tsx', app], {
+      cwd: fileURLToPath(projectRoot),
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
   };
 
   it('exits 1 with one line naming targetUrl when it is missing', () => {

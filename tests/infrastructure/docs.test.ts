@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { contextDefaults, contextTableMarkdown } from '../../infrastructure/lib/context-docs.js';
+import { contextDefaults, contextTableMarkdown } from '#infrastructure/lib/context-docs.js';
 import { cdkJsonContext, projectRoot } from './support.js';
 
 describe('context documentation', () => {

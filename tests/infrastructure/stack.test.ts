@@ -67,7 +67,8 @@ function shortName(logicalId: string, owner: FunctionName): string {
 function render(value: unknown, owner: FunctionName): string {
   if (typeof value === 'string') return value;
   if (typeof value === 'object' && value !== null) {
-    if ('Ref' in value && typeof value.Ref === 'string') return value.Ref.startsWith('AWS::') ? `<${value.Ref}>` : shortName(value.Ref, owner);
+    if ('Ref' in value && typeof value.Ref === 'string')
+      return value.Ref.startsWith('AWS::') ? `<${value.Ref}>` : shortName(value.Ref, owner);
     if ('Fn::GetAtt' in value && Array.isArray(value['Fn::GetAtt'])) return shortName(String(value['Fn::GetAtt'][0]), owner);
     if ('Fn::Join' in value && Array.isArray(value['Fn::Join'])) {
       const [separator, parts] = value['Fn::Join'] as [string, unknown[]];
@@ -87,7 +88,8 @@ function grantsOf(name: FunctionName): string[] {
     if (!asList(policy.Properties.Roles).some((r: { Ref: string }) => r.Ref === roleRef)) continue;
     for (const statement of policy.Properties.PolicyDocument.Statement) {
       expect(statement.Effect).toBe('Allow');
-      for (const action of asList(statement.Action)) for (const r of asList(statement.Resource)) pairs.push(`${action} → ${render(r, name)}`);
+      for (const action of asList(statement.Action))
+        for (const r of asList(statement.Resource)) pairs.push(`${action} → ${render(r, name)}`);
     }
   }
   return pairs.sort();
@@ -143,7 +145,10 @@ describe('control API', () => {
     expect(resources[integrationId]?.Properties).toMatchObject({ IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0' });
     expect(JSON.stringify(resources[integrationId]?.Properties.IntegrationUri)).toContain(fn('Control').id);
     const { resource: stage } = resourceByPrefix(template, 'AWS::ApiGatewayV2::Stage', 'ControlStage');
-    expect(stage.Properties).toMatchObject({ StageName: '$default', DefaultRouteSettings: { ThrottlingRateLimit: 40, ThrottlingBurstLimit: 80 } });
+    expect(stage.Properties).toMatchObject({
+      StageName: '$default',
+      DefaultRouteSettings: { ThrottlingRateLimit: 40, ThrottlingBurstLimit: 80 },
+    });
     expect(JSON.parse(stage.Properties.AccessLogSettings.Format)).toMatchObject({ status: '$context.status', path: '$context.path' });
   });
 });
@@ -182,7 +187,10 @@ describe('fan-out queues', () => {
     expect(q('OrderedDeadLetter').FifoQueue).toBe(true);
     expect(q('Delayed').FifoQueue).toBeUndefined();
     expect(q('DelayedDeadLetter').FifoQueue).toBeUndefined();
-    for (const [source, dlq] of [['Ordered', 'OrderedDeadLetter'], ['Delayed', 'DelayedDeadLetter']] as const) {
+    for (const [source, dlq] of [
+      ['Ordered', 'OrderedDeadLetter'],
+      ['Delayed', 'DelayedDeadLetter'],
+    ] as const) {
       expect(q(source).VisibilityTimeout).toBe(6 * 90);
       expect(q(source).RedrivePolicy).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': [queueId(dlq), 'Arn'] }, maxReceiveCount: 8 });
       expect(q(dlq).MessageRetentionPeriod).toBeGreaterThan(q(source).MessageRetentionPeriod);
@@ -206,7 +214,8 @@ describe('fan-out queues', () => {
     const worker = fn('FanoutWorker').id;
     const mappings = Object.values(template.findResources('AWS::Lambda::EventSourceMapping'));
     expect(mappings).toHaveLength(2);
-    const bySource = (name: 'Ordered' | 'Delayed') => mappings.find((m) => m.Properties.EventSourceArn['Fn::GetAtt'][0] === queueId(name))?.Properties;
+    const bySource = (name: 'Ordered' | 'Delayed') =>
+      mappings.find((m) => m.Properties.EventSourceArn['Fn::GetAtt'][0] === queueId(name))?.Properties;
     for (const name of ['Ordered', 'Delayed'] as const) {
       expect(bySource(name)).toMatchObject({
         FunctionName: { Ref: worker },
@@ -226,15 +235,33 @@ describe('functions', () => {
   const expectedEnv: Record<FunctionName, string[]> = {
     // DELAYED_QUEUE_URL: an OPEN reply's keep-alive schedules its first heartbeat on the delayed lane.
     WsConnect: ['TABLE_NAME', 'GRIP_KEY_SECRET_ARN', 'TARGET_URL', 'GRIP_ISS', 'ORDERED_QUEUE_URL', 'DELAYED_QUEUE_URL'],
-    WsMessage: ['TABLE_NAME', 'GRIP_KEY_SECRET_ARN', 'TARGET_URL', 'GRIP_ISS', 'ORDERED_QUEUE_URL', 'DELAYED_QUEUE_URL', 'MANAGEMENT_API_ENDPOINT'],
+    WsMessage: [
+      'TABLE_NAME',
+      'GRIP_KEY_SECRET_ARN',
+      'TARGET_URL',
+      'GRIP_ISS',
+      'ORDERED_QUEUE_URL',
+      'DELAYED_QUEUE_URL',
+      'MANAGEMENT_API_ENDPOINT',
+    ],
     WsDisconnect: ['TABLE_NAME', 'GRIP_KEY_SECRET_ARN', 'TARGET_URL', 'GRIP_ISS'],
     Control: ['GRIP_KEY_SECRET_ARN', 'ORDERED_QUEUE_URL'],
     FanoutWorker: ['TABLE_NAME', 'ORDERED_QUEUE_URL', 'DELAYED_QUEUE_URL', 'DELAYED_DLQ_URL', 'MANAGEMENT_API_ENDPOINT'],
   };
   const common = [
-    'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'LOG_LEVEL', 'NODE_OPTIONS',
-    'BACKEND_TIMEOUT_MS', 'MAX_SUBSCRIPTIONS_PER_CONNECTION', 'FANOUT_CONCURRENCY', 'FANOUT_PAGE_SIZE', 'FANOUT_BUCKETS',
-    'FANOUT_MAX_ATTEMPTS', 'FANOUT_RETRY_BASE_MS', 'FANOUT_RETRY_MAX_MS', 'OPEN_GRACE_MS',
+    'POWERTOOLS_SERVICE_NAME',
+    'POWERTOOLS_METRICS_NAMESPACE',
+    'LOG_LEVEL',
+    'NODE_OPTIONS',
+    'BACKEND_TIMEOUT_MS',
+    'MAX_SUBSCRIPTIONS_PER_CONNECTION',
+    'FANOUT_CONCURRENCY',
+    'FANOUT_PAGE_SIZE',
+    'FANOUT_BUCKETS',
+    'FANOUT_MAX_ATTEMPTS',
+    'FANOUT_RETRY_BASE_MS',
+    'FANOUT_RETRY_MAX_MS',
+    'OPEN_GRACE_MS',
   ];
 
   it('are nodejs22.x arm64 ESM bundles with their own log group and retention', () => {
@@ -264,7 +291,9 @@ describe('functions', () => {
     const worker = fn('FanoutWorker').resource.Properties.Environment.Variables;
     expect(worker.DELAYED_DLQ_URL).toEqual({ Ref: queueId('DelayedDeadLetter') });
     expect(worker.ORDERED_QUEUE_URL).toEqual({ Ref: queueId('Ordered') });
-    expect(JSON.stringify(worker.MANAGEMENT_API_ENDPOINT)).toMatch(/"https:\/\/",\{"Ref":"WebSocketApi[0-9A-F]+"\},".execute-api.".*"\/live"/);
+    expect(JSON.stringify(worker.MANAGEMENT_API_ENDPOINT)).toMatch(
+      /"https:\/\/",\{"Ref":"WebSocketApi[0-9A-F]+"\},".execute-api.".*"\/live"/,
+    );
   });
 
   it('size memory and timeouts from context (worker: workerMemoryMb; WebSocket handlers: backend timeout + 5 s, ≤ 29 s)', () => {
@@ -283,7 +312,8 @@ describe('IAM', () => {
   const send = (queue: string) => ['GetQueueAttributes', 'GetQueueUrl', 'SendMessage'].map((a) => `sqs:${a} → ${queue}`);
   const secret = ['secretsmanager:DescribeSecret → gripKey', 'secretsmanager:GetSecretValue → gripKey'];
   const logs = ['logs:CreateLogStream → ownLogs', 'logs:PutLogEvents → ownLogs'];
-  const manage = 'execute-api:ManageConnections → arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:wsApi/live/*/@connections/*';
+  const manage =
+    'execute-api:ManageConnections → arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:wsApi/live/*/@connections/*';
   const consume = (queue: string) =>
     ['ChangeMessageVisibility', 'DeleteMessage', 'GetQueueAttributes', 'GetQueueUrl', 'ReceiveMessage'].map((a) => `sqs:${a} → ${queue}`);
   const expected: Record<FunctionName, string[]> = {
@@ -292,8 +322,15 @@ describe('IAM', () => {
     WsDisconnect: [...logs, ...items, ...secret],
     Control: [...logs, ...secret, ...send('ordered')],
     FanoutWorker: [
-      ...logs, ...items, 'dynamodb:Query → table/index/byChannel',
-      ...send('ordered'), ...send('delayed'), ...send('delayedDLQ'), manage, ...consume('ordered'), ...consume('delayed'),
+      ...logs,
+      ...items,
+      'dynamodb:Query → table/index/byChannel',
+      ...send('ordered'),
+      ...send('delayed'),
+      ...send('delayedDLQ'),
+      manage,
+      ...consume('ordered'),
+      ...consume('delayed'),
     ],
   };
 
@@ -304,19 +341,23 @@ describe('IAM', () => {
   it('has no "*" action and no unscoped resource in any policy of the template', () => {
     const documents: { where: string; doc: { Statement: Record<string, unknown>[] } }[] = [];
     for (const [id, r] of Object.entries(resources)) {
-      if (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') documents.push({ where: id, doc: r.Properties.PolicyDocument });
+      if (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy')
+        documents.push({ where: id, doc: r.Properties.PolicyDocument });
       if (r.Type === 'AWS::IAM::Role') {
         for (const p of r.Properties.Policies ?? []) documents.push({ where: `${id}/${p.PolicyName}`, doc: p.PolicyDocument });
         expect(r.Properties.ManagedPolicyArns, `${id} uses a managed policy`).toBeUndefined();
       }
-      if (r.Type === 'AWS::SQS::QueuePolicy' || r.Type === 'AWS::SNS::TopicPolicy') documents.push({ where: id, doc: r.Properties.PolicyDocument });
+      if (r.Type === 'AWS::SQS::QueuePolicy' || r.Type === 'AWS::SNS::TopicPolicy')
+        documents.push({ where: id, doc: r.Properties.PolicyDocument });
     }
     expect(documents.length).toBeGreaterThanOrEqual(11);
     const logicalIds = new Set(Object.keys(resources));
     /** A resource is scoped when it names a resource of this stack or at least this account. */
     const scoped = (value: unknown): boolean => {
       const text = JSON.stringify(value);
-      return [...text.matchAll(/"(?:Ref|Fn::GetAtt)":\s*\[?"([^"]+)"/g)].some(([, ref]) => logicalIds.has(ref ?? '') || ref === 'AWS::AccountId');
+      return [...text.matchAll(/"(?:Ref|Fn::GetAtt)":\s*\[?"([^"]+)"/g)].some(
+        ([, ref]) => logicalIds.has(ref ?? '') || ref === 'AWS::AccountId',
+      );
     };
     for (const { where, doc } of documents) {
       for (const statement of doc.Statement) {
@@ -373,7 +414,10 @@ describe('alarms and dashboard', () => {
   const topic = () => ({ Ref: idOf('AWS::SNS::Topic', 'MonitoringAlarmTopic') });
 
   it('alarm on either dead-letter queue holding any message, treating missing data as fine', () => {
-    for (const [name, dlq] of [['OrderedDeadLetterNotEmpty', 'OrderedDeadLetter'], ['DelayedDeadLetterNotEmpty', 'DelayedDeadLetter']] as const) {
+    for (const [name, dlq] of [
+      ['OrderedDeadLetterNotEmpty', 'OrderedDeadLetter'],
+      ['DelayedDeadLetterNotEmpty', 'DelayedDeadLetter'],
+    ] as const) {
       expect(alarm(name)).toMatchObject({
         Namespace: 'AWS/SQS',
         MetricName: 'ApproximateNumberOfMessagesVisible',
@@ -387,7 +431,10 @@ describe('alarms and dashboard', () => {
   });
 
   it('alarm on the age of the oldest job (the delayed lane gets the 900 s SQS delay on top)', () => {
-    for (const [name, queue, threshold] of [['OrderedQueueOldestMessage', 'Ordered', 600], ['DelayedQueueOldestMessage', 'Delayed', 1500]] as const) {
+    for (const [name, queue, threshold] of [
+      ['OrderedQueueOldestMessage', 'Ordered', 600],
+      ['DelayedQueueOldestMessage', 'Delayed', 1500],
+    ] as const) {
       expect(alarm(name)).toMatchObject({
         MetricName: 'ApproximateAgeOfOldestMessage',
         Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId(queue), 'QueueName'] } }],
@@ -409,15 +456,21 @@ describe('alarms and dashboard', () => {
     });
   });
 
-  it('alarm on the backend error rate computed from the handlers\' EMF metrics', () => {
+  it("alarm on the backend error rate computed from the handlers' EMF metrics", () => {
     const p = alarm('BackendErrorRate');
     expect(p).toMatchObject({ Threshold: 7, ComparisonOperator: 'GreaterThanThreshold', AlarmActions: [topic()] });
     const metrics = p.Metrics as { Id: string; Expression?: string; MetricStat?: { Metric: Record<string, unknown> } }[];
     const byName = (n: string) => metrics.find((m) => m.MetricStat?.Metric.MetricName === n)?.MetricStat?.Metric;
     for (const n of ['BackendErrors', 'ConnectionsOpened', 'ConnectionsRejected', 'MessagesIn', 'ConnectionsClosed']) {
-      expect(byName(n), n).toEqual({ Namespace: 'GripChannelServer', MetricName: n, Dimensions: [{ Name: 'service', Value: 'grip-channel-server' }] });
+      expect(byName(n), n).toEqual({
+        Namespace: 'GripChannelServer',
+        MetricName: n,
+        Dimensions: [{ Name: 'service', Value: 'grip-channel-server' }],
+      });
     }
-    expect(metrics.find((m) => m.Expression?.startsWith('IF('))?.Expression).toBe('IF(requests >= 10, 100 * FILL(errors, 0) / requests, 0)');
+    expect(metrics.find((m) => m.Expression?.startsWith('IF('))?.Expression).toBe(
+      'IF(requests >= 10, 100 * FILL(errors, 0) / requests, 0)',
+    );
   });
 
   it('has exactly these six alarms, all notifying one topic with the e-mail subscription from context', () => {
@@ -428,8 +481,17 @@ describe('alarms and dashboard', () => {
   it('has a dashboard with connections, messages, deliveries, queues and backend latency', () => {
     const body = JSON.stringify(Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]?.Properties.DashboardBody);
     for (const n of [
-      'ConnectionsOpened', 'ConnectionsClosed', 'MessagesIn', 'MessagesOut', 'Deliveries', 'DeliveriesGone', 'DeliveriesRetried',
-      'DeliveriesDeadLettered', 'ApproximateNumberOfMessagesVisible', 'ApproximateAgeOfOldestMessage', 'BackendLatency',
+      'ConnectionsOpened',
+      'ConnectionsClosed',
+      'MessagesIn',
+      'MessagesOut',
+      'Deliveries',
+      'DeliveriesGone',
+      'DeliveriesRetried',
+      'DeliveriesDeadLettered',
+      'ApproximateNumberOfMessagesVisible',
+      'ApproximateAgeOfOldestMessage',
+      'BackendLatency',
     ]) {
       expect(body).toContain(`\\"${n}\\"`);
     }

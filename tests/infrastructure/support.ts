@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
-import { createApp, type GripChannelApp } from '../../infrastructure/lib/app.js';
+import { createApp, type GripChannelApp } from '#infrastructure/lib/app.js';
 
 export const projectRoot = new URL('../../', import.meta.url);
 
@@ -45,7 +45,8 @@ export function synthesize(overrides: Record<string, unknown>, options: SynthOpt
 /** A resource of the template whose logical id starts with `prefix` (exactly one must). */
 export function resourceByPrefix(template: Template, type: string, prefix: string): { id: string; resource: CfnResourceJson } {
   const matches = Object.entries(template.findResources(type)).filter(([id]) => id.startsWith(prefix));
-  if (matches.length !== 1) throw new Error(`expected one ${type} starting with ${prefix}, found ${matches.map(([id]) => id).join(', ') || 'none'}`);
+  if (matches.length !== 1)
+    throw new Error(`expected one ${type} starting with ${prefix}, found ${matches.map(([id]) => id).join(', ') || 'none'}`);
   const [id, resource] = matches[0] as [string, CfnResourceJson];
   return { id, resource };
 }

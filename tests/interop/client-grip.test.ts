@@ -20,10 +20,10 @@ import {
   type IWebSocketEvent,
 } from '@fanoutio/grip';
 import { describe, expect, it } from 'vitest';
-import { ControlClient } from '../../src/client/publisher.js';
-import { isWsOverHttp, readWebSocketRequest, type WebSocketEvent as OurEvent } from '../../src/client/request.js';
-import { WebSocketReply } from '../../src/client/response.js';
-import { verifyGripSig } from '../../src/client/signature.js';
+import { ControlClient } from '#src/client/publisher.js';
+import { isWsOverHttp, readWebSocketRequest, type WebSocketEvent as OurEvent } from '#src/client/request.js';
+import { WebSocketReply } from '#src/client/response.js';
+import { verifyGripSig } from '#src/client/signature.js';
 
 const KEY = 'client-interop-key';
 const CT = 'application/websocket-events';
@@ -124,8 +124,7 @@ describe('reading requests as js-grip does', () => {
     await expect(getWebSocketContextFromReq(noId.clone())).rejects.toBeInstanceOf(ConnectionIdMissingException);
     expect(await readWebSocketRequest(noId)).toMatchObject({ ok: false, error: { kind: 'missing-connection-id' } });
 
-    const garbage = (): Request =>
-      new Request('http://backend.test/', { method: 'POST', headers: { 'Connection-Id': 'c' }, body: 'OPEN' });
+    const garbage = (): Request => new Request('http://backend.test/', { method: 'POST', headers: { 'Connection-Id': 'c' }, body: 'OPEN' });
     await expect(getWebSocketContextFromReq(garbage())).rejects.toBeInstanceOf(WebSocketDecodeEventException);
     expect(await readWebSocketRequest(garbage())).toMatchObject({ ok: false, error: { kind: 'undecodable-body' } });
   });

@@ -18,12 +18,12 @@ import {
 } from '@fanoutio/grip';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { authorizeControl, signGripSig } from '../../src/domain/auth.js';
-import { decodeEvents, encodeEvents } from '../../src/domain/protocol/codec.js';
-import type { WsEvent } from '../../src/domain/protocol/events.js';
-import { interpretReply, type ReplyContext, type ReplyDecision } from '../../src/domain/protocol/reply.js';
-import { buildBackendRequest, handshakeFromClient } from '../../src/domain/protocol/request.js';
-import { parsePublishBody } from '../../src/domain/publish/parse.js';
+import { authorizeControl, signGripSig } from '#src/domain/auth.js';
+import { decodeEvents, encodeEvents } from '#src/domain/protocol/codec.js';
+import type { WsEvent } from '#src/domain/protocol/events.js';
+import { interpretReply, type ReplyContext, type ReplyDecision } from '#src/domain/protocol/reply.js';
+import { buildBackendRequest, handshakeFromClient } from '#src/domain/protocol/request.js';
+import { parsePublishBody } from '#src/domain/publish/parse.js';
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 const KEY = 'interop-shared-key';
@@ -67,7 +67,9 @@ const eventArb: fc.Arbitrary<WsEvent> = fc.oneof(
   fc.uint8Array({ maxLength: 8 }).map((data): WsEvent => ({ type: 'PING', data })),
   fc.uint8Array({ maxLength: 8 }).map((data): WsEvent => ({ type: 'PONG', data })),
   fc.constant<WsEvent>({ type: 'CLOSE', code: null, reason: '' }),
-  fc.record({ code: fc.integer({ min: 0, max: 65535 }), reason: fc.string({ maxLength: 20 }) }).map(({ code, reason }): WsEvent => ({ type: 'CLOSE', code, reason })),
+  fc
+    .record({ code: fc.integer({ min: 0, max: 65535 }), reason: fc.string({ maxLength: 20 }) })
+    .map(({ code, reason }): WsEvent => ({ type: 'CLOSE', code, reason })),
 );
 
 describe('codec interop with js-grip', () => {
@@ -195,7 +197,10 @@ describe('WebSocketContext replies, read by interpretReply', () => {
   it('a context that did not accept() is not an accept (no OPEN in the body)', () => {
     const ctx = new WebSocketContext('c1', {}, [new WebSocketEvent('OPEN')]);
     ctx.send('hi');
-    expect(interpretReply(replyOf(ctx), open)).toMatchObject({ kind: 'invalid', reason: 'backend reply to OPEN starts with TEXT; the first event must be OPEN' });
+    expect(interpretReply(replyOf(ctx), open)).toMatchObject({
+      kind: 'invalid',
+      reason: 'backend reply to OPEN starts with TEXT; the first event must be OPEN',
+    });
   });
 
   it('later replies: unsubscribe, detach, close(4000), meta changed and deleted', () => {
@@ -224,14 +229,17 @@ describe('WebSocketContext replies, read by interpretReply', () => {
     ctx.disconnect();
     const decision = interpretReply(replyOf(ctx), session);
     expect(decision).toMatchObject({ kind: 'update', actions: [{ kind: 'drop' }] });
-    if (decision.kind === 'update') expect(decision.ignored).toEqual(['event 0 (PONG) ignored: the gateway cannot send control frames to the client']);
+    if (decision.kind === 'update')
+      expect(decision.ignored).toEqual(['event 0 (PONG) ignored: the gateway cannot send control frames to the client']);
   });
 
   it('a prefixed context subscribes to prefixed channels', () => {
     const ctx = new WebSocketContext('c1', {}, [new WebSocketEvent('OPEN')], 'app:');
     ctx.accept();
     ctx.subscribe('room');
-    expect(interpretReply(replyOf(ctx), open)).toMatchObject({ actions: [{ kind: 'control', message: { type: 'subscribe', channel: 'app:room' } }] });
+    expect(interpretReply(replyOf(ctx), open)).toMatchObject({
+      actions: [{ kind: 'control', message: { type: 'subscribe', channel: 'app:room' } }],
+    });
   });
 });
 
@@ -242,7 +250,10 @@ describe('Publisher requests, read by parsePublishBody and authorizeControl', ()
     body: string;
   }
 
-  function capturingPublisher(config: { control_uri: string; control_iss?: string; key?: string }): { publisher: Publisher; captured: Captured[] } {
+  function capturingPublisher(config: { control_uri: string; control_iss?: string; key?: string }): {
+    publisher: Publisher;
+    captured: Captured[];
+  } {
     const captured: Captured[] = [];
     const publisher = new Publisher(config, {
       fetch: async (input, init) => {
@@ -261,25 +272,58 @@ describe('Publisher requests, read by parsePublishBody and authorizeControl', ()
   it('a JWT publisher (control_iss + key): body parsed, Authorization accepted, a different key rejected', async () => {
     const { publisher, captured } = capturingPublisher({ control_uri: 'http://control.example/', control_iss: 'myiss', key: KEY });
     await publisher.publishFormats('room', new WebSocketMessageFormat('hello'));
-    await publisher.publish('room', new Item([new WebSocketMessageFormat(new Uint8Array([0, 255])), new HttpStreamFormat('stream')], 'm2', 'm1'));
+    await publisher.publish(
+      'room',
+      new Item([new WebSocketMessageFormat(new Uint8Array([0, 255])), new HttpStreamFormat('stream')], 'm2', 'm1'),
+    );
     await publisher.publishFormats('room', new WebSocketMessageFormat(null, true, 4000));
     await publisher.publishHttpStream('room', 'only http');
 
     expect(captured.map((c) => c.url)).toEqual(Array(4).fill('http://control.example/publish/'));
     const parsed = captured.map((c) => parsePublishBody(c.body));
     expect(parsed).toEqual([
-      { ok: true, value: [{ target: { kind: 'channel', channel: 'room' }, id: null, prevId: null, payload: { kind: 'text', text: 'hello' }, ignored: null }] },
-      { ok: true, value: [{ target: { kind: 'channel', channel: 'room' }, id: 'm2', prevId: 'm1', payload: { kind: 'binary', base64: 'AP8=' }, ignored: null }] },
-      { ok: true, value: [{ target: { kind: 'channel', channel: 'room' }, id: null, prevId: null, payload: { kind: 'close', code: 4000 }, ignored: null }] },
-      { ok: true, value: [{ target: { kind: 'channel', channel: 'room' }, id: null, prevId: null, payload: null, ignored: 'no ws-message format' }] },
+      {
+        ok: true,
+        value: [
+          { target: { kind: 'channel', channel: 'room' }, id: null, prevId: null, payload: { kind: 'text', text: 'hello' }, ignored: null },
+        ],
+      },
+      {
+        ok: true,
+        value: [
+          {
+            target: { kind: 'channel', channel: 'room' },
+            id: 'm2',
+            prevId: 'm1',
+            payload: { kind: 'binary', base64: 'AP8=' },
+            ignored: null,
+          },
+        ],
+      },
+      {
+        ok: true,
+        value: [
+          { target: { kind: 'channel', channel: 'room' }, id: null, prevId: null, payload: { kind: 'close', code: 4000 }, ignored: null },
+        ],
+      },
+      {
+        ok: true,
+        value: [{ target: { kind: 'channel', channel: 'room' }, id: null, prevId: null, payload: null, ignored: 'no ws-message format' }],
+      },
     ]);
 
     for (const { authorization } of captured) {
       expect(authorization).toMatch(/^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
       expect(await authorizeControl(authorization, { key: KEY, iss: 'myiss' })).toEqual({ ok: true, scheme: 'jwt' });
       expect(await authorizeControl(authorization, { key: KEY })).toEqual({ ok: true, scheme: 'jwt' });
-      expect(await authorizeControl(authorization, { key: 'a-different-key' })).toEqual({ ok: false, reason: 'bearer JWT rejected: bad-signature' });
-      expect(await authorizeControl(authorization, { key: KEY, iss: 'not-myiss' })).toEqual({ ok: false, reason: 'bearer JWT rejected: wrong-issuer' });
+      expect(await authorizeControl(authorization, { key: 'a-different-key' })).toEqual({
+        ok: false,
+        reason: 'bearer JWT rejected: bad-signature',
+      });
+      expect(await authorizeControl(authorization, { key: KEY, iss: 'not-myiss' })).toEqual({
+        ok: false,
+        reason: 'bearer JWT rejected: wrong-issuer',
+      });
     }
   });
 
@@ -298,4 +342,3 @@ describe('Publisher requests, read by parsePublishBody and authorizeControl', ()
     expect(await authorizeControl(captured[0]?.authorization, { key: KEY })).toEqual({ ok: false, reason: 'missing Authorization header' });
   });
 });
-

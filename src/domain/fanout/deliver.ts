@@ -77,7 +77,8 @@ export async function deliver(
   return report;
 }
 
-type Decoded = { kind: 'post'; data: string | Uint8Array } | { kind: 'close'; code?: number; reason?: string } | { kind: 'invalid'; reason: string };
+type Decoded =
+  { kind: 'post'; data: string | Uint8Array } | { kind: 'close'; code?: number; reason?: string } | { kind: 'invalid'; reason: string };
 
 function decodePayload(payload: Payload): Decoded {
   switch (payload.kind) {
@@ -88,7 +89,11 @@ function decodePayload(payload: Payload): Decoded {
       return bytes ? { kind: 'post', data: bytes } : { kind: 'invalid', reason: 'binary payload is not valid base64' };
     }
     case 'close':
-      return { kind: 'close', ...(payload.code !== undefined ? { code: payload.code } : {}), ...(payload.reason !== undefined ? { reason: payload.reason } : {}) };
+      return {
+        kind: 'close',
+        ...(payload.code !== undefined ? { code: payload.code } : {}),
+        ...(payload.reason !== undefined ? { reason: payload.reason } : {}),
+      };
   }
 }
 

@@ -21,13 +21,22 @@ const payloadSchema = z.discriminatedUnion('kind', [
     code: z.number().int().refine(isSendableCloseCode, { message: 'not a close code a server may send' }).optional(),
     reason: z
       .string()
-      .refine((reason) => utf8ByteLength(reason) <= MAX_CLOSE_REASON_BYTES, { message: `more than ${MAX_CLOSE_REASON_BYTES} bytes of UTF-8` })
+      .refine((reason) => utf8ByteLength(reason) <= MAX_CLOSE_REASON_BYTES, {
+        message: `more than ${MAX_CLOSE_REASON_BYTES} bytes of UTF-8`,
+      })
       .optional(),
   }),
 ]);
 
 const rangeSchema = z
-  .object({ from: z.number().int().min(0).max(BUCKET_SPACE - 1), to: z.number().int().min(1).max(BUCKET_SPACE) })
+  .object({
+    from: z
+      .number()
+      .int()
+      .min(0)
+      .max(BUCKET_SPACE - 1),
+    to: z.number().int().min(1).max(BUCKET_SPACE),
+  })
   .refine((r) => r.from < r.to, { message: 'range.from must be below range.to' });
 
 /**

@@ -115,7 +115,11 @@ export function createFanoutWorker(deps: FanoutDeps): FanoutWorker {
         if (record === undefined) continue;
         const result = await processRecord(record, remainingMs, reserveMs);
         if (!result.ok) {
-          deps.log.warn('job failed; it and the rest of its group go back to the queue', { jobId: record.id, reason: result.reason, following: group.length - i - 1 });
+          deps.log.warn('job failed; it and the rest of its group go back to the queue', {
+            jobId: record.id,
+            reason: result.reason,
+            following: group.length - i - 1,
+          });
           for (const rest of group.slice(i)) failed.push(rest.id);
           return;
         }
@@ -187,13 +191,21 @@ export function createFanoutWorker(deps: FanoutDeps): FanoutWorker {
           );
           if (!split.ok) return { ok: false, reason: `splitting failed: ${split.error.message}` };
           deps.metrics.count('JobsSplit');
-          log.debug('split a channel job', { jobId: record.id, channel: job.channel, pieces: pieces.length, estimatedRemaining: remaining });
+          log.debug('split a channel job', {
+            jobId: record.id,
+            channel: job.channel,
+            pieces: pieces.length,
+            estimatedRemaining: remaining,
+          });
           stopAfterThisPage = true;
         }
       }
       first = false;
       // Read the next page while this one is delivered: paging then costs no time on the critical path.
-      const next = !stopAfterThisPage && current.cursor !== null ? deps.index.pageSubscribers(job.channel, job.range, current.cursor, config.pageSize) : null;
+      const next =
+        !stopAfterThisPage && current.cursor !== null
+          ? deps.index.pageSubscribers(job.channel, job.range, current.cursor, config.pageSize)
+          : null;
       const report = await deliver(tools, current.connectionIds, [job.payload], emptyReport());
       const settled = await settle(report, job.payload, job.publishId, job.publishedAt, 0);
       if (!settled.ok) {
@@ -220,7 +232,11 @@ export function createFanoutWorker(deps: FanoutDeps): FanoutWorker {
       }
       const saved = await deps.checkpoints.save(record.id, current.cursor, Math.floor((deps.clock() + CHECKPOINT_TTL_MS) / 1000));
       if (saved.ok) checkpointed = true;
-      else log.warn('could not save a job checkpoint; a crash would resend more than one page', { jobId: record.id, detail: saved.error.message });
+      else
+        log.warn('could not save a job checkpoint; a crash would resend more than one page', {
+          jobId: record.id,
+          detail: saved.error.message,
+        });
       // Only a last page has no next one, and a last page returned above: re-reading `page` would loop forever.
       if (next === null) throw new InvariantError('PAGE_WITHOUT_NEXT', 'a channel job went on past its last page');
       page = await next;
@@ -228,7 +244,13 @@ export function createFanoutWorker(deps: FanoutDeps): FanoutWorker {
   }
 
   async function processConnectionsJob(job: ConnectionsJob): Promise<JobResult> {
-    const report = await deliver(tools, job.connectionIds, job.payloads, emptyReport(), job.graceUntil !== undefined ? { graceUntil: job.graceUntil } : {});
+    const report = await deliver(
+      tools,
+      job.connectionIds,
+      job.payloads,
+      emptyReport(),
+      job.graceUntil !== undefined ? { graceUntil: job.graceUntil } : {},
+    );
     return settle(report, null, job.publishId, job.publishedAt, job.attempt);
   }
 
@@ -249,14 +271,18 @@ export function createFanoutWorker(deps: FanoutDeps): FanoutWorker {
       const report = await deliver(tools, [job.connectionId], [keepAlive.payload], emptyReport());
       if (report.gone.length > 0) {
         const deleted = await deps.connections.deleteConnections(report.gone);
-        if (!deleted.ok) deps.log.warn('could not delete a gone connection; TTL will', { connectionId: job.connectionId, detail: deleted.error.message });
+        if (!deleted.ok)
+          deps.log.warn('could not delete a gone connection; TTL will', { connectionId: job.connectionId, detail: deleted.error.message });
         return DONE;
       }
       if (report.fatal !== null) return { ok: false, reason: report.fatal };
       // A heartbeat that can never be delivered (413) would fail the same way every period: end the chain.
       const rejected = report.rejected[0];
       if (rejected !== undefined) {
-        deps.log.error('a heartbeat can never be delivered; heartbeats stopped for this connection', { connectionId: job.connectionId, reason: rejected.reason });
+        deps.log.error('a heartbeat can never be delivered; heartbeats stopped for this connection', {
+          connectionId: job.connectionId,
+          reason: rejected.reason,
+        });
         return DONE;
       }
       // A heartbeat that could not go out now is simply tried again soon; the next one is not worth a DLQ entry.
@@ -270,13 +296,21 @@ export function createFanoutWorker(deps: FanoutDeps): FanoutWorker {
    * Carries out what a delivery report asks for: deletes gone connections, re-enqueues deferred deliveries with a
    * delay (or dead-letters them after the last attempt), and fails the job on a fatal gateway error.
    */
-  async function settle(report: DeliveryReport, channelPayload: Payload | null, publishId: string, publishedAt: number, attempt: number): Promise<JobResult> {
+  async function settle(
+    report: DeliveryReport,
+    channelPayload: Payload | null,
+    publishId: string,
+    publishedAt: number,
+    attempt: number,
+  ): Promise<JobResult> {
     const { log, metrics } = deps;
     if (report.fatal !== null) return { ok: false, reason: report.fatal };
-    for (const r of report.rejected) log.error('a payload can never be delivered; skipped', { connectionId: r.connectionId, reason: r.reason, publishId });
+    for (const r of report.rejected)
+      log.error('a payload can never be delivered; skipped', { connectionId: r.connectionId, reason: r.reason, publishId });
     if (report.gone.length > 0) {
       const deleted = await deps.connections.deleteConnections(report.gone);
-      if (!deleted.ok) log.warn('could not delete gone connections; TTL will', { count: report.gone.length, detail: deleted.error.message });
+      if (!deleted.ok)
+        log.warn('could not delete gone connections; TTL will', { count: report.gone.length, detail: deleted.error.message });
     }
     if (report.deferred.length === 0) return DONE;
     const nextAttempt = attempt + 1;
@@ -300,7 +334,10 @@ export function createFanoutWorker(deps: FanoutDeps): FanoutWorker {
       // Stored with the attempt count reset: once an operator fixes the cause and redrives the dead-letter
       // queue, the job gets a full set of attempts again. The count and the last error live in the reason.
       const dead = await deps.deadLetters.deadLetter(
-        jobs.map((job) => ({ body: serializeJob({ ...job, attempt: 0 }), reason: `delivery failed ${nextAttempt} times: ${job.lastError ?? 'unknown'}` })),
+        jobs.map((job) => ({
+          body: serializeJob({ ...job, attempt: 0 }),
+          reason: `delivery failed ${nextAttempt} times: ${job.lastError ?? 'unknown'}`,
+        })),
       );
       if (!dead.ok) return { ok: false, reason: `dead-lettering failed: ${dead.error.message}` };
       const count = jobs.reduce((n, j) => n + j.connectionIds.length, 0);

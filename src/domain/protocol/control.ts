@@ -194,7 +194,9 @@ export function encodeControlMessage(message: ControlMessage): string {
       return JSON.stringify({ type: message.type });
     case 'set-meta':
       return JSON.stringify(
-        message.value === null ? { type: message.type, name: message.name } : { type: message.type, name: message.name, value: message.value },
+        message.value === null
+          ? { type: message.type, name: message.name }
+          : { type: message.type, name: message.name, value: message.value },
       );
     case 'keep-alive': {
       const out: Record<string, unknown> = { type: message.type };

@@ -231,7 +231,8 @@ function parseClose(raw: Record<string, unknown>, fail: Fail): ItemResult<{ payl
     const n = integerLike(rawCode);
     if (n === null) return fail('code', 'must be an integer');
     if (n !== 0) {
-      if (!isSendableCloseCode(n)) return fail('code', `${n} is not a close code that can be sent (1000-1014 except 1004-1006, or 3000-4999; 0 for none)`);
+      if (!isSendableCloseCode(n))
+        return fail('code', `${n} is not a close code that can be sent (1000-1014 except 1004-1006, or 3000-4999; 0 for none)`);
       code = n;
     }
   }
@@ -240,7 +241,8 @@ function parseClose(raw: Record<string, unknown>, fail: Fail): ItemResult<{ payl
   if (rawReason !== undefined && rawReason !== null) {
     if (typeof rawReason !== 'string') return fail('reason', 'must be a string');
     const bytes = utf8ByteLength(rawReason);
-    if (bytes > MAX_CLOSE_REASON_BYTES) return fail('reason', `is ${bytes} bytes of UTF-8, more than the limit of ${MAX_CLOSE_REASON_BYTES}`);
+    if (bytes > MAX_CLOSE_REASON_BYTES)
+      return fail('reason', `is ${bytes} bytes of UTF-8, more than the limit of ${MAX_CLOSE_REASON_BYTES}`);
     if (rawReason.length > 0) reason = rawReason;
   }
   const payload: Payload = {

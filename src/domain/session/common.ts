@@ -61,7 +61,10 @@ export function unsupportedControls(actions: readonly SessionAction[]): string[]
 }
 
 /** Applies `Set-Meta-*` changes to a meta map (null deletes). */
-export function applyMeta(meta: Readonly<Record<string, string>>, changes: Readonly<Record<string, string | null>>): Record<string, string> {
+export function applyMeta(
+  meta: Readonly<Record<string, string>>,
+  changes: Readonly<Record<string, string | null>>,
+): Record<string, string> {
   const out: Record<string, string> = { ...meta };
   for (const [name, value] of Object.entries(changes)) {
     if (value === null) delete out[name];

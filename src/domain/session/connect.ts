@@ -54,7 +54,11 @@ export async function onConnect(deps: SessionDeps, input: ConnectInput): Promise
   if (captured.dropped.length > 0) log.warn('handshake headers not kept for replay', { connectionId, dropped: captured.dropped });
   const response = await askBackend(deps, { connectionId, handshake, meta: {} }, [openEvent()]);
   if (!response.ok) {
-    log.error('backend unreachable on open; refusing the handshake with 502', { connectionId, error: response.error.kind, detail: response.error.message });
+    log.error('backend unreachable on open; refusing the handshake with 502', {
+      connectionId,
+      error: response.error.kind,
+      detail: response.error.message,
+    });
     metrics.count('ConnectionsRejected');
     return refuse(502, 'Bad Gateway: the backend did not answer');
   }
@@ -89,11 +93,16 @@ export async function onConnect(deps: SessionDeps, input: ConnectInput): Promise
     keepAlive: keepAlive.change ?? null,
     lastActivityAt: now,
   };
-  for (const note of [...decision.ignored, ...keepAlive.ignored, ...unsupportedControls(decision.actions)]) log.warn('ignored part of the OPEN reply', { connectionId, note });
+  for (const note of [...decision.ignored, ...keepAlive.ignored, ...unsupportedControls(decision.actions)])
+    log.warn('ignored part of the OPEN reply', { connectionId, note });
 
   const stored = await deps.connections.putConnection(record);
   if (!stored.ok) {
-    log.error('could not store the connection; refusing with 503', { connectionId, error: stored.error.kind, detail: stored.error.message });
+    log.error('could not store the connection; refusing with 503', {
+      connectionId,
+      error: stored.error.kind,
+      detail: stored.error.message,
+    });
     metrics.count('ConnectionsRejected');
     return refuse(503, 'Service Unavailable');
   }
@@ -110,17 +119,17 @@ export async function onConnect(deps: SessionDeps, input: ConnectInput): Promise
     if (record.keepAlive) entries.push(keepAliveEntry(connectionId, record.keepAlive, now + record.keepAlive.timeoutSeconds * 1000, now));
     if (payloads.length > 0) {
       entries.push({
-          orderKey: connectionOrderKey(connectionId),
-          job: {
-            v: 1,
-            kind: 'connections',
-            connectionIds: [connectionId],
-            payloads,
-            attempt: 0,
-            graceUntil: now + deps.config.openGraceMs,
-            publishId: `open:${connectionId}`,
-            publishedAt: now,
-          },
+        orderKey: connectionOrderKey(connectionId),
+        job: {
+          v: 1,
+          kind: 'connections',
+          connectionIds: [connectionId],
+          payloads,
+          attempt: 0,
+          graceUntil: now + deps.config.openGraceMs,
+          publishId: `open:${connectionId}`,
+          publishedAt: now,
+        },
       });
     }
     if (entries.length > 0) {
@@ -147,7 +156,11 @@ function openReplyPayloads(actions: Parameters<typeof subscriptionOps>[0]): Payl
   for (const action of actions) {
     if (action.kind === 'send') payloads.push(messagePayload(action.message));
     else if (action.kind === 'close') {
-      payloads.push(action.code === null ? { kind: 'close' } : { kind: 'close', code: action.code, ...(action.reason ? { reason: action.reason } : {}) });
+      payloads.push(
+        action.code === null
+          ? { kind: 'close' }
+          : { kind: 'close', code: action.code, ...(action.reason ? { reason: action.reason } : {}) },
+      );
       break;
     } else if (action.kind === 'drop') {
       payloads.push({ kind: 'close' });

@@ -40,14 +40,19 @@ export async function onDisconnect(deps: SessionDeps, input: DisconnectInput): P
   let backendNotified = false;
   const found = await deps.connections.getConnection(connectionId);
   if (!found.ok) {
-    log.error('could not read the connection record on disconnect; deleting its items anyway', { connectionId, detail: found.error.message });
+    log.error('could not read the connection record on disconnect; deleting its items anyway', {
+      connectionId,
+      detail: found.error.message,
+    });
   } else if (found.value !== null) {
     const response = await askBackend(deps, found.value, [closingEvent(input.statusCode, input.reason)]);
     backendNotified = response.ok;
-    if (!response.ok) log.warn('backend not told about a disconnect', { connectionId, error: response.error.kind, detail: response.error.message });
+    if (!response.ok)
+      log.warn('backend not told about a disconnect', { connectionId, error: response.error.kind, detail: response.error.message });
   }
   const deleted = await deps.connections.deleteConnections([connectionId]);
-  if (!deleted.ok) log.error('could not delete the connection items; TTL will remove them', { connectionId, detail: deleted.error.message });
+  if (!deleted.ok)
+    log.error('could not delete the connection items; TTL will remove them', { connectionId, detail: deleted.error.message });
   metrics.count('ConnectionsClosed');
   log.info('connection closed', { connectionId, statusCode: input.statusCode, backendNotified });
   return { kind: 'disconnected', backendNotified, itemsDeleted: deleted.ok };

@@ -38,7 +38,11 @@ export async function onMessage(deps: SessionDeps, input: MessageInput): Promise
   const found = await deps.connections.getConnection(connectionId);
   if (!found.ok) {
     // Cannot tell the backend who this is; dropping one message beats closing a healthy connection on a blip.
-    log.error('could not read the connection record; message dropped', { connectionId, error: found.error.kind, detail: found.error.message });
+    log.error('could not read the connection record; message dropped', {
+      connectionId,
+      error: found.error.kind,
+      detail: found.error.message,
+    });
     return { kind: 'handled', sent: 0 };
   }
   const record = found.value;
@@ -50,7 +54,11 @@ export async function onMessage(deps: SessionDeps, input: MessageInput): Promise
 
   const response = await askBackend(deps, record, [textEvent(input.text)]);
   if (!response.ok) {
-    log.error('backend unreachable for a message; closing the connection with 1011', { connectionId, error: response.error.kind, detail: response.error.message });
+    log.error('backend unreachable for a message; closing the connection with 1011', {
+      connectionId,
+      error: response.error.kind,
+      detail: response.error.message,
+    });
     await deps.gateway.close(connectionId, { code: INTERNAL_ERROR, reason: 'backend unavailable' });
     return { kind: 'closed', reason: `backend ${response.error.kind}` };
   }
@@ -62,7 +70,8 @@ export async function onMessage(deps: SessionDeps, input: MessageInput): Promise
     await deps.gateway.close(connectionId, { code: INTERNAL_ERROR, reason: 'invalid backend reply' });
     return { kind: 'closed', reason };
   }
-  for (const note of [...decision.ignored, ...unsupportedControls(decision.actions)]) log.warn('ignored part of a reply', { connectionId, note });
+  for (const note of [...decision.ignored, ...unsupportedControls(decision.actions)])
+    log.warn('ignored part of a reply', { connectionId, note });
 
   const now = deps.clock();
   const keepAlive = keepAliveFromActions(decision.actions, now);
@@ -74,9 +83,12 @@ export async function onMessage(deps: SessionDeps, input: MessageInput): Promise
   };
   if (hasChanges(changes)) {
     const updated = await deps.connections.updateConnection(connectionId, changes);
-    if (!updated.ok) log.error('could not store connection changes', { connectionId, error: updated.error.kind, detail: updated.error.message });
+    if (!updated.ok)
+      log.error('could not store connection changes', { connectionId, error: updated.error.kind, detail: updated.error.message });
     else if (keepAlive.change) {
-      const scheduled = await deps.queue.enqueue([keepAliveEntry(connectionId, keepAlive.change, now + keepAlive.change.timeoutSeconds * 1000, now)]);
+      const scheduled = await deps.queue.enqueue([
+        keepAliveEntry(connectionId, keepAlive.change, now + keepAlive.change.timeoutSeconds * 1000, now),
+      ]);
       if (!scheduled.ok) log.error('could not schedule keep-alives', { connectionId, detail: scheduled.error.message });
     }
   }
@@ -96,7 +108,12 @@ function idleActivityIsStale(record: ConnectionRecord, now: number): boolean {
   return now - (record.lastActivityAt ?? record.connectedAt) > (keepAlive.timeoutSeconds * 1000) / 2;
 }
 
-async function applySubscriptionOps(deps: SessionDeps, connectionId: string, ops: ReturnType<typeof subscriptionOps>, expiresAt: number): Promise<void> {
+async function applySubscriptionOps(
+  deps: SessionDeps,
+  connectionId: string,
+  ops: ReturnType<typeof subscriptionOps>,
+  expiresAt: number,
+): Promise<void> {
   const { log } = deps;
   const current = await deps.subscriptions.listSubscriptions(connectionId);
   if (!current.ok) {

@@ -116,7 +116,13 @@ function fanoutQueue(env: AwsEnvironment, sqs: SQSClient, log: Log): FanoutQueue
   const ordered = env.ORDERED_QUEUE_URL;
   const delayed = env.DELAYED_QUEUE_URL;
   if (ordered !== undefined && delayed !== undefined) {
-    return new SqsFanoutQueue({ client: sqs, orderedQueueUrl: ordered, delayedQueueUrl: delayed, ...(env.DELAYED_DLQ_URL ? { deadLetterQueueUrl: env.DELAYED_DLQ_URL } : {}), log });
+    return new SqsFanoutQueue({
+      client: sqs,
+      orderedQueueUrl: ordered,
+      delayedQueueUrl: delayed,
+      ...(env.DELAYED_DLQ_URL ? { deadLetterQueueUrl: env.DELAYED_DLQ_URL } : {}),
+      log,
+    });
   }
   const inner = ordered !== undefined ? new SqsFanoutQueue({ client: sqs, orderedQueueUrl: ordered, delayedQueueUrl: ordered, log }) : null;
   return {
@@ -131,7 +137,8 @@ function fanoutQueue(env: AwsEnvironment, sqs: SQSClient, log: Log): FanoutQueue
 /** Functions without `MANAGEMENT_API_ENDPOINT` may not touch connections; say so instead of failing obscurely. */
 const noConnectionAccess: ConnectionGateway = {
   post: () => Promise.resolve({ kind: 'failed', retryable: false, message: 'MANAGEMENT_API_ENDPOINT is not configured for this function' }),
-  close: () => Promise.resolve({ kind: 'failed', retryable: false, message: 'MANAGEMENT_API_ENDPOINT is not configured for this function' }),
+  close: () =>
+    Promise.resolve({ kind: 'failed', retryable: false, message: 'MANAGEMENT_API_ENDPOINT is not configured for this function' }),
 };
 
 function connectionGateway(env: AwsEnvironment, maxSockets: number): ConnectionGateway {
@@ -177,7 +184,10 @@ export async function webSocketRuntime(environment: Readonly<Record<string, stri
 export async function controlRuntime(environment: Readonly<Record<string, string | undefined>>): Promise<ControlHandler> {
   const { env, log, metrics, flush } = basics(environment);
   const key = await gripKey(env);
-  return makeControlHandler({ queue: fanoutQueue(env, new SQSClient({}), log), clock: Date.now, log, metrics, newId: randomUUID, config: { key } }, flush);
+  return makeControlHandler(
+    { queue: fanoutQueue(env, new SQSClient({}), log), clock: Date.now, log, metrics, newId: randomUUID, config: { key } },
+    flush,
+  );
 }
 
 /** `fanout-worker`: consumes both queues. */

@@ -3,25 +3,32 @@ import type { AddressInfo, Socket } from 'node:net';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, createHmac } from 'node:crypto';
-import { ApiGatewayConnectionGateway, createManagementApiClient } from '../../../src/adapters/apigw-connection-gateway.js';
-import { SignedHttpConnectionGateway } from '../../../src/adapters/signed-http-connection-gateway.js';
-import type { ConnectionGateway } from '../../../src/domain/ports.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../src/local/services.js';
+import { ApiGatewayConnectionGateway, createManagementApiClient } from '#src/adapters/apigw-connection-gateway.js';
+import { SignedHttpConnectionGateway } from '#src/adapters/signed-http-connection-gateway.js';
+import type { ConnectionGateway } from '#src/domain/ports.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#src/local/services.js';
 
 /**
  * Checks a request's SigV4 signature from first principles (AWS's documented algorithm, node:crypto), the way
  * API Gateway does, so a gateway that signs wrongly fails here rather than on AWS.
  */
 function sigV4Valid(req: IncomingMessage, body: Buffer, secret: string): boolean {
-  const auth = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(req.headers.authorization ?? '');
+  const auth =
+    /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(
+      req.headers.authorization ?? '',
+    );
   if (!auth) return false;
   const [, , day, region, service, signedHeaders, signature] = auth as unknown as string[];
   const hex = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
-  const escape = (segment: string) => encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  const escape = (segment: string) =>
+    encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   const [path = '', query = ''] = (req.url ?? '').split('?');
   const canonicalUri = path.split('/').map(escape).join('/');
   const names = (signedHeaders ?? '').split(';');
-  const header = (name: string) => String(req.headers[name] ?? '').trim().replace(/\s+/g, ' ');
+  const header = (name: string) =>
+    String(req.headers[name] ?? '')
+      .trim()
+      .replace(/\s+/g, ' ');
   const payloadHash = String(req.headers['x-amz-content-sha256'] ?? hex(body));
   if (payloadHash !== hex(body)) return false;
   const canonical = [req.method, canonicalUri, query, ...names.map((n) => `${n}:${header(n)}`), '', signedHeaders, payloadHash].join('\n');
@@ -106,14 +113,26 @@ const implementations: { name: string; make: (endpoint: string, maxSockets: numb
   {
     name: 'ApiGatewayConnectionGateway (SDK client)',
     make: (endpoint, maxSockets, requestTimeoutMs) => {
-      const client = createManagementApiClient({ endpoint, region: LOCAL_REGION, maxSockets, credentials: LOCAL_CREDENTIALS, ...(requestTimeoutMs ? { requestTimeoutMs } : {}) });
+      const client = createManagementApiClient({
+        endpoint,
+        region: LOCAL_REGION,
+        maxSockets,
+        credentials: LOCAL_CREDENTIALS,
+        ...(requestTimeoutMs ? { requestTimeoutMs } : {}),
+      });
       return { gateway: new ApiGatewayConnectionGateway({ client }), destroy: () => client.destroy() };
     },
   },
   {
     name: 'SignedHttpConnectionGateway (SigV4 signer + keep-alive agent)',
     make: (endpoint, maxSockets, requestTimeoutMs) => {
-      const gateway = new SignedHttpConnectionGateway({ endpoint, region: LOCAL_REGION, maxSockets, credentials: LOCAL_CREDENTIALS, ...(requestTimeoutMs ? { requestTimeoutMs } : {}) });
+      const gateway = new SignedHttpConnectionGateway({
+        endpoint,
+        region: LOCAL_REGION,
+        maxSockets,
+        credentials: LOCAL_CREDENTIALS,
+        ...(requestTimeoutMs ? { requestTimeoutMs } : {}),
+      });
       return { gateway, destroy: () => gateway.destroy() };
     },
   },
@@ -170,7 +189,11 @@ describe.each(implementations)('$name against an HTTP server with AWS error shap
   });
 
   it('maps 403 to a non-retryable failure and 500 to a retryable one', async () => {
-    expect(await gateway.post('forbidden', 'x')).toMatchObject({ kind: 'failed', retryable: false, message: expect.stringMatching(/Forbidden/) });
+    expect(await gateway.post('forbidden', 'x')).toMatchObject({
+      kind: 'failed',
+      retryable: false,
+      message: expect.stringMatching(/Forbidden/),
+    });
     expect(await gateway.post('boom', 'x')).toMatchObject({ kind: 'failed', retryable: true });
   });
 

@@ -1,10 +1,10 @@
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { batchWriteAll } from '../../../src/adapters/dynamo-batch-write.js';
-import { connectionsTable } from '../../../src/config/resources.js';
-import { createConnectionsTable } from '../../../src/local/provision.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '../../../src/local/services.js';
+import { batchWriteAll } from '#src/adapters/dynamo-batch-write.js';
+import { connectionsTable } from '#src/config/resources.js';
+import { createConnectionsTable } from '#src/local/provision.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '#src/local/services.js';
 
 const T = connectionsTable;
 

@@ -1,13 +1,13 @@
 import { DynamoDBClient, QueryCommand as RawQueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoConnectionStore } from '../../../src/adapters/dynamo-connection-store.js';
-import { connectionsTable } from '../../../src/config/resources.js';
-import { BUCKET_SPACE, bucketOf, subscriptionIndexKey } from '../../../src/domain/channel.js';
-import type { ConnectionRecord } from '../../../src/domain/connection.js';
-import type { SubscriberIndex } from '../../../src/domain/ports.js';
-import { createConnectionsTable } from '../../../src/local/provision.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '../../../src/local/services.js';
+import { DynamoConnectionStore } from '#src/adapters/dynamo-connection-store.js';
+import { connectionsTable } from '#src/config/resources.js';
+import { BUCKET_SPACE, bucketOf, subscriptionIndexKey } from '#src/domain/channel.js';
+import type { ConnectionRecord } from '#src/domain/connection.js';
+import type { SubscriberIndex } from '#src/domain/ports.js';
+import { createConnectionsTable } from '#src/local/provision.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '#src/local/services.js';
 
 const NOW_MS = Date.UTC(2026, 10, 27, 12, 0, 0);
 const NOW_S = NOW_MS / 1000;
@@ -95,7 +95,10 @@ describe('DynamoConnectionStore against dynalite', () => {
 
   it('updates meta per key (set and delete) and the subprotocol, returning the new record', async () => {
     await store.putConnection(record('upd', { meta: { keep: 'k', drop: 'd', change: 'old' } }));
-    const updated = await store.updateConnection('upd', { meta: { drop: null, change: 'new', added: 'x', 'odd.name #1': 'v' }, subprotocol: 'p2' });
+    const updated = await store.updateConnection('upd', {
+      meta: { drop: null, change: 'new', added: 'x', 'odd.name #1': 'v' },
+      subprotocol: 'p2',
+    });
     expect(updated.ok).toBe(true);
     const expected = record('upd', { meta: { keep: 'k', change: 'new', added: 'x', 'odd.name #1': 'v' }, subprotocol: 'p2' });
     expect(updated.ok && updated.value).toEqual(expected);
@@ -108,7 +111,12 @@ describe('DynamoConnectionStore against dynalite', () => {
     const keepAlive = { payload: { kind: 'text' as const, text: '{}' }, timeoutSeconds: 30, mode: 'idle' as const, since: NOW_MS };
     await store.putConnection(record('ka', { keepAlive, lastActivityAt: NOW_MS }));
     expect(await store.getConnection('ka')).toEqual({ ok: true, value: record('ka', { keepAlive, lastActivityAt: NOW_MS }) });
-    const binary = { payload: { kind: 'binary' as const, base64: 'AAE=' }, timeoutSeconds: 60, mode: 'interval' as const, since: NOW_MS + 1 };
+    const binary = {
+      payload: { kind: 'binary' as const, base64: 'AAE=' },
+      timeoutSeconds: 60,
+      mode: 'interval' as const,
+      since: NOW_MS + 1,
+    };
     const u = await store.updateConnection('ka', { keepAlive: binary, lastActivityAt: NOW_MS + 5 });
     expect(u.ok && u.value).toEqual(record('ka', { keepAlive: binary, lastActivityAt: NOW_MS + 5 }));
     const off = await store.updateConnection('ka', { keepAlive: null });
@@ -182,7 +190,15 @@ describe('DynamoConnectionStore against dynalite', () => {
     for (const id of ids) {
       await s.putConnection(record(id));
       // 30 channels: more than one BatchWriteItem per connection
-      expect((await s.subscribe(id, Array.from({ length: 30 }, (_, c) => `ch-${c}`), LATER)).ok).toBe(true);
+      expect(
+        (
+          await s.subscribe(
+            id,
+            Array.from({ length: 30 }, (_, c) => `ch-${c}`),
+            LATER,
+          )
+        ).ok,
+      ).toBe(true);
     }
     await s.putConnection(record('survivor'));
     await s.subscribe('survivor', ['ch-1'], LATER);
@@ -227,7 +243,9 @@ describe('DynamoConnectionStore against dynalite', () => {
     // a single bucket: exactly the ids hashing to it
     const b = bucketOf(ids[0]!);
     const single = await allPages(s, 'big', b, b + 1, 10);
-    expect(single.ids).toEqual(ids.filter((id) => bucketOf(id) === b).sort((x, y) => (subscriptionIndexKey(x) < subscriptionIndexKey(y) ? -1 : 1)));
+    expect(single.ids).toEqual(
+      ids.filter((id) => bucketOf(id) === b).sort((x, y) => (subscriptionIndexKey(x) < subscriptionIndexKey(y) ? -1 : 1)),
+    );
 
     const small = await s.pageSubscribers('small', { from: 0, to: BUCKET_SPACE }, null, 10);
     expect(small).toEqual({ ok: true, value: { connectionIds: ['other-conn'], cursor: null, lastBucket: null } });
@@ -274,7 +292,12 @@ describe('DynamoConnectionStore against dynalite', () => {
       const r = await store.pageSubscribers('c', whole, cursor, 10);
       expect(!r.ok && r.error.kind).toBe('invalid');
     }
-    for (const range of [{ from: 5, to: 5 }, { from: -1, to: 3 }, { from: 0, to: BUCKET_SPACE + 1 }, { from: 1.5, to: 3 }]) {
+    for (const range of [
+      { from: 5, to: 5 },
+      { from: -1, to: 3 },
+      { from: 0, to: BUCKET_SPACE + 1 },
+      { from: 1.5, to: 3 },
+    ]) {
       const r = await store.pageSubscribers('c', range, null, 10);
       expect(!r.ok && r.error.kind).toBe('invalid');
     }

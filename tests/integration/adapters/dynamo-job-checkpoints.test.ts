@@ -1,11 +1,11 @@
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoConnectionStore } from '../../../src/adapters/dynamo-connection-store.js';
-import { DynamoJobCheckpoints } from '../../../src/adapters/dynamo-job-checkpoints.js';
-import { BUCKET_SPACE } from '../../../src/domain/channel.js';
-import { createConnectionsTable } from '../../../src/local/provision.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '../../../src/local/services.js';
+import { DynamoConnectionStore } from '#src/adapters/dynamo-connection-store.js';
+import { DynamoJobCheckpoints } from '#src/adapters/dynamo-job-checkpoints.js';
+import { BUCKET_SPACE } from '#src/domain/channel.js';
+import { createConnectionsTable } from '#src/local/provision.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '#src/local/services.js';
 
 describe('DynamoJobCheckpoints against dynalite', () => {
   let services: LocalAwsServices;
@@ -43,13 +43,18 @@ describe('DynamoJobCheckpoints against dynalite', () => {
     await checkpoints.save('msg-3', 'c', 1_999_999_999);
     const items = (await ddb.send(new ScanCommand({ TableName: tableName }))).Items ?? [];
     const item = items.find((i) => i.connectionId?.S === '$job#msg-3');
-    expect(item).toEqual({ connectionId: { S: '$job#msg-3' }, channel: { S: '$checkpoint' }, cursor: { S: 'c' }, expiresAt: { N: '1999999999' } });
+    expect(item).toEqual({
+      connectionId: { S: '$job#msg-3' },
+      channel: { S: '$checkpoint' },
+      cursor: { S: 'c' },
+      expiresAt: { N: '1999999999' },
+    });
     expect(await store.getConnection('$job#msg-3')).toEqual({ ok: true, value: null });
     const page = await store.pageSubscribers('$checkpoint', { from: 0, to: BUCKET_SPACE }, null, 10);
     expect(page.ok && page.value.connectionIds).toEqual([]);
   });
 
-  it('is also reachable through DynamoConnectionStore, the worker\'s single table adapter', async () => {
+  it("is also reachable through DynamoConnectionStore, the worker's single table adapter", async () => {
     expect((await store.save('msg-4', 'via-store', 2_000_000_000)).ok).toBe(true);
     expect(await checkpoints.load('msg-4')).toEqual({ ok: true, value: 'via-store' });
     expect(await store.load('msg-4')).toEqual({ ok: true, value: 'via-store' });

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FetchBackendClient } from '../../../src/adapters/fetch-backend-client.js';
+import { FetchBackendClient } from '#src/adapters/fetch-backend-client.js';
 
 interface Captured {
   readonly method: string;
@@ -100,7 +100,13 @@ describe('FetchBackendClient against real HTTP servers', () => {
     captured.length = 0;
     const r = await client.send({
       url: `${base}/ok`,
-      headers: { 'Content-Type': 'application/websocket-events', 'Connection-Id': 'abc=', 'Meta-User': 'alice', Connection: 'Upgrade', Upgrade: 'websocket' },
+      headers: {
+        'Content-Type': 'application/websocket-events',
+        'Connection-Id': 'abc=',
+        'Meta-User': 'alice',
+        Connection: 'Upgrade',
+        Upgrade: 'websocket',
+      },
       body: encoder.encode('OPEN\r\n'),
     });
     if (!r.ok) throw new Error(r.error.message);

@@ -3,8 +3,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { once } from 'node:events';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readSecretString, SecretReadError } from '../../../src/adapters/secrets.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../src/local/services.js';
+import { readSecretString, SecretReadError } from '#src/adapters/secrets.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#src/local/services.js';
 
 const SECRET_VALUE = 'super-secret-grip-key';
 
@@ -64,7 +64,10 @@ describe('readSecretString against a Secrets Manager stand-in', () => {
   });
 
   it('throws a SecretReadError naming the secret id for a missing secret or denied access', async () => {
-    for (const [id, why] of [['missing', /ResourceNotFoundException/], ['denied', /AccessDeniedException/]] as const) {
+    for (const [id, why] of [
+      ['missing', /ResourceNotFoundException/],
+      ['denied', /AccessDeniedException/],
+    ] as const) {
       const thrown = await readSecretString(client, id).catch((e: unknown) => e);
       expect(thrown).toBeInstanceOf(SecretReadError);
       expect(thrown).toMatchObject({ code: 'SECRET_READ_FAILED', secretId: id, message: expect.stringContaining(id) });

@@ -1,8 +1,8 @@
 import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqsDeadLetters, SqsFanoutQueue } from '../../../src/adapters/sqs-fanout-queue.js';
-import type { FanoutQueueUrls } from '../../../src/local/provision.js';
-import { startLocalFanoutQueues, type LocalFanoutQueues } from '../../helpers/local-sqs.js';
+import { SqsDeadLetters, SqsFanoutQueue } from '#src/adapters/sqs-fanout-queue.js';
+import type { FanoutQueueUrls } from '#src/local/provision.js';
+import { startLocalFanoutQueues, type LocalFanoutQueues } from '#test-helpers/local-sqs.js';
 import { receiveAndDelete } from './sqs-receive.js';
 
 interface Letter {
@@ -35,14 +35,27 @@ describe('SqsDeadLetters against fauxqs', () => {
       const letter = got.find((g) => g.reason === `failed ${i} times`);
       expect(letter && JSON.parse(letter.body)).toEqual({ n: i, text: 'é😀' });
     }
-    expect(got.find((g) => g.body.startsWith('not json'))).toEqual({ body: 'not json \uFFFD at all', reason: 'job body is not JSON \uFFFD\uFFFD' });
+    expect(got.find((g) => g.body.startsWith('not json'))).toEqual({
+      body: 'not json \uFFFD at all',
+      reason: 'job body is not JSON \uFFFD\uFFFD',
+    });
   });
 
   it('works with a FIFO dead-letter queue too', async () => {
     const dl = new SqsDeadLetters({ client: sqs, deadLetterQueueUrl: urls.orderedDeadLetterQueueUrl });
-    expect((await dl.deadLetter([{ body: '{"a":1}', reason: 'r1' }, { body: '{"a":2}', reason: 'r2' }])).ok).toBe(true);
+    expect(
+      (
+        await dl.deadLetter([
+          { body: '{"a":1}', reason: 'r1' },
+          { body: '{"a":2}', reason: 'r2' },
+        ])
+      ).ok,
+    ).toBe(true);
     const got = await drain(sqs, urls.orderedDeadLetterQueueUrl, 2);
-    expect(got).toEqual([{ body: '{"a":1}', reason: 'r1' }, { body: '{"a":2}', reason: 'r2' }]);
+    expect(got).toEqual([
+      { body: '{"a":1}', reason: 'r1' },
+      { body: '{"a":2}', reason: 'r2' },
+    ]);
   });
 
   it('is also reachable through SqsFanoutQueue when it has a dead-letter queue', async () => {
@@ -56,7 +69,10 @@ describe('SqsDeadLetters against fauxqs', () => {
 
   it('rejects an oversize dead letter as invalid, sending nothing', async () => {
     const dl = new SqsDeadLetters({ client: sqs, deadLetterQueueUrl: urls.delayedDeadLetterQueueUrl });
-    const r = await dl.deadLetter([{ body: '{}', reason: 'fine' }, { body: 'x'.repeat(1_048_577), reason: 'big' }]);
+    const r = await dl.deadLetter([
+      { body: '{}', reason: 'fine' },
+      { body: 'x'.repeat(1_048_577), reason: 'big' },
+    ]);
     expect(!r.ok && r.error.kind).toBe('invalid');
     const left = await sqs.send(new ReceiveMessageCommand({ QueueUrl: urls.delayedDeadLetterQueueUrl, WaitTimeSeconds: 1 }));
     expect(left.Messages ?? []).toEqual([]);

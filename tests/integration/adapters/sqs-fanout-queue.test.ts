@@ -1,10 +1,10 @@
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqsFanoutQueue } from '../../../src/adapters/sqs-fanout-queue.js';
-import { parseJob, type ChannelJob, type FanoutJob } from '../../../src/domain/fanout/jobs.js';
-import { createFanoutQueues, type FanoutQueueUrls } from '../../../src/local/provision.js';
+import { SqsFanoutQueue } from '#src/adapters/sqs-fanout-queue.js';
+import { parseJob, type ChannelJob, type FanoutJob } from '#src/domain/fanout/jobs.js';
+import { createFanoutQueues, type FanoutQueueUrls } from '#src/local/provision.js';
 import { receiveAndDelete } from './sqs-receive.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '../../../src/local/services.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '#src/local/services.js';
 
 function job(publishId: string, text = 'hello'): ChannelJob {
   return {
@@ -97,7 +97,14 @@ describe('SqsFanoutQueue against fauxqs', () => {
     expect(await visibleCount(sqs, urls.delayedQueueUrl)).toEqual({ visible: 0, delayed: 1 });
     expect(await visibleCount(sqs, urls.orderedQueueUrl)).toEqual({ visible: 0, delayed: 0 });
 
-    expect((await queue.enqueue([{ job: job('soon'), delaySeconds: 1 }, { job: job('now'), delaySeconds: 0 }])).ok).toBe(true);
+    expect(
+      (
+        await queue.enqueue([
+          { job: job('soon'), delaySeconds: 1 },
+          { job: job('now'), delaySeconds: 0 },
+        ])
+      ).ok,
+    ).toBe(true);
     const soon = await receiveAll(sqs, urls.delayedQueueUrl, 1);
     expect(soon.map((r) => pid(r.job))).toEqual(['soon']);
     const now = await receiveAll(sqs, urls.orderedQueueUrl, 1);
@@ -117,7 +124,10 @@ describe('SqsFanoutQueue against fauxqs', () => {
   it('rejects an oversize job as invalid, naming its size, and queues nothing of the call', async () => {
     const urls = await freshQueues();
     const queue = new SqsFanoutQueue({ client: sqs, ...urls });
-    const r = await queue.enqueue([{ job: job('small'), orderKey: 'a' }, { job: job('huge', 'y'.repeat(1_100_000)), orderKey: 'a' }]);
+    const r = await queue.enqueue([
+      { job: job('small'), orderKey: 'a' },
+      { job: job('huge', 'y'.repeat(1_100_000)), orderKey: 'a' },
+    ]);
     expect(r.ok).toBe(false);
     expect(!r.ok && r.error.kind).toBe('invalid');
     expect(!r.ok && r.error.message).toMatch(/huge is 11\d{5} bytes.*at most 1048576/);
@@ -142,7 +152,7 @@ describe('SqsFanoutQueue against fauxqs', () => {
     expect(got?.job).toEqual(job('odd', text));
   });
 
-  it('reports messages SQS refuses as the sender\'s fault as invalid', async () => {
+  it("reports messages SQS refuses as the sender's fault as invalid", async () => {
     const small = await sqs.send(
       new CreateQueueCommand({ QueueName: 'tiny.fifo', Attributes: { FifoQueue: 'true', MaximumMessageSize: '1024' } }),
     );
@@ -159,7 +169,12 @@ describe('SqsFanoutQueue against fauxqs', () => {
     const r = await missing.enqueue([{ job: job('m') }]);
     expect(!r.ok && r.error.kind).toBe('invalid');
 
-    const deadClient = new SQSClient({ endpoint: 'http://127.0.0.1:1', region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
+    const deadClient = new SQSClient({
+      endpoint: 'http://127.0.0.1:1',
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      maxAttempts: 1,
+    });
     const dead = new SqsFanoutQueue({ client: deadClient, ...urls });
     const d = await dead.enqueue([{ job: job('m') }]);
     expect(!d.ok && d.error.kind).toBe('unavailable');
@@ -171,7 +186,14 @@ describe('SqsFanoutQueue against fauxqs', () => {
     const queue = new SqsFanoutQueue({ client: sqs, ...urls });
     const longId = `msg-1:continue:${'c'.repeat(200)}`;
     expect((await queue.enqueue([{ job: job('first'), orderKey: 'g', dedupId: longId }])).ok).toBe(true);
-    expect((await queue.enqueue([{ job: job('again'), orderKey: 'g', dedupId: longId }, { job: job('other'), orderKey: 'g', dedupId: 'x y' }])).ok).toBe(true);
+    expect(
+      (
+        await queue.enqueue([
+          { job: job('again'), orderKey: 'g', dedupId: longId },
+          { job: job('other'), orderKey: 'g', dedupId: 'x y' },
+        ])
+      ).ok,
+    ).toBe(true);
     const got = await receiveAll(sqs, urls.orderedQueueUrl, 2);
     expect(got.map((r) => pid(r.job))).toEqual(['first', 'other']);
     expect(await visibleCount(sqs, urls.orderedQueueUrl)).toEqual({ visible: 0, delayed: 0 });

@@ -14,17 +14,24 @@ import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { esmRequireBanner } from '../../../infrastructure/lib/handler-function.js';
-import { WebSocketReply, readWebSocketRequest, verifyGripSig } from '../../../src/client/index.js';
-import { createNodeHandler } from '../../../src/client/node.js';
-import { connectionsTable } from '../../../src/config/resources.js';
-import { loadRuntimeSettings, runtimeSettingsToEnv } from '../../../src/config/settings.js';
-import type { GatewayOutcome } from '../../../src/domain/ports.js';
-import type { ControlHandler, HttpApiEvent, SqsEvent, WebSocketEvent, WebSocketRouteHandlers, WorkerHandler } from '../../../src/handlers/aws-events.js';
-import type { LocalConnections } from '../../../src/local/connections.js';
-import { startManagementApi, type ManagementApi } from '../../../src/local/management-api.js';
-import { createConnectionsTable, createFanoutQueues, type FanoutQueueUrls } from '../../../src/local/provision.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '../../../src/local/services.js';
+import { esmRequireBanner } from '#infrastructure/lib/handler-function.js';
+import { WebSocketReply, readWebSocketRequest, verifyGripSig } from '#src/client/index.js';
+import { createNodeHandler } from '#src/client/node.js';
+import { connectionsTable } from '#src/config/resources.js';
+import { loadRuntimeSettings, runtimeSettingsToEnv } from '#src/config/settings.js';
+import type { GatewayOutcome } from '#src/domain/ports.js';
+import type {
+  ControlHandler,
+  HttpApiEvent,
+  SqsEvent,
+  WebSocketEvent,
+  WebSocketRouteHandlers,
+  WorkerHandler,
+} from '#src/handlers/aws-events.js';
+import type { LocalConnections } from '#src/local/connections.js';
+import { startManagementApi, type ManagementApi } from '#src/local/management-api.js';
+import { createConnectionsTable, createFanoutQueues, type FanoutQueueUrls } from '#src/local/provision.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '#src/local/services.js';
 
 const KEY = 'bundle-test-key-0123456789';
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:grip-key';
@@ -52,7 +59,9 @@ class RecordingConnections implements LocalConnections {
 }
 
 function listen(server: Server): Promise<string> {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)),
+  );
 }
 
 describe('Lambda bundles boot from their environment and handle real events', () => {
@@ -83,7 +92,13 @@ describe('Lambda bundles boot from their environment and handle real events', ()
       req.on('end', () => {
         const ok = req.headers['x-amz-target'] === 'secretsmanager.GetSecretValue' && JSON.parse(body).SecretId === SECRET_ARN;
         res.writeHead(ok ? 200 : 400, { 'content-type': 'application/x-amz-json-1.1' });
-        res.end(JSON.stringify(ok ? { ARN: SECRET_ARN, Name: 'grip-key', SecretString: KEY } : { __type: 'ResourceNotFoundException', message: 'no such secret' }));
+        res.end(
+          JSON.stringify(
+            ok
+              ? { ARN: SECRET_ARN, Name: 'grip-key', SecretString: KEY }
+              : { __type: 'ResourceNotFoundException', message: 'no such secret' },
+          ),
+        );
       });
     });
     const secretsUrl = await listen(secrets);
@@ -153,8 +168,23 @@ describe('Lambda bundles boot from their environment and handle real events', ()
     await services?.stop();
   });
 
-  const wsEvent = (routeKey: string, eventType: WebSocketEvent['requestContext']['eventType'], connectionId: string, extra: Partial<WebSocketEvent> = {}): WebSocketEvent => ({
-    requestContext: { routeKey, eventType, connectionId, domainName: 'abc.execute-api.us-east-1.amazonaws.com', stage: 'live', apiId: 'abc', requestId: 'r', requestTimeEpoch: Date.now(), connectedAt: Date.now() },
+  const wsEvent = (
+    routeKey: string,
+    eventType: WebSocketEvent['requestContext']['eventType'],
+    connectionId: string,
+    extra: Partial<WebSocketEvent> = {},
+  ): WebSocketEvent => ({
+    requestContext: {
+      routeKey,
+      eventType,
+      connectionId,
+      domainName: 'abc.execute-api.us-east-1.amazonaws.com',
+      stage: 'live',
+      apiId: 'abc',
+      requestId: 'r',
+      requestTimeEpoch: Date.now(),
+      connectedAt: Date.now(),
+    },
     isBase64Encoded: false,
     ...extra,
   });
@@ -162,9 +192,22 @@ describe('Lambda bundles boot from their environment and handle real events', ()
   it('ws-connect, ws-message and ws-disconnect drive the backend and the table', async () => {
     const id = 'Bundle1Conn0000=';
     const connect = (modules['ws-connect']?.handler ?? null) as WebSocketRouteHandlers['connect'];
-    const result = await connect(wsEvent('$connect', 'CONNECT', id, { headers: { Host: 'abc', 'Sec-WebSocket-Key': 'k' }, multiValueHeaders: { Host: ['abc'], 'Sec-WebSocket-Key': ['k'] }, queryStringParameters: { room: 'a' }, multiValueQueryStringParameters: { room: ['a'] } }));
+    const result = await connect(
+      wsEvent('$connect', 'CONNECT', id, {
+        headers: { Host: 'abc', 'Sec-WebSocket-Key': 'k' },
+        multiValueHeaders: { Host: ['abc'], 'Sec-WebSocket-Key': ['k'] },
+        queryStringParameters: { room: 'a' },
+        multiValueQueryStringParameters: { room: ['a'] },
+      }),
+    );
     expect(result.statusCode).toBe(200);
-    const items = await dynamo.send(new QueryCommand({ TableName: connectionsTable.localName, KeyConditionExpression: 'connectionId = :c', ExpressionAttributeValues: { ':c': { S: id } } }));
+    const items = await dynamo.send(
+      new QueryCommand({
+        TableName: connectionsTable.localName,
+        KeyConditionExpression: 'connectionId = :c',
+        ExpressionAttributeValues: { ':c': { S: id } },
+      }),
+    );
     expect(items.Items?.map((i) => i['channel']?.S).sort()).toEqual(['$connection', 'news']);
 
     connections.known.add(id);
@@ -173,8 +216,18 @@ describe('Lambda bundles boot from their environment and handle real events', ()
     expect(connections.posts).toContainEqual({ id, data: 'echo:hi' });
 
     const disconnect = modules['ws-disconnect']?.handler as WebSocketRouteHandlers['disconnect'];
-    await disconnect(wsEvent('$disconnect', 'DISCONNECT', id, { requestContext: { ...wsEvent('$disconnect', 'DISCONNECT', id).requestContext, disconnectStatusCode: 1000, disconnectReason: 'bye' } }));
-    const after = await dynamo.send(new QueryCommand({ TableName: connectionsTable.localName, KeyConditionExpression: 'connectionId = :c', ExpressionAttributeValues: { ':c': { S: id } } }));
+    await disconnect(
+      wsEvent('$disconnect', 'DISCONNECT', id, {
+        requestContext: { ...wsEvent('$disconnect', 'DISCONNECT', id).requestContext, disconnectStatusCode: 1000, disconnectReason: 'bye' },
+      }),
+    );
+    const after = await dynamo.send(
+      new QueryCommand({
+        TableName: connectionsTable.localName,
+        KeyConditionExpression: 'connectionId = :c',
+        ExpressionAttributeValues: { ':c': { S: id } },
+      }),
+    );
     expect(after.Items ?? []).toEqual([]);
     expect(backendSaw.events).toEqual(['OPEN', 'TEXT', 'CLOSE']);
     expect(backendSaw.signed.every(Boolean)).toBe(true);
@@ -189,8 +242,13 @@ describe('Lambda bundles boot from their environment and handle real events', ()
     const control = modules['control']?.handler as ControlHandler;
     const body = JSON.stringify({ items: [{ channel: 'news', formats: { 'ws-message': { content: 'extra!' } } }] });
     const event: HttpApiEvent = {
-      version: '2.0', routeKey: '$default', rawPath: '/publish/', rawQueryString: '',
-      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body, isBase64Encoded: false,
+      version: '2.0',
+      routeKey: '$default',
+      rawPath: '/publish/',
+      rawQueryString: '',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body,
+      isBase64Encoded: false,
       requestContext: { http: { method: 'POST', path: '/publish/' }, requestId: 'x', timeEpoch: Date.now() },
     };
     const answer = await control(event);
@@ -198,11 +256,22 @@ describe('Lambda bundles boot from their environment and handle real events', ()
     expect(answer.body).toContain('Published');
     expect((await control({ ...event, headers: { authorization: 'Bearer wrong-key-123' } })).statusCode).toBe(401);
 
-    const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queues.orderedQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['All'] }));
+    const received = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queues.orderedQueueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 1,
+        MessageSystemAttributeNames: ['All'],
+      }),
+    );
     const sqsEvent: SqsEvent = {
       Records: (received.Messages ?? []).map((m) => ({
-        messageId: m.MessageId ?? '', receiptHandle: m.ReceiptHandle ?? '', body: m.Body ?? '',
-        attributes: (m.Attributes ?? {}) as Record<string, string>, eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:fanout.fifo',
+        messageId: m.MessageId ?? '',
+        receiptHandle: m.ReceiptHandle ?? '',
+        body: m.Body ?? '',
+        attributes: (m.Attributes ?? {}) as Record<string, string>,
+        eventSource: 'aws:sqs',
+        eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:fanout.fifo',
       })),
     };
     expect(sqsEvent.Records.length).toBeGreaterThan(0);

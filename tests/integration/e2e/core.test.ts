@@ -7,13 +7,13 @@
  */
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocketReply } from '../../../src/client/index.js';
-import { ControlClient } from '../../../src/client/publisher.js';
-import { DynamoConnectionStore } from '../../../src/adapters/dynamo-connection-store.js';
-import { connectionsTable } from '../../../src/config/resources.js';
-import { expiryFor } from '../../../src/domain/connection.js';
-import type { LocalDelivery } from '../../../src/local/start.js';
-import { ClientPool, E2E_KEY, startE2E, waitFor, type E2EStack } from '../../helpers/e2e.js';
+import { WebSocketReply } from '#src/client/index.js';
+import { ControlClient } from '#src/client/publisher.js';
+import { DynamoConnectionStore } from '#src/adapters/dynamo-connection-store.js';
+import { connectionsTable } from '#src/config/resources.js';
+import { expiryFor } from '#src/domain/connection.js';
+import type { LocalDelivery } from '#src/local/start.js';
+import { ClientPool, E2E_KEY, startE2E, waitFor, type E2EStack } from '#test-helpers/e2e.js';
 
 describe.each<LocalDelivery>(['direct', 'management-api'])('end to end, %s delivery', (delivery) => {
   let e2e: E2EStack;
@@ -71,7 +71,9 @@ describe.each<LocalDelivery>(['direct', 'management-api'])('end to end, %s deliv
     const expected = Array.from({ length: 12 }, (_, i) => `m${i}`);
     for (const text of expected.slice(0, 6)) await control.publish(`order-${delivery}`, text);
     // Several items in one request are applied in their order too.
-    await control.publishItems(expected.slice(6).map((text) => ({ channel: `order-${delivery}`, formats: { 'ws-message': { content: text } } })));
+    await control.publishItems(
+      expected.slice(6).map((text) => ({ channel: `order-${delivery}`, formats: { 'ws-message': { content: text } } })),
+    );
     await client.nth(expected.length);
     expect(client.messages).toEqual(expected);
   });
@@ -110,7 +112,11 @@ describe.each<LocalDelivery>(['direct', 'management-api'])('end to end, %s deliv
     const id = e2e.backend.connectionIdOf('/some/deep/path');
     const requests = e2e.backend.of(id);
     expect(requests.map((r) => r.path)).toEqual(['/some/deep/path', '/some/deep/path', '/some/deep/path']);
-    expect(requests.map((r) => r.query.getAll('x'))).toEqual([['1', '2'], ['1', '2'], ['1', '2']]);
+    expect(requests.map((r) => r.query.getAll('x'))).toEqual([
+      ['1', '2'],
+      ['1', '2'],
+      ['1', '2'],
+    ]);
     expect(requests[0]?.query.get('room')).toBe('a b');
     expect(requests[1]?.events).toEqual([{ type: 'TEXT', text: 'echo:héllo ✓ 🎉' }]);
   });
@@ -130,7 +136,9 @@ describe.each<LocalDelivery>(['direct', 'management-api'])('end to end, %s deliv
   });
 
   it('sends meta set on open back as Meta-* on later requests, and never the client own Meta-* headers', async () => {
-    const client = await clients.connect(ws('/meta?meta-user=alice&meta-room=lobby'), { headers: { 'Meta-User': 'mallory', 'X-Custom': 'kept' } });
+    const client = await clients.connect(ws('/meta?meta-user=alice&meta-room=lobby'), {
+      headers: { 'Meta-User': 'mallory', 'X-Custom': 'kept' },
+    });
     const id = e2e.backend.connectionIdOf('/meta');
     const open = e2e.backend.of(id)[0];
     expect(open?.headers.get('meta-user')).toBeNull();
@@ -162,8 +170,17 @@ describe.each<LocalDelivery>(['direct', 'management-api'])('end to end, %s deliv
     expect(closed.code).toBe(closeCodeSeen(4000));
     if (delivery === 'direct') expect(closed.reason).toBe('server-bye');
     // As with Pushpin, the close handshake ends with one last CLOSE request to the backend.
-    const last = await waitFor(() => e2e.backend.of(id).flatMap((r) => r.events).find((e) => e.type === 'CLOSE'), 'the final CLOSE request');
-    expect(last).toEqual(delivery === 'direct' ? { type: 'CLOSE', code: 4000, reason: 'server-bye' } : { type: 'CLOSE', code: 1000, reason: '' });
+    const last = await waitFor(
+      () =>
+        e2e.backend
+          .of(id)
+          .flatMap((r) => r.events)
+          .find((e) => e.type === 'CLOSE'),
+      'the final CLOSE request',
+    );
+    expect(last).toEqual(
+      delivery === 'direct' ? { type: 'CLOSE', code: 4000, reason: 'server-bye' } : { type: 'CLOSE', code: 1000, reason: '' },
+    );
     await waitFor(async () => (await e2e.itemsOf(id)).length === 0, 'the connection items to be deleted');
   });
 
@@ -181,14 +198,23 @@ describe.each<LocalDelivery>(['direct', 'management-api'])('end to end, %s deliv
     expect(other.ws.readyState).toBe(other.ws.OPEN);
     // The backend hears of it, and the items go, with the $disconnect that follows the close.
     const id1 = e2e.backend.connectionIdOf('/close-channel/1');
-    const close = await waitFor(() => e2e.backend.of(id1).flatMap((r) => r.events).find((e) => e.type === 'CLOSE'), 'the CLOSE request');
+    const close = await waitFor(
+      () =>
+        e2e.backend
+          .of(id1)
+          .flatMap((r) => r.events)
+          .find((e) => e.type === 'CLOSE'),
+      'the CLOSE request',
+    );
     expect(close).toMatchObject({ type: 'CLOSE', code: closeCodeSeen(4001) });
     await waitFor(async () => (await e2e.itemsOf(id1)).length === 0, 'the closed connection items to be deleted');
   });
 
   it('drops the client when the backend answers DISCONNECT, and cleans up', async () => {
     e2e.backend.route('/backend-drop', (request) =>
-      request.isOpening ? new WebSocketReply().accept().subscribe(`dropped-${delivery}`).toResponse() : new WebSocketReply().drop().toResponse(),
+      request.isOpening
+        ? new WebSocketReply().accept().subscribe(`dropped-${delivery}`).toResponse()
+        : new WebSocketReply().drop().toResponse(),
     );
     const client = await clients.connect(ws('/backend-drop'));
     const id = e2e.backend.connectionIdOf('/backend-drop');
@@ -203,7 +229,14 @@ describe.each<LocalDelivery>(['direct', 'management-api'])('end to end, %s deliv
     const id = e2e.backend.connectionIdOf('/client-close');
     client.ws.close(1000, 'done for today');
     await client.closed;
-    const close = await waitFor(() => e2e.backend.of(id).flatMap((r) => r.events).find((e) => e.type === 'CLOSE' || e.type === 'DISCONNECT'), 'the CLOSE request');
+    const close = await waitFor(
+      () =>
+        e2e.backend
+          .of(id)
+          .flatMap((r) => r.events)
+          .find((e) => e.type === 'CLOSE' || e.type === 'DISCONNECT'),
+      'the CLOSE request',
+    );
     expect(close).toEqual({ type: 'CLOSE', code: 1000, reason: 'done for today' });
     await waitFor(async () => (await e2e.itemsOf(id)).length === 0, 'the connection items to be deleted');
   });
@@ -214,7 +247,14 @@ describe.each<LocalDelivery>(['direct', 'management-api'])('end to end, %s deliv
     const before = await e2e.itemsOf(id);
     expect(before.map((i) => i['channel']).sort()).toEqual(['$connection', `drop-${delivery}`, `drop2-${delivery}`]);
     client.ws.terminate();
-    const last = await waitFor(() => e2e.backend.of(id).flatMap((r) => r.events).find((e) => e.type === 'CLOSE' || e.type === 'DISCONNECT'), 'the DISCONNECT request');
+    const last = await waitFor(
+      () =>
+        e2e.backend
+          .of(id)
+          .flatMap((r) => r.events)
+          .find((e) => e.type === 'CLOSE' || e.type === 'DISCONNECT'),
+      'the DISCONNECT request',
+    );
     expect(last.type === 'DISCONNECT' || (last.type === 'CLOSE' && last.code === null)).toBe(true);
     await waitFor(async () => (await e2e.itemsOf(id)).length === 0, 'the connection items to be deleted');
   });
@@ -240,10 +280,19 @@ describe.each<LocalDelivery>(['direct', 'management-api'])('end to end, %s deliv
     const ghost = `ghost/${delivery}+1=`;
     const ghostByRoute = `ghost/${delivery}+2=`;
     const channel = `haunted-${delivery}`;
-    const store = new DynamoConnectionStore({ client: DynamoDBDocumentClient.from(e2e.stack.clients.dynamo), tableName: connectionsTable.localName });
+    const store = new DynamoConnectionStore({
+      client: DynamoDBDocumentClient.from(e2e.stack.clients.dynamo),
+      tableName: connectionsTable.localName,
+    });
     const now = Date.now();
     for (const connectionId of [ghost, ghostByRoute]) {
-      const record = { connectionId, handshake: { path: '/', query: '', headers: {} }, subprotocol: null, grip: { enabled: true, messagePrefix: 'm:' }, meta: {} };
+      const record = {
+        connectionId,
+        handshake: { path: '/', query: '', headers: {} },
+        subprotocol: null,
+        grip: { enabled: true, messagePrefix: 'm:' },
+        meta: {},
+      };
       expect((await store.putConnection({ ...record, connectedAt: now, expiresAt: expiryFor(now) })).ok).toBe(true);
     }
     expect((await store.subscribe(ghost, [channel], expiryFor(now))).ok).toBe(true);

@@ -6,10 +6,10 @@
  * afterwards, which the queue's per-channel order delivers after anything published before it.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocketReply } from '../../../src/client/index.js';
-import { ControlClient, PublishError } from '../../../src/client/publisher.js';
-import type { LocalDelivery } from '../../../src/local/start.js';
-import { ClientPool, E2E_KEY, startE2E, waitFor, type E2EStack } from '../../helpers/e2e.js';
+import { WebSocketReply } from '#src/client/index.js';
+import { ControlClient, PublishError } from '#src/client/publisher.js';
+import type { LocalDelivery } from '#src/local/start.js';
+import { ClientPool, E2E_KEY, startE2E, waitFor, type E2EStack } from '#test-helpers/e2e.js';
 
 describe.each<LocalDelivery>(['direct', 'management-api'])('failures end to end, %s delivery', (delivery) => {
   let e2e: E2EStack;
@@ -66,8 +66,14 @@ describe.each<LocalDelivery>(['direct', 'management-api'])('failures end to end,
       ['{"formats": {}}', /^Bad Request: items: required/],
       ['{"items": []}', /^Bad Request: items: must not be empty/],
       // One valid item before an invalid one: the whole publish is refused, the valid item too.
-      [JSON.stringify({ items: [item(channel, 'valid but refused'), { formats: { 'ws-message': { content: 'x' } } }] }), /^Bad Request: items\[1\]/],
-      [JSON.stringify({ items: [{ channel, formats: { 'ws-message': { action: 'close', code: 1005 } } }] }), /^Bad Request: items\[0\]\.formats\.ws-message\.code/],
+      [
+        JSON.stringify({ items: [item(channel, 'valid but refused'), { formats: { 'ws-message': { content: 'x' } } }] }),
+        /^Bad Request: items\[1\]/,
+      ],
+      [
+        JSON.stringify({ items: [{ channel, formats: { 'ws-message': { action: 'close', code: 1005 } } }] }),
+        /^Bad Request: items\[0\]\.formats\.ws-message\.code/,
+      ],
     ];
     for (const [body, reason] of cases) {
       const response = await post(body, auth);
@@ -103,7 +109,9 @@ describe.each<LocalDelivery>(['direct', 'management-api'])('failures end to end,
       client.ws.close(1000);
       await client.closed;
       await waitFor(async () => (await e2e.itemsOf(id)).length === 0, 'the connection items to be deleted');
-      expect(e2e.log.entries.some((l) => l.message === 'backend not told about a disconnect' && l.attributes['connectionId'] === id)).toBe(true);
+      expect(e2e.log.entries.some((l) => l.message === 'backend not told about a disconnect' && l.attributes['connectionId'] === id)).toBe(
+        true,
+      );
     } finally {
       await e2e.backend.up();
     }
@@ -129,13 +137,19 @@ describe.each<LocalDelivery>(['direct', 'management-api'])('failures end to end,
   });
 
   it('refuses the handshake with 502 when the OPEN reply is not a valid reply', async () => {
-    e2e.backend.route('/garbage-open', () => new Response('<html>oops</html>', { status: 200, headers: { 'Content-Type': 'application/websocket-events' } }));
+    e2e.backend.route(
+      '/garbage-open',
+      () => new Response('<html>oops</html>', { status: 200, headers: { 'Content-Type': 'application/websocket-events' } }),
+    );
     const rejection = await clients.rejection(ws('/garbage-open'));
     expect(rejection.status).toBe(502);
   });
 
   it.each([
-    ['a body that does not decode', () => new Response('TEXT zz\r\nnope', { status: 200, headers: { 'Content-Type': 'application/websocket-events' } })],
+    [
+      'a body that does not decode',
+      () => new Response('TEXT zz\r\nnope', { status: 200, headers: { 'Content-Type': 'application/websocket-events' } }),
+    ],
     ['HTML', () => new Response('<html>oops</html>', { status: 200, headers: { 'Content-Type': 'text/html' } })],
     ['a 500', () => new Response('Internal Server Error', { status: 500 })],
   ])('closes the client with 1011 when the backend answers a message with %s', async (_what, garbage) => {

@@ -15,8 +15,8 @@ import {
   WebSocketMessageFormat,
 } from '@fanoutio/grip';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalDelivery } from '../../../src/local/start.js';
-import { ClientPool, E2E_KEY, startE2E, waitFor, type E2EStack } from '../../helpers/e2e.js';
+import type { LocalDelivery } from '#src/local/start.js';
+import { ClientPool, E2E_KEY, startE2E, waitFor, type E2EStack } from '#test-helpers/e2e.js';
 
 interface GripSeen {
   readonly connectionId: string;
@@ -82,7 +82,15 @@ async function startGripBackend(key: string): Promise<{ url: string; seen: GripS
         } else ctx.send(`echo: ${message} (user ${ctx.meta['user'] ?? '?'})`);
       }
     }
-    seen.push({ connectionId: ctx.id, path: new URL(req.url ?? '/', 'http://x').pathname, gripSig, signed, meta: { ...ctx.meta }, received, closeCode: ctx.closeCode });
+    seen.push({
+      connectionId: ctx.id,
+      path: new URL(req.url ?? '/', 'http://x').pathname,
+      gripSig,
+      signed,
+      meta: { ...ctx.meta },
+      received,
+      closeCode: ctx.closeCode,
+    });
     if (!signed) {
       res.writeHead(401).end('not signed\n');
       return;

@@ -4,9 +4,9 @@
  * ends: nothing more is posted to it and nothing is left on the queue.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocketReply } from '../../../src/client/index.js';
-import type { LocalDelivery } from '../../../src/local/start.js';
-import { ClientPool, startE2E, waitFor, type E2EStack } from '../../helpers/e2e.js';
+import { WebSocketReply } from '#src/client/index.js';
+import type { LocalDelivery } from '#src/local/start.js';
+import { ClientPool, startE2E, waitFor, type E2EStack } from '#test-helpers/e2e.js';
 
 describe.each<LocalDelivery>(['direct', 'management-api'])('keep-alive end to end, %s delivery', (delivery) => {
   let e2e: E2EStack;
@@ -20,7 +20,9 @@ describe.each<LocalDelivery>(['direct', 'management-api'])('keep-alive end to en
 
   it('sends heartbeats to an idle client and stops once it has left', async () => {
     e2e.backend.route('/heartbeat', (ws) =>
-      ws.isOpening ? new WebSocketReply().accept().send('welcome').keepAlive({ content: '{"type":"hb"}', timeout: 1 }).toResponse() : new WebSocketReply().toResponse(),
+      ws.isOpening
+        ? new WebSocketReply().accept().send('welcome').keepAlive({ content: '{"type":"hb"}', timeout: 1 }).toResponse()
+        : new WebSocketReply().toResponse(),
     );
     const client = await clients.connect(`${e2e.stack.wsUrl}/heartbeat`);
     const id = e2e.backend.connectionIdOf('/heartbeat');

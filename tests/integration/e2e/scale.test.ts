@@ -8,9 +8,9 @@
  * its connection pool has sockets) to keep the suite's time down.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ControlClient } from '../../../src/client/publisher.js';
-import type { LocalDelivery } from '../../../src/local/start.js';
-import { ClientPool, E2E_KEY, startE2E, waitFor, type E2EStack } from '../../helpers/e2e.js';
+import { ControlClient } from '#src/client/publisher.js';
+import type { LocalDelivery } from '#src/local/start.js';
+import { ClientPool, E2E_KEY, startE2E, waitFor, type E2EStack } from '#test-helpers/e2e.js';
 
 const PAGE_SIZE = 100;
 

@@ -6,12 +6,12 @@
  */
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { serializeJob, type ChannelJob } from '../../../src/domain/fanout/jobs.js';
-import { WHOLE_SPACE } from '../../../src/domain/fanout/ranges.js';
-import { redrive } from '../../../src/ops/redrive.js';
-import { queueDepth, waitFor } from '../../helpers/e2e.js';
+import { serializeJob, type ChannelJob } from '#src/domain/fanout/jobs.js';
+import { WHOLE_SPACE } from '#src/domain/fanout/ranges.js';
+import { redrive } from '#src/ops/redrive.js';
+import { queueDepth, waitFor } from '#test-helpers/e2e.js';
 import { fixedIds, peekAll, startRig, type Rig } from './support.js';
-import { RecordingLog } from '../../helpers/fakes.js';
+import { RecordingLog } from '#test-helpers/fakes.js';
 
 describe('fan-out failures against the real queues and Management API', () => {
   let rig: Rig | null = null;
@@ -30,7 +30,11 @@ describe('fan-out failures against the real queues and Management API', () => {
     for (const id of stuck) r.sink.throttled.add(id);
     await r.publish('dl', { kind: 'text', text: 'd-0' }, 'd-0');
 
-    await waitFor(async () => (await queueDepth(r.sqs, r.urls.delayedDeadLetterQueueUrl)) > 0 && (await r.drained()), 'the stuck deliveries to be dead-lettered', 20_000);
+    await waitFor(
+      async () => (await queueDepth(r.sqs, r.urls.delayedDeadLetterQueueUrl)) > 0 && (await r.drained()),
+      'the stuck deliveries to be dead-lettered',
+      20_000,
+    );
     for (const id of ids.slice(3)) expect(r.sink.received(id)).toEqual(['d-0']);
     for (const id of stuck) expect(r.sink.received(id)).toEqual([]);
     // Three tries inside each of the two jobs, then no more: a bounded number of calls, not a loop.
@@ -45,9 +49,17 @@ describe('fan-out failures against the real queues and Management API', () => {
     expect(r.metrics.counter('DeliveriesDeadLettered')).toBe(stuck.length);
 
     r.sink.throttled.clear();
-    const moved = await redrive({ sqs: r.sqs, deadLetterQueueUrl: r.urls.delayedDeadLetterQueueUrl, destinationQueueUrl: r.urls.delayedQueueUrl });
+    const moved = await redrive({
+      sqs: r.sqs,
+      deadLetterQueueUrl: r.urls.delayedDeadLetterQueueUrl,
+      destinationQueueUrl: r.urls.delayedQueueUrl,
+    });
     expect(moved.moved).toBe(1);
-    await waitFor(async () => stuck.every((id) => r.sink.received(id).length > 0) && (await r.drained()), 'the redriven deliveries', 20_000);
+    await waitFor(
+      async () => stuck.every((id) => r.sink.received(id).length > 0) && (await r.drained()),
+      'the redriven deliveries',
+      20_000,
+    );
     for (const id of ids) expect(r.sink.received(id)).toEqual(['d-0']);
     expect(await queueDepth(r.sqs, r.urls.delayedDeadLetterQueueUrl)).toBe(0);
   }, 60_000);
@@ -79,7 +91,12 @@ describe('fan-out failures against the real queues and Management API', () => {
     const sent = await r.sqs.send(
       new SendMessageBatchCommand({
         QueueUrl: r.urls.orderedQueueUrl,
-        Entries: poison.map((p, i) => ({ Id: String(i), MessageBody: p.body, MessageGroupId: p.group, MessageDeduplicationId: `poison-${i}` })),
+        Entries: poison.map((p, i) => ({
+          Id: String(i),
+          MessageBody: p.body,
+          MessageGroupId: p.group,
+          MessageDeduplicationId: `poison-${i}`,
+        })),
       }),
     );
     expect(sent.Failed ?? []).toEqual([]);
@@ -117,7 +134,11 @@ describe('fan-out failures against the real queues and Management API', () => {
     await r.publish('big', { kind: 'text', text: 'y'.repeat(130 * 1024) }, 'refused-by-client');
     await r.publish('big', { kind: 'text', text: 'after' }, 'after');
 
-    await waitFor(async () => r.sink.reached('after') === ids.length && (await r.drained()), 'the publish after the oversized ones', 15_000);
+    await waitFor(
+      async () => r.sink.reached('after') === ids.length && (await r.drained()),
+      'the publish after the oversized ones',
+      15_000,
+    );
     for (const id of ids) expect(r.sink.received(id)).toEqual(['after']);
     expect(r.managementApi?.stats().byStatus[413]).toBe(ids.length);
     const skipped = log.entries.filter((l) => l.message === 'a payload can never be delivered; skipped');

@@ -8,12 +8,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ControlClient } from '../../../src/client/index.js';
-import { startQueuePoller, type QueuePoller } from '../../../src/local/poller.js';
-import { startLocal, type LocalStack } from '../../../src/local/start.js';
+import { ControlClient } from '#src/client/index.js';
+import { startQueuePoller, type QueuePoller } from '#src/local/poller.js';
+import { startLocal, type LocalStack } from '#src/local/start.js';
 import { openClient, type TestClient } from '../local/support.js';
-import { RecordingLog, seededRandom } from '../../helpers/fakes.js';
-import { waitFor, workDrained } from '../../helpers/e2e.js';
+import { RecordingLog, seededRandom } from '#test-helpers/fakes.js';
+import { waitFor, workDrained } from '#test-helpers/e2e.js';
 import { peekAll, startTestBackend, testFanoutConfig, wireWorker, type TestBackend, type WiredWorker } from './support.js';
 import type { WorkerProcessConfig } from './worker-process.js';
 
@@ -48,7 +48,12 @@ describe('fan-out under injected Management API faults and a killed worker', () 
       delivery: 'management-api',
       log,
       managementApi: { faults: { throttleRate: 0.1, errorRate: 0.05 }, random: seededRandom(20_261_127) },
-      worker: { waitTimeSeconds: 1, functionTimeoutMs: FUNCTION_TIMEOUT_MS, visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS, maxReceiveCount: 5 },
+      worker: {
+        waitTimeSeconds: 1,
+        functionTimeoutMs: FUNCTION_TIMEOUT_MS,
+        visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS,
+        maxReceiveCount: 5,
+      },
       settings: {
         fanoutPageSize: fanout.pageSize,
         fanoutBuckets: fanout.buckets,
@@ -79,7 +84,9 @@ describe('fan-out under injected Management API faults and a killed worker', () 
     });
     const clients: TestClient[] = [];
     for (let i = 0; i < SUBSCRIBERS; i += 50) {
-      const batch = await Promise.all(Array.from({ length: Math.min(50, SUBSCRIBERS - i) }, (_, k) => openClient(`${stack.wsUrl}/live?ch=${CHANNEL}&tag=${i + k}`)));
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(50, SUBSCRIBERS - i) }, (_, k) => openClient(`${stack.wsUrl}/live?ch=${CHANNEL}&tag=${i + k}`)),
+      );
       clients.push(...batch);
     }
     cleanups.push(() => {
@@ -120,7 +127,10 @@ describe('fan-out under injected Management API faults and a killed worker', () 
     // duplicates, and whatever did not arrive by then must be in a dead-letter queue.
     await waitFor(() => workDrained(stack.clients.sqs, stack.queues, [poller, stack.pollers.delayed]), 'the fan-out work to drain', 60_000);
 
-    const deadLetters = [...(await peekAll(stack.clients.sqs, stack.queues.orderedDeadLetterQueueUrl)), ...(await peekAll(stack.clients.sqs, stack.queues.delayedDeadLetterQueueUrl))];
+    const deadLetters = [
+      ...(await peekAll(stack.clients.sqs, stack.queues.orderedDeadLetterQueueUrl)),
+      ...(await peekAll(stack.clients.sqs, stack.queues.delayedDeadLetterQueueUrl)),
+    ];
     const withoutReason = deadLetters.filter((d) => d.reason === null && !(d.job?.kind === 'connections' && d.job.lastError !== undefined));
     expect(withoutReason.map((d) => d.body)).toEqual([]);
     const deadPairs = new Set<string>();
@@ -164,7 +174,11 @@ describe('fan-out under injected Management API faults and a killed worker', () 
   }, 120_000);
 });
 
-function spawnWorker(config: WorkerProcessConfig): { child: ChildProcess; ready: Promise<void>; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
+function spawnWorker(config: WorkerProcessConfig): {
+  child: ChildProcess;
+  ready: Promise<void>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+} {
   const script = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     env: { ...process.env, FANOUT_WORKER_CONFIG: JSON.stringify(config) },
@@ -174,7 +188,9 @@ function spawnWorker(config: WorkerProcessConfig): { child: ChildProcess; ready:
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString('utf8');
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   const ready = new Promise<void>((resolve, reject) => {
     child.on('error', reject);
     let out = '';

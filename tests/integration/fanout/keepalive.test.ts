@@ -4,11 +4,11 @@
  * reach the idle client, and the chain ends with one last check after the client leaves.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { startLocal, type LocalStack } from '../../../src/local/start.js';
+import { startLocal, type LocalStack } from '#src/local/start.js';
 import { openClient, type TestClient } from '../local/support.js';
-import { queueDepth, waitFor } from '../../helpers/e2e.js';
+import { queueDepth, waitFor } from '#test-helpers/e2e.js';
 import { startTestBackend, type TestBackend } from './support.js';
-import { RecordingLog } from '../../helpers/fakes.js';
+import { RecordingLog } from '#test-helpers/fakes.js';
 
 describe('keep-alive heartbeats through the delayed queue', () => {
   const cleanups: (() => Promise<void> | void)[] = [];
@@ -20,7 +20,14 @@ describe('keep-alive heartbeats through the delayed queue', () => {
     const log = new RecordingLog();
     const backend: TestBackend = await startTestBackend();
     cleanups.push(() => backend.stop());
-    const stack: LocalStack = await startLocal({ wsPort: 0, controlPort: 0, targetUrl: backend.url, log, worker: { waitTimeSeconds: 1 }, sweepIntervalMs: 3_600_000 });
+    const stack: LocalStack = await startLocal({
+      wsPort: 0,
+      controlPort: 0,
+      targetUrl: backend.url,
+      log,
+      worker: { waitTimeSeconds: 1 },
+      sweepIntervalMs: 3_600_000,
+    });
     cleanups.push(() => stack.stop());
 
     const modes = ['interval', 'idle'] as const;
@@ -37,13 +44,17 @@ describe('keep-alive heartbeats through the delayed queue', () => {
       c.ws.close(1000);
       await c.closed;
     }
-    const ended = (id: string) => log.entries.filter((l) => l.message === 'keep-alive chain ended' && l.attributes?.['connectionId'] === id).length;
+    const ended = (id: string) =>
+      log.entries.filter((l) => l.message === 'keep-alive chain ended' && l.attributes?.['connectionId'] === id).length;
     // The job already scheduled fires once more and schedules nothing: it finds the connection gone (the chain
     // ends), or, if it fires while the close is still being processed, its post answers 410 (the chain ends
     // and the connection's items are deleted). Either way the delayed lane empties and stays empty.
     const lastChecks = () => ids.reduce((n, id) => n + ended(id), 0) + stack.metrics.counter('DeliveriesGone');
     await waitFor(
-      async () => lastChecks() >= ids.length && stack.pollers.delayed.stats().inFlight === 0 && (await queueDepth(stack.clients.sqs, stack.queues.delayedQueueUrl)) === 0,
+      async () =>
+        lastChecks() >= ids.length &&
+        stack.pollers.delayed.stats().inFlight === 0 &&
+        (await queueDepth(stack.clients.sqs, stack.queues.delayedQueueUrl)) === 0,
       'the keep-alive chains to end',
       10_000,
     );

@@ -4,9 +4,9 @@
  * way every subscriber gets exactly one copy of every publish, in publish order.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitFor } from '../../helpers/e2e.js';
+import { waitFor } from '#test-helpers/e2e.js';
 import { fixedIds, idsInTopBuckets, startRig, type Rig } from './support.js';
-import { RecordingLog } from '../../helpers/fakes.js';
+import { RecordingLog } from '#test-helpers/fakes.js';
 
 describe('fan-out paging against the real channel index and queues', () => {
   let rig: Rig | null = null;
@@ -49,7 +49,11 @@ describe('fan-out paging against the real channel index and queues', () => {
     for (const m of messages) await rig.publish('big', { kind: 'text', text: m }, m);
 
     const r = rig;
-    await waitFor(async () => messages.every((m) => r.sink.reached(m) === ids.length) && (await r.drained()), 'every subscriber to get every message', 30_000);
+    await waitFor(
+      async () => messages.every((m) => r.sink.reached(m) === ids.length) && (await r.drained()),
+      'every subscriber to get every message',
+      30_000,
+    );
 
     expect(r.metrics.counter('JobsSplit')).toBeGreaterThan(0);
     const wrong = ids.filter((id) => JSON.stringify(r.sink.received(id)) !== JSON.stringify(messages));

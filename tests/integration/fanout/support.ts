@@ -8,35 +8,30 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  ChangeMessageVisibilityBatchCommand,
-  ReceiveMessageCommand,
-  SQSClient,
-  type Message,
-} from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityBatchCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ApiGatewayConnectionGateway, createManagementApiClient } from '../../../src/adapters/apigw-connection-gateway.js';
-import { batchWriteAll } from '../../../src/adapters/dynamo-batch-write.js';
-import { DynamoConnectionStore } from '../../../src/adapters/dynamo-connection-store.js';
-import { InMemoryMetrics } from '../../../src/adapters/observability.js';
-import { SqsFanoutQueue } from '../../../src/adapters/sqs-fanout-queue.js';
-import { readWebSocketRequest, WebSocketReply } from '../../../src/client/index.js';
-import { createNodeHandler } from '../../../src/client/node.js';
-import { connectionsTable } from '../../../src/config/resources.js';
-import { bucketOf, subscriptionIndexKey } from '../../../src/domain/channel.js';
-import { parseJob, type ChannelJob, type FanoutJob, type Payload } from '../../../src/domain/fanout/jobs.js';
-import { channelOrderKey, WHOLE_SPACE } from '../../../src/domain/fanout/ranges.js';
-import type { FanoutConfig } from '../../../src/domain/fanout/worker.js';
-import type { CloseRequest, ConnectionGateway, GatewayOutcome, Log, Metrics } from '../../../src/domain/ports.js';
-import type { WorkerHandler } from '../../../src/handlers/aws-events.js';
-import { createWorkerOn, makeWorkerHandler } from '../../../src/handlers/fanout-worker.js';
-import { MAX_MESSAGE_BYTES, type ConnectionInfo, type LocalConnections } from '../../../src/local/connections.js';
-import { LocalConnectionGateway } from '../../../src/local/direct-gateway.js';
-import { startManagementApi, type ManagementApi, type ManagementApiTuning } from '../../../src/local/management-api.js';
-import { startQueuePoller, type QueuePoller } from '../../../src/local/poller.js';
-import { createConnectionsTable, createFanoutQueues, type FanoutQueueUrls } from '../../../src/local/provision.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '../../../src/local/services.js';
-import { workDrained } from '../../helpers/e2e.js';
+import { ApiGatewayConnectionGateway, createManagementApiClient } from '#src/adapters/apigw-connection-gateway.js';
+import { batchWriteAll } from '#src/adapters/dynamo-batch-write.js';
+import { DynamoConnectionStore } from '#src/adapters/dynamo-connection-store.js';
+import { InMemoryMetrics } from '#src/adapters/observability.js';
+import { SqsFanoutQueue } from '#src/adapters/sqs-fanout-queue.js';
+import { readWebSocketRequest, WebSocketReply } from '#src/client/index.js';
+import { createNodeHandler } from '#src/client/node.js';
+import { connectionsTable } from '#src/config/resources.js';
+import { bucketOf, subscriptionIndexKey } from '#src/domain/channel.js';
+import { parseJob, type ChannelJob, type FanoutJob, type Payload } from '#src/domain/fanout/jobs.js';
+import { channelOrderKey, WHOLE_SPACE } from '#src/domain/fanout/ranges.js';
+import type { FanoutConfig } from '#src/domain/fanout/worker.js';
+import type { CloseRequest, ConnectionGateway, GatewayOutcome, Log, Metrics } from '#src/domain/ports.js';
+import type { WorkerHandler } from '#src/handlers/aws-events.js';
+import { createWorkerOn, makeWorkerHandler } from '#src/handlers/fanout-worker.js';
+import { MAX_MESSAGE_BYTES, type ConnectionInfo, type LocalConnections } from '#src/local/connections.js';
+import { LocalConnectionGateway } from '#src/local/direct-gateway.js';
+import { startManagementApi, type ManagementApi, type ManagementApiTuning } from '#src/local/management-api.js';
+import { startQueuePoller, type QueuePoller } from '#src/local/poller.js';
+import { createConnectionsTable, createFanoutQueues, type FanoutQueueUrls } from '#src/local/provision.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '#src/local/services.js';
+import { workDrained } from '#test-helpers/e2e.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Worker configuration
@@ -75,7 +70,13 @@ export async function peekAll(sqs: SQSClient, queueUrl: string): Promise<DeadLet
   const messages: Message[] = [];
   for (;;) {
     const r = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 60, MessageAttributeNames: ['All'] }),
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 0,
+        VisibilityTimeout: 60,
+        MessageAttributeNames: ['All'],
+      }),
     );
     const got = r.Messages ?? [];
     if (got.length === 0) break;
@@ -342,7 +343,12 @@ export async function startRig(options: RigOptions): Promise<Rig> {
           [T.channelIndex.sortKey]: subscriptionIndexKey(id),
           [T.ttlAttribute]: expiresAt,
         }));
-        const written = await batchWriteAll(documents, T.localName, items.map((Item) => ({ PutRequest: { Item } })), { concurrency: 4, maxAttempts: 10 });
+        const written = await batchWriteAll(
+          documents,
+          T.localName,
+          items.map((Item) => ({ PutRequest: { Item } })),
+          { concurrency: 4, maxAttempts: 10 },
+        );
         if (!written.ok) throw new Error(`seeding failed: ${written.error.message}`);
         sink.add(connectionIds);
       },
@@ -420,7 +426,11 @@ export async function startTestBackend(): Promise<TestBackend> {
           for (const channel of params.getAll('ch')) reply.subscribe(channel);
           const content = params.get('ka');
           if (content !== null) {
-            reply.keepAlive({ content, timeout: Number(params.get('kt') ?? '1'), mode: params.get('km') === 'interval' ? 'interval' : 'idle' });
+            reply.keepAlive({
+              content,
+              timeout: Number(params.get('kt') ?? '1'),
+              mode: params.get('km') === 'interval' ? 'interval' : 'idle',
+            });
           }
         }
         for (const event of read.value.events) if (event.type === 'CLOSE') reply.close(event.code ?? 1000);

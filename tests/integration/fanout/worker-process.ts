@@ -9,10 +9,10 @@
  */
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
-import { InMemoryMetrics } from '../../../src/adapters/observability.js';
-import type { Log, MetricName } from '../../../src/domain/ports.js';
-import { startQueuePoller } from '../../../src/local/poller.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../src/local/services.js';
+import { InMemoryMetrics } from '#src/adapters/observability.js';
+import type { Log, MetricName } from '#src/domain/ports.js';
+import { startQueuePoller } from '#src/local/poller.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#src/local/services.js';
 import { wireWorker } from './support.js';
 
 const configSchema = z.object({

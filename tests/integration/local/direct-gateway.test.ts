@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { LocalConnectionGateway } from '../../../src/local/direct-gateway.js';
-import { startLocalGateway, type LocalGateway } from '../../../src/local/gateway.js';
+import { LocalConnectionGateway } from '#src/local/direct-gateway.js';
+import { startLocalGateway, type LocalGateway } from '#src/local/gateway.js';
 import { openClient, recordingHandlers, waitFor } from './support.js';
-import { RecordingLog } from '../../helpers/fakes.js';
+import { RecordingLog } from '#test-helpers/fakes.js';
 
 describe('in-process connection gateway', () => {
   let gateway: LocalGateway | undefined;

@@ -1,10 +1,10 @@
 import { request } from 'node:http';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { WebSocketEvent } from '../../../src/handlers/aws-events.js';
-import { startLocalGateway, type LocalGateway, type LocalGatewayOptions } from '../../../src/local/gateway.js';
+import type { WebSocketEvent } from '#src/handlers/aws-events.js';
+import { startLocalGateway, type LocalGateway, type LocalGatewayOptions } from '#src/local/gateway.js';
 import { deferred, HandshakeRejected, openClient, recordingHandlers, waitFor, type RecordingHandlers } from './support.js';
-import { RecordingLog } from '../../helpers/fakes.js';
+import { RecordingLog } from '#test-helpers/fakes.js';
 
 const running: LocalGateway[] = [];
 afterEach(async () => {
@@ -363,7 +363,12 @@ describe('local gateway: limits and disconnects', () => {
     b.ws.close();
     c.ws.terminate();
     const [ea, eb, ec] = await Promise.all([disconnectOf(handlers, ida!), disconnectOf(handlers, idb!), disconnectOf(handlers, idc!)]);
-    expect(ea.requestContext).toMatchObject({ routeKey: '$disconnect', eventType: 'DISCONNECT', disconnectStatusCode: 1000, disconnectReason: 'bye' });
+    expect(ea.requestContext).toMatchObject({
+      routeKey: '$disconnect',
+      eventType: 'DISCONNECT',
+      disconnectStatusCode: 1000,
+      disconnectReason: 'bye',
+    });
     expect(eb.requestContext).toMatchObject({ disconnectStatusCode: 1005, disconnectReason: 'Client-side close frame status not set' });
     expect(ec.requestContext.disconnectStatusCode).toBe(1006);
     expect(ea.headers).toHaveProperty('Host');

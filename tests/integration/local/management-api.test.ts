@@ -9,11 +9,11 @@ import {
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalGateway, type LocalGateway } from '../../../src/local/gateway.js';
-import { startManagementApi, type ManagementApi } from '../../../src/local/management-api.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../src/local/services.js';
+import { startLocalGateway, type LocalGateway } from '#src/local/gateway.js';
+import { startManagementApi, type ManagementApi } from '#src/local/management-api.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#src/local/services.js';
 import { deferred, openClient, recordingHandlers, waitFor, type TestClient } from './support.js';
-import { RecordingLog } from '../../helpers/fakes.js';
+import { RecordingLog } from '#test-helpers/fakes.js';
 
 /** The SDK's error for a call, so tests can check its class and status. */
 async function failure(promise: Promise<unknown>): Promise<Error & { $metadata?: { httpStatusCode?: number }; $fault?: string }> {
@@ -35,7 +35,12 @@ describe('local Management API through the real SDK client', () => {
   beforeAll(async () => {
     gateway = await startLocalGateway({ port: 0, handlers, log: new RecordingLog() });
     api = await startManagementApi({ connections: gateway.connections, stage: 'prod', log: new RecordingLog() });
-    client = new ApiGatewayManagementApiClient({ endpoint: api.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
+    client = new ApiGatewayManagementApiClient({
+      endpoint: api.endpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      maxAttempts: 1,
+    });
   });
   afterEach(() => {
     api.setOptions({ latencyMs: 0, rateLimit: null, faults: {}, random: Math.random });
@@ -163,7 +168,12 @@ describe('local Management API through the real SDK client', () => {
     });
     const g = await startLocalGateway({ port: 0, handlers: local, log: new RecordingLog() });
     const a = await startManagementApi({ connections: g.connections, log: new RecordingLog() });
-    box.sdk = new ApiGatewayManagementApiClient({ endpoint: a.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
+    box.sdk = new ApiGatewayManagementApiClient({
+      endpoint: a.endpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      maxAttempts: 1,
+    });
     try {
       const ws = await openClient(g.url);
       clients.push(ws);

@@ -6,12 +6,12 @@ import {
   type SendMessageBatchRequestEntry,
 } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { InvocationContext, SqsBatchResponse, SqsEvent, SqsRecord, WorkerHandler } from '../../../src/handlers/aws-events.js';
-import { startQueuePoller, type QueuePoller, type QueuePollerOptions } from '../../../src/local/poller.js';
-import { createFanoutQueues, type FanoutQueueUrls } from '../../../src/local/provision.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '../../../src/local/services.js';
+import type { InvocationContext, SqsBatchResponse, SqsEvent, SqsRecord, WorkerHandler } from '#src/handlers/aws-events.js';
+import { startQueuePoller, type QueuePoller, type QueuePollerOptions } from '#src/local/poller.js';
+import { createFanoutQueues, type FanoutQueueUrls } from '#src/local/provision.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '#src/local/services.js';
 import { deferred, waitFor } from './support.js';
-import { RecordingLog } from '../../helpers/fakes.js';
+import { RecordingLog } from '#test-helpers/fakes.js';
 
 const ok: SqsBatchResponse = { batchItemFailures: [] };
 
@@ -67,7 +67,9 @@ describe('local SQS event source mapping', () => {
   }
 
   /** A handler that records every record it is given and answers with `respond`. */
-  function recorder(respond: (event: SqsEvent, context: InvocationContext, call: number) => Promise<SqsBatchResponse> | SqsBatchResponse = () => ok) {
+  function recorder(
+    respond: (event: SqsEvent, context: InvocationContext, call: number) => Promise<SqsBatchResponse> | SqsBatchResponse = () => ok,
+  ) {
     const records: SqsRecord[] = [];
     const batches: number[] = [];
     let calls = 0;
@@ -122,7 +124,7 @@ describe('local SQS event source mapping', () => {
     const r = recorder((event) => ({ batchItemFailures: event.Records.map((x) => ({ itemIdentifier: x.messageId })) }));
     await poll({ queueUrl: q.delayedQueueUrl, handler: r.handler });
     let dead: string | undefined;
-    for (const deadline = Date.now() + 15_000; !dead && Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 15_000; !dead && Date.now() < deadline;) {
       const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: q.delayedDeadLetterQueueUrl, WaitTimeSeconds: 1 }));
       dead = out.Messages?.[0]?.Body;
     }
@@ -197,7 +199,10 @@ describe('local SQS event source mapping', () => {
 
   it('never runs more than maxConcurrency invocations at once', async () => {
     const q = await queues();
-    await send(q.delayedQueueUrl, Array.from({ length: 12 }, (_, i) => `m${i}`));
+    await send(
+      q.delayedQueueUrl,
+      Array.from({ length: 12 }, (_, i) => `m${i}`),
+    );
     let active = 0;
     let peak = 0;
     const r = recorder(async () => {
@@ -214,9 +219,18 @@ describe('local SQS event source mapping', () => {
 
   it('gathers more than 10 records per invocation within the batching window', async () => {
     const q = await queues();
-    await send(q.delayedQueueUrl, Array.from({ length: 25 }, (_, i) => `b${i}`));
+    await send(
+      q.delayedQueueUrl,
+      Array.from({ length: 25 }, (_, i) => `b${i}`),
+    );
     const r = recorder();
-    const poller = await poll({ queueUrl: q.delayedQueueUrl, handler: r.handler, batchSize: 25, maxBatchingWindowMs: 1_000, maxConcurrency: 1 });
+    const poller = await poll({
+      queueUrl: q.delayedQueueUrl,
+      handler: r.handler,
+      batchSize: 25,
+      maxBatchingWindowMs: 1_000,
+      maxConcurrency: 1,
+    });
     await waitFor(() => poller.stats().succeeded === 25, 10_000, 'all 25');
     expect(Math.max(...r.batches)).toBeGreaterThan(10);
     expect(Math.max(...r.batches)).toBeLessThanOrEqual(25);
@@ -255,7 +269,13 @@ describe('local SQS event source mapping', () => {
       await release.promise;
       return ok;
     });
-    const poller = await startQueuePoller({ sqs, queueUrl: q.delayedQueueUrl, handler: r.handler, waitTimeSeconds: 1, log: new RecordingLog() });
+    const poller = await startQueuePoller({
+      sqs,
+      queueUrl: q.delayedQueueUrl,
+      handler: r.handler,
+      waitTimeSeconds: 1,
+      log: new RecordingLog(),
+    });
     await waitFor(() => r.records.length === 1, 10_000, 'the delivery');
     let stopped = false;
     const stopping = poller.stop().then(() => {

@@ -1,9 +1,9 @@
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectionsTable } from '../../../src/config/resources.js';
-import { createConnectionsTable, createFanoutQueues } from '../../../src/local/provision.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '../../../src/local/services.js';
+import { connectionsTable } from '#src/config/resources.js';
+import { createConnectionsTable, createFanoutQueues } from '#src/local/provision.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '#src/local/services.js';
 
 describe('local provisioning from the shared definitions', () => {
   let services: LocalAwsServices;
@@ -39,15 +39,12 @@ describe('local provisioning from the shared definitions', () => {
 
   it('creates the FIFO and delayed queues with redrive to their dead-letter queues', async () => {
     const urls = await createFanoutQueues(sqs, { visibilityTimeoutSeconds: 30, maxReceiveCount: 3 });
-    const attrs = (
-      await sqs.send(new GetQueueAttributesCommand({ QueueUrl: urls.orderedQueueUrl, AttributeNames: ['All'] }))
-    ).Attributes;
+    const attrs = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: urls.orderedQueueUrl, AttributeNames: ['All'] }))).Attributes;
     expect(attrs?.FifoQueue).toBe('true');
     expect(attrs?.VisibilityTimeout).toBe('30');
     expect(JSON.parse(attrs?.RedrivePolicy ?? '{}')).toMatchObject({ maxReceiveCount: 3 });
-    const dlq = (
-      await sqs.send(new GetQueueAttributesCommand({ QueueUrl: urls.delayedDeadLetterQueueUrl, AttributeNames: ['All'] }))
-    ).Attributes;
+    const dlq = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: urls.delayedDeadLetterQueueUrl, AttributeNames: ['All'] })))
+      .Attributes;
     expect(Number(dlq?.MessageRetentionPeriod)).toBe(14 * 24 * 3600);
   });
 });

@@ -1,8 +1,8 @@
 /** Helpers for the local-mode integration tests: real `ws` clients and small recording route handlers. */
 import type { IncomingMessage } from 'node:http';
 import WebSocket, { type ClientOptions } from 'ws';
-import { waitFor as waitForValue } from '../../helpers/wait.js';
-import type { WebSocketEvent, WebSocketResult, WebSocketRouteHandlers } from '../../../src/handlers/aws-events.js';
+import { waitFor as waitForValue } from '#test-helpers/wait.js';
+import type { WebSocketEvent, WebSocketResult, WebSocketRouteHandlers } from '#src/handlers/aws-events.js';
 
 /** Route handlers that record every event; `$connect` answers with `onConnect` (default: accept). */
 export interface RecordingHandlers extends WebSocketRouteHandlers {

@@ -1,11 +1,11 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createConnectionsTable } from '../../../src/local/provision.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '../../../src/local/services.js';
-import { startSweeper } from '../../../src/local/sweeper.js';
+import { createConnectionsTable } from '#src/local/provision.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '#src/local/services.js';
+import { startSweeper } from '#src/local/sweeper.js';
 import { waitFor } from './support.js';
-import { RecordingLog } from '../../helpers/fakes.js';
+import { RecordingLog } from '#test-helpers/fakes.js';
 
 describe('local TTL sweeper', () => {
   let services: LocalAwsServices;
@@ -78,7 +78,7 @@ describe('local TTL sweeper', () => {
     const sweeper = startSweeper({ ddb: doc, tableName: name, intervalMs: 20, log: new RecordingLog() });
     try {
       let left: string[] = [];
-      for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
         left = await remaining(name);
         if (left.length === 1) break;
         await new Promise((r) => setTimeout(r, 20));

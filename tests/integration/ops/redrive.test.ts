@@ -1,8 +1,14 @@
-import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redrive } from '../../../src/ops/redrive.js';
-import type { FanoutQueueUrls } from '../../../src/local/provision.js';
-import { startLocalFanoutQueues, type LocalFanoutQueues } from '../../helpers/local-sqs.js';
+import { redrive } from '#src/ops/redrive.js';
+import type { FanoutQueueUrls } from '#src/local/provision.js';
+import { startLocalFanoutQueues, type LocalFanoutQueues } from '#test-helpers/local-sqs.js';
 
 describe('redrive of dead-letter queues (local SQS, without StartMessageMoveTask)', () => {
   let local: LocalFanoutQueues;
@@ -15,7 +21,11 @@ describe('redrive of dead-letter queues (local SQS, without StartMessageMoveTask
   afterAll(() => local.stop());
 
   const visible = async (url: string) =>
-    Number((await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages'] }))).Attributes?.['ApproximateNumberOfMessages']);
+    Number(
+      (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages'] }))).Attributes?.[
+        'ApproximateNumberOfMessages'
+      ],
+    );
 
   it('moves every message of the standard DLQ back, keeping bodies and the reason attribute', async () => {
     for (let i = 0; i < 23; i++) {
@@ -32,7 +42,9 @@ describe('redrive of dead-letter queues (local SQS, without StartMessageMoveTask
     expect(await visible(urls.delayedDeadLetterQueueUrl)).toBe(0);
     const bodies = new Set<string>();
     for (;;) {
-      const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: urls.delayedQueueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }));
+      const r = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: urls.delayedQueueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }),
+      );
       if (!r.Messages?.length) break;
       for (const m of r.Messages) {
         bodies.add(m.Body ?? '');
@@ -44,13 +56,22 @@ describe('redrive of dead-letter queues (local SQS, without StartMessageMoveTask
 
   it('keeps FIFO message groups and order when moving the ordered DLQ back', async () => {
     for (let i = 0; i < 5; i++) {
-      await sqs.send(new SendMessageCommand({ QueueUrl: urls.orderedDeadLetterQueueUrl, MessageBody: `a-${i}`, MessageGroupId: 'ch:a', MessageDeduplicationId: `a-${i}` }));
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: urls.orderedDeadLetterQueueUrl,
+          MessageBody: `a-${i}`,
+          MessageGroupId: 'ch:a',
+          MessageDeduplicationId: `a-${i}`,
+        }),
+      );
     }
     const result = await redrive({ sqs, deadLetterQueueUrl: urls.orderedDeadLetterQueueUrl, destinationQueueUrl: urls.orderedQueueUrl });
     expect(result.moved).toBe(5);
     const seen: string[] = [];
     for (;;) {
-      const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: urls.orderedQueueUrl, MaxNumberOfMessages: 10, MessageSystemAttributeNames: ['All'] }));
+      const r = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: urls.orderedQueueUrl, MaxNumberOfMessages: 10, MessageSystemAttributeNames: ['All'] }),
+      );
       if (!r.Messages?.length) break;
       for (const m of r.Messages) {
         expect(m.Attributes?.['MessageGroupId']).toBe('ch:a');

@@ -1,10 +1,19 @@
-import { ConditionalCheckFailedException, ProvisionedThroughputExceededException, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
-import { GoneException, LimitExceededException, PayloadTooLargeException, ForbiddenException } from '@aws-sdk/client-apigatewaymanagementapi';
+import {
+  ConditionalCheckFailedException,
+  ProvisionedThroughputExceededException,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-dynamodb';
+import {
+  GoneException,
+  LimitExceededException,
+  PayloadTooLargeException,
+  ForbiddenException,
+} from '@aws-sdk/client-apigatewaymanagementapi';
 import { QueueDoesNotExist, RequestThrottled } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { gatewayOutcomeFrom } from '../../../src/adapters/apigw-connection-gateway.js';
-import { classifyAwsError, describeAwsError, storeErrorFrom } from '../../../src/adapters/aws-errors.js';
-import { queueErrorFrom } from '../../../src/adapters/sqs-fanout-queue.js';
+import { gatewayOutcomeFrom } from '#src/adapters/apigw-connection-gateway.js';
+import { classifyAwsError, describeAwsError, storeErrorFrom } from '#src/adapters/aws-errors.js';
+import { queueErrorFrom } from '#src/adapters/sqs-fanout-queue.js';
 
 const meta = (httpStatusCode: number) => ({ $metadata: { httpStatusCode } });
 const serviceError = (name: string, status: number, fault: 'client' | 'server') =>
@@ -13,7 +22,11 @@ const systemError = (code: string) => Object.assign(new Error(`connect ${code} 1
 
 describe('describeAwsError', () => {
   it('reads name, status, fault and code from anything thrown, never throwing', () => {
-    expect(describeAwsError(new GoneException({ message: 'gone', ...meta(410) }))).toMatchObject({ name: 'GoneException', status: 410, fault: 'client' });
+    expect(describeAwsError(new GoneException({ message: 'gone', ...meta(410) }))).toMatchObject({
+      name: 'GoneException',
+      status: 410,
+      fault: 'client',
+    });
     expect(describeAwsError(systemError('ECONNREFUSED'))).toMatchObject({ name: 'Error', code: 'ECONNREFUSED', status: undefined });
     expect(describeAwsError(new TypeError('x', { cause: systemError('ECONNRESET') })).code).toBe('ECONNRESET');
     expect(describeAwsError('a string')).toMatchObject({ name: 'Error', message: 'a string' });
@@ -49,7 +62,10 @@ describe('queueErrorFrom', () => {
     expect(queueErrorFrom(new RequestThrottled({ message: 'slow', ...meta(400) }), 'SendMessageBatch').kind).toBe('throttled');
     expect(queueErrorFrom(new QueueDoesNotExist({ message: 'no', ...meta(400) }), 'SendMessageBatch').kind).toBe('invalid');
     expect(queueErrorFrom(serviceError('InternalError', 500, 'server'), 'SendMessageBatch').kind).toBe('unavailable');
-    expect(queueErrorFrom(systemError('ECONNRESET'), 'SendMessageBatch')).toMatchObject({ kind: 'unavailable', message: expect.stringMatching(/ECONNRESET/) });
+    expect(queueErrorFrom(systemError('ECONNRESET'), 'SendMessageBatch')).toMatchObject({
+      kind: 'unavailable',
+      message: expect.stringMatching(/ECONNRESET/),
+    });
   });
 });
 

@@ -1,5 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ConsoleLog, InMemoryMetrics, PowertoolsLog, PowertoolsMetrics, REDACTED, redact, type LogLevel } from '../../../src/adapters/observability.js';
+import {
+  ConsoleLog,
+  InMemoryMetrics,
+  PowertoolsLog,
+  PowertoolsMetrics,
+  REDACTED,
+  redact,
+  type LogLevel,
+} from '#src/adapters/observability.js';
 
 /** Captures what Powertools writes (through its own `Console` on `process.stdout` and `process.stderr`). */
 function captureOutput(): { lines: () => Record<string, unknown>[]; restore: () => void } {
@@ -8,7 +16,10 @@ function captureOutput(): { lines: () => Record<string, unknown>[]; restore: () 
     chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
     return true;
   };
-  const spies = [vi.spyOn(process.stdout, 'write').mockImplementation(record), vi.spyOn(process.stderr, 'write').mockImplementation(record)];
+  const spies = [
+    vi.spyOn(process.stdout, 'write').mockImplementation(record),
+    vi.spyOn(process.stderr, 'write').mockImplementation(record),
+  ];
   return {
     lines: () =>
       chunks
@@ -86,7 +97,13 @@ describe('PowertoolsLog', () => {
     const lines = capture.lines();
     capture.restore();
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatchObject({ level: 'INFO', message: 'opened', service: 'test-svc', connectionId: 'abc=', headers: { cookie: REDACTED, origin: 'o' } });
+    expect(lines[0]).toMatchObject({
+      level: 'INFO',
+      message: 'opened',
+      service: 'test-svc',
+      connectionId: 'abc=',
+      headers: { cookie: REDACTED, origin: 'o' },
+    });
     expect(lines[1]).toMatchObject({ level: 'ERROR', message: 'closed', connectionId: 'xyz=', token: REDACTED });
   });
 });
@@ -108,14 +125,20 @@ describe('PowertoolsMetrics', () => {
     const lines = capture.lines();
     capture.restore();
     expect(lines).toHaveLength(1);
-    const emf = lines[0] as { _aws: { CloudWatchMetrics: { Namespace: string; Metrics: { Name: string; Unit: string }[] }[] } } & Record<string, unknown>;
+    const emf = lines[0] as { _aws: { CloudWatchMetrics: { Namespace: string; Metrics: { Name: string; Unit: string }[] }[] } } & Record<
+      string,
+      unknown
+    >;
     expect(emf._aws.CloudWatchMetrics[0]?.Namespace).toBe('GripChannelServer');
     expect(emf.Deliveries).toBe(42);
     expect(emf.DeliveriesGone).toBe(2);
     expect(emf.PublishLatency).toEqual([12, 30]);
     expect(emf.function).toBe('worker');
     expect(emf._aws.CloudWatchMetrics[0]?.Metrics).toEqual(
-      expect.arrayContaining([{ Name: 'Deliveries', Unit: 'Count' }, { Name: 'PublishLatency', Unit: 'Milliseconds' }]),
+      expect.arrayContaining([
+        { Name: 'Deliveries', Unit: 'Count' },
+        { Name: 'PublishLatency', Unit: 'Milliseconds' },
+      ]),
     );
   });
 });

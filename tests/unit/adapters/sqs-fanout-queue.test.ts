@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { fifoIdFor, messageGroupIdFor, toQueueBody } from '../../../src/adapters/sqs-fanout-queue.js';
+import { fifoIdFor, messageGroupIdFor, toQueueBody } from '#src/adapters/sqs-fanout-queue.js';
 
 /** What SQS accepts in a message body: #x9 | #xA | #xD | #x20–#xD7FF | #xE000–#xFFFD | #x10000–#x10FFFF. */
 const SQS_BODY = /^[\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]*$/u;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { bucketOfPosition, decodeSubscriberCursor, encodeSubscriberCursor, indexKeyBounds } from '../../../src/adapters/subscriber-cursor.js';
-import { BUCKET_SPACE, bucketKey, bucketOf, subscriptionIndexKey } from '../../../src/domain/channel.js';
+import { bucketOfPosition, decodeSubscriberCursor, encodeSubscriberCursor, indexKeyBounds } from '#src/adapters/subscriber-cursor.js';
+import { BUCKET_SPACE, bucketKey, bucketOf, subscriptionIndexKey } from '#src/domain/channel.js';
 
 const WHOLE = { from: 0, to: BUCKET_SPACE };
 
@@ -11,15 +11,20 @@ const byteCompare = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf
 describe('indexKeyBounds', () => {
   it('covers exactly the buckets of the range, in DynamoDB byte order', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: BUCKET_SPACE - 1 }), fc.integer({ min: 1, max: 4096 }), fc.string({ minLength: 1, maxLength: 30 }), (from, width, id) => {
-        const to = Math.min(BUCKET_SPACE, from + width);
-        const b = indexKeyBounds({ from, to });
-        if (!b.ok) return false;
-        const key = subscriptionIndexKey(id);
-        const inside = byteCompare(key, b.value.lo) >= 0 && byteCompare(key, b.value.hi) <= 0;
-        const bucket = bucketOf(id);
-        return inside === (bucket >= from && bucket < to);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: BUCKET_SPACE - 1 }),
+        fc.integer({ min: 1, max: 4096 }),
+        fc.string({ minLength: 1, maxLength: 30 }),
+        (from, width, id) => {
+          const to = Math.min(BUCKET_SPACE, from + width);
+          const b = indexKeyBounds({ from, to });
+          if (!b.ok) return false;
+          const key = subscriptionIndexKey(id);
+          const inside = byteCompare(key, b.value.lo) >= 0 && byteCompare(key, b.value.hi) <= 0;
+          const bucket = bucketOf(id);
+          return inside === (bucket >= from && bucket < to);
+        },
+      ),
     );
   });
 
@@ -34,7 +39,13 @@ describe('indexKeyBounds', () => {
   });
 
   it('rejects empty, reversed, fractional and out-of-space ranges', () => {
-    for (const r of [{ from: 3, to: 3 }, { from: 4, to: 3 }, { from: -1, to: 2 }, { from: 0, to: BUCKET_SPACE + 1 }, { from: 0.5, to: 2 }]) {
+    for (const r of [
+      { from: 3, to: 3 },
+      { from: 4, to: 3 },
+      { from: -1, to: 2 },
+      { from: 0, to: BUCKET_SPACE + 1 },
+      { from: 0.5, to: 2 },
+    ]) {
       expect(indexKeyBounds(r)).toMatchObject({ ok: false, error: { kind: 'invalid' } });
     }
   });
@@ -49,7 +60,10 @@ describe('subscriber cursors', () => {
       fc.property(fc.string({ minLength: 1, maxLength: 100 }), (id) => {
         const position = { connectionId: id, subKey: subscriptionIndexKey(id) };
         const cursor = encodeSubscriberCursor(position);
-        return /^[A-Za-z0-9_-]+$/.test(cursor) && JSON.stringify(decodeSubscriberCursor(cursor, bounds.value)) === JSON.stringify({ ok: true, value: position });
+        return (
+          /^[A-Za-z0-9_-]+$/.test(cursor) &&
+          JSON.stringify(decodeSubscriberCursor(cursor, bounds.value)) === JSON.stringify({ ok: true, value: position })
+        );
       }),
     );
   });
@@ -74,7 +88,10 @@ describe('subscriber cursors', () => {
       enc({ c: 'a', k: 'zzzz#a' }),
     ];
     for (const cursor of bad) {
-      expect(decodeSubscriberCursor(cursor, bounds.value)).toMatchObject({ ok: false, error: { kind: 'invalid', message: expect.stringMatching(/malformed subscriber cursor/) } });
+      expect(decodeSubscriberCursor(cursor, bounds.value)).toMatchObject({
+        ok: false,
+        error: { kind: 'invalid', message: expect.stringMatching(/malformed subscriber cursor/) },
+      });
     }
   });
 

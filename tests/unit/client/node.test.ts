@@ -1,9 +1,9 @@
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BodyTooLargeError, createNodeHandler, RequestAbortedError, toWebRequest } from '../../../src/client/node.js';
-import { readWebSocketRequest } from '../../../src/client/request.js';
-import { WebSocketReply } from '../../../src/client/response.js';
+import { BodyTooLargeError, createNodeHandler, RequestAbortedError, toWebRequest } from '#src/client/node.js';
+import { readWebSocketRequest } from '#src/client/request.js';
+import { WebSocketReply } from '#src/client/response.js';
 
 const servers: Server[] = [];
 
@@ -51,7 +51,10 @@ describe('createNodeHandler with a real node:http server and fetch', () => {
         return new Response('ok');
       }),
     );
-    const headers = new Headers([['X-Multi', 'a'], ['X-Multi', 'b']]);
+    const headers = new Headers([
+      ['X-Multi', 'a'],
+      ['X-Multi', 'b'],
+    ]);
     const response = await fetch(`${base}/ws?room=1`, { method: 'POST', headers, body: 'OPEN\r\n' });
     expect(await response.text()).toBe('ok');
     expect(seen).toEqual({ method: 'POST', url: `${base}/ws?room=1`, multi: 'a, b', body: 'OPEN\r\n' });
@@ -83,7 +86,11 @@ describe('createNodeHandler with a real node:http server and fetch', () => {
             else controller.enqueue(new TextEncoder().encode(next));
           },
         });
-        const headers = new Headers([['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2'], ['X-Kind', 'stream']]);
+        const headers = new Headers([
+          ['Set-Cookie', 'a=1'],
+          ['Set-Cookie', 'b=2'],
+          ['X-Kind', 'stream'],
+        ]);
         return new Response(body, { status: 202, statusText: 'Queued', headers });
       }),
     );

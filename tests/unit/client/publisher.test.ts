@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { GripUsageError } from '../../../src/client/errors.js';
-import { closeItem, connectionTextItem, textItem } from '../../../src/client/items.js';
-import { ControlClient, parseRetryAfter, PublishError, type ControlClientOptions } from '../../../src/client/publisher.js';
-import { verifyHs256 } from '../../../src/domain/auth.js';
+import { GripUsageError } from '#src/client/errors.js';
+import { closeItem, connectionTextItem, textItem } from '#src/client/items.js';
+import { ControlClient, parseRetryAfter, PublishError, type ControlClientOptions } from '#src/client/publisher.js';
+import { verifyHs256 } from '#src/domain/auth.js';
 
 interface Call {
   readonly url: string;
@@ -129,7 +129,11 @@ describe('ControlClient requests', () => {
 describe('ControlClient argument checks', () => {
   it('rejects invalid items with a usage error naming the field, before any request', async () => {
     const { control, calls } = client([]);
-    await expect(control.publish('', 'x')).rejects.toMatchObject({ name: 'GripUsageError', code: 'invalid-item', message: expect.stringContaining('items[0].channel') });
+    await expect(control.publish('', 'x')).rejects.toMatchObject({
+      name: 'GripUsageError',
+      code: 'invalid-item',
+      message: expect.stringContaining('items[0].channel'),
+    });
     await expect(control.publishItems([textItem('ok', 'x'), textItem('$connection', 'x')])).rejects.toThrow(/items\[1\]\.channel/);
     await expect(control.publishItems([])).rejects.toThrow(/must not be empty/);
     await expect(control.closeChannel('room', { code: 1005 })).rejects.toThrow(/code/);

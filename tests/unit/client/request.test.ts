@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isWsOverHttp, readWebSocketRequest } from '../../../src/client/request.js';
+import { isWsOverHttp, readWebSocketRequest } from '#src/client/request.js';
 
 const CT = 'application/websocket-events';
 
@@ -48,9 +48,11 @@ describe('readWebSocketRequest', () => {
   it('decodes every event kind, with byte lengths in either hex case', async () => {
     const body = new Uint8Array([
       ...new TextEncoder().encode('TEXT 1C\r\nhere is another nice message\r\nBINARY 2\r\n'),
-      1, 2,
+      1,
+      2,
       ...new TextEncoder().encode('\r\nPING\r\nPONG 1\r\nx\r\nCLOSE 5\r\n'),
-      0x03, 0xe8,
+      0x03,
+      0xe8,
       ...new TextEncoder().encode('bye\r\n'),
     ]);
     const read = await readWebSocketRequest(wsRequest(body));

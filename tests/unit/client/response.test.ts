@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { GripUsageError } from '../../../src/client/errors.js';
-import { WebSocketReply } from '../../../src/client/response.js';
-import { decodeEvents } from '../../../src/domain/protocol/codec.js';
-import { parseControlMessage } from '../../../src/domain/protocol/control.js';
-import type { WsEvent } from '../../../src/domain/protocol/events.js';
-import { interpretReply, type ReplyResponse } from '../../../src/domain/protocol/reply.js';
+import { GripUsageError } from '#src/client/errors.js';
+import { WebSocketReply } from '#src/client/response.js';
+import { decodeEvents } from '#src/domain/protocol/codec.js';
+import { parseControlMessage } from '#src/domain/protocol/control.js';
+import type { WsEvent } from '#src/domain/protocol/events.js';
+import { interpretReply, type ReplyResponse } from '#src/domain/protocol/reply.js';
 
 async function asServerSees(response: Response): Promise<ReplyResponse> {
   const headers: Record<string, string> = {};
@@ -67,14 +67,14 @@ describe('WebSocketReply', () => {
   });
 
   it('applies a custom message prefix to text and binary, announced on accept', async () => {
-    const response = new WebSocketReply().sendBinary(new Uint8Array([1, 2])).send('a').accept({ messagePrefix: 'x>', subprotocol: 'chat.v1' }).toResponse();
+    const response = new WebSocketReply()
+      .sendBinary(new Uint8Array([1, 2]))
+      .send('a')
+      .accept({ messagePrefix: 'x>', subprotocol: 'chat.v1' })
+      .toResponse();
     expect(response.headers.get('sec-websocket-extensions')).toBe('grip; message-prefix="x>"');
     expect(response.headers.get('sec-websocket-protocol')).toBe('chat.v1');
-    expect(await eventsOf(response)).toEqual([
-      { type: 'OPEN' },
-      { type: 'BINARY', data: new Uint8Array([0x78, 0x3e, 1, 2]) },
-      text('x>a'),
-    ]);
+    expect(await eventsOf(response)).toEqual([{ type: 'OPEN' }, { type: 'BINARY', data: new Uint8Array([0x78, 0x3e, 1, 2]) }, text('x>a')]);
     const empty = new WebSocketReply().accept({ messagePrefix: '' }).send('plain').toResponse();
     expect(empty.headers.get('sec-websocket-extensions')).toBe('grip; message-prefix=""');
     expect(await eventsOf(empty)).toEqual([{ type: 'OPEN' }, text('plain')]);
@@ -112,8 +112,14 @@ describe('WebSocketReply', () => {
     expect(parsed).toEqual([
       { kind: 'control', message: { type: 'detach' } },
       { kind: 'control', message: { type: 'keep-alive', message: { kind: 'text', text: '{}' }, timeoutSeconds: 30, mode: 'idle' } },
-      { kind: 'control', message: { type: 'keep-alive', message: { kind: 'binary', data: new Uint8Array([0xff]) }, timeoutSeconds: 55, mode: 'interval' } },
-      { kind: 'control', message: { type: 'keep-alive', message: { kind: 'ping', data: new TextEncoder().encode('hb') }, timeoutSeconds: 20, mode: 'idle' } },
+      {
+        kind: 'control',
+        message: { type: 'keep-alive', message: { kind: 'binary', data: new Uint8Array([0xff]) }, timeoutSeconds: 55, mode: 'interval' },
+      },
+      {
+        kind: 'control',
+        message: { type: 'keep-alive', message: { kind: 'ping', data: new TextEncoder().encode('hb') }, timeoutSeconds: 20, mode: 'idle' },
+      },
       { kind: 'control', message: { type: 'keep-alive', message: null, timeoutSeconds: 55, mode: 'idle' } },
     ]);
   });

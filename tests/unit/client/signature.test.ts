@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { GripUsageError } from '../../../src/client/errors.js';
-import { verifyGripSig } from '../../../src/client/signature.js';
-import { signGripSig } from '../../../src/domain/auth.js';
+import { GripUsageError } from '#src/client/errors.js';
+import { verifyGripSig } from '#src/client/signature.js';
+import { signGripSig } from '#src/domain/auth.js';
 
 const NOW_MS = 1_700_000_000_000;
 const now = () => NOW_MS;
@@ -30,8 +30,14 @@ describe('verifyGripSig', () => {
     expect(await verifyGripSig(withSig(null), { key: 'changeme', now })).toEqual({ signed: false, reason: 'missing' });
     expect(await verifyGripSig(withSig('not-a-jwt'), { key: 'changeme', now })).toEqual({ signed: false, reason: 'malformed' });
     expect(await verifyGripSig(withSig(sig), { key: 'other', now })).toEqual({ signed: false, reason: 'bad-signature' });
-    expect(await verifyGripSig(withSig(sig), { key: 'changeme', iss: 'someone-else', now })).toEqual({ signed: false, reason: 'wrong-issuer' });
-    expect(await verifyGripSig(withSig(sig), { key: 'changeme', now: () => NOW_MS + 3601_000 })).toEqual({ signed: false, reason: 'expired' });
+    expect(await verifyGripSig(withSig(sig), { key: 'changeme', iss: 'someone-else', now })).toEqual({
+      signed: false,
+      reason: 'wrong-issuer',
+    });
+    expect(await verifyGripSig(withSig(sig), { key: 'changeme', now: () => NOW_MS + 3601_000 })).toEqual({
+      signed: false,
+      reason: 'expired',
+    });
   });
 
   it('throws a usage error for an unusable key, even without a header', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadRuntimeSettings, runtimeSettings, runtimeSettingsToEnv, SettingError } from '../../../src/config/settings.js';
+import { loadRuntimeSettings, runtimeSettings, runtimeSettingsToEnv, SettingError } from '#src/config/settings.js';
 
 describe('loadRuntimeSettings', () => {
   it('gives every default when nothing is set', () => {
@@ -23,6 +23,8 @@ describe('loadRuntimeSettings', () => {
     ['FANOUT_BUCKETS', 'many'],
   ])('refuses %s=%s, naming the variable and the allowed range', (name, value) => {
     expect(() => loadRuntimeSettings({ [name]: value })).toThrow(SettingError);
-    expect(() => loadRuntimeSettings({ [name]: value })).toThrow(new RegExp(`^${name} is "${value.replace('.', '\\.')}"; it must be an integer from \\d+ to \\d+`));
+    expect(() => loadRuntimeSettings({ [name]: value })).toThrow(
+      new RegExp(`^${name} is "${value.replace('.', '\\.')}"; it must be an integer from \\d+ to \\d+`),
+    );
   });
 });

@@ -1,7 +1,7 @@
 import { CompactSign, SignJWT, UnsecuredJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { authorizeControl, keyBytes, signGripSig, verifyHs256 } from '../../../src/domain/auth.js';
-import { InvariantError } from '../../../src/domain/result.js';
+import { authorizeControl, keyBytes, signGripSig, verifyHs256 } from '#src/domain/auth.js';
+import { InvariantError } from '#src/domain/result.js';
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 const decodePart = (part: string | undefined): unknown => JSON.parse(Buffer.from(part ?? '', 'base64url').toString('utf8'));
@@ -68,14 +68,23 @@ describe('verifyHs256', () => {
       claims: { exp: PUSHPIN_EXP, iss: 'pushpin' },
     });
     expect(await verifyHs256(PUSHPIN_TOKEN, { key: 'changeme', nowSeconds: PUSHPIN_EXP - 60 })).toMatchObject({ ok: true });
-    expect(await verifyHs256(PUSHPIN_TOKEN, { key: 'changeme', iss: 'other', nowSeconds: PUSHPIN_EXP - 60 })).toEqual({ ok: false, reason: 'wrong-issuer' });
+    expect(await verifyHs256(PUSHPIN_TOKEN, { key: 'changeme', iss: 'other', nowSeconds: PUSHPIN_EXP - 60 })).toEqual({
+      ok: false,
+      reason: 'wrong-issuer',
+    });
     expect(await verifyHs256(PUSHPIN_TOKEN, { key: 'changeme', nowSeconds: PUSHPIN_EXP })).toEqual({ ok: false, reason: 'expired' });
-    expect(await verifyHs256(PUSHPIN_TOKEN, { key: 'changemE', nowSeconds: PUSHPIN_EXP - 60 })).toEqual({ ok: false, reason: 'bad-signature' });
+    expect(await verifyHs256(PUSHPIN_TOKEN, { key: 'changemE', nowSeconds: PUSHPIN_EXP - 60 })).toEqual({
+      ok: false,
+      reason: 'bad-signature',
+    });
   });
 
   it('round-trips with signGripSig', async () => {
     const token = await signGripSig({ key: 'k', iss: 'me', nowSeconds: NOW });
-    expect(await verifyHs256(token, { key: 'k', iss: 'me', nowSeconds: NOW + 3599 })).toEqual({ ok: true, claims: { iss: 'me', exp: NOW + 3600 } });
+    expect(await verifyHs256(token, { key: 'k', iss: 'me', nowSeconds: NOW + 3599 })).toEqual({
+      ok: true,
+      claims: { iss: 'me', exp: NOW + 3600 },
+    });
     expect(await verifyHs256(token, { key: 'k', nowSeconds: NOW + 3600 })).toEqual({ ok: false, reason: 'expired' });
   });
 
@@ -140,7 +149,10 @@ describe('authorizeControl', () => {
     const token = await hs256({ iss: 'myiss', exp: NOW + 600 }, key);
     expect(await authorizeControl(`Bearer ${token}`, { key, nowSeconds: NOW })).toEqual({ ok: true, scheme: 'jwt' });
     expect(await authorizeControl(`Bearer ${token}`, { key, iss: 'myiss', nowSeconds: NOW })).toEqual({ ok: true, scheme: 'jwt' });
-    expect(await authorizeControl(`Bearer ${token}`, { key, iss: 'other', nowSeconds: NOW })).toEqual({ ok: false, reason: 'bearer JWT rejected: wrong-issuer' });
+    expect(await authorizeControl(`Bearer ${token}`, { key, iss: 'other', nowSeconds: NOW })).toEqual({
+      ok: false,
+      reason: 'bearer JWT rejected: wrong-issuer',
+    });
   });
 
   it.each<[string, string | undefined, string]>([

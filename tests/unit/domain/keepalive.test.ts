@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { KeepAlive } from '../../../src/domain/connection.js';
-import type { KeepAliveJob } from '../../../src/domain/fanout/jobs.js';
-import { decideKeepAlive, keepAliveEntry, keepAliveFromActions } from '../../../src/domain/keepalive.js';
-import { MAX_QUEUE_DELAY_SECONDS } from '../../../src/domain/ports.js';
-import type { KeepAliveMessage } from '../../../src/domain/protocol/control.js';
-import type { SessionAction } from '../../../src/domain/protocol/reply.js';
+import type { KeepAlive } from '#src/domain/connection.js';
+import type { KeepAliveJob } from '#src/domain/fanout/jobs.js';
+import { decideKeepAlive, keepAliveEntry, keepAliveFromActions } from '#src/domain/keepalive.js';
+import { MAX_QUEUE_DELAY_SECONDS } from '#src/domain/ports.js';
+import type { KeepAliveMessage } from '#src/domain/protocol/control.js';
+import type { SessionAction } from '#src/domain/protocol/reply.js';
 
 const NOW = 1_800_000_000_000;
 const ID = 'L0SM9cOFvHcCIhw=';
@@ -45,7 +45,10 @@ describe('keepAliveFromActions', () => {
       change: { payload: { kind: 'text', text: 'hb' }, timeoutSeconds: 20, mode: 'interval', since: NOW },
       ignored: [],
     });
-    const last = keepAliveFromActions([keepAliveAction({ kind: 'text', text: 'first' }), keepAliveAction({ kind: 'binary', data: new Uint8Array([1, 2]) }, 45)], NOW);
+    const last = keepAliveFromActions(
+      [keepAliveAction({ kind: 'text', text: 'first' }), keepAliveAction({ kind: 'binary', data: new Uint8Array([1, 2]) }, 45)],
+      NOW,
+    );
     expect(last.change).toEqual({ payload: { kind: 'binary', base64: 'AQI=' }, timeoutSeconds: 45, mode: 'idle', since: NOW });
   });
 
@@ -54,7 +57,10 @@ describe('keepAliveFromActions', () => {
   });
 
   it('refuses ping and pong heartbeats with a reason, keeping what came before', () => {
-    const result = keepAliveFromActions([keepAliveAction({ kind: 'text', text: 'hb' }), keepAliveAction({ kind: 'ping', data: new Uint8Array() })], NOW);
+    const result = keepAliveFromActions(
+      [keepAliveAction({ kind: 'text', text: 'hb' }), keepAliveAction({ kind: 'ping', data: new Uint8Array() })],
+      NOW,
+    );
     expect(result.change).toMatchObject({ payload: { kind: 'text', text: 'hb' } });
     expect(result.ignored).toEqual([expect.stringContaining('message-type ping ignored')]);
   });
@@ -76,7 +82,10 @@ describe('keepAliveEntry', () => {
 describe('decideKeepAlive', () => {
   it('stops when the keep-alive is off or the connection is gone, or a newer setting runs its own chain', () => {
     expect(decideKeepAlive(job(), null, undefined, NOW)).toMatchObject({ kind: 'stop' });
-    expect(decideKeepAlive(job(), setting({ since: NOW - 1 }), undefined, NOW)).toMatchObject({ kind: 'stop', reason: expect.stringContaining('changed') });
+    expect(decideKeepAlive(job(), setting({ since: NOW - 1 }), undefined, NOW)).toMatchObject({
+      kind: 'stop',
+      reason: expect.stringContaining('changed'),
+    });
   });
 
   it('interval mode: sends when due and schedules the next one a period later', () => {

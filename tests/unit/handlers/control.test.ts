@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { HttpApiEvent } from '../../../src/handlers/aws-events.js';
-import { makeControlHandler } from '../../../src/handlers/control.js';
-import { controlHarness, SHARED_KEY } from '../../helpers/harness.js';
+import type { HttpApiEvent } from '#src/handlers/aws-events.js';
+import { makeControlHandler } from '#src/handlers/control.js';
+import { controlHarness, SHARED_KEY } from '#test-helpers/harness.js';
 
 const BODY = JSON.stringify({ items: [{ channel: 'room', formats: { 'ws-message': { content: 'hi' } } }] });
 
@@ -24,7 +24,9 @@ describe('control handler', () => {
     let flushed = 0;
     const handler = makeControlHandler(h.deps, () => flushed++);
 
-    const result = await handler(httpEvent('POST', '/publish/', { Authorization: `Bearer ${SHARED_KEY}`, Accept: 'application/json' }, BODY));
+    const result = await handler(
+      httpEvent('POST', '/publish/', { Authorization: `Bearer ${SHARED_KEY}`, Accept: 'application/json' }, BODY),
+    );
 
     expect(result).toEqual({ statusCode: 200, headers: { 'content-type': 'application/json' }, body: '{"message":"Published"}' });
     expect(h.queue.jobs()).toHaveLength(1);

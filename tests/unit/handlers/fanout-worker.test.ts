@@ -1,13 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { serializeJob } from '../../../src/domain/fanout/jobs.js';
-import { createFanoutWorker, type FanoutWorker, type QueueRecord } from '../../../src/domain/fanout/worker.js';
-import type { SqsEvent, SqsRecord } from '../../../src/handlers/aws-events.js';
-import { makeWorkerHandler } from '../../../src/handlers/fanout-worker.js';
-import { FATAL } from '../../helpers/fakes.js';
-import { fanoutHarness } from '../../helpers/harness.js';
+import { serializeJob } from '#src/domain/fanout/jobs.js';
+import { createFanoutWorker, type FanoutWorker, type QueueRecord } from '#src/domain/fanout/worker.js';
+import type { SqsEvent, SqsRecord } from '#src/handlers/aws-events.js';
+import { makeWorkerHandler } from '#src/handlers/fanout-worker.js';
+import { FATAL } from '#test-helpers/fakes.js';
+import { fanoutHarness } from '#test-helpers/harness.js';
 
 function sqsRecord(messageId: string, body: string, attributes: Record<string, string> = {}): SqsRecord {
-  return { messageId, receiptHandle: `rh-${messageId}`, body, attributes, eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:eu-west-1:1:q.fifo' };
+  return {
+    messageId,
+    receiptHandle: `rh-${messageId}`,
+    body,
+    attributes,
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:eu-west-1:1:q.fifo',
+  };
 }
 
 /** A worker that records what it was given and fails the ids it is told to. */
@@ -58,7 +65,16 @@ describe('fan-out worker handler', () => {
   it('with the real worker: a failed job and the rest of its group come back, others do not', async () => {
     const h = fanoutHarness({ inJobAttempts: 1 });
     h.gateway.always('bad', FATAL);
-    const job = (id: string) => serializeJob({ v: 1, kind: 'connections', connectionIds: [id], payloads: [{ kind: 'text', text: 'x' }], attempt: 0, publishId: 'p', publishedAt: 0 });
+    const job = (id: string) =>
+      serializeJob({
+        v: 1,
+        kind: 'connections',
+        connectionIds: [id],
+        payloads: [{ kind: 'text', text: 'x' }],
+        attempt: 0,
+        publishId: 'p',
+        publishedAt: 0,
+      });
     const handler = makeWorkerHandler(createFanoutWorker(h.deps));
 
     const result = await handler(

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { WebSocketEvent } from '../../../src/handlers/aws-events.js';
-import { makeWebSocketHandlers, rawQuery } from '../../../src/handlers/ws.js';
-import { backendError, eventsReply, gripAccept, httpReply, textFrame } from '../../helpers/fakes.js';
-import { connectionRecord, sessionHarness, TARGET_URL } from '../../helpers/harness.js';
+import type { WebSocketEvent } from '#src/handlers/aws-events.js';
+import { makeWebSocketHandlers, rawQuery } from '#src/handlers/ws.js';
+import { backendError, eventsReply, gripAccept, httpReply, textFrame } from '#test-helpers/fakes.js';
+import { connectionRecord, sessionHarness, TARGET_URL } from '#test-helpers/harness.js';
 
 const ID = 'L0SM9cOFvHcCIhw=';
 
@@ -102,7 +102,9 @@ describe('WebSocket handlers: $connect', () => {
   it('uses the local gateway’s path and raw query when present', async () => {
     const { h, ws } = handlers();
     h.backend.respond(gripAccept());
-    await ws.connect(event('CONNECT', { localHandshake: { path: '/chat/lobby', rawQuery: 'x=%20y' }, queryStringParameters: { ignored: '1' } }));
+    await ws.connect(
+      event('CONNECT', { localHandshake: { path: '/chat/lobby', rawQuery: 'x=%20y' }, queryStringParameters: { ignored: '1' } }),
+    );
     expect(h.backend.requests[0]?.url).toBe(`${TARGET_URL}/chat/lobby?x=%20y`);
   });
 });
@@ -114,7 +116,9 @@ describe('WebSocket handlers: $default and $disconnect', () => {
     h.backend.respond(eventsReply(textFrame('m:echo')), eventsReply(''));
 
     expect(await ws.message(event('MESSAGE', { body: 'hello' }))).toEqual({ statusCode: 200 });
-    expect(await ws.message(event('MESSAGE', { body: Buffer.from('wörld').toString('base64'), isBase64Encoded: true }))).toEqual({ statusCode: 200 });
+    expect(await ws.message(event('MESSAGE', { body: Buffer.from('wörld').toString('base64'), isBase64Encoded: true }))).toEqual({
+      statusCode: 200,
+    });
 
     expect(h.backend.bodyText(0)).toBe('TEXT 5\r\nhello\r\n');
     expect(new TextDecoder().decode(h.backend.requests[1]?.body)).toBe('TEXT 6\r\nwörld\r\n');

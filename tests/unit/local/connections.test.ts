@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConnectionRegistry, type RegistrySocket } from '../../../src/local/connections.js';
+import { ConnectionRegistry, type RegistrySocket } from '#src/local/connections.js';
 
 /** A hand-written socket: records what the registry sends. */
 function fakeSocket(overrides: Partial<{ readyState: number; bufferedAmount: number }> = {}) {

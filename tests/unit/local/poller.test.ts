@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { SqsRecord } from '../../../src/handlers/aws-events.js';
-import { failedItems } from '../../../src/local/poller.js';
+import type { SqsRecord } from '#src/handlers/aws-events.js';
+import { failedItems } from '#src/local/poller.js';
 
 const record = (messageId: string): SqsRecord => ({
   messageId,

@@ -1,14 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { signGripSig } from '../../../../src/domain/auth.js';
-import { handleControlRequest, type ControlRequest } from '../../../../src/domain/control/control.js';
-import { parseJob } from '../../../../src/domain/fanout/jobs.js';
-import { queueError } from '../../../helpers/fakes.js';
-import { controlHarness, SHARED_KEY } from '../../../helpers/harness.js';
+import { signGripSig } from '#src/domain/auth.js';
+import { handleControlRequest, type ControlRequest } from '#src/domain/control/control.js';
+import { parseJob } from '#src/domain/fanout/jobs.js';
+import { queueError } from '#test-helpers/fakes.js';
+import { controlHarness, SHARED_KEY } from '#test-helpers/harness.js';
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 const KEY_AUTH = `Bearer ${SHARED_KEY}`;
 const publishBody = (items: unknown[]) => utf8(JSON.stringify({ items }));
-const sendItem = (channel: string, content: string, extra: Record<string, unknown> = {}) => ({ channel, formats: { 'ws-message': { content } }, ...extra });
+const sendItem = (channel: string, content: string, extra: Record<string, unknown> = {}) => ({
+  channel,
+  formats: { 'ws-message': { content } },
+  ...extra,
+});
 
 function request(overrides: Partial<ControlRequest> = {}): ControlRequest {
   return {
@@ -70,7 +74,10 @@ describe('control API: routes', () => {
     const h = controlHarness();
     const json = await handleControlRequest(h.deps, request({ headers: { authorization: KEY_AUTH, accept: 'application/json' } }));
     expect(json).toEqual({ status: 200, headers: { 'content-type': 'application/json' }, body: '{"message":"Published"}' });
-    const text = await handleControlRequest(h.deps, request({ headers: { authorization: KEY_AUTH, accept: 'text/plain, application/json;q=0.5' } }));
+    const text = await handleControlRequest(
+      h.deps,
+      request({ headers: { authorization: KEY_AUTH, accept: 'text/plain, application/json;q=0.5' } }),
+    );
     expect(text.headers['content-type']).toMatch(/^text\/plain/);
     expect(text.body).toBe('Published\n');
     const any = await handleControlRequest(h.deps, request({ headers: { authorization: KEY_AUTH, accept: '*/*' } }));
@@ -101,7 +108,10 @@ describe('control API: authentication', () => {
   it.each([
     ['no Authorization header', async () => undefined],
     ['the wrong key', async () => 'Bearer not-the-key'],
-    ['a JWT signed with the wrong key', async () => `Bearer ${await signGripSig({ key: 'other-key', iss: 'publisher', nowSeconds: now() })}`],
+    [
+      'a JWT signed with the wrong key',
+      async () => `Bearer ${await signGripSig({ key: 'other-key', iss: 'publisher', nowSeconds: now() })}`,
+    ],
     ['an expired JWT', async () => `Bearer ${await signGripSig({ key: SHARED_KEY, iss: 'publisher', nowSeconds: now() - 7200 })}`],
     ['Basic auth', async () => `Basic ${Buffer.from(`user:${SHARED_KEY}`).toString('base64')}`],
   ])('refuses %s with 401 and queues nothing', async (_name, authorization) => {
@@ -151,7 +161,15 @@ describe('control API: publishing', () => {
         publishId: 'pub-1',
         publishedAt: now,
       },
-      { v: 1, kind: 'connections', connectionIds: ['abc='], payloads: [{ kind: 'text', text: 'direct' }], attempt: 0, publishId: 'generated-1', publishedAt: now },
+      {
+        v: 1,
+        kind: 'connections',
+        connectionIds: ['abc='],
+        payloads: [{ kind: 'text', text: 'direct' }],
+        attempt: 0,
+        publishId: 'generated-1',
+        publishedAt: now,
+      },
       expect.objectContaining({ kind: 'channel', channel: 'news', payload: { kind: 'binary', base64: 'AQID' }, publishId: 'generated-2' }),
       expect.objectContaining({ kind: 'channel', channel: 'room', payload: { kind: 'close', code: 4000, reason: 'bye' } }),
     ]);
@@ -176,7 +194,10 @@ describe('control API: publishing', () => {
 
   it('answers 200 without queueing when no item has anything to deliver', async () => {
     const h = controlHarness();
-    const response = await handleControlRequest(h.deps, request({ body: publishBody([{ channel: 'room', formats: { 'http-stream': { content: 'x' } } }]) }));
+    const response = await handleControlRequest(
+      h.deps,
+      request({ body: publishBody([{ channel: 'room', formats: { 'http-stream': { content: 'x' } } }]) }),
+    );
     expect(response.status).toBe(200);
     expect(h.queue.enqueueCalls).toHaveLength(0);
   });
@@ -185,7 +206,11 @@ describe('control API: publishing', () => {
     ['bad JSON', utf8('{"items": ['), 'not valid JSON'],
     ['no items', utf8('{}'), 'items'],
     ['a bad channel in a later item', publishBody([sendItem('ok', 'x'), sendItem('$connection', 'x')]), 'items[1].channel'],
-    ['a bad content-bin', publishBody([{ channel: 'a', formats: { 'ws-message': { 'content-bin': '@@' } } }]), 'items[0].formats.ws-message.content-bin'],
+    [
+      'a bad content-bin',
+      publishBody([{ channel: 'a', formats: { 'ws-message': { 'content-bin': '@@' } } }]),
+      'items[0].formats.ws-message.content-bin',
+    ],
     ['an unsendable close code', publishBody([{ channel: 'a', formats: { 'ws-message': { action: 'close', code: 1006 } } }]), 'code'],
   ])('answers 400 naming the item and field for %s, and queues nothing', async (_name, body, reason) => {
     const h = controlHarness();
@@ -214,14 +239,21 @@ describe('control API: single-connection routes', () => {
     expect(h.queue.entries()).toEqual([
       expect.objectContaining({
         orderKey: 'conn:abc=',
-        job: expect.objectContaining({ kind: 'connections', connectionIds: ['abc='], payloads: [{ kind: 'text', text: 'hi' }], attempt: 0 }),
+        job: expect.objectContaining({
+          kind: 'connections',
+          connectionIds: ['abc='],
+          payloads: [{ kind: 'text', text: 'hi' }],
+          attempt: 0,
+        }),
       }),
     ]);
   });
 
   it('POST /connections/{id}/close queues a close, with or without a body', async () => {
     const h = controlHarness();
-    expect((await handleControlRequest(h.deps, request({ path: '/connections/abc=/close', body: utf8('{"code":4001,"reason":"bye"}') }))).status).toBe(200);
+    expect(
+      (await handleControlRequest(h.deps, request({ path: '/connections/abc=/close', body: utf8('{"code":4001,"reason":"bye"}') }))).status,
+    ).toBe(200);
     expect((await handleControlRequest(h.deps, request({ path: '/connections/abc=/close/', body: new Uint8Array() }))).status).toBe(200);
     expect(h.queue.jobs().map((j) => (j.kind === 'connections' ? j.payloads : null))).toEqual([
       [{ kind: 'close', code: 4001, reason: 'bye' }],
@@ -231,7 +263,11 @@ describe('control API: single-connection routes', () => {
 
   it.each([
     ['a body that is not JSON', '/connections/abc=/messages', 'nope'],
-    ['a body that is not valid UTF-8', '/connections/abc=/messages', new Uint8Array([0x7b, 0x22, 0x63, 0x6f, 0x6e, 0x74, 0x65, 0x6e, 0x74, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d])],
+    [
+      'a body that is not valid UTF-8',
+      '/connections/abc=/messages',
+      new Uint8Array([0x7b, 0x22, 0x63, 0x6f, 0x6e, 0x74, 0x65, 0x6e, 0x74, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]),
+    ],
     ['a body that is not an object', '/connections/abc=/messages', '[1]'],
     ['a message without content', '/connections/abc=/messages', '{}'],
     ['a bad connection id', '/connections/a%20b/messages', '{"content":"x"}'],

@@ -1,9 +1,9 @@
 import pLimit from 'p-limit';
 import { describe, expect, it } from 'vitest';
-import { deliver, emptyReport, type DeliveryTools } from '../../../../src/domain/fanout/deliver.js';
-import type { Payload } from '../../../../src/domain/fanout/jobs.js';
-import { AdaptiveConcurrency } from '../../../../src/domain/fanout/rate.js';
-import { FakeGateway, FATAL, ManualClock, RecordingMetrics, seededRandom } from '../../../helpers/fakes.js';
+import { deliver, emptyReport, type DeliveryTools } from '#src/domain/fanout/deliver.js';
+import type { Payload } from '#src/domain/fanout/jobs.js';
+import { AdaptiveConcurrency } from '#src/domain/fanout/rate.js';
+import { FakeGateway, FATAL, ManualClock, RecordingMetrics, seededRandom } from '#test-helpers/fakes.js';
 
 const text = (t: string): Payload => ({ kind: 'text', text: t });
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseJob, serializeJob, type FanoutJob, type Payload } from '../../../../src/domain/fanout/jobs.js';
-import { isSendableCloseCode } from '../../../../src/domain/protocol/events.js';
+import { parseJob, serializeJob, type FanoutJob, type Payload } from '#src/domain/fanout/jobs.js';
+import { isSendableCloseCode } from '#src/domain/protocol/events.js';
 
 const channelJob = {
   v: 1,
@@ -19,7 +19,10 @@ const connectionsJob = {
   v: 1,
   kind: 'connections',
   connectionIds: ['a', 'b'],
-  payloads: [{ kind: 'binary', base64: 'AQI=' }, { kind: 'close', code: 4000, reason: 'bye' }],
+  payloads: [
+    { kind: 'binary', base64: 'AQI=' },
+    { kind: 'close', code: 4000, reason: 'bye' },
+  ],
   attempt: 2,
   graceUntil: 5,
   lastError: 'throttled',
@@ -38,7 +41,14 @@ describe('parseJob / serializeJob', () => {
     const payload: fc.Arbitrary<Payload> = fc.oneof(
       fc.string().map((text) => ({ kind: 'text' as const, text })),
       fc.uint8Array().map((b) => ({ kind: 'binary' as const, base64: Buffer.from(b).toString('base64') })),
-      fc.record({ kind: fc.constant('close' as const), code: fc.integer({ min: 1000, max: 4999 }).filter(isSendableCloseCode), reason: fc.string({ maxLength: 20 }) }, { requiredKeys: ['kind'] }),
+      fc.record(
+        {
+          kind: fc.constant('close' as const),
+          code: fc.integer({ min: 1000, max: 4999 }).filter(isSendableCloseCode),
+          reason: fc.string({ maxLength: 20 }),
+        },
+        { requiredKeys: ['kind'] },
+      ),
     );
     fc.assert(
       fc.property(fc.array(payload, { minLength: 1, maxLength: 5 }), (payloads) => {
@@ -62,7 +72,10 @@ describe('parseJob / serializeJob', () => {
     ['a close code out of range', JSON.stringify({ ...connectionsJob, payloads: [{ kind: 'close', code: 999 }] })],
     ['an overlong close reason', JSON.stringify({ ...connectionsJob, payloads: [{ kind: 'close', reason: 'x'.repeat(124) }] })],
     ['a close code no server may send', JSON.stringify({ ...connectionsJob, payloads: [{ kind: 'close', code: 1005 }] })],
-    ['a close reason over 123 bytes of UTF-8 (in fewer characters)', JSON.stringify({ ...connectionsJob, payloads: [{ kind: 'close', reason: 'é'.repeat(62) }] })],
+    [
+      'a close reason over 123 bytes of UTF-8 (in fewer characters)',
+      JSON.stringify({ ...connectionsJob, payloads: [{ kind: 'close', reason: 'é'.repeat(62) }] }),
+    ],
   ])('rejects %s as invalid-job without throwing', (_name, body) => {
     const parsed = parseJob(body);
     expect(parsed.ok).toBe(false);

@@ -1,9 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BUCKET_SPACE, bucketOf, subscriptionIndexKey } from '../../../../src/domain/channel.js';
-import type { BucketRange } from '../../../../src/domain/ports.js';
-import { bucketOfIndexKey, channelOrderKey, estimateRemaining, splitRemainder, subPartitions, WHOLE_SPACE } from '../../../../src/domain/fanout/ranges.js';
-import { tiles } from '../../../helpers/harness.js';
+import { BUCKET_SPACE, bucketOf, subscriptionIndexKey } from '#src/domain/channel.js';
+import type { BucketRange } from '#src/domain/ports.js';
+import {
+  bucketOfIndexKey,
+  channelOrderKey,
+  estimateRemaining,
+  splitRemainder,
+  subPartitions,
+  WHOLE_SPACE,
+} from '#src/domain/fanout/ranges.js';
+import { tiles } from '#test-helpers/harness.js';
 
 /** A partition as the worker can meet one: the whole space cut `depth` times into `ways` aligned parts. */
 const partitionArb = fc
@@ -23,7 +30,6 @@ const anyPartitionArb = fc
   .filter(([a, b]) => a < b)
   .map(([from, to]) => ({ from, to }));
 
-
 describe('subPartitions', () => {
   it('cuts the whole space into equal aligned parts', () => {
     const parts = subPartitions(WHOLE_SPACE, 16);
@@ -33,15 +39,22 @@ describe('subPartitions', () => {
 
   it('is deterministic, contiguous, and never yields more parts than buckets', () => {
     fc.assert(
-      fc.property(fc.oneof(partitionArb.map((p) => p.partition), anyPartitionArb), fc.integer({ min: 1, max: 300 }), (partition, ways) => {
-        const parts = subPartitions(partition, ways);
-        expect(subPartitions(partition, ways)).toEqual(parts);
-        expect(parts.length).toBe(Math.min(ways, partition.to - partition.from));
-        expect(parts[0]?.from).toBe(partition.from);
-        expect(parts[parts.length - 1]?.to).toBe(partition.to);
-        for (let i = 1; i < parts.length; i++) expect(parts[i]?.from).toBe(parts[i - 1]?.to);
-        for (const p of parts) expect(p.to).toBeGreaterThan(p.from);
-      }),
+      fc.property(
+        fc.oneof(
+          partitionArb.map((p) => p.partition),
+          anyPartitionArb,
+        ),
+        fc.integer({ min: 1, max: 300 }),
+        (partition, ways) => {
+          const parts = subPartitions(partition, ways);
+          expect(subPartitions(partition, ways)).toEqual(parts);
+          expect(parts.length).toBe(Math.min(ways, partition.to - partition.from));
+          expect(parts[0]?.from).toBe(partition.from);
+          expect(parts[parts.length - 1]?.to).toBe(partition.to);
+          for (let i = 1; i < parts.length; i++) expect(parts[i]?.from).toBe(parts[i - 1]?.to);
+          for (const p of parts) expect(p.to).toBeGreaterThan(p.from);
+        },
+      ),
     );
   });
 
@@ -64,12 +77,21 @@ describe('splitRemainder', () => {
   it('covers every bucket of [resume, partition.to) exactly once, for any partition, ways and resume point', () => {
     fc.assert(
       fc.property(
-        fc.oneof(partitionArb, anyPartitionArb.chain((partition) => fc.integer({ min: 1, max: 64 }).map((ways) => ({ partition, ways })))),
+        fc.oneof(
+          partitionArb,
+          anyPartitionArb.chain((partition) => fc.integer({ min: 1, max: 64 }).map((ways) => ({ partition, ways }))),
+        ),
         fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }),
         ({ partition, ways }, where) => {
           const resume = partition.from + Math.floor(where * (partition.to - partition.from));
           const pieces = splitRemainder(partition, resume, 'cursor', ways);
-          expect(tiles(pieces.map((p) => p.range), resume, partition.to)).toBe(true);
+          expect(
+            tiles(
+              pieces.map((p) => p.range),
+              resume,
+              partition.to,
+            ),
+          ).toBe(true);
           // The cursor rides only on the piece holding the resume bucket.
           const withCursor = pieces.filter((p) => p.cursor !== null);
           expect(withCursor).toHaveLength(1);
@@ -89,7 +111,9 @@ describe('splitRemainder', () => {
   });
 
   it('continues a single-bucket partition as itself', () => {
-    expect(splitRemainder({ from: 9, to: 10 }, 9, 'c', 16)).toEqual([{ partition: { from: 9, to: 10 }, range: { from: 9, to: 10 }, cursor: 'c' }]);
+    expect(splitRemainder({ from: 9, to: 10 }, 9, 'c', 16)).toEqual([
+      { partition: { from: 9, to: 10 }, range: { from: 9, to: 10 }, cursor: 'c' },
+    ]);
   });
 
   it('splits recursively into aligned partitions: a piece’s sub-partitions are the next level of the same grid', () => {
@@ -132,9 +156,36 @@ describe('estimateRemaining and bucketOfIndexKey', () => {
 
 describe('the tiling check itself', () => {
   it('rejects gaps, overlaps and short covers', () => {
-    expect(tiles([{ from: 0, to: 5 }, { from: 5, to: 10 }], 0, 10)).toBe(true);
-    expect(tiles([{ from: 0, to: 4 }, { from: 5, to: 10 }], 0, 10)).toBe(false);
-    expect(tiles([{ from: 0, to: 6 }, { from: 5, to: 10 }], 0, 10)).toBe(false);
+    expect(
+      tiles(
+        [
+          { from: 0, to: 5 },
+          { from: 5, to: 10 },
+        ],
+        0,
+        10,
+      ),
+    ).toBe(true);
+    expect(
+      tiles(
+        [
+          { from: 0, to: 4 },
+          { from: 5, to: 10 },
+        ],
+        0,
+        10,
+      ),
+    ).toBe(false);
+    expect(
+      tiles(
+        [
+          { from: 0, to: 6 },
+          { from: 5, to: 10 },
+        ],
+        0,
+        10,
+      ),
+    ).toBe(false);
     expect(tiles([{ from: 0, to: 5 }], 0, 10)).toBe(false);
   });
 });

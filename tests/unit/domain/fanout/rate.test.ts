@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AdaptiveConcurrency } from '../../../../src/domain/fanout/rate.js';
-import { ManualClock } from '../../../helpers/fakes.js';
+import { AdaptiveConcurrency } from '#src/domain/fanout/rate.js';
+import { ManualClock } from '#test-helpers/fakes.js';
 
 describe('AdaptiveConcurrency', () => {
   it('starts at the maximum and halves on a throttle', () => {
@@ -56,7 +56,9 @@ describe('AdaptiveConcurrency', () => {
       fc.property(
         fc.integer({ min: 1, max: 200 }),
         fc.integer({ min: 1, max: 10 }),
-        fc.array(fc.oneof(fc.constant('ok' as const), fc.constant('throttle' as const), fc.integer({ min: 0, max: 500 })), { maxLength: 300 }),
+        fc.array(fc.oneof(fc.constant('ok' as const), fc.constant('throttle' as const), fc.integer({ min: 0, max: 500 })), {
+          maxLength: 300,
+        }),
         (max, minRaw, events) => {
           const min = Math.min(minRaw, max);
           const time = new ManualClock();

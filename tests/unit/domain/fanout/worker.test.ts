@@ -1,11 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { bucketOf, BUCKET_SPACE } from '../../../../src/domain/channel.js';
-import type { KeepAlive } from '../../../../src/domain/connection.js';
-import { parseJob, serializeJob, type ChannelJob, type ConnectionsJob, type FanoutJob, type KeepAliveJob, type Payload } from '../../../../src/domain/fanout/jobs.js';
-import { channelOrderKey, WHOLE_SPACE } from '../../../../src/domain/fanout/ranges.js';
-import { createFanoutWorker, type FanoutWorker, type QueueRecord } from '../../../../src/domain/fanout/worker.js';
-import { FATAL, storeError, type RecordingQueue } from '../../../helpers/fakes.js';
-import { connectionIds, connectionRecord, fanoutHarness, tiles } from '../../../helpers/harness.js';
+import { bucketOf, BUCKET_SPACE } from '#src/domain/channel.js';
+import type { KeepAlive } from '#src/domain/connection.js';
+import {
+  parseJob,
+  serializeJob,
+  type ChannelJob,
+  type ConnectionsJob,
+  type FanoutJob,
+  type KeepAliveJob,
+  type Payload,
+} from '#src/domain/fanout/jobs.js';
+import { channelOrderKey, WHOLE_SPACE } from '#src/domain/fanout/ranges.js';
+import { createFanoutWorker, type FanoutWorker, type QueueRecord } from '#src/domain/fanout/worker.js';
+import { FATAL, storeError, type RecordingQueue } from '#test-helpers/fakes.js';
+import { connectionIds, connectionRecord, fanoutHarness, tiles } from '#test-helpers/harness.js';
 
 const PAYLOAD: Payload = { kind: 'text', text: 'news' };
 const PUBLISHED_AT = 1_799_999_999_000;
@@ -27,7 +35,16 @@ function channelJob(channel = 'room', overrides: Partial<ChannelJob> = {}): Chan
 }
 
 function connectionsJob(ids: readonly string[], overrides: Partial<ConnectionsJob> = {}): ConnectionsJob {
-  return { v: 1, kind: 'connections', connectionIds: ids, payloads: [PAYLOAD], attempt: 0, publishId: 'pub-2', publishedAt: PUBLISHED_AT, ...overrides };
+  return {
+    v: 1,
+    kind: 'connections',
+    connectionIds: ids,
+    payloads: [PAYLOAD],
+    attempt: 0,
+    publishId: 'pub-2',
+    publishedAt: PUBLISHED_AT,
+    ...overrides,
+  };
 }
 
 let nextId = 1;
@@ -49,7 +66,6 @@ async function drain(worker: FanoutWorker, queue: RecordingQueue, remainingMs = 
   }
   return jobs;
 }
-
 
 describe('fan-out worker: channel jobs', () => {
   it('a small channel costs one job and one index query', async () => {
@@ -123,7 +139,13 @@ describe('fan-out worker: channel jobs', () => {
     expect(pieces.map((e) => e.orderKey)).toEqual(jobs.map((j) => channelOrderKey('room', j.partition)));
     expect(pieces.map((e) => e.dedupId)).toEqual([0, 1, 2, 3].map((i) => `${record.id}:split:${i}`));
     expect(pieces.every((e) => e.delaySeconds === undefined)).toBe(true);
-    expect(tiles(jobs.map((j) => j.range), lastBucket, BUCKET_SPACE)).toBe(true);
+    expect(
+      tiles(
+        jobs.map((j) => j.range),
+        lastBucket,
+        BUCKET_SPACE,
+      ),
+    ).toBe(true);
     expect(jobs.map((j) => j.cursor !== null)).toEqual([true, false, false, false]);
     for (const j of jobs) expect(j).toMatchObject({ channel: 'room', payload: PAYLOAD, publishId: 'pub-1', publishedAt: PUBLISHED_AT });
     for (const m of h.queue.queued) expect(parseJob(m.body).ok).toBe(true);
@@ -213,7 +235,10 @@ describe('fan-out worker: channel jobs', () => {
   it('a retried job does not queue its splits twice (dedupIds derive from the message id)', async () => {
     const h = fanoutHarness({ pageSize: 50, buckets: 4 });
     h.store.seedSubscribers('room', connectionIds(2000));
-    const firstPage = h.store.indexOf('room').slice(0, 50).map((e) => e.connectionId);
+    const firstPage = h.store
+      .indexOf('room')
+      .slice(0, 50)
+      .map((e) => e.connectionId);
     h.gateway.script(firstPage[10] ?? '', FATAL);
     const worker = createFanoutWorker(h.deps);
     const record = rec(channelJob());
@@ -331,12 +356,22 @@ describe('fan-out worker: retries and dead letters', () => {
   it('a retry job carries the remaining payloads of each connection', async () => {
     const h = fanoutHarness({ inJobAttempts: 1 });
     h.gateway.script('a', 'ok', 'failed');
-    const payloads: Payload[] = [{ kind: 'text', text: '1' }, { kind: 'text', text: '2' }, { kind: 'close', code: 4000 }];
+    const payloads: Payload[] = [
+      { kind: 'text', text: '1' },
+      { kind: 'text', text: '2' },
+      { kind: 'close', code: 4000 },
+    ];
 
     await createFanoutWorker(h.deps).processBatch([rec(connectionsJob(['a', 'b'], { payloads, attempt: 1 }))], plenty);
 
     expect(h.queue.jobs()).toEqual([
-      expect.objectContaining({ connectionIds: ['a'], payloads: payloads.slice(1), attempt: 2, publishId: 'pub-2', lastError: 'failed: InternalServerError' }),
+      expect.objectContaining({
+        connectionIds: ['a'],
+        payloads: payloads.slice(1),
+        attempt: 2,
+        publishId: 'pub-2',
+        lastError: 'failed: InternalServerError',
+      }),
     ]);
   });
 
@@ -434,7 +469,10 @@ describe('fan-out worker: batches', () => {
   it('shares one limiter across the jobs of a batch', async () => {
     const h = fanoutHarness({ concurrency: 5 });
     for (const c of ['a', 'b', 'c', 'd']) h.store.seedSubscribers(c, connectionIds(30, c));
-    await createFanoutWorker(h.deps).processBatch(['a', 'b', 'c', 'd'].map((c) => rec(channelJob(c))), plenty);
+    await createFanoutWorker(h.deps).processBatch(
+      ['a', 'b', 'c', 'd'].map((c) => rec(channelJob(c))),
+      plenty,
+    );
     expect(h.gateway.calls).toHaveLength(120);
     expect(h.gateway.maxInFlight).toBeLessThanOrEqual(5);
   });

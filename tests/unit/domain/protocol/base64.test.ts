@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeBase64, encodeBase64 } from '../../../../src/domain/protocol/base64.js';
+import { decodeBase64, encodeBase64 } from '#src/domain/protocol/base64.js';
 
 const bytes = (...b: number[]): Uint8Array => new Uint8Array(b);
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeEvents, encodeEvents } from '../../../../src/domain/protocol/codec.js';
-import type { WsEvent } from '../../../../src/domain/protocol/events.js';
+import { decodeEvents, encodeEvents } from '#src/domain/protocol/codec.js';
+import type { WsEvent } from '#src/domain/protocol/events.js';
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 /** Bytes of a string whose chars are all U+0000–U+00FF, one byte each (the captures' `\xNN` notation). */
@@ -20,7 +20,11 @@ describe('encodeEvents', () => {
     ['DISCONNECT', [{ type: 'DISCONNECT' }], 'DISCONNECT\r\n'],
     ['TEXT', [{ type: 'TEXT', text: 'hello' }], 'TEXT 5\r\nhello\r\n'],
     ['empty TEXT', [{ type: 'TEXT', text: '' }], 'TEXT 0\r\n\r\n'],
-    ['TEXT with lower-case hex length', [{ type: 'TEXT', text: 'here is another nice message' }], 'TEXT 1c\r\nhere is another nice message\r\n'],
+    [
+      'TEXT with lower-case hex length',
+      [{ type: 'TEXT', text: 'here is another nice message' }],
+      'TEXT 1c\r\nhere is another nice message\r\n',
+    ],
     ['BINARY', [{ type: 'BINARY', data: new Uint8Array([1, 2, 3]) }], 'BINARY 3\r\n\x01\x02\x03\r\n'],
     ['empty BINARY', [{ type: 'BINARY', data: new Uint8Array(0) }], 'BINARY 0\r\n\r\n'],
     ['PING without payload', [{ type: 'PING', data: new Uint8Array(0) }], 'PING\r\n'],
@@ -28,7 +32,11 @@ describe('encodeEvents', () => {
     ['CLOSE 1000', [{ type: 'CLOSE', code: 1000, reason: '' }], 'CLOSE 2\r\n\x03\xe8\r\n'],
     ['CLOSE 1000 bye', [{ type: 'CLOSE', code: 1000, reason: 'bye' }], 'CLOSE 5\r\n\x03\xe8bye\r\n'],
     ['CLOSE without code', [{ type: 'CLOSE', code: null, reason: '' }], 'CLOSE\r\n'],
-    ['several events, concatenated', [{ type: 'OPEN' }, { type: 'TEXT', text: 'a' }, { type: 'DISCONNECT' }], 'OPEN\r\nTEXT 1\r\na\r\nDISCONNECT\r\n'],
+    [
+      'several events, concatenated',
+      [{ type: 'OPEN' }, { type: 'TEXT', text: 'a' }, { type: 'DISCONNECT' }],
+      'OPEN\r\nTEXT 1\r\na\r\nDISCONNECT\r\n',
+    ],
   ])('%s', (_name, events, wire) => {
     expect(ascii(encodeEvents(events))).toBe(wire);
   });
@@ -57,7 +65,11 @@ describe('decodeEvents', () => {
     ['OPEN with content (ignored)', 'OPEN 3\r\nabc\r\n', [{ type: 'OPEN' }]],
     ['DISCONNECT', 'DISCONNECT\r\n', [{ type: 'DISCONNECT' }]],
     ['TEXT, lower-case hex', 'TEXT 1c\r\nhere is another nice message\r\n', [{ type: 'TEXT', text: 'here is another nice message' }]],
-    ['TEXT, upper-case hex (the spec examples)', 'TEXT 1C\r\nhere is another nice message\r\n', [{ type: 'TEXT', text: 'here is another nice message' }]],
+    [
+      'TEXT, upper-case hex (the spec examples)',
+      'TEXT 1C\r\nhere is another nice message\r\n',
+      [{ type: 'TEXT', text: 'here is another nice message' }],
+    ],
     ['TEXT, mixed-case hex with leading zeros', 'TEXT 0000000B\r\nhello world\r\n', [{ type: 'TEXT', text: 'hello world' }]],
     ['TEXT containing CRLF', 'TEXT 4\r\na\r\nb\r\n', [{ type: 'TEXT', text: 'a\r\nb' }]],
     ['BINARY', 'BINARY 3\r\n\x01\x02\x03\r\n', [{ type: 'BINARY', data: new Uint8Array([1, 2, 3]) }]],
@@ -79,7 +91,10 @@ describe('decodeEvents', () => {
 
   it('decodes multi-byte UTF-8 by byte length', () => {
     const text = 'ünïcödé ✓ 𝄞';
-    const body = encodeEvents([{ type: 'TEXT', text }, { type: 'CLOSE', code: 1001, reason: 'gehe weg ✌' }]);
+    const body = encodeEvents([
+      { type: 'TEXT', text },
+      { type: 'CLOSE', code: 1001, reason: 'gehe weg ✌' },
+    ]);
     expect(decodeOk(body)).toEqual([
       { type: 'TEXT', text },
       { type: 'CLOSE', code: 1001, reason: 'gehe weg ✌' },
@@ -159,9 +174,19 @@ describe('the byte-exact Pushpin captures (reference/local-services.md)', () => 
       chunkSize: 0x34,
       events: [{ type: 'TEXT', text: 'c:{"type":"unsubscribe","channel":"test"}' }],
     },
-    { name: '5. client close(1000, "done"), and its echo', body: 'CLOSE 6\r\n\x03\xe8done\r\n', chunkSize: 0x11, events: [{ type: 'CLOSE', code: 1000, reason: 'done' }] },
+    {
+      name: '5. client close(1000, "done"), and its echo',
+      body: 'CLOSE 6\r\n\x03\xe8done\r\n',
+      chunkSize: 0x11,
+      events: [{ type: 'CLOSE', code: 1000, reason: 'done' }],
+    },
     { name: '6. abrupt client drop, and the echo', body: 'DISCONNECT\r\n', chunkSize: 0xc, events: [{ type: 'DISCONNECT' }] },
-    { name: '7. server close 4000 server-bye', body: 'CLOSE c\r\n\x0f\xa0server-bye\r\n', chunkSize: 0x17, events: [{ type: 'CLOSE', code: 4000, reason: 'server-bye' }] },
+    {
+      name: '7. server close 4000 server-bye',
+      body: 'CLOSE c\r\n\x0f\xa0server-bye\r\n',
+      chunkSize: 0x17,
+      events: [{ type: 'CLOSE', code: 4000, reason: 'server-bye' }],
+    },
     { name: '8. TEXT ping with meta', body: 'TEXT 4\r\nping\r\n', events: [{ type: 'TEXT', text: 'ping' }] },
   ];
 
@@ -205,7 +230,26 @@ const wsEventArb: fc.Arbitrary<WsEvent> = fc.oneof(
 const tokenSoupArb = fc
   .array(
     fc.oneof(
-      fc.constantFrom('OPEN', 'TEXT', 'BINARY', 'PING', 'PONG', 'CLOSE', 'DISCONNECT', 'text', ' ', '\r\n', '\r', '\n', '0', '1', 'a', 'F', 'ffffffff', 'g'),
+      fc.constantFrom(
+        'OPEN',
+        'TEXT',
+        'BINARY',
+        'PING',
+        'PONG',
+        'CLOSE',
+        'DISCONNECT',
+        'text',
+        ' ',
+        '\r\n',
+        '\r',
+        '\n',
+        '0',
+        '1',
+        'a',
+        'F',
+        'ffffffff',
+        'g',
+      ),
       fc.uint8Array({ maxLength: 8 }).map((b) => String.fromCharCode(...b)),
     ),
     { maxLength: 24 },
@@ -237,7 +281,10 @@ describe('codec properties (fast-check)', () => {
   });
 
   it('decoding arbitrary bytes never throws and always returns events or an in-range error (10,000 runs)', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (body) => void checkDecodeContract(body)), { numRuns: 10_000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (body) => void checkDecodeContract(body)),
+      { numRuns: 10_000 },
+    );
   });
 
   it('decoding token soup never throws (10,000 runs), and some of it decodes', () => {

@@ -1,12 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { validateChannel } from '../../../../src/domain/channel.js';
-import {
-  encodeControlMessage,
-  parseControlMessage,
-  type ControlMessage,
-  type ControlParse,
-} from '../../../../src/domain/protocol/control.js';
+import { validateChannel } from '#src/domain/channel.js';
+import { encodeControlMessage, parseControlMessage, type ControlMessage, type ControlParse } from '#src/domain/protocol/control.js';
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -24,13 +19,29 @@ function ignoredReason(json: string): string {
 
 describe('parseControlMessage: subscribe / unsubscribe / detach', () => {
   it.each<[string, string, ControlMessage]>([
-    ['js-grip subscribe (channel before type)', '{"channel":"room","type":"subscribe"}', { type: 'subscribe', channel: 'room', filters: [] }],
+    [
+      'js-grip subscribe (channel before type)',
+      '{"channel":"room","type":"subscribe"}',
+      { type: 'subscribe', channel: 'room', filters: [] },
+    ],
     ['hand-written subscribe', '{"type":"subscribe","channel":"test"}', { type: 'subscribe', channel: 'test', filters: [] }],
     ['whitespace everywhere', ' {\n  "type" : "subscribe" ,\t"channel" :"a b" } ', { type: 'subscribe', channel: 'a b', filters: [] }],
-    ['filters', '{"type":"subscribe","channel":"test","filters":["skip-self"]}', { type: 'subscribe', channel: 'test', filters: ['skip-self'] }],
-    ['five filters (the maximum)', '{"type":"subscribe","channel":"c","filters":["1","2","3","4","5"]}', { type: 'subscribe', channel: 'c', filters: ['1', '2', '3', '4', '5'] }],
+    [
+      'filters',
+      '{"type":"subscribe","channel":"test","filters":["skip-self"]}',
+      { type: 'subscribe', channel: 'test', filters: ['skip-self'] },
+    ],
+    [
+      'five filters (the maximum)',
+      '{"type":"subscribe","channel":"c","filters":["1","2","3","4","5"]}',
+      { type: 'subscribe', channel: 'c', filters: ['1', '2', '3', '4', '5'] },
+    ],
     ['null filters', '{"type":"subscribe","channel":"c","filters":null}', { type: 'subscribe', channel: 'c', filters: [] }],
-    ['unknown keys are ignored', '{"type":"subscribe","channel":"c","x":1,"nested":{"a":[]}}', { type: 'subscribe', channel: 'c', filters: [] }],
+    [
+      'unknown keys are ignored',
+      '{"type":"subscribe","channel":"c","x":1,"nested":{"a":[]}}',
+      { type: 'subscribe', channel: 'c', filters: [] },
+    ],
     ['unicode channel', '{"type":"subscribe","channel":"räum-✓"}', { type: 'subscribe', channel: 'räum-✓', filters: [] }],
     ['js-grip unsubscribe', '{"channel":"room","type":"unsubscribe"}', { type: 'unsubscribe', channel: 'room' }],
     ['unsubscribe ignores filters', '{"type":"unsubscribe","channel":"room","filters":7}', { type: 'unsubscribe', channel: 'room' }],
@@ -49,7 +60,11 @@ describe('parseControlMessage: subscribe / unsubscribe / detach', () => {
     ['too long a channel', `{"type":"subscribe","channel":"${'x'.repeat(257)}"}`, 'at most 256 bytes'],
     ['filters not an array', '{"type":"subscribe","channel":"c","filters":"skip-self"}', "'filters' must be an array of strings"],
     ['a non-string filter', '{"type":"subscribe","channel":"c","filters":["a",1]}', "'filters' contains a value that is not a string"],
-    ['six filters', '{"type":"subscribe","channel":"c","filters":["1","2","3","4","5","6"]}', "'filters' has 6 entries, more than the maximum of 5"],
+    [
+      'six filters',
+      '{"type":"subscribe","channel":"c","filters":["1","2","3","4","5","6"]}',
+      "'filters' has 6 entries, more than the maximum of 5",
+    ],
   ])('ignores a subscription with %s', (_name, json, reason) => {
     expect(ignoredReason(json)).toContain(reason);
   });
@@ -62,14 +77,42 @@ describe('parseControlMessage: keep-alive', () => {
       '{"type": "keep-alive", "content": "{}", "timeout": 30}',
       { type: 'keep-alive', message: { kind: 'text', text: '{}' }, timeoutSeconds: 30, mode: 'idle' },
     ],
-    ['a numeric-string timeout', '{"type":"keep-alive","content":"x","timeout":"30"}', { type: 'keep-alive', message: { kind: 'text', text: 'x' }, timeoutSeconds: 30, mode: 'idle' }],
-    ['a padded, signed numeric-string timeout', '{"type":"keep-alive","content":"x","timeout":" +45 "}', { type: 'keep-alive', message: { kind: 'text', text: 'x' }, timeoutSeconds: 45, mode: 'idle' }],
-    ['the default timeout', '{"type":"keep-alive","content":"x"}', { type: 'keep-alive', message: { kind: 'text', text: 'x' }, timeoutSeconds: 55, mode: 'idle' }],
-    ['timeout 0 means the default', '{"type":"keep-alive","content":"x","timeout":0}', { type: 'keep-alive', message: { kind: 'text', text: 'x' }, timeoutSeconds: 55, mode: 'idle' }],
-    ['interval mode', '{"type":"keep-alive","content":"x","mode":"interval"}', { type: 'keep-alive', message: { kind: 'text', text: 'x' }, timeoutSeconds: 55, mode: 'interval' }],
-    ['an unknown mode is idle (as in Pushpin)', '{"type":"keep-alive","content":"x","mode":"sometimes"}', { type: 'keep-alive', message: { kind: 'text', text: 'x' }, timeoutSeconds: 55, mode: 'idle' }],
+    [
+      'a numeric-string timeout',
+      '{"type":"keep-alive","content":"x","timeout":"30"}',
+      { type: 'keep-alive', message: { kind: 'text', text: 'x' }, timeoutSeconds: 30, mode: 'idle' },
+    ],
+    [
+      'a padded, signed numeric-string timeout',
+      '{"type":"keep-alive","content":"x","timeout":" +45 "}',
+      { type: 'keep-alive', message: { kind: 'text', text: 'x' }, timeoutSeconds: 45, mode: 'idle' },
+    ],
+    [
+      'the default timeout',
+      '{"type":"keep-alive","content":"x"}',
+      { type: 'keep-alive', message: { kind: 'text', text: 'x' }, timeoutSeconds: 55, mode: 'idle' },
+    ],
+    [
+      'timeout 0 means the default',
+      '{"type":"keep-alive","content":"x","timeout":0}',
+      { type: 'keep-alive', message: { kind: 'text', text: 'x' }, timeoutSeconds: 55, mode: 'idle' },
+    ],
+    [
+      'interval mode',
+      '{"type":"keep-alive","content":"x","mode":"interval"}',
+      { type: 'keep-alive', message: { kind: 'text', text: 'x' }, timeoutSeconds: 55, mode: 'interval' },
+    ],
+    [
+      'an unknown mode is idle (as in Pushpin)',
+      '{"type":"keep-alive","content":"x","mode":"sometimes"}',
+      { type: 'keep-alive', message: { kind: 'text', text: 'x' }, timeoutSeconds: 55, mode: 'idle' },
+    ],
     ['no content turns keep-alives off', '{"type":"keep-alive"}', { type: 'keep-alive', message: null, timeoutSeconds: 55, mode: 'idle' }],
-    ['no content, with timeout and mode', '{"type":"keep-alive","timeout":10,"mode":"interval"}', { type: 'keep-alive', message: null, timeoutSeconds: 10, mode: 'interval' }],
+    [
+      'no content, with timeout and mode',
+      '{"type":"keep-alive","timeout":10,"mode":"interval"}',
+      { type: 'keep-alive', message: null, timeoutSeconds: 10, mode: 'interval' },
+    ],
     [
       'content-bin is text by default (Pushpin quirk)',
       '{"type":"keep-alive","content-bin":"aGk="}',
@@ -85,22 +128,38 @@ describe('parseControlMessage: keep-alive', () => {
       '{"type":"keep-alive","content":"hé","message-type":"binary"}',
       { type: 'keep-alive', message: { kind: 'binary', data: utf8('hé') }, timeoutSeconds: 55, mode: 'idle' },
     ],
-    ['ping', '{"type":"keep-alive","content":"","message-type":"ping"}', { type: 'keep-alive', message: { kind: 'ping', data: new Uint8Array(0) }, timeoutSeconds: 55, mode: 'idle' }],
-    ['pong', '{"mode":"interval","message-type":"pong","content-bin":"AAE=","type":"keep-alive","timeout":"5"}', { type: 'keep-alive', message: { kind: 'pong', data: new Uint8Array([0, 1]) }, timeoutSeconds: 5, mode: 'interval' }],
-    ['empty text content is a message', '{"type":"keep-alive","content":""}', { type: 'keep-alive', message: { kind: 'text', text: '' }, timeoutSeconds: 55, mode: 'idle' }],
+    [
+      'ping',
+      '{"type":"keep-alive","content":"","message-type":"ping"}',
+      { type: 'keep-alive', message: { kind: 'ping', data: new Uint8Array(0) }, timeoutSeconds: 55, mode: 'idle' },
+    ],
+    [
+      'pong',
+      '{"mode":"interval","message-type":"pong","content-bin":"AAE=","type":"keep-alive","timeout":"5"}',
+      { type: 'keep-alive', message: { kind: 'pong', data: new Uint8Array([0, 1]) }, timeoutSeconds: 5, mode: 'interval' },
+    ],
+    [
+      'empty text content is a message',
+      '{"type":"keep-alive","content":""}',
+      { type: 'keep-alive', message: { kind: 'text', text: '' }, timeoutSeconds: 55, mode: 'idle' },
+    ],
   ])('%s', (_name, json, expected) => {
     expect(parsedMessage(json)).toEqual(expected);
   });
 
   it.each<[string, string, string]>([
-    ['an unknown message-type', '{"type":"keep-alive","content":"x","message-type":"close"}', "'message-type' has unknown value \"close\""],
+    ['an unknown message-type', '{"type":"keep-alive","content":"x","message-type":"close"}', '\'message-type\' has unknown value "close"'],
     ['content that is not a string', '{"type":"keep-alive","content":5}', "'content' must be a string"],
     ['content-bin that is not a string', '{"type":"keep-alive","content-bin":[1]}', "'content-bin' must be a base64 string"],
     ['content-bin that is not base64', '{"type":"keep-alive","content-bin":"a$b"}', "'content-bin' is not valid base64"],
     ['text content-bin that is not UTF-8', '{"type":"keep-alive","content-bin":"/w=="}', "'content-bin' is not UTF-8"],
     ['a negative timeout', '{"type":"keep-alive","content":"x","timeout":-1}', "'timeout' must be a non-negative integer, got -1"],
     ['a fractional timeout', '{"type":"keep-alive","content":"x","timeout":1.5}', "'timeout' must be a non-negative integer"],
-    ['a non-numeric timeout string', '{"type":"keep-alive","content":"x","timeout":"soon"}', "'timeout' must be a non-negative integer, got \"soon\""],
+    [
+      'a non-numeric timeout string',
+      '{"type":"keep-alive","content":"x","timeout":"soon"}',
+      '\'timeout\' must be a non-negative integer, got "soon"',
+    ],
     ['a boolean timeout', '{"type":"keep-alive","content":"x","timeout":true}', "'timeout' must be a non-negative integer"],
     ['a timeout beyond int32', '{"type":"keep-alive","content":"x","timeout":2147483648}', "'timeout' must be a non-negative integer"],
     ['a mode that is not a string', '{"type":"keep-alive","content":"x","mode":1}', "'mode' must be a string"],
@@ -137,8 +196,8 @@ describe('parseControlMessage: what is ignored', () => {
     ['null', 'null', 'not a JSON object'],
     ['a missing type', '{"channel":"x"}', "has no 'type'"],
     ['a non-string type', '{"type":1}', "'type' must be a string"],
-    ['an unknown type', '{"type":"subscribe-all"}', "'type' has unknown value \"subscribe-all\""],
-    ['a type in the wrong case', '{"type":"Subscribe","channel":"x"}', "'type' has unknown value \"Subscribe\""],
+    ['an unknown type', '{"type":"subscribe-all"}', '\'type\' has unknown value "subscribe-all"'],
+    ['a type in the wrong case', '{"type":"Subscribe","channel":"x"}', '\'type\' has unknown value "Subscribe"'],
     ['session (not supported)', '{"type":"session","id":"s1"}', '"session" is not supported'],
     ['send-delayed (not supported)', '{"type":"send-delayed","content":"x"}', '"send-delayed" is not supported'],
     ['flush-delayed (not supported)', '{"type":"flush-delayed"}', '"flush-delayed" is not supported'],
@@ -179,12 +238,18 @@ const controlishJsonArb = fc
 
 const keepAliveMessageArb = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 30 }).map((text) => ({ kind: 'text' as const, text })),
-  fc.constantFrom('binary' as const, 'ping' as const, 'pong' as const).chain((kind) => fc.uint8Array({ maxLength: 30 }).map((data) => ({ kind, data }))),
+  fc
+    .constantFrom('binary' as const, 'ping' as const, 'pong' as const)
+    .chain((kind) => fc.uint8Array({ maxLength: 30 }).map((data) => ({ kind, data }))),
 );
 const channelArb = fc.string({ unit: 'binary', minLength: 1, maxLength: 30 }).filter((c) => validateChannel(c).ok);
 
 const controlMessageArb: fc.Arbitrary<ControlMessage> = fc.oneof(
-  fc.record({ type: fc.constant('subscribe' as const), channel: channelArb, filters: fc.array(fc.string({ maxLength: 10 }), { maxLength: 5 }) }),
+  fc.record({
+    type: fc.constant('subscribe' as const),
+    channel: channelArb,
+    filters: fc.array(fc.string({ maxLength: 10 }), { maxLength: 5 }),
+  }),
   fc.record({ type: fc.constant('unsubscribe' as const), channel: channelArb }),
   fc.constant({ type: 'detach' as const }),
   fc.record({
@@ -193,7 +258,11 @@ const controlMessageArb: fc.Arbitrary<ControlMessage> = fc.oneof(
     timeoutSeconds: fc.integer({ min: 1, max: 2_147_483_647 }),
     mode: fc.constantFrom('idle' as const, 'interval' as const),
   }),
-  fc.record({ type: fc.constant('set-meta' as const), name: fc.string({ minLength: 1, maxLength: 20 }), value: fc.option(fc.string({ maxLength: 20 }), { nil: null }) }),
+  fc.record({
+    type: fc.constant('set-meta' as const),
+    name: fc.string({ minLength: 1, maxLength: 20 }),
+    value: fc.option(fc.string({ maxLength: 20 }), { nil: null }),
+  }),
 );
 
 describe('encodeControlMessage', () => {
@@ -204,7 +273,10 @@ describe('encodeControlMessage', () => {
     [{ type: 'detach' }, '{"type":"detach"}'],
     [{ type: 'set-meta', name: 'user', value: 'alice' }, '{"type":"set-meta","name":"user","value":"alice"}'],
     [{ type: 'set-meta', name: 'user', value: null }, '{"type":"set-meta","name":"user"}'],
-    [{ type: 'keep-alive', message: { kind: 'text', text: '{}' }, timeoutSeconds: 30, mode: 'idle' }, '{"type":"keep-alive","content":"{}","message-type":"text","timeout":30,"mode":"idle"}'],
+    [
+      { type: 'keep-alive', message: { kind: 'text', text: '{}' }, timeoutSeconds: 30, mode: 'idle' },
+      '{"type":"keep-alive","content":"{}","message-type":"text","timeout":30,"mode":"idle"}',
+    ],
     [
       { type: 'keep-alive', message: { kind: 'ping', data: utf8('hi') }, timeoutSeconds: 20, mode: 'interval' },
       '{"type":"keep-alive","content-bin":"aGk=","message-type":"ping","timeout":20,"mode":"interval"}',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { closeEvent, isSendableCloseCode } from '../../../../src/domain/protocol/events.js';
+import { closeEvent, isSendableCloseCode } from '#src/domain/protocol/events.js';
 
 describe('isSendableCloseCode', () => {
   it.each([1000, 1001, 1003, 1007, 1011, 1014, 3000, 4000, 4999])('%i can be sent', (code) => {

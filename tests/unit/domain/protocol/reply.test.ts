@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { GripMode } from '../../../../src/domain/connection.js';
-import { encodeEvents } from '../../../../src/domain/protocol/codec.js';
-import { isSendableCloseCode, type WsEvent } from '../../../../src/domain/protocol/events.js';
+import type { GripMode } from '#src/domain/connection.js';
+import { encodeEvents } from '#src/domain/protocol/codec.js';
+import { isSendableCloseCode, type WsEvent } from '#src/domain/protocol/events.js';
 import {
   interpretReply,
   MAX_REJECT_BODY_BYTES,
@@ -10,7 +10,7 @@ import {
   parseGripExtension,
   type ReplyContext,
   type ReplyDecision,
-} from '../../../../src/domain/protocol/reply.js';
+} from '#src/domain/protocol/reply.js';
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 const latin1 = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
@@ -99,14 +99,21 @@ describe('interpretReply: OPEN phase, accept', () => {
   });
 
   it('drops headers named in Connection from the client headers', () => {
-    const decision = expectKind(interpretReply(reply('OPEN\r\n', { connection: 'close, X-Hop', 'x-hop': '1', 'x-end': '2' }), openPhase()), 'accept');
+    const decision = expectKind(
+      interpretReply(reply('OPEN\r\n', { connection: 'close, X-Hop', 'x-hop': '1', 'x-end': '2' }), openPhase()),
+      'accept',
+    );
     expect(decision.clientHeaders).toEqual({ 'x-end': '2' });
   });
 
   it('treats header names case-insensitively even if the adapter did not lower-case them', () => {
     const decision = expectKind(
       interpretReply(
-        { status: 200, headers: { 'Content-Type': EVENTS, 'Sec-WebSocket-Extensions': 'grip' }, body: latin1('OPEN\r\nTEXT 4\r\nm:hi\r\n') },
+        {
+          status: 200,
+          headers: { 'Content-Type': EVENTS, 'Sec-WebSocket-Extensions': 'grip' },
+          body: latin1('OPEN\r\nTEXT 4\r\nm:hi\r\n'),
+        },
         openPhase(),
       ),
       'accept',
@@ -147,7 +154,10 @@ describe('interpretReply: OPEN phase, accept', () => {
 
   it('sends TEXT and BINARY verbatim without GRIP, and c: means nothing', () => {
     const decision = expectKind(
-      interpretReply(reply([{ type: 'OPEN' }, { type: 'TEXT', text: 'c:{"type":"detach"}' }, { type: 'BINARY', data: utf8('raw') }]), openPhase()),
+      interpretReply(
+        reply([{ type: 'OPEN' }, { type: 'TEXT', text: 'c:{"type":"detach"}' }, { type: 'BINARY', data: utf8('raw') }]),
+        openPhase(),
+      ),
       'accept',
     );
     expect(decision.actions).toEqual([
@@ -157,7 +167,10 @@ describe('interpretReply: OPEN phase, accept', () => {
   });
 
   it('an accept may close right away', () => {
-    const decision = expectKind(interpretReply(reply([{ type: 'OPEN' }, { type: 'CLOSE', code: 4001, reason: 'go away' }]), openPhase()), 'accept');
+    const decision = expectKind(
+      interpretReply(reply([{ type: 'OPEN' }, { type: 'CLOSE', code: 4001, reason: 'go away' }]), openPhase()),
+      'accept',
+    );
     expect(decision.actions).toEqual([{ kind: 'close', code: 4001, reason: 'go away' }]);
   });
 });
@@ -167,7 +180,13 @@ describe('interpretReply: OPEN phase, reject and invalid', () => {
     const decision = interpretReply(
       {
         status: 403,
-        headers: { 'content-type': 'text/plain', 'www-authenticate': 'Bearer', 'content-length': '9', 'transfer-encoding': 'chunked', connection: 'close' },
+        headers: {
+          'content-type': 'text/plain',
+          'www-authenticate': 'Bearer',
+          'content-length': '9',
+          'transfer-encoding': 'chunked',
+          connection: 'close',
+        },
         body: utf8('forbidden'),
       },
       openPhase(),
@@ -183,7 +202,13 @@ describe('interpretReply: OPEN phase, reject and invalid', () => {
 
   it.each<[string, number, Record<string, string>, number, string]>([
     ['a 200 with the wrong content type', 200, { 'content-type': 'text/html' }, 502, 'Content-Type "text/html"'],
-    ['a 200 with a charset parameter', 200, { 'content-type': `${EVENTS}; charset=utf-8` }, 502, 'expected exactly application/websocket-events'],
+    [
+      'a 200 with a charset parameter',
+      200,
+      { 'content-type': `${EVENTS}; charset=utf-8` },
+      502,
+      'expected exactly application/websocket-events',
+    ],
     ['a 200 without a content type', 200, {}, 502, 'without a Content-Type'],
     ['a 204 (not 200)', 204, { 'content-type': EVENTS }, 502, 'status 204'],
     ['a 201', 201, { 'content-type': EVENTS }, 502, 'status 201'],
@@ -246,7 +271,10 @@ describe('interpretReply: session phase', () => {
   });
 
   it('capture 4: unsubscribe', () => {
-    const decision = expectKind(interpretReply(reply('TEXT 29\r\nc:{"type":"unsubscribe","channel":"test"}\r\n'), sessionPhase()), 'update');
+    const decision = expectKind(
+      interpretReply(reply('TEXT 29\r\nc:{"type":"unsubscribe","channel":"test"}\r\n'), sessionPhase()),
+      'update',
+    );
     expect(decision.actions).toEqual([{ kind: 'control', message: { type: 'unsubscribe', channel: 'test' } }]);
   });
 
@@ -273,18 +301,31 @@ describe('interpretReply: session phase', () => {
     const odd = expectKind(interpretReply(reply([{ type: 'CLOSE', code: 1005, reason: 'x' }]), sessionPhase()), 'update');
     expect(odd.actions).toEqual([{ kind: 'close', code: null, reason: '' }]);
     expect(odd.ignored).toEqual(['event 0 (CLOSE): close code 1005 cannot be sent to a client; closing without a code']);
-    expect(expectKind(interpretReply(reply('CLOSE\r\n'), sessionPhase()), 'update').actions).toEqual([{ kind: 'close', code: null, reason: '' }]);
+    expect(expectKind(interpretReply(reply('CLOSE\r\n'), sessionPhase()), 'update').actions).toEqual([
+      { kind: 'close', code: null, reason: '' },
+    ]);
   });
 
   it('cuts a close reason to the 123 bytes a close frame can carry, at a character boundary', () => {
-    const decision = expectKind(interpretReply(reply([{ type: 'CLOSE', code: 1000, reason: `${'r'.repeat(122)}éé` }]), sessionPhase()), 'update');
+    const decision = expectKind(
+      interpretReply(reply([{ type: 'CLOSE', code: 1000, reason: `${'r'.repeat(122)}éé` }]), sessionPhase()),
+      'update',
+    );
     expect(decision.actions).toEqual([{ kind: 'close', code: 1000, reason: 'r'.repeat(122) }]);
     expect(decision.ignored).toEqual(['event 0 (CLOSE): close reason cut to 123 bytes, the most a close frame can carry']);
   });
 
   it('ignores events after CLOSE, DISCONNECT or a second OPEN', () => {
     const afterClose = expectKind(
-      interpretReply(reply([{ type: 'TEXT', text: 'm:a' }, { type: 'CLOSE', code: 1000, reason: '' }, { type: 'TEXT', text: 'm:b' }, { type: 'DISCONNECT' }]), sessionPhase()),
+      interpretReply(
+        reply([
+          { type: 'TEXT', text: 'm:a' },
+          { type: 'CLOSE', code: 1000, reason: '' },
+          { type: 'TEXT', text: 'm:b' },
+          { type: 'DISCONNECT' },
+        ]),
+        sessionPhase(),
+      ),
       'update',
     );
     expect(afterClose.actions).toEqual([
@@ -318,7 +359,14 @@ describe('interpretReply: session phase', () => {
 
   it('lists invalid control messages in ignored and keeps going', () => {
     const decision = expectKind(
-      interpretReply(reply([{ type: 'TEXT', text: 'c:{"type":"nope"}' }, { type: 'TEXT', text: 'c:{bad' }, { type: 'TEXT', text: 'm:ok' }]), sessionPhase()),
+      interpretReply(
+        reply([
+          { type: 'TEXT', text: 'c:{"type":"nope"}' },
+          { type: 'TEXT', text: 'c:{bad' },
+          { type: 'TEXT', text: 'm:ok' },
+        ]),
+        sessionPhase(),
+      ),
       'update',
     );
     expect(decision.actions).toEqual([{ kind: 'send', message: { kind: 'text', text: 'ok' } }]);
@@ -328,7 +376,13 @@ describe('interpretReply: session phase', () => {
 
   it('c: is a control message even with an empty prefix', () => {
     const decision = expectKind(
-      interpretReply(reply([{ type: 'TEXT', text: 'c:{"type":"detach"}' }, { type: 'TEXT', text: 'plain' }]), sessionPhase({ enabled: true, messagePrefix: '' })),
+      interpretReply(
+        reply([
+          { type: 'TEXT', text: 'c:{"type":"detach"}' },
+          { type: 'TEXT', text: 'plain' },
+        ]),
+        sessionPhase({ enabled: true, messagePrefix: '' }),
+      ),
       'update',
     );
     expect(decision.actions).toEqual([
@@ -344,7 +398,10 @@ describe('interpretReply: session phase', () => {
   });
 
   it('a multi-byte prefix is matched on bytes for BINARY', () => {
-    const decision = expectKind(interpretReply(reply([{ type: 'BINARY', data: utf8('→ab') }]), sessionPhase({ enabled: true, messagePrefix: '→' })), 'update');
+    const decision = expectKind(
+      interpretReply(reply([{ type: 'BINARY', data: utf8('→ab') }]), sessionPhase({ enabled: true, messagePrefix: '→' })),
+      'update',
+    );
     expect(decision.actions).toEqual([{ kind: 'send', message: { kind: 'binary', data: utf8('ab') } }]);
   });
 
@@ -410,11 +467,22 @@ describe('parseGripExtension', () => {
 describe('interpretReply properties', () => {
   const contextArb = fc.record({
     phase: fc.constantFrom('open' as const, 'session' as const),
-    grip: fc.oneof(fc.constant(NO_GRIP), fc.string({ maxLength: 3 }).map((messagePrefix): GripMode => ({ enabled: true, messagePrefix }))),
+    grip: fc.oneof(
+      fc.constant(NO_GRIP),
+      fc.string({ maxLength: 3 }).map((messagePrefix): GripMode => ({ enabled: true, messagePrefix })),
+    ),
     offeredSubprotocols: fc.array(fc.constantFrom('chat', 'mqtt'), { maxLength: 2 }),
   });
   const headersArb = fc.dictionary(
-    fc.constantFrom('content-type', 'sec-websocket-extensions', 'sec-websocket-protocol', 'set-meta-a', 'keep-alive-interval', 'x-other', 'connection'),
+    fc.constantFrom(
+      'content-type',
+      'sec-websocket-extensions',
+      'sec-websocket-protocol',
+      'set-meta-a',
+      'keep-alive-interval',
+      'x-other',
+      'connection',
+    ),
     fc.oneof(fc.constant(EVENTS), fc.constant('grip; message-prefix="'), fc.constant('chat'), fc.string({ maxLength: 12 })),
   );
   const bodyArb = fc.oneof(
@@ -423,16 +491,31 @@ describe('interpretReply properties', () => {
       .tuple(
         // An OPEN first half the time, so OPEN-phase replies get accepted often enough to check.
         fc.boolean(),
-        fc.array(fc.constantFrom('OPEN\r\n', 'TEXT 4\r\nm:hi\r\n', 'TEXT 5\r\nc:{}x\r\n', 'CLOSE 2\r\n\x00\x00\r\n', 'CLOSE 2\r\n\x03\xed\r\n', 'DISCONNECT\r\n', 'PING\r\n', 'BINARY 1\r\nx\r\n'), {
-          maxLength: 6,
-        }),
+        fc.array(
+          fc.constantFrom(
+            'OPEN\r\n',
+            'TEXT 4\r\nm:hi\r\n',
+            'TEXT 5\r\nc:{}x\r\n',
+            'CLOSE 2\r\n\x00\x00\r\n',
+            'CLOSE 2\r\n\x03\xed\r\n',
+            'DISCONNECT\r\n',
+            'PING\r\n',
+            'BINARY 1\r\nx\r\n',
+          ),
+          {
+            maxLength: 6,
+          },
+        ),
       )
       .map(([open, parts]) => latin1((open ? 'OPEN\r\n' : '') + parts.join(''))),
   );
 
   // Half the replies count (200 with the events content type), so the accept/update checks below really run.
   const statusArb = fc.oneof(fc.constant(200), fc.integer({ min: 0, max: 999 }));
-  const countingHeadersArb = fc.oneof(headersArb, headersArb.map((headers) => ({ ...headers, 'content-type': EVENTS })));
+  const countingHeadersArb = fc.oneof(
+    headersArb,
+    headersArb.map((headers) => ({ ...headers, 'content-type': EVENTS })),
+  );
 
   it('never throws, and every decision is well-formed (10,000 runs)', () => {
     const reached = { reject: 0, accept: 0, update: 0, invalid: 0, ended: 0 };

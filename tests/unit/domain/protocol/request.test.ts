@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { Handshake } from '../../../../src/domain/connection.js';
-import { decodeEvents } from '../../../../src/domain/protocol/codec.js';
-import {
-  buildBackendRequest,
-  handshakeFromClient,
-  MAX_STORED_HANDSHAKE_BYTES,
-  offeredSubprotocols,
-} from '../../../../src/domain/protocol/request.js';
+import type { Handshake } from '#src/domain/connection.js';
+import { decodeEvents } from '#src/domain/protocol/codec.js';
+import { buildBackendRequest, handshakeFromClient, MAX_STORED_HANDSHAKE_BYTES, offeredSubprotocols } from '#src/domain/protocol/request.js';
 
 const ascii = (b: Uint8Array): string => String.fromCharCode(...b);
 
@@ -115,7 +110,11 @@ describe('handshakeFromClient', () => {
 });
 
 describe('offeredSubprotocols', () => {
-  const hs = (value?: string): Handshake => ({ path: '/', query: '', headers: value === undefined ? {} : { 'sec-websocket-protocol': value } });
+  const hs = (value?: string): Handshake => ({
+    path: '/',
+    query: '',
+    headers: value === undefined ? {} : { 'sec-websocket-protocol': value },
+  });
   it.each<[string | undefined, string[]]>([
     [undefined, []],
     ['', []],
@@ -191,7 +190,12 @@ describe('buildBackendRequest', () => {
 
   it('round-trips a captured handshake into a request shaped like Pushpin’s (capture 8)', () => {
     const { handshake: captured } = handshakeFromClient({
-      headers: { Host: '127.0.0.1:7999', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'ofgpc4dekRvEsDk8itEGJQ==', 'Sec-WebSocket-Extensions': 'permessage-deflate' },
+      headers: {
+        Host: '127.0.0.1:7999',
+        'Sec-WebSocket-Version': '13',
+        'Sec-WebSocket-Key': 'ofgpc4dekRvEsDk8itEGJQ==',
+        'Sec-WebSocket-Extensions': 'permessage-deflate',
+      },
       path: '/meta',
       query: '',
     });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeUtf8Strict, integerLike, isRecord, parseJson, truncateUtf8, utf8ByteLength } from '../../../../src/domain/protocol/values.js';
+import { decodeUtf8Strict, integerLike, isRecord, parseJson, truncateUtf8, utf8ByteLength } from '#src/domain/protocol/values.js';
 
 describe('integerLike', () => {
   it.each<[unknown, number | null]>([
@@ -40,9 +40,12 @@ describe('isRecord', () => {
 describe('utf8ByteLength', () => {
   it('equals TextEncoder for any string, lone surrogates included (2,000 runs)', () => {
     fc.assert(
-      fc.property(fc.string({ unit: fc.oneof(fc.string({ unit: 'binary', maxLength: 1 }), fc.constantFrom('\ud800', '\udfff')), maxLength: 50 }), (text) => {
-        expect(utf8ByteLength(text)).toBe(new TextEncoder().encode(text).length);
-      }),
+      fc.property(
+        fc.string({ unit: fc.oneof(fc.string({ unit: 'binary', maxLength: 1 }), fc.constantFrom('\ud800', '\udfff')), maxLength: 50 }),
+        (text) => {
+          expect(utf8ByteLength(text)).toBe(new TextEncoder().encode(text).length);
+        },
+      ),
       { numRuns: 2_000 },
     );
   });

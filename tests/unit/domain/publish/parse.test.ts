@@ -6,7 +6,7 @@ import {
   parsePublishBody,
   type PublishError,
   type PublishItem,
-} from '../../../../src/domain/publish/parse.js';
+} from '#src/domain/publish/parse.js';
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 const b64 = (data: Uint8Array | string): string => Buffer.from(typeof data === 'string' ? utf8(data) : data).toString('base64');
@@ -23,7 +23,9 @@ function error(body: unknown): PublishError {
   return result.error;
 }
 
-const ws = (wsMessage: unknown, extra: Record<string, unknown> = {}) => ({ items: [{ channel: 'room', formats: { 'ws-message': wsMessage }, ...extra }] });
+const ws = (wsMessage: unknown, extra: Record<string, unknown> = {}) => ({
+  items: [{ channel: 'room', formats: { 'ws-message': wsMessage }, ...extra }],
+});
 const room = { kind: 'channel', channel: 'room' } as const;
 
 describe('parsePublishBody: accepted items', () => {
@@ -71,7 +73,11 @@ describe('parsePublishBody: accepted items', () => {
     ['close with a numeric-string code', { action: 'close', code: '4001' }, { kind: 'close', code: 4001 }],
     ['close with code and reason', { action: 'close', code: 1001, reason: 'bye' }, { kind: 'close', code: 1001, reason: 'bye' }],
     ['close with an empty reason', { action: 'close', code: 1000, reason: '' }, { kind: 'close', code: 1000 }],
-    ['close with a reason of exactly 123 bytes', { action: 'close', reason: 'é'.repeat(61) + 'x' }, { kind: 'close', reason: 'é'.repeat(61) + 'x' }],
+    [
+      'close with a reason of exactly 123 bytes',
+      { action: 'close', reason: 'é'.repeat(61) + 'x' },
+      { kind: 'close', reason: 'é'.repeat(61) + 'x' },
+    ],
   ])('%s', (_name, wsMessage, payload) => {
     const [item] = items(ws(wsMessage));
     expect(item?.payload).toEqual(payload);
@@ -108,7 +114,10 @@ describe('parsePublishBody: accepted items', () => {
   });
 
   it('accepts the legacy form with format keys directly on the item', () => {
-    expect(items({ items: [{ channel: 'room', 'ws-message': { content: 'legacy' } }] })[0]?.payload).toEqual({ kind: 'text', text: 'legacy' });
+    expect(items({ items: [{ channel: 'room', 'ws-message': { content: 'legacy' } }] })[0]?.payload).toEqual({
+      kind: 'text',
+      text: 'legacy',
+    });
     expect(items({ items: [{ channel: 'room', 'http-stream': { content: 'legacy' } }] })[0]?.ignored).toBe('no ws-message format');
   });
 
@@ -117,7 +126,9 @@ describe('parsePublishBody: accepted items', () => {
   });
 
   it('accepts null id, prev-id, meta and formats-less legacy keys as absent', () => {
-    expect(items({ items: [{ channel: 'room', id: null, 'prev-id': null, meta: null, 'ws-message': { content: 'x' } }] })[0]).toMatchObject({ id: null, prevId: null });
+    expect(items({ items: [{ channel: 'room', id: null, 'prev-id': null, meta: null, 'ws-message': { content: 'x' } }] })[0]).toMatchObject(
+      { id: null, prevId: null },
+    );
   });
 
   it('accepts a text message of exactly 128 KB and a binary one too', () => {
@@ -134,38 +145,101 @@ describe('parsePublishBody: errors name the item and field', () => {
     ['items not an array', { items: {} }, { field: 'items', message: 'items: must be an array' }],
     ['empty items', { items: [] }, { field: 'items', message: 'items: must not be empty' }],
     ['an item that is not an object', { items: ['x'] }, { itemIndex: 0, field: 'items[0]', message: 'items[0]: must be an object' }],
-    ['no channel', { items: [{ formats: { 'ws-message': { content: 'x' } } }] }, { itemIndex: 0, field: 'items[0].channel', message: 'items[0].channel: required (or "connection")' }],
-    ['an empty channel', ws({ content: 'x' }, { channel: '' }), { field: 'items[0].channel', message: 'items[0].channel: channel must not be empty' }],
+    [
+      'no channel',
+      { items: [{ formats: { 'ws-message': { content: 'x' } } }] },
+      { itemIndex: 0, field: 'items[0].channel', message: 'items[0].channel: required (or "connection")' },
+    ],
+    [
+      'an empty channel',
+      ws({ content: 'x' }, { channel: '' }),
+      { field: 'items[0].channel', message: 'items[0].channel: channel must not be empty' },
+    ],
     ['the reserved channel', ws({ content: 'x' }, { channel: '$connection' }), { field: 'items[0].channel' }],
-    ['a numeric channel', ws({ content: 'x' }, { channel: 7 }), { field: 'items[0].channel', message: 'items[0].channel: channel must be a string' }],
-    ['both channel and connection', ws({ content: 'x' }, { connection: 'abc' }), { field: 'items[0].connection', message: 'items[0].connection: give either "channel" or "connection", not both' }],
+    [
+      'a numeric channel',
+      ws({ content: 'x' }, { channel: 7 }),
+      { field: 'items[0].channel', message: 'items[0].channel: channel must be a string' },
+    ],
+    [
+      'both channel and connection',
+      ws({ content: 'x' }, { connection: 'abc' }),
+      { field: 'items[0].connection', message: 'items[0].connection: give either "channel" or "connection", not both' },
+    ],
     ['an empty connection', { items: [{ connection: '', 'ws-message': { content: 'x' } }] }, { field: 'items[0].connection' }],
     ['a connection with spaces', { items: [{ connection: 'a b', 'ws-message': { content: 'x' } }] }, { field: 'items[0].connection' }],
     ['a numeric id', ws({ content: 'x' }, { id: 5 }), { field: 'items[0].id', message: 'items[0].id: must be a string' }],
     ['a numeric prev-id', ws({ content: 'x' }, { 'prev-id': 5 }), { field: 'items[0].prev-id' }],
     ['meta not an object', ws({ content: 'x' }, { meta: 'x' }), { field: 'items[0].meta' }],
-    ['a meta value not a string', ws({ content: 'x' }, { meta: { n: 1 } }), { field: 'items[0].meta.n', message: 'items[0].meta.n: must be a string' }],
-    ['no formats at all', { items: [{ channel: 'room' }] }, { field: 'items[0].formats', message: 'items[0].formats: no formats specified' }],
-    ['empty formats', { items: [{ channel: 'room', formats: {} }] }, { field: 'items[0].formats', message: 'items[0].formats: no formats specified' }],
-    ['formats not an object', { items: [{ channel: 'room', formats: [] }] }, { field: 'items[0].formats', message: 'items[0].formats: must be an object' }],
-    ['ws-message not an object', ws('hello'), { field: 'items[0].formats.ws-message', message: 'items[0].formats.ws-message: must be an object' }],
+    [
+      'a meta value not a string',
+      ws({ content: 'x' }, { meta: { n: 1 } }),
+      { field: 'items[0].meta.n', message: 'items[0].meta.n: must be a string' },
+    ],
+    [
+      'no formats at all',
+      { items: [{ channel: 'room' }] },
+      { field: 'items[0].formats', message: 'items[0].formats: no formats specified' },
+    ],
+    [
+      'empty formats',
+      { items: [{ channel: 'room', formats: {} }] },
+      { field: 'items[0].formats', message: 'items[0].formats: no formats specified' },
+    ],
+    [
+      'formats not an object',
+      { items: [{ channel: 'room', formats: [] }] },
+      { field: 'items[0].formats', message: 'items[0].formats: must be an object' },
+    ],
+    [
+      'ws-message not an object',
+      ws('hello'),
+      { field: 'items[0].formats.ws-message', message: 'items[0].formats.ws-message: must be an object' },
+    ],
     ['an unknown action', ws({ action: 'explode' }), { field: 'items[0].formats.ws-message.action' }],
     ['a non-string action', ws({ action: 1 }), { field: 'items[0].formats.ws-message.action' }],
     ['send without content', ws({}), { field: 'items[0].formats.ws-message.content' }],
     ['binary without content', ws({ type: 'binary' }), { field: 'items[0].formats.ws-message.content' }],
     ['an unknown type', ws({ type: 'json', content: 'x' }), { field: 'items[0].formats.ws-message.type' }],
-    ['numeric content', ws({ content: 5 }), { field: 'items[0].formats.ws-message.content', message: 'items[0].formats.ws-message.content: must be a string' }],
-    ['invalid base64', ws({ 'content-bin': 'not base64!' }), { field: 'items[0].formats.ws-message.content-bin', message: 'items[0].formats.ws-message.content-bin: not valid base64' }],
+    [
+      'numeric content',
+      ws({ content: 5 }),
+      { field: 'items[0].formats.ws-message.content', message: 'items[0].formats.ws-message.content: must be a string' },
+    ],
+    [
+      'invalid base64',
+      ws({ 'content-bin': 'not base64!' }),
+      { field: 'items[0].formats.ws-message.content-bin', message: 'items[0].formats.ws-message.content-bin: not valid base64' },
+    ],
     ['non-string content-bin', ws({ 'content-bin': [1] }), { field: 'items[0].formats.ws-message.content-bin' }],
-    ['text content-bin that is not UTF-8', ws({ 'content-bin': '/w==', type: 'text' }), { field: 'items[0].formats.ws-message.content-bin' }],
+    [
+      'text content-bin that is not UTF-8',
+      ws({ 'content-bin': '/w==', type: 'text' }),
+      { field: 'items[0].formats.ws-message.content-bin' },
+    ],
     ['a close code of 999', ws({ action: 'close', code: 999 }), { field: 'items[0].formats.ws-message.code' }],
     ['a close code of 5000', ws({ action: 'close', code: 5000 }), { field: 'items[0].formats.ws-message.code' }],
     ['the reserved close code 1005', ws({ action: 'close', code: 1005 }), { field: 'items[0].formats.ws-message.code' }],
     ['a negative close code', ws({ action: 'close', code: -1 }), { field: 'items[0].formats.ws-message.code' }],
-    ['a fractional close code', ws({ action: 'close', code: 1000.5 }), { field: 'items[0].formats.ws-message.code', message: 'items[0].formats.ws-message.code: must be an integer' }],
+    [
+      'a fractional close code',
+      ws({ action: 'close', code: 1000.5 }),
+      { field: 'items[0].formats.ws-message.code', message: 'items[0].formats.ws-message.code: must be an integer' },
+    ],
     ['a non-string reason', ws({ action: 'close', reason: 5 }), { field: 'items[0].formats.ws-message.reason' }],
-    ['a reason of 124 bytes', ws({ action: 'close', reason: 'é'.repeat(62) }), { field: 'items[0].formats.ws-message.reason', message: 'items[0].formats.ws-message.reason: is 124 bytes of UTF-8, more than the limit of 123' }],
-    ['legacy ws-message errors use the legacy path', { items: [{ channel: 'room', 'ws-message': { content: 1 } }] }, { field: 'items[0].ws-message.content' }],
+    [
+      'a reason of 124 bytes',
+      ws({ action: 'close', reason: 'é'.repeat(62) }),
+      {
+        field: 'items[0].formats.ws-message.reason',
+        message: 'items[0].formats.ws-message.reason: is 124 bytes of UTF-8, more than the limit of 123',
+      },
+    ],
+    [
+      'legacy ws-message errors use the legacy path',
+      { items: [{ channel: 'room', 'ws-message': { content: 1 } }] },
+      { field: 'items[0].ws-message.content' },
+    ],
   ])('%s', (_name, body, expected) => {
     const e = error(body);
     expect(e.kind).toBe('invalid-publish');

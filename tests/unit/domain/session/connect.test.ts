@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { expiryFor } from '../../../../src/domain/connection.js';
-import { parseJob, type ConnectionsJob } from '../../../../src/domain/fanout/jobs.js';
-import { onConnect, type ConnectInput } from '../../../../src/domain/session/connect.js';
-import { backendError, binaryFrame, closeFrame, eventsReply, gripAccept, httpReply, storeError, textFrame } from '../../../helpers/fakes.js';
-import { sessionHarness, TARGET_URL } from '../../../helpers/harness.js';
+import { expiryFor } from '#src/domain/connection.js';
+import { parseJob, type ConnectionsJob } from '#src/domain/fanout/jobs.js';
+import { onConnect, type ConnectInput } from '#src/domain/session/connect.js';
+import { backendError, binaryFrame, closeFrame, eventsReply, gripAccept, httpReply, storeError, textFrame } from '#test-helpers/fakes.js';
+import { sessionHarness, TARGET_URL } from '#test-helpers/harness.js';
 
 const ID = 'L0SM9cOFvHcCIhw=';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { closingEvent, onDisconnect } from '../../../../src/domain/session/disconnect.js';
-import { backendError, httpReply, storeError } from '../../../helpers/fakes.js';
-import { connectionRecord, sessionHarness } from '../../../helpers/harness.js';
+import { closingEvent, onDisconnect } from '#src/domain/session/disconnect.js';
+import { backendError, httpReply, storeError } from '#test-helpers/fakes.js';
+import { connectionRecord, sessionHarness } from '#test-helpers/harness.js';
 
 const ID = 'L0SM9cOFvHcCIhw=';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { onMessage } from '../../../../src/domain/session/message.js';
-import { backendError, binaryFrame, closeFrame, eventsReply, httpReply, storeError, textFrame } from '../../../helpers/fakes.js';
-import { connectionRecord, sessionHarness, TARGET_URL } from '../../../helpers/harness.js';
+import { onMessage } from '#src/domain/session/message.js';
+import { backendError, binaryFrame, closeFrame, eventsReply, httpReply, storeError, textFrame } from '#test-helpers/fakes.js';
+import { connectionRecord, sessionHarness, TARGET_URL } from '#test-helpers/harness.js';
 
 const ID = 'L0SM9cOFvHcCIhw=';
 const subscribe = (channel: string) => textFrame(`c:{"type":"subscribe","channel":"${channel}"}`);
@@ -35,7 +35,9 @@ describe('onMessage: forwarding', () => {
 
   it('posts the reply’s messages in order, prefix stripped, binary as bytes', async () => {
     const h = connected();
-    h.backend.respond(eventsReply([textFrame('m:one'), binaryFrame(new Uint8Array([0x6d, 0x3a, 7, 8])), textFrame('m:two'), textFrame('no prefix')]));
+    h.backend.respond(
+      eventsReply([textFrame('m:one'), binaryFrame(new Uint8Array([0x6d, 0x3a, 7, 8])), textFrame('m:two'), textFrame('no prefix')]),
+    );
 
     const outcome = await onMessage(h.deps, { connectionId: ID, text: 'hi' });
 
@@ -130,17 +132,20 @@ describe('onMessage: closing', () => {
     expect(h.gateway.closes(ID)).toEqual([{ connectionId: ID, request: undefined }]);
   });
 
-  it.each(['connect', 'timeout', 'too-large', 'protocol'] as const)('backend failure (%s) closes the client with 1011 and changes nothing', async (kind) => {
-    const h = connected();
-    h.backend.respond(backendError(kind));
+  it.each(['connect', 'timeout', 'too-large', 'protocol'] as const)(
+    'backend failure (%s) closes the client with 1011 and changes nothing',
+    async (kind) => {
+      const h = connected();
+      h.backend.respond(backendError(kind));
 
-    const outcome = await onMessage(h.deps, { connectionId: ID, text: 'hi' });
+      const outcome = await onMessage(h.deps, { connectionId: ID, text: 'hi' });
 
-    expect(outcome).toEqual({ kind: 'closed', reason: `backend ${kind}` });
-    expect(h.gateway.calls).toEqual([{ op: 'close', connectionId: ID, request: { code: 1011, reason: 'backend unavailable' } }]);
-    expect(h.store.callsOf('updateConnection')).toHaveLength(0);
-    expect(h.log.find('error', ID)).toHaveLength(1);
-  });
+      expect(outcome).toEqual({ kind: 'closed', reason: `backend ${kind}` });
+      expect(h.gateway.calls).toEqual([{ op: 'close', connectionId: ID, request: { code: 1011, reason: 'backend unavailable' } }]);
+      expect(h.store.callsOf('updateConnection')).toHaveLength(0);
+      expect(h.log.find('error', ID)).toHaveLength(1);
+    },
+  );
 
   it.each([
     ['a 500', httpReply(500, 'oops', { 'Set-Meta-Room': 'x' })],

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { planSubscriptions, type SubscriptionOp } from '../../../../src/domain/session/subscriptions.js';
+import { planSubscriptions, type SubscriptionOp } from '#src/domain/session/subscriptions.js';
 
 const sub = (channel: string): SubscriptionOp => ({ op: 'subscribe', channel });
 const unsub = (channel: string): SubscriptionOp => ({ op: 'unsubscribe', channel });

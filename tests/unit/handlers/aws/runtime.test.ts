@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EnvironmentError, loadAwsEnvironment } from '../../../../src/handlers/aws/runtime.js';
+import { EnvironmentError, loadAwsEnvironment } from '#src/handlers/aws/runtime.js';
 
 describe('loadAwsEnvironment', () => {
   it('accepts every log level the stack offers (its logLevel context), in either case', () => {
