@@ -82,7 +82,7 @@ export class FanoutQueues extends Construct {
     worker.addEventSource(
       new SqsEventSource(this.delayed, {
         batchSize: options.batchSize,
-        maxBatchingWindow: options.maxBatchingWindow.toSeconds() > 0 ? options.maxBatchingWindow : undefined,
+        ...(options.maxBatchingWindow.toSeconds() > 0 ? { maxBatchingWindow: options.maxBatchingWindow } : {}),
         maxConcurrency: options.maxConcurrency,
         reportBatchItemFailures: true,
       }),

@@ -11,7 +11,7 @@ export interface WebSocketApiProps {
   readonly throttle: ThrottleSettings;
   readonly logRetention: RetentionDays;
   /** The account's API Gateway logging role, when this stack creates it: the stage must wait for it. */
-  readonly accountLogging?: IDependable;
+  readonly accountLogging?: IDependable | undefined;
 }
 
 export interface WebSocketHandlers {

@@ -17,7 +17,7 @@ export interface BatchWriteOptions {
   readonly retryBaseMs?: number;
   /** Cap of that backoff. Default 1,000 ms. */
   readonly retryMaxMs?: number;
-  readonly log?: Log;
+  readonly log?: Log | undefined;
 }
 
 /**

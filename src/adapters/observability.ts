@@ -110,7 +110,7 @@ export class PowertoolsLog extends LevelLog {
 
 export interface ConsoleLogOptions {
   /** Lowest level written. Default `info`. */
-  readonly level?: LogLevel;
+  readonly level?: LogLevel | undefined;
   /** Where a finished line goes. Default: `warn`/`error` to stderr, the rest to stdout. */
   readonly write?: (line: string, level: LogLevel) => void;
   /** Attributes on every line. */

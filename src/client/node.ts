@@ -85,7 +85,7 @@ export async function toWebRequest(req: IncomingMessage, options: ToWebRequestOp
   const url = new URL(req.url ?? '/', baseUrlOf(req, options.baseUrl));
   const hasBody = method !== 'GET' && method !== 'HEAD';
   const body = hasBody ? await readNodeBody(req, limit) : undefined;
-  return new Request(url, { method, headers, body });
+  return new Request(url, { method, headers, ...(body !== undefined ? { body } : {}) });
 }
 
 function baseUrlOf(req: IncomingMessage, baseUrl: string | undefined): string {

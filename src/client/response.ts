@@ -252,7 +252,7 @@ export class WebSocketReply {
     if (!Number.isInteger(status) || status < 300 || status > 599) {
       throw new GripUsageError('invalid-status', `reject status must be an integer from 300 to 599, got ${describe(status)}`);
     }
-    return new Response(body ?? null, { status, headers });
+    return new Response(body ?? null, { status, ...(headers !== undefined ? { headers } : {}) });
   }
 
   /**

@@ -31,9 +31,9 @@ export interface Faults {
 /** The options that can change while the server runs. */
 export interface ManagementApiTuning {
   /** Added before every request is handled. Default 0. */
-  readonly latencyMs?: number;
+  readonly latencyMs?: number | undefined;
   /** Token bucket over all requests; an empty bucket answers 429 `LimitExceededException`. Default: none. */
-  readonly rateLimit?: RateLimit | null;
+  readonly rateLimit?: RateLimit | null | undefined;
   readonly faults?: Faults;
   /** Random source in [0, 1) for `faults`. Default `Math.random`. */
   readonly random?: () => number;

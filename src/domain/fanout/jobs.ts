@@ -18,13 +18,13 @@ const payloadSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('binary'), base64: z.string() }),
   z.object({
     kind: z.literal('close'),
-    code: z.number().int().refine(isSendableCloseCode, { message: 'not a close code a server may send' }).optional(),
+    code: z.number().int().refine(isSendableCloseCode, { message: 'not a close code a server may send' }).exactOptional(),
     reason: z
       .string()
       .refine((reason) => utf8ByteLength(reason) <= MAX_CLOSE_REASON_BYTES, {
         message: `more than ${MAX_CLOSE_REASON_BYTES} bytes of UTF-8`,
       })
-      .optional(),
+      .exactOptional(),
   }),
 ]);
 
@@ -115,8 +115,8 @@ const connectionsJobSchema = z.object({
   connectionIds: z.array(z.string().min(1)).min(1),
   payloads: z.array(payloadSchema).min(1),
   attempt: z.number().int().min(0),
-  graceUntil: z.number().optional(),
-  lastError: z.string().optional(),
+  graceUntil: z.number().exactOptional(),
+  lastError: z.string().exactOptional(),
   publishId: z.string(),
   publishedAt: z.number(),
 });

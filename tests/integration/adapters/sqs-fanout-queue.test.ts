@@ -2,6 +2,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-s
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqsFanoutQueue } from '#src/adapters/sqs-fanout-queue.js';
 import { parseJob, type ChannelJob, type FanoutJob } from '#src/domain/fanout/jobs.js';
+import type { QueueEntry } from '#src/domain/ports.js';
 import { createFanoutQueues, type FanoutQueueUrls } from '#src/local/provision.js';
 import { receiveAndDelete } from './sqs-receive.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '#src/local/services.js';
@@ -68,8 +69,11 @@ describe('SqsFanoutQueue against fauxqs', () => {
     const urls = await freshQueues();
     const queue = new SqsFanoutQueue({ client: sqs, ...urls, concurrency: 4 });
     const groups = ['ch:a', 'ch:b', 'conn:x=', 'ch:room with spaces ✓'];
-    const entries = Array.from({ length: 47 }, (_, i) => ({ job: job(`${i}`), orderKey: groups[i % groups.length] }));
-    entries.push({ job: job('no-key'), orderKey: undefined });
+    const entries: QueueEntry[] = Array.from({ length: 47 }, (_, i) => ({
+      job: job(`${i}`),
+      orderKey: groups[i % groups.length] ?? 'ch:a',
+    }));
+    entries.push({ job: job('no-key') });
     expect(await queue.enqueue(entries)).toEqual({ ok: true, value: undefined });
 
     const got = await receiveAll(sqs, urls.orderedQueueUrl, entries.length);
