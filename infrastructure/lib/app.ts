@@ -20,7 +20,7 @@ export interface GripChannelApp {
 export function createApp(appProps: AppProps, env: Readonly<Record<string, string | undefined>>): GripChannelApp {
   const app = new App(appProps);
   const config = readStackConfig((key) => app.node.tryGetContext(key), env);
-  const stack = new GripChannelStack(app, config.stackName, {
+  const stack = new GripChannelStack(app, config.stack.stackName, {
     config,
     description: 'GRIP channel server: WebSocket API, control API, fan-out queues and worker (grip-channel-server)',
   });

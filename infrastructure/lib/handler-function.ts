@@ -6,7 +6,7 @@ import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { runtimeSettingsToEnv } from '#src/config/settings.js';
+import { backendSettings, runtimeSettingsToEnv, settingsToEnv } from '#src/config/settings.js';
 import type { StackConfig } from './config.js';
 import type { ConnectionsTable } from './connections-table.js';
 import type { FanoutQueues } from './fanout-queues.js';
@@ -96,16 +96,12 @@ export class HandlerFunction extends Construct {
     const environment: Record<string, string> = {
       POWERTOOLS_SERVICE_NAME: serviceName,
       POWERTOOLS_METRICS_NAMESPACE: metricsNamespace,
-      LOG_LEVEL: config.logLevel,
       NODE_OPTIONS: '--enable-source-maps',
       ...runtimeSettingsToEnv(config.runtime),
     };
     if (access.table) environment.TABLE_NAME = table.table.tableName;
     if (access.gripKey) environment.GRIP_KEY_SECRET_ARN = gripKey.secret.secretArn;
-    if (access.backend) {
-      environment.TARGET_URL = config.targetUrl;
-      environment.GRIP_ISS = config.gripIss;
-    }
+    if (access.backend) Object.assign(environment, settingsToEnv(backendSettings, config.backend));
     const lanes = { ordered: queues.ordered, delayed: queues.delayed, delayedDeadLetter: queues.delayedDeadLetter };
     for (const lane of access.sendTo ?? []) environment[queueEnv[lane]] = lanes[lane].queueUrl;
     if (access.manageConnections) environment.MANAGEMENT_API_ENDPOINT = stage.callbackUrl;
@@ -122,7 +118,7 @@ export class HandlerFunction extends Construct {
       timeout: props.timeout,
       role,
       logGroup: this.logGroup,
-      tracing: config.tracing ? Tracing.ACTIVE : Tracing.DISABLED,
+      tracing: config.stack.tracing ? Tracing.ACTIVE : Tracing.DISABLED,
       environment,
       bundling: {
         forceDockerBundling: false,
@@ -159,7 +155,7 @@ export class HandlerFunction extends Construct {
         'nodejs22.x is pinned by the team (supported until 2027-04-30): moving to nodejs24.x is a deliberate, tested upgrade ' +
         '(it drops callback handlers and changes defaults), not something a CDK release should do silently.',
     });
-    if (config.tracing) {
+    if (config.stack.tracing) {
       Validations.of(role).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',
         reason: 'X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions (tracing is opt-in).',

@@ -11,7 +11,14 @@ import { ConsoleLog, InMemoryMetrics } from '../adapters/observability.js';
 import { SignedHttpConnectionGateway } from '../adapters/signed-http-connection-gateway.js';
 import { SqsFanoutQueue } from '../adapters/sqs-fanout-queue.js';
 import { connectionsTable } from '../config/resources.js';
-import { loadRuntimeSettings, type RuntimeSettings } from '../config/settings.js';
+import {
+  backendSettings,
+  loadRuntimeSettings,
+  localSettings,
+  runtimeSettings,
+  type LocalSettings,
+  type RuntimeSettings,
+} from '../config/settings.js';
 import { fanoutConfigFromSettings } from '../domain/fanout/worker.js';
 import type { ConnectionGateway, Log } from '../domain/ports.js';
 import type { SessionDeps } from '../domain/session/deps.js';
@@ -35,7 +42,7 @@ import { startSweeper, type Sweeper } from './sweeper.js';
  * send close codes); `management-api` goes through the local API Gateway Management API over HTTP with SigV4
  * signing, exactly as the Lambda functions do on AWS (slower: ~0.1–0.2 ms of CPU per call).
  */
-export type LocalDelivery = 'direct' | 'management-api';
+export type LocalDelivery = LocalSettings['delivery'];
 
 export interface LocalOptions {
   readonly host?: string;
@@ -120,12 +127,12 @@ function defaultSettings(overrides: Partial<RuntimeSettings> = {}): RuntimeSetti
  */
 export async function startLocal(options: LocalOptions = {}): Promise<LocalStack> {
   const host = options.host ?? '127.0.0.1';
-  const log = options.log ?? new ConsoleLog({ level: 'info' });
+  const log = options.log ?? new ConsoleLog({ level: options.settings?.logLevel ?? runtimeSettings.logLevel.default });
   const settings = defaultSettings(options.settings);
   const gripKeyGenerated = options.gripKey === undefined;
   const gripKey = options.gripKey ?? randomBytes(24).toString('base64url');
-  const gripIss = options.gripIss ?? 'pushpin';
-  const delivery = options.delivery ?? 'direct';
+  const gripIss = options.gripIss ?? backendSettings.gripIss.default;
+  const delivery = options.delivery ?? localSettings.delivery.default;
   const functionTimeoutMs = options.worker?.functionTimeoutMs ?? 60_000;
   const metrics = new InMemoryMetrics();
   const clock = Date.now;
@@ -169,7 +176,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
     const unready = () => Promise.resolve({ statusCode: 503, body: 'starting' });
     const gateway = await startLocalGateway({
       host,
-      port: options.wsPort ?? 8080,
+      port: options.wsPort ?? localSettings.wsPort.default,
       handlers: {
         connect: (e) => (handlers ? handlers.connect(e) : unready()),
         message: (e) => (handlers ? handlers.message(e) : unready()),
@@ -214,7 +221,12 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
     });
 
     const controlHandler = makeControlHandler({ queue, clock, log, metrics, newId: randomUUID, config: { key: gripKey } });
-    const control: LocalControlServer = await startControlServer({ handler: controlHandler, host, port: options.controlPort ?? 5561, log });
+    const control: LocalControlServer = await startControlServer({
+      handler: controlHandler,
+      host,
+      port: options.controlPort ?? localSettings.controlPort.default,
+      log,
+    });
     stoppers.push(() => control.stop());
 
     let example: ChatBackend | null = null;
@@ -224,7 +236,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
         controlUrl: control.url,
         websocketUrl: gateway.url,
         host,
-        port: options.examplePort ?? 8081,
+        port: options.examplePort ?? localSettings.examplePort.default,
         log: (line) => log.info(line),
       });
       stoppers.push(() => example?.stop() ?? Promise.resolve());

@@ -9,7 +9,6 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { LogLevel } from '@aws-lambda-powertools/logger';
 import { z } from 'zod';
 import { DynamoConnectionStore } from '../../adapters/dynamo-connection-store.js';
 import { FetchBackendClient } from '../../adapters/fetch-backend-client.js';
@@ -18,7 +17,14 @@ import { PowertoolsLog, PowertoolsMetrics } from '../../adapters/observability.j
 import { SignedHttpConnectionGateway } from '../../adapters/signed-http-connection-gateway.js';
 import { readSecretString } from '../../adapters/secrets.js';
 import { SqsFanoutQueue } from '../../adapters/sqs-fanout-queue.js';
-import { loadRuntimeSettings, type RuntimeSettings } from '../../config/settings.js';
+import {
+  backendSettings,
+  fromEnvironment,
+  readSettings,
+  runtimeSettings,
+  SettingError,
+  type RuntimeSettings,
+} from '../../config/settings.js';
 import { fanoutConfigFromSettings } from '../../domain/fanout/worker.js';
 import type { ConnectionGateway, FanoutQueue, Log, QueueEntry, QueueError } from '../../domain/ports.js';
 import { err, type Result } from '../../domain/result.js';
@@ -27,20 +33,8 @@ import { makeControlHandler } from '../control.js';
 import { createWorkerOn, makeWorkerHandler } from '../fanout-worker.js';
 import { makeWebSocketHandlers } from '../ws.js';
 
-/** A missing or malformed environment variable: the function cannot start. The message names the variable. */
-export class EnvironmentError extends Error {
-  override readonly name = 'EnvironmentError';
-  readonly code = 'INVALID_ENVIRONMENT';
-}
-
-const httpUrl = z.string().refine((u) => {
-  try {
-    return ['http:', 'https:'].includes(new URL(u).protocol);
-  } catch {
-    return false;
-  }
-}, 'must be an http(s) URL');
-const envSchema = z.object({
+const httpUrl = z.string().refine((u) => URL.canParse(u) && ['http:', 'https:'].includes(new URL(u).protocol), 'must be an http(s) URL');
+const resourceSchema = z.object({
   AWS_REGION: z.string().min(1).optional(),
   TABLE_NAME: z.string().min(1).optional(),
   // Queue URLs are opaque to us (fauxqs's are not even valid WHATWG URLs); SQS checks them.
@@ -49,35 +43,23 @@ const envSchema = z.object({
   DELAYED_DLQ_URL: z.string().min(1).optional(),
   MANAGEMENT_API_ENDPOINT: httpUrl.optional(),
   GRIP_KEY_SECRET_ARN: z.string().min(1).optional(),
-  TARGET_URL: httpUrl.optional(),
-  GRIP_ISS: z.string().min(1).default('pushpin'),
-  // Every Powertools level, in either case: the stack's `logLevel` context offers all of them.
-  LOG_LEVEL: z
-    .string()
-    .default('INFO')
-    .transform((level) => level.toUpperCase())
-    .pipe(z.enum(Object.values(LogLevel))),
 });
 
-export type AwsEnvironment = z.infer<typeof envSchema> & { readonly settings: RuntimeSettings };
+export type AwsEnvironment = z.infer<typeof resourceSchema> & { readonly settings: RuntimeSettings };
 
-/** Reads and checks the environment once. @throws EnvironmentError naming the variable. */
+/** Reads and checks the environment once. @throws SettingError naming the variable. */
 export function loadAwsEnvironment(env: Readonly<Record<string, string | undefined>>): AwsEnvironment {
-  const parsed = envSchema.safeParse(env);
+  const parsed = resourceSchema.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new EnvironmentError(`${String(issue?.path[0] ?? 'environment')}: ${issue?.message ?? 'invalid'}`);
+    throw new SettingError(`${String(issue?.path[0] ?? 'environment')}: ${issue?.message ?? 'invalid'}`);
   }
-  try {
-    return { ...parsed.data, settings: loadRuntimeSettings(env) };
-  } catch (e) {
-    throw new EnvironmentError((e as Error).message, { cause: e });
-  }
+  return { ...parsed.data, settings: readSettings(runtimeSettings, fromEnvironment(env)) };
 }
 
 function need<K extends keyof AwsEnvironment>(env: AwsEnvironment, name: K): NonNullable<AwsEnvironment[K]> {
   const value = env[name];
-  if (value === undefined || value === null) throw new EnvironmentError(`${String(name)} is not set; this function needs it`);
+  if (value === undefined || value === null) throw new SettingError(`${String(name)} is not set; this function needs it`);
   return value as NonNullable<AwsEnvironment[K]>;
 }
 
@@ -90,7 +72,7 @@ interface Basics {
 
 function basics(environment: Readonly<Record<string, string | undefined>>): Basics {
   const env = loadAwsEnvironment(environment);
-  const log = new PowertoolsLog({ level: env.LOG_LEVEL });
+  const log = new PowertoolsLog({ level: env.settings.logLevel });
   const metrics = new PowertoolsMetrics();
   return { env, log, metrics, flush: () => metrics.flush() };
 }
@@ -157,6 +139,7 @@ function connectionGateway(env: AwsEnvironment, maxSockets: number): ConnectionG
 /** `ws-connect`, `ws-message`, `ws-disconnect`. */
 export async function webSocketRuntime(environment: Readonly<Record<string, string | undefined>>): Promise<WebSocketRouteHandlers> {
   const { env, log, metrics, flush } = basics(environment);
+  const backend = readSettings(backendSettings, fromEnvironment(environment), ['targetUrl']);
   const key = await gripKey(env);
   const store = new DynamoConnectionStore({ client: documentClient(), tableName: need(env, 'TABLE_NAME'), log });
   return makeWebSocketHandlers(
@@ -166,12 +149,12 @@ export async function webSocketRuntime(environment: Readonly<Record<string, stri
       queue: fanoutQueue(env, new SQSClient({}), log),
       gateway: connectionGateway(env, 8),
       backend: new FetchBackendClient({ timeoutMs: env.settings.backendTimeoutMs }),
-      signer: new CachingGripSigner({ key, iss: env.GRIP_ISS, clock: Date.now }),
+      signer: new CachingGripSigner({ key, iss: backend.gripIss, clock: Date.now }),
       clock: Date.now,
       log,
       metrics,
       config: {
-        targetUrl: need(env, 'TARGET_URL'),
+        targetUrl: backend.targetUrl,
         maxSubscriptionsPerConnection: env.settings.maxSubscriptionsPerConnection,
         openGraceMs: env.settings.openGraceMs,
       },
