@@ -3,7 +3,7 @@
  * Each harness exposes the fakes so a test can script them and inspect what happened.
  */
 import { expiryFor, type ConnectionRecord } from '#src/domain/connection.js';
-import type { ControlDeps } from '#src/domain/control/control.js';
+import type { ControlApiDeps } from '#src/domain/control-api/handle-request.js';
 import type { FanoutConfig, FanoutDeps } from '#src/domain/fanout/worker.js';
 import type { BucketRange } from '#src/domain/ports.js';
 import type { SessionConfig, SessionDeps } from '#src/domain/session/deps.js';
@@ -85,17 +85,17 @@ export function connectionRecord(
 }
 
 export interface ControlHarness {
-  readonly deps: ControlDeps;
+  readonly deps: ControlApiDeps;
   readonly queue: RecordingQueue;
   readonly time: ManualClock;
   readonly log: RecordingLog;
   readonly metrics: RecordingMetrics;
 }
 
-export function controlHarness(config: Partial<ControlDeps['config']> = {}): ControlHarness {
+export function controlHarness(config: Partial<ControlApiDeps['config']> = {}): ControlHarness {
   const { time, queue, log, metrics } = basics();
   let n = 0;
-  const deps: ControlDeps = {
+  const deps: ControlApiDeps = {
     queue,
     clock: time.clock,
     log,
