@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import type {
   Clock,
-  ConnectionGateway,
+  ConnectionSender,
   ConnectionStore,
   DeadLetters,
   FanoutQueue,
@@ -41,7 +41,7 @@ export interface FanoutDeps {
   readonly queue: FanoutQueue;
   readonly deadLetters: DeadLetters;
   readonly checkpoints: JobCheckpoints;
-  readonly gateway: ConnectionGateway;
+  readonly sender: ConnectionSender;
   readonly clock: Clock;
   readonly sleep: (ms: number) => Promise<void>;
   readonly random: () => number;
@@ -87,7 +87,7 @@ const CHECKPOINT_TTL_MS = 24 * 60 * 60 * 1000;
 export function createFanoutWorker(deps: FanoutDeps): FanoutWorker {
   const rate = new AdaptiveConcurrency(deps.config.concurrency, deps.clock);
   const tools: DeliveryTools = {
-    gateway: deps.gateway,
+    sender: deps.sender,
     metrics: deps.metrics,
     limit: pLimit(deps.config.concurrency),
     rate,

@@ -48,7 +48,7 @@ export async function onMessage(deps: SessionDeps, input: MessageInput): Promise
   const record = found.value;
   if (record === null) {
     log.warn('message from a connection with no record; disconnecting it', { connectionId });
-    await deps.gateway.close(connectionId, { code: INTERNAL_ERROR, reason: 'unknown connection' });
+    await deps.sender.close(connectionId, { code: INTERNAL_ERROR, reason: 'unknown connection' });
     return { kind: 'unknown-connection' };
   }
 
@@ -59,7 +59,7 @@ export async function onMessage(deps: SessionDeps, input: MessageInput): Promise
       error: response.error.kind,
       detail: response.error.message,
     });
-    await deps.gateway.close(connectionId, { code: INTERNAL_ERROR, reason: 'backend unavailable' });
+    await deps.sender.close(connectionId, { code: INTERNAL_ERROR, reason: 'backend unavailable' });
     return { kind: 'closed', reason: `backend ${response.error.kind}` };
   }
   const decision = interpretReply(response.value, { phase: 'session', grip: record.grip, offeredSubprotocols: [] });
@@ -67,7 +67,7 @@ export async function onMessage(deps: SessionDeps, input: MessageInput): Promise
     const reason = decision.kind === 'invalid' ? decision.reason : `unexpected ${decision.kind} decision in a session`;
     log.error('backend answered a message with an invalid reply; closing the connection with 1011', { connectionId, reason });
     metrics.count('BackendErrors');
-    await deps.gateway.close(connectionId, { code: INTERNAL_ERROR, reason: 'invalid backend reply' });
+    await deps.sender.close(connectionId, { code: INTERNAL_ERROR, reason: 'invalid backend reply' });
     return { kind: 'closed', reason };
   }
   for (const note of [...decision.ignored, ...unsupportedControls(decision.actions)])
@@ -137,7 +137,7 @@ async function deliverActions(deps: SessionDeps, connectionId: string, actions: 
   let sent = 0;
   for (const action of actions) {
     if (action.kind === 'send') {
-      const outcome = await deps.gateway.post(connectionId, action.message.kind === 'text' ? action.message.text : action.message.data);
+      const outcome = await deps.sender.post(connectionId, action.message.kind === 'text' ? action.message.text : action.message.data);
       if (outcome.kind === 'ok') {
         sent++;
         metrics.count('MessagesOut');
@@ -149,11 +149,11 @@ async function deliverActions(deps: SessionDeps, connectionId: string, actions: 
       }
       log.error('could not send a reply message to the client', { connectionId, outcome: outcome.kind, detail: outcome.message });
     } else if (action.kind === 'close') {
-      await deps.gateway.close(connectionId, action.code === null ? {} : { code: action.code, reason: action.reason });
+      await deps.sender.close(connectionId, action.code === null ? {} : { code: action.code, reason: action.reason });
       metrics.count('ConnectionsClosed');
       return { kind: 'closed', reason: 'backend closed the connection' };
     } else if (action.kind === 'drop') {
-      await deps.gateway.close(connectionId);
+      await deps.sender.close(connectionId);
       metrics.count('ConnectionsClosed');
       return { kind: 'closed', reason: 'backend dropped the connection' };
     }

@@ -122,7 +122,7 @@ describe('WebSocket handlers: $default and $disconnect', () => {
 
     expect(h.backend.bodyText(0)).toBe('TEXT 5\r\nhello\r\n');
     expect(new TextDecoder().decode(h.backend.requests[1]?.body)).toBe('TEXT 6\r\nwörld\r\n');
-    expect(h.gateway.posted(ID)).toEqual(['echo']);
+    expect(h.sender.posted(ID)).toEqual(['echo']);
   });
 
   it('passes the disconnect status code and reason on', async () => {
