@@ -2,7 +2,7 @@ import { authorizeControl, type SharedKey } from '../auth.js';
 import { channelOrderKey, connectionOrderKey, WHOLE_SPACE } from '../fanout/ranges.js';
 import type { Clock, FanoutQueue, Log, Metrics, QueueEntry } from '../ports.js';
 import { decodeUtf8Strict, isRecord, parseJson } from '../protocol/values.js';
-import { parsePublishBody, type PublishItem } from '../publish/parse.js';
+import { parsePublishBody, type ParsedPublishItem } from '../publish/parse.js';
 import { err, ok, type Result } from '../result.js';
 
 export interface ControlApiDeps {
@@ -107,7 +107,12 @@ export async function handleControlApiRequest(deps: ControlApiDeps, request: Con
   return text(200, 'Published');
 }
 
-function toQueueEntry(item: PublishItem, payload: NonNullable<PublishItem['payload']>, publishId: string, now: number): QueueEntry {
+function toQueueEntry(
+  item: ParsedPublishItem,
+  payload: NonNullable<ParsedPublishItem['payload']>,
+  publishId: string,
+  now: number,
+): QueueEntry {
   if (item.target.kind === 'channel') {
     return {
       orderKey: channelOrderKey(item.target.channel, WHOLE_SPACE),

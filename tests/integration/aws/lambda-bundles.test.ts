@@ -24,7 +24,7 @@ import type {
   ControlHandler,
   HttpApiEvent,
   SqsEvent,
-  WebSocketEvent,
+  ApiGatewayWebSocketEvent,
   WebSocketRouteHandlers,
   WorkerHandler,
 } from '#src/handlers/aws-events.js';
@@ -170,10 +170,10 @@ describe('Lambda bundles boot from their environment and handle real events', ()
 
   const wsEvent = (
     routeKey: string,
-    eventType: WebSocketEvent['requestContext']['eventType'],
+    eventType: ApiGatewayWebSocketEvent['requestContext']['eventType'],
     connectionId: string,
-    extra: Partial<WebSocketEvent> = {},
-  ): WebSocketEvent => ({
+    extra: Partial<ApiGatewayWebSocketEvent> = {},
+  ): ApiGatewayWebSocketEvent => ({
     requestContext: {
       routeKey,
       eventType,

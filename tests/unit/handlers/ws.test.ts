@@ -1,14 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import type { WebSocketEvent } from '#src/handlers/aws-events.js';
+import type { ApiGatewayWebSocketEvent } from '#src/handlers/aws-events.js';
 import { makeWebSocketHandlers, rawQuery } from '#src/handlers/ws.js';
 import { backendError, eventsReply, gripAccept, httpReply, textFrame } from '#test-helpers/fakes.js';
 import { connectionRecord, sessionHarness, TARGET_URL } from '#test-helpers/harness.js';
 
 const ID = 'L0SM9cOFvHcCIhw=';
 
-type EventExtra = Omit<Partial<WebSocketEvent>, 'requestContext'> & { requestContext?: Partial<WebSocketEvent['requestContext']> };
+type EventExtra = Omit<Partial<ApiGatewayWebSocketEvent>, 'requestContext'> & {
+  requestContext?: Partial<ApiGatewayWebSocketEvent['requestContext']>;
+};
 
-function event(eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT', extra: EventExtra = {}): WebSocketEvent {
+function event(eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT', extra: EventExtra = {}): ApiGatewayWebSocketEvent {
   const { requestContext, ...rest } = extra;
   return {
     requestContext: {
@@ -47,7 +49,7 @@ describe('WebSocket handlers: malformed events', () => {
 
   it.each(malformed)('answers 400 to %s on every route, without throwing or calling anything', async (_name, raw) => {
     const { h, ws, flushes } = handlers();
-    const bad = raw as WebSocketEvent;
+    const bad = raw as ApiGatewayWebSocketEvent;
     for (const route of [ws.connect, ws.message, ws.disconnect]) {
       expect(await route(bad)).toEqual({ statusCode: 400, body: 'malformed event' });
     }
