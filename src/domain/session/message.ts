@@ -1,6 +1,7 @@
 import { textEvent } from '../protocol/events.js';
 import { interpretReply, type SessionAction } from '../protocol/reply.js';
-import { hasChanges, askBackend, subscriptionOps, unsupportedControls } from './common.js';
+import { askBackend } from './backend.js';
+import { subscriptionOps, unsupportedControls } from './reply-actions.js';
 import type { SessionDeps } from './deps.js';
 import { keepAliveEntry, keepAliveFromActions } from '../keepalive.js';
 import { planSubscriptions } from './subscriptions.js';
@@ -77,11 +78,11 @@ export async function onMessage(deps: SessionDeps, input: MessageInput): Promise
   const keepAlive = keepAliveFromActions(decision.actions, now);
   for (const note of keepAlive.ignored) log.warn('ignored part of a reply', { connectionId, note });
   const changes: ConnectionChanges = {
-    ...(hasChanges(decision.metaChanges) ? { meta: decision.metaChanges } : {}),
+    ...(Object.keys(decision.metaChanges).length > 0 ? { meta: decision.metaChanges } : {}),
     ...(keepAlive.change !== undefined ? { keepAlive: keepAlive.change, lastActivityAt: now } : {}),
     ...(keepAlive.change === undefined && idleActivityIsStale(record, now) ? { lastActivityAt: now } : {}),
   };
-  if (hasChanges(changes)) {
+  if (Object.keys(changes).length > 0) {
     const updated = await deps.connections.updateConnection(connectionId, changes);
     if (!updated.ok)
       log.error('could not store connection changes', { connectionId, error: updated.error.kind, detail: updated.error.message });
