@@ -1,7 +1,7 @@
 import type { LimitFunction } from 'p-limit';
 import { decodeBase64 } from '../protocol/base64.js';
 import type { ConnectionSender, SendOutcome, Metrics } from '../ports.js';
-import { fullJitterDelay } from './backoff.js';
+import { fullJitterDelay } from '../backoff.js';
 import type { Payload } from './jobs.js';
 import type { AdaptiveConcurrency } from './rate.js';
 

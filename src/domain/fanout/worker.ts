@@ -12,7 +12,7 @@ import type {
   SubscriberIndex,
 } from '../ports.js';
 import { InvariantError, toError } from '../result.js';
-import { requeueDelaySeconds } from './backoff.js';
+import { requeueDelaySeconds } from './requeue.js';
 import { deliver, emptyReport, type DeliveryReport, type DeliveryTools } from './deliver.js';
 import { parseJob, serializeJob, type ChannelJob, type ConnectionsJob, type KeepAliveJob, type Payload } from './jobs.js';
 import { decideKeepAlive, keepAliveEntry } from '../keepalive.js';
