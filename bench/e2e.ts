@@ -127,7 +127,7 @@ export async function benchE2e(ctx: BenchContext): Promise<Table> {
       ],
       [
         'local mode',
-        "startLocal() in its own process (dynalite, fauxqs, gateway, worker, pollers, all defaults); 'management-api' posts SigV4-signed HTTP (SignedHttpConnectionGateway, as on AWS) to the local Management API",
+        "startLocal() in its own process (dynalite, fauxqs, gateway, worker, pollers, all defaults); 'management-api' posts SigV4-signed HTTP (SignedHttpConnectionSender, as on AWS) to the local Management API",
       ],
       [
         'Pushpin',

@@ -57,3 +57,16 @@ export const RECORD_EXPIRY_MARGIN_SECONDS = 15 * 60;
 export function expiryFor(connectedAtMs: number): number {
   return Math.floor(connectedAtMs / 1000) + CONNECTION_MAX_LIFETIME_SECONDS + RECORD_EXPIRY_MARGIN_SECONDS;
 }
+
+/** Applies `Set-Meta-*` changes to a connection's meta (a `null` value deletes that key). */
+export function applyMetaChanges(
+  meta: Readonly<Record<string, string>>,
+  changes: Readonly<Record<string, string | null>>,
+): Record<string, string> {
+  const out: Record<string, string> = { ...meta };
+  for (const [name, value] of Object.entries(changes)) {
+    if (value === null) delete out[name];
+    else out[name] = value;
+  }
+  return out;
+}

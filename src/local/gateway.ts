@@ -14,7 +14,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { z } from 'zod';
 import type { Log } from '../domain/ports.js';
-import type { WebSocketEvent, WebSocketRequestContext, WebSocketRouteHandlers } from '../handlers/aws-events.js';
+import type { ApiGatewayWebSocketEvent, WebSocketRequestContext, WebSocketRouteHandlers } from '../handlers/aws-events.js';
 import { ConnectionRegistry, MAX_MESSAGE_BYTES, type LocalConnections, type RegistryEntry } from './connections.js';
 import { listen } from './http.js';
 import { describeError, stderrLog } from './log.js';
@@ -250,7 +250,7 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
     done(true);
   }
 
-  async function invokeConnect(event: WebSocketEvent): Promise<ConnectDecision> {
+  async function invokeConnect(event: ApiGatewayWebSocketEvent): Promise<ConnectDecision> {
     const connectionId = event.requestContext.connectionId;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
@@ -326,7 +326,7 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
     track(invokeRoute('disconnect', event));
   }
 
-  async function invokeRoute(route: 'message' | 'disconnect', event: WebSocketEvent): Promise<void> {
+  async function invokeRoute(route: 'message' | 'disconnect', event: ApiGatewayWebSocketEvent): Promise<void> {
     try {
       await handlers[route](event);
     } catch (e) {
@@ -403,7 +403,7 @@ function connectEvent(
     userAgent: string | undefined;
     port: number;
   },
-): WebSocketEvent {
+): ApiGatewayWebSocketEvent {
   const { headers, multiValueHeaders } = handshakeHeaders(req, c.sourceIp, c.port);
   const url = req.url ?? '/';
   const q = url.indexOf('?');
@@ -423,7 +423,7 @@ function connectEvent(
   };
 }
 
-function messageEvent(entry: RegistryEntry, body: string, context: EventContext): WebSocketEvent {
+function messageEvent(entry: RegistryEntry, body: string, context: EventContext): ApiGatewayWebSocketEvent {
   return {
     requestContext: {
       ...baseContext('$default', 'MESSAGE', entry.connectionId, entry.connectedAt, Date.now(), context),
@@ -435,7 +435,7 @@ function messageEvent(entry: RegistryEntry, body: string, context: EventContext)
   };
 }
 
-function disconnectEvent(entry: RegistryEntry, code: number, reason: string, context: EventContext): WebSocketEvent {
+function disconnectEvent(entry: RegistryEntry, code: number, reason: string, context: EventContext): ApiGatewayWebSocketEvent {
   // The few, mostly empty, headers real $disconnect events carry.
   const headers = { Host: context.domainName, 'x-api-key': '', 'X-Forwarded-For': '', 'x-restapi': '' };
   return {

@@ -8,7 +8,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { GatewayOutcome, Log } from '../domain/ports.js';
+import type { SendOutcome, Log } from '../domain/ports.js';
 import { decodeUtf8Strict } from '../domain/protocol/values.js';
 import { MAX_MESSAGE_BYTES, type LocalConnections } from './connections.js';
 import { listen } from './http.js';
@@ -204,7 +204,7 @@ export async function startManagementApi(options: ManagementApiOptions): Promise
     }
   }
 
-  function sendOutcome(res: ServerResponse, outcome: Exclude<GatewayOutcome, { kind: 'ok' }>): void {
+  function sendOutcome(res: ServerResponse, outcome: Exclude<SendOutcome, { kind: 'ok' }>): void {
     switch (outcome.kind) {
       case 'gone':
         return sendError(res, GONE);

@@ -16,11 +16,11 @@ import type {
   BucketRange,
   CloseRequest,
   ConnectionChanges,
-  ConnectionGateway,
+  ConnectionSender,
   ConnectionStore,
   DeadLetters,
   FanoutQueue,
-  GatewayOutcome,
+  SendOutcome,
   GripSigner,
   JobCheckpoints,
   Log,
@@ -468,9 +468,9 @@ export class RecordingQueue implements FanoutQueue, DeadLetters {
 // Connection gateway
 
 /** Shorthands for scripted outcomes. `failed` is retryable; give a full outcome for a non-retryable one. */
-export type OutcomeSpec = 'ok' | 'gone' | 'throttled' | 'failed' | 'too-large' | GatewayOutcome | Error;
+export type OutcomeSpec = 'ok' | 'gone' | 'throttled' | 'failed' | 'too-large' | SendOutcome | Error;
 
-function outcomeOf(spec: Exclude<OutcomeSpec, Error>): GatewayOutcome {
+function outcomeOf(spec: Exclude<OutcomeSpec, Error>): SendOutcome {
   if (typeof spec !== 'string') return spec;
   switch (spec) {
     case 'ok':
@@ -486,20 +486,20 @@ function outcomeOf(spec: Exclude<OutcomeSpec, Error>): GatewayOutcome {
   }
 }
 
-export const FATAL: GatewayOutcome = { kind: 'failed', retryable: false, message: 'ForbiddenException' };
+export const FATAL: SendOutcome = { kind: 'failed', retryable: false, message: 'ForbiddenException' };
 
-export type GatewayCall =
+export type SendCall =
   | { readonly op: 'post'; readonly connectionId: string; readonly data: string | Uint8Array }
   | { readonly op: 'close'; readonly connectionId: string; readonly request: CloseRequest | undefined };
 
 /**
- * `ConnectionGateway` with scripted outcomes. `script(id, …)` queues outcomes for that connection's next calls
+ * `ConnectionSender` with scripted outcomes. `script(id, …)` queues outcomes for that connection's next calls
  * (post or close alike); when a connection's script runs out, its `always` outcome applies, else `ok`. An
  * `Error` in a script is thrown (a bug in an adapter), to test that callers survive it. Every call is recorded
  * in order; each call yields once, so concurrent deliveries really overlap and `maxInFlight` is meaningful.
  */
-export class FakeGateway implements ConnectionGateway {
-  readonly calls: GatewayCall[] = [];
+export class FakeSender implements ConnectionSender {
+  readonly calls: SendCall[] = [];
   inFlight = 0;
   maxInFlight = 0;
   readonly #scripts = new Map<string, OutcomeSpec[]>();
@@ -520,11 +520,11 @@ export class FakeGateway implements ConnectionGateway {
     return this;
   }
 
-  async post(connectionId: string, data: string | Uint8Array): Promise<GatewayOutcome> {
+  async post(connectionId: string, data: string | Uint8Array): Promise<SendOutcome> {
     return this.#answer({ op: 'post', connectionId, data });
   }
 
-  async close(connectionId: string, request?: CloseRequest): Promise<GatewayOutcome> {
+  async close(connectionId: string, request?: CloseRequest): Promise<SendOutcome> {
     return this.#answer({ op: 'close', connectionId, request });
   }
 
@@ -546,7 +546,7 @@ export class FakeGateway implements ConnectionGateway {
     return counts;
   }
 
-  async #answer(call: GatewayCall): Promise<GatewayOutcome> {
+  async #answer(call: SendCall): Promise<SendOutcome> {
     this.calls.push(call);
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);

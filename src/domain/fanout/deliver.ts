@@ -1,14 +1,14 @@
 import type { LimitFunction } from 'p-limit';
 import { decodeBase64 } from '../protocol/base64.js';
-import type { ConnectionGateway, GatewayOutcome, Metrics } from '../ports.js';
-import { fullJitterDelay } from './backoff.js';
+import type { ConnectionSender, SendOutcome, Metrics } from '../ports.js';
+import { fullJitterDelay } from '../backoff.js';
 import type { Payload } from './jobs.js';
 import type { AdaptiveConcurrency } from './rate.js';
 
 export interface DeliveryTools {
-  readonly gateway: ConnectionGateway;
+  readonly sender: ConnectionSender;
   readonly metrics: Metrics;
-  /** The worker's one limiter: every call to the gateway goes through it, whatever job it belongs to. */
+  /** The worker's one limiter: every call to the sender goes through it, whatever job it belongs to. */
   readonly limit: LimitFunction;
   readonly rate: AdaptiveConcurrency;
   readonly clock: () => number;
@@ -115,8 +115,8 @@ async function deliverToOne(
     }
     let attempt = 0;
     for (;;) {
-      const outcome: GatewayOutcome =
-        step.kind === 'post' ? await tools.gateway.post(connectionId, step.data) : await tools.gateway.close(connectionId, step);
+      const outcome: SendOutcome =
+        step.kind === 'post' ? await tools.sender.post(connectionId, step.data) : await tools.sender.close(connectionId, step);
       if (outcome.kind === 'ok') {
         tools.rate.onSuccess();
         syncWindow(tools);

@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import type {
   Clock,
-  ConnectionGateway,
+  ConnectionSender,
   ConnectionStore,
   DeadLetters,
   FanoutQueue,
@@ -12,7 +12,7 @@ import type {
   SubscriberIndex,
 } from '../ports.js';
 import { InvariantError, toError } from '../result.js';
-import { requeueDelaySeconds } from './backoff.js';
+import { requeueDelaySeconds } from './requeue.js';
 import { deliver, emptyReport, type DeliveryReport, type DeliveryTools } from './deliver.js';
 import { parseJob, serializeJob, type ChannelJob, type ConnectionsJob, type KeepAliveJob, type Payload } from './jobs.js';
 import { decideKeepAlive, keepAliveEntry } from '../keepalive.js';
@@ -41,7 +41,7 @@ export interface FanoutDeps {
   readonly queue: FanoutQueue;
   readonly deadLetters: DeadLetters;
   readonly checkpoints: JobCheckpoints;
-  readonly gateway: ConnectionGateway;
+  readonly sender: ConnectionSender;
   readonly clock: Clock;
   readonly sleep: (ms: number) => Promise<void>;
   readonly random: () => number;
@@ -87,7 +87,7 @@ const CHECKPOINT_TTL_MS = 24 * 60 * 60 * 1000;
 export function createFanoutWorker(deps: FanoutDeps): FanoutWorker {
   const rate = new AdaptiveConcurrency(deps.config.concurrency, deps.clock);
   const tools: DeliveryTools = {
-    gateway: deps.gateway,
+    sender: deps.sender,
     metrics: deps.metrics,
     limit: pLimit(deps.config.concurrency),
     rate,

@@ -4,7 +4,7 @@
  */
 import type { GripMode } from '../connection.js';
 import { decodeEvents } from './codec.js';
-import { parseControlMessage, type ControlMessage } from './control.js';
+import { parseGripControlMessage, type GripControlMessage } from './grip-control.js';
 import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES, WEBSOCKET_EVENTS_CONTENT_TYPE, type WsEvent } from './events.js';
 import { truncateUtf8 } from './values.js';
 
@@ -14,7 +14,7 @@ export type OutgoingMessage = { kind: 'text'; text: string } | { kind: 'binary';
 export type SessionAction =
   /** Send to the client. In GRIP mode the message prefix is already stripped. */
   | { kind: 'send'; message: OutgoingMessage }
-  | { kind: 'control'; message: ControlMessage }
+  | { kind: 'control'; message: GripControlMessage }
   /**
    * The backend sent CLOSE: close the client cleanly. `code` is always sendable (see `isSendableCloseCode`) or
    * `null` for "no code". js-grip's `close()` without an argument sends code 0, which is mapped to 1000; any
@@ -272,7 +272,7 @@ function eventsToActions(events: readonly WsEvent[], from: number, grip: GripMod
         if (!grip.enabled) {
           actions.push({ kind: 'send', message: { kind: 'text', text: event.text } });
         } else if (event.text.startsWith(CONTROL_PREFIX)) {
-          const parsed = parseControlMessage(event.text.slice(CONTROL_PREFIX.length));
+          const parsed = parseGripControlMessage(event.text.slice(CONTROL_PREFIX.length));
           if (parsed.kind === 'control') actions.push({ kind: 'control', message: parsed.message });
           else ignored.push(`event ${i} (TEXT): ${parsed.reason}`);
         } else if (event.text.startsWith(grip.messagePrefix)) {

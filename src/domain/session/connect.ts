@@ -1,10 +1,11 @@
-import { expiryFor, type ConnectionRecord } from '../connection.js';
+import { applyMetaChanges, expiryFor, type ConnectionRecord } from '../connection.js';
 import type { Payload } from '../fanout/jobs.js';
 import { connectionOrderKey } from '../fanout/ranges.js';
 import { openEvent } from '../protocol/events.js';
 import { interpretReply } from '../protocol/reply.js';
 import { handshakeFromClient, offeredSubprotocols } from '../protocol/request.js';
-import { applyMeta, askBackend, messagePayload, subscriptionOps, unsupportedControls } from './common.js';
+import { askBackend } from './backend.js';
+import { messagePayload, subscriptionOps, unsupportedControls } from './reply-actions.js';
 import type { SessionDeps } from './deps.js';
 import { keepAliveEntry, keepAliveFromActions } from '../keepalive.js';
 import { planSubscriptions } from './subscriptions.js';
@@ -87,7 +88,7 @@ export async function onConnect(deps: SessionDeps, input: ConnectInput): Promise
     handshake,
     subprotocol: decision.subprotocol,
     grip: decision.grip,
-    meta: applyMeta({}, decision.metaChanges),
+    meta: applyMetaChanges({}, decision.metaChanges),
     connectedAt: now,
     expiresAt: expiryFor(now),
     keepAlive: keepAlive.change ?? null,

@@ -1,5 +1,5 @@
 import { closeEvent, disconnectEvent, type WsEvent } from '../protocol/events.js';
-import { askBackend } from './common.js';
+import { askBackend } from './backend.js';
 import type { SessionDeps } from './deps.js';
 
 export interface DisconnectInput {

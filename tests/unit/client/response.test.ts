@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { GripUsageError } from '#src/client/errors.js';
 import { WebSocketReply } from '#src/client/response.js';
 import { decodeEvents } from '#src/domain/protocol/codec.js';
-import { parseControlMessage } from '#src/domain/protocol/control.js';
+import { parseGripControlMessage } from '#src/domain/protocol/grip-control.js';
 import type { WsEvent } from '#src/domain/protocol/events.js';
 import { interpretReply, type ReplyResponse } from '#src/domain/protocol/reply.js';
 
@@ -108,7 +108,7 @@ describe('WebSocketReply', () => {
       .keepAlive({ content: 'hb', messageType: 'ping', timeout: 20 })
       .keepAlive();
     const events = await eventsOf(reply.toResponse());
-    const parsed = events.map((e) => (e.type === 'TEXT' && e.text.startsWith('c:') ? parseControlMessage(e.text.slice(2)) : e));
+    const parsed = events.map((e) => (e.type === 'TEXT' && e.text.startsWith('c:') ? parseGripControlMessage(e.text.slice(2)) : e));
     expect(parsed).toEqual([
       { kind: 'control', message: { type: 'detach' } },
       { kind: 'control', message: { type: 'keep-alive', message: { kind: 'text', text: '{}' }, timeoutSeconds: 30, mode: 'idle' } },

@@ -79,8 +79,8 @@ describe('fan-out worker: channel jobs', () => {
     expect(failed).toEqual([]);
     expect(h.store.callsOf('pageSubscribers')).toHaveLength(1);
     expect(h.store.callsOf('pageSubscribers')[0]?.args).toEqual(['room', WHOLE_SPACE, null, 50]);
-    expect([...h.gateway.postCounts().values()]).toEqual(ids.map(() => 1));
-    expect(h.gateway.postCounts().size).toBe(30);
+    expect([...h.sender.postCounts().values()]).toEqual(ids.map(() => 1));
+    expect(h.sender.postCounts().size).toBe(30);
     expect(h.queue.enqueueCalls).toHaveLength(0);
     expect(h.store.callsOf('save')).toHaveLength(0);
     expect(h.store.callsOf('clear')).toHaveLength(0);
@@ -98,8 +98,8 @@ describe('fan-out worker: channel jobs', () => {
 
     expect(h.metrics.total('JobsSplit')).toBe(0);
     expect(h.store.callsOf('pageSubscribers')).toHaveLength(3);
-    expect(h.gateway.postCounts().size).toBe(120);
-    expect([...h.gateway.postCounts().values()].every((n) => n === 1)).toBe(true);
+    expect(h.sender.postCounts().size).toBe(120);
+    expect([...h.sender.postCounts().values()].every((n) => n === 1)).toBe(true);
     expect(h.store.callsOf('save').map((c) => c.args[0])).toEqual([record.id, record.id]);
     expect(h.store.callsOf('clear').map((c) => c.args[0])).toEqual([record.id]);
     expect(h.store.checkpoints.size).toBe(0);
@@ -110,7 +110,7 @@ describe('fan-out worker: channel jobs', () => {
     h.store.seedSubscribers('room', ['live-1', 'live-2']);
     h.store.seedSubscribers('room', ['stale'], h.store.nowSeconds() - 1);
     await createFanoutWorker(h.deps).processBatch([rec(channelJob())], plenty);
-    expect([...h.gateway.postCounts().keys()].sort()).toEqual(['live-1', 'live-2']);
+    expect([...h.sender.postCounts().keys()].sort()).toEqual(['live-1', 'live-2']);
   });
 
   it('a big channel splits its remainder into jobs over aligned partitions, which together reach everyone exactly once', async () => {
@@ -124,7 +124,7 @@ describe('fan-out worker: channel jobs', () => {
 
     // The first job reads one page (no read-ahead once it splits), delivers it and hands the rest over.
     expect(h.store.callsOf('pageSubscribers')).toHaveLength(1);
-    expect(h.gateway.calls).toHaveLength(50);
+    expect(h.sender.calls).toHaveLength(50);
     const lastBucket = bucketOf(h.store.indexOf('room')[49]?.connectionId ?? '');
     expect(h.queue.enqueueCalls).toHaveLength(1);
     const pieces = h.queue.entries();
@@ -154,7 +154,7 @@ describe('fan-out worker: channel jobs', () => {
 
     expect(processed).toBeGreaterThan(4);
     expect(h.metrics.total('JobsSplit')).toBeGreaterThan(1);
-    const counts = h.gateway.postCounts();
+    const counts = h.sender.postCounts();
     expect(counts.size).toBe(2000);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
   });
@@ -170,7 +170,7 @@ describe('fan-out worker: channel jobs', () => {
     let calls = 0;
     expect(await worker.processBatch([record], () => (calls++ === 0 ? 60_000 : 999))).toEqual([]);
 
-    expect(h.gateway.calls).toHaveLength(50);
+    expect(h.sender.calls).toHaveLength(50);
     expect(h.metrics.total('JobsContinued')).toBe(1);
     const [entry] = h.queue.entries();
     const cursor = (entry?.job as ChannelJob).cursor;
@@ -183,8 +183,8 @@ describe('fan-out worker: channel jobs', () => {
 
     await drain(worker, h.queue);
     expect(h.store.callsOf('pageSubscribers').slice(-2)[0]?.args[2]).toBe(cursor);
-    expect(h.gateway.postCounts().size).toBe(120);
-    expect([...h.gateway.postCounts().values()].every((n) => n === 1)).toBe(true);
+    expect(h.sender.postCounts().size).toBe(120);
+    expect([...h.sender.postCounts().values()].every((n) => n === 1)).toBe(true);
   });
 
   it('keeps at most a quarter of a short invocation in reserve, so a short timeout still makes progress', async () => {
@@ -194,7 +194,7 @@ describe('fan-out worker: channel jobs', () => {
     // 8 s left in all: a 10 s reserve would hand over after every page; a quarter (2 s) lets it finish.
     expect(await worker.processBatch([rec(channelJob())], () => 8_000)).toEqual([]);
     expect(h.metrics.total('JobsContinued')).toBe(0);
-    expect(h.gateway.postCounts().size).toBe(120);
+    expect(h.sender.postCounts().size).toBe(120);
   });
 
   it('a redelivered job (receiveCount > 1) resumes at its checkpoint: only the page in flight is sent twice', async () => {
@@ -203,7 +203,7 @@ describe('fan-out worker: channel jobs', () => {
     h.store.seedSubscribers('room', ids);
     const order = h.store.indexOf('room').map((e) => e.connectionId);
     const firstPages = order.slice(0, 100);
-    h.gateway.script(order[120] ?? '', new Error('adapter bug: socket exploded'));
+    h.sender.script(order[120] ?? '', new Error('adapter bug: socket exploded'));
     const worker = createFanoutWorker(h.deps);
     const record = rec(channelJob());
 
@@ -217,7 +217,7 @@ describe('fan-out worker: channel jobs', () => {
 
     expect(h.store.callsOf('load').map((c) => c.args[0])).toEqual([record.id]);
     expect(h.store.callsOf('pageSubscribers')[readsBefore]?.args[2]).toBe(saved);
-    const counts = h.gateway.postCounts();
+    const counts = h.sender.postCounts();
     expect(order.every((id) => (counts.get(id) ?? 0) >= 1)).toBe(true);
     expect(firstPages.every((id) => counts.get(id) === 1)).toBe(true);
     const duplicates = [...counts.values()].reduce((n, c) => n + c - 1, 0);
@@ -239,7 +239,7 @@ describe('fan-out worker: channel jobs', () => {
       .indexOf('room')
       .slice(0, 50)
       .map((e) => e.connectionId);
-    h.gateway.script(firstPage[10] ?? '', FATAL);
+    h.sender.script(firstPage[10] ?? '', FATAL);
     const worker = createFanoutWorker(h.deps);
     const record = rec(channelJob());
 
@@ -250,7 +250,7 @@ describe('fan-out worker: channel jobs', () => {
     expect(h.queue.queued).toHaveLength(4);
     expect(h.queue.deduplicated).toHaveLength(4);
     await drain(worker, h.queue);
-    const counts = h.gateway.postCounts();
+    const counts = h.sender.postCounts();
     expect(counts.size).toBe(2000);
     // Only the page in flight when the first try failed may be sent twice.
     expect([...counts].filter(([id, n]) => n !== 1 && !firstPage.includes(id))).toEqual([]);
@@ -264,7 +264,7 @@ describe('fan-out worker: channel jobs', () => {
     const record = rec(channelJob());
 
     expect(await createFanoutWorker(h.deps).processBatch([record], plenty)).toEqual([record.id]);
-    expect(h.gateway.calls).toHaveLength(0);
+    expect(h.sender.calls).toHaveLength(0);
   });
 
   it('fails the job when the index cannot be read, at the start or midway', async () => {
@@ -273,14 +273,14 @@ describe('fan-out worker: channel jobs', () => {
     start.store.fail('pageSubscribers', storeError('throttled'));
     const first = rec(channelJob());
     expect(await createFanoutWorker(start.deps).processBatch([first], plenty)).toEqual([first.id]);
-    expect(start.gateway.calls).toHaveLength(0);
+    expect(start.sender.calls).toHaveLength(0);
 
     const midway = fanoutHarness({ pageSize: 50 });
     midway.store.seedSubscribers('room', connectionIds(120));
     midway.store.fail('pageSubscribers', storeError('unavailable'), 1, 1);
     const second = rec(channelJob());
     expect(await createFanoutWorker(midway.deps).processBatch([second], plenty)).toEqual([second.id]);
-    expect(midway.gateway.calls).toHaveLength(50);
+    expect(midway.sender.calls).toHaveLength(50);
   });
 
   it('deletes 410 connections in one batch and does not count them as failures', async () => {
@@ -288,7 +288,7 @@ describe('fan-out worker: channel jobs', () => {
     const ids = connectionIds(30);
     h.store.seedSubscribers('room', ids);
     const gone = ids.slice(3, 8);
-    for (const id of gone) h.gateway.always(id, 'gone');
+    for (const id of gone) h.sender.always(id, 'gone');
 
     expect(await createFanoutWorker(h.deps).processBatch([rec(channelJob())], plenty)).toEqual([]);
 
@@ -303,7 +303,7 @@ describe('fan-out worker: channel jobs', () => {
   it('fails the job on a non-retryable gateway failure', async () => {
     const h = fanoutHarness();
     h.store.seedSubscribers('room', ['a', 'b']);
-    h.gateway.otherwise(FATAL);
+    h.sender.otherwise(FATAL);
     const record = rec(channelJob());
     expect(await createFanoutWorker(h.deps).processBatch([record], plenty)).toEqual([record.id]);
     expect(h.queue.enqueueCalls).toHaveLength(0);
@@ -316,7 +316,7 @@ describe('fan-out worker: retries and dead letters', () => {
     const ids = connectionIds(20);
     h.store.seedSubscribers('room', ids);
     const stuck = [ids[4] ?? '', ids[9] ?? ''];
-    for (const id of stuck) h.gateway.always(id, 'throttled');
+    for (const id of stuck) h.sender.always(id, 'throttled');
     const worker = createFanoutWorker(h.deps);
 
     expect(await worker.processBatch([rec(channelJob())], plenty)).toEqual([]);
@@ -349,13 +349,13 @@ describe('fan-out worker: retries and dead letters', () => {
     const body = parseJob(h.queue.dead[0]?.body ?? '');
     expect(body.ok && body.value.kind === 'connections' ? [...body.value.connectionIds].sort() : null).toEqual([...stuck].sort());
     expect(h.metrics.total('DeliveriesDeadLettered')).toBe(2);
-    expect(stuck.every((id) => h.gateway.posted(id).length === 6)).toBe(true);
-    expect(ids.filter((id) => !stuck.includes(id)).every((id) => h.gateway.posted(id).length === 1)).toBe(true);
+    expect(stuck.every((id) => h.sender.posted(id).length === 6)).toBe(true);
+    expect(ids.filter((id) => !stuck.includes(id)).every((id) => h.sender.posted(id).length === 1)).toBe(true);
   });
 
   it('a retry job carries the remaining payloads of each connection', async () => {
     const h = fanoutHarness({ inJobAttempts: 1 });
-    h.gateway.script('a', 'ok', 'failed');
+    h.sender.script('a', 'ok', 'failed');
     const payloads: Payload[] = [
       { kind: 'text', text: '1' },
       { kind: 'text', text: '2' },
@@ -378,7 +378,7 @@ describe('fan-out worker: retries and dead letters', () => {
   it('splits a large retry into jobs of at most 100 connections', async () => {
     const h = fanoutHarness({ inJobAttempts: 1, concurrency: 50 });
     const ids = connectionIds(250);
-    h.gateway.otherwise('throttled');
+    h.sender.otherwise('throttled');
 
     await createFanoutWorker(h.deps).processBatch([rec(connectionsJob(ids))], plenty);
 
@@ -389,13 +389,13 @@ describe('fan-out worker: retries and dead letters', () => {
 
   it('fails the job when deferred deliveries cannot be re-enqueued or dead-lettered', async () => {
     const requeue = fanoutHarness({ inJobAttempts: 1 });
-    requeue.gateway.otherwise('throttled');
+    requeue.sender.otherwise('throttled');
     requeue.queue.fail('enqueue');
     const a = rec(connectionsJob(['a']));
     expect(await createFanoutWorker(requeue.deps).processBatch([a], plenty)).toEqual([a.id]);
 
     const dead = fanoutHarness({ inJobAttempts: 1, maxAttempts: 1 });
-    dead.gateway.otherwise('throttled');
+    dead.sender.otherwise('throttled');
     dead.queue.fail('deadLetter');
     const b = rec(connectionsJob(['a']));
     expect(await createFanoutWorker(dead.deps).processBatch([b], plenty)).toEqual([b.id]);
@@ -403,12 +403,12 @@ describe('fan-out worker: retries and dead letters', () => {
 
   it('an OPEN-reply job retries 410s until graceUntil', async () => {
     const h = fanoutHarness();
-    h.gateway.script('new-conn', 'gone', 'gone', 'ok');
+    h.sender.script('new-conn', 'gone', 'gone', 'ok');
     const job = connectionsJob(['new-conn'], { graceUntil: h.time.now + 5_000, payloads: [{ kind: 'text', text: 'welcome' }] });
 
     expect(await createFanoutWorker(h.deps).processBatch([rec(job)], plenty)).toEqual([]);
 
-    expect(h.gateway.posted('new-conn')).toEqual(['welcome', 'welcome', 'welcome']);
+    expect(h.sender.posted('new-conn')).toEqual(['welcome', 'welcome', 'welcome']);
     expect(h.store.callsOf('deleteConnections')).toHaveLength(0);
   });
 });
@@ -418,7 +418,7 @@ describe('fan-out worker: batches', () => {
     const h = fanoutHarness();
     h.store.seedSubscribers('a', ['a-1', 'a-2']);
     h.store.seedSubscribers('b', ['b-1', 'b-2']);
-    h.gateway.script('a-2', new Error('adapter bug'));
+    h.sender.script('a-2', new Error('adapter bug'));
     const a1 = rec(channelJob('a', { payload: { kind: 'text', text: 'a1' } }));
     const a2 = rec(channelJob('a', { payload: { kind: 'text', text: 'a2' } }));
     const a3 = rec(channelJob('a', { payload: { kind: 'text', text: 'a3' } }));
@@ -428,20 +428,20 @@ describe('fan-out worker: batches', () => {
     const failed = await createFanoutWorker(h.deps).processBatch([a1, b1, a2, b2, a3], plenty);
 
     expect(failed).toEqual([a1.id, a2.id, a3.id]);
-    expect(h.gateway.posted('b-1')).toEqual(['b1', 'b2']);
-    expect(h.gateway.posted('b-2')).toEqual(['b1', 'b2']);
+    expect(h.sender.posted('b-1')).toEqual(['b1', 'b2']);
+    expect(h.sender.posted('b-2')).toEqual(['b1', 'b2']);
     expect(h.store.callsOf('pageSubscribers').filter((c) => c.args[0] === 'a')).toHaveLength(1);
-    expect(h.gateway.posted('a-1')).not.toContain('a2');
+    expect(h.sender.posted('a-1')).not.toContain('a2');
     expect(h.log.find('warn', 'rest of its group').map((e) => e.attributes['following'])).toEqual([2]);
   });
 
   it('records on the unordered lane are independent of each other', async () => {
     const h = fanoutHarness({ inJobAttempts: 1 });
-    h.gateway.always('bad', FATAL);
+    h.sender.always('bad', FATAL);
     const bad = rec(connectionsJob(['bad']));
     const good = rec(connectionsJob(['good']));
     expect(await createFanoutWorker(h.deps).processBatch([bad, good], plenty)).toEqual([bad.id]);
-    expect(h.gateway.posted('good')).toEqual(['news']);
+    expect(h.sender.posted('good')).toEqual(['news']);
   });
 
   it.each([
@@ -456,7 +456,7 @@ describe('fan-out worker: batches', () => {
     expect(await createFanoutWorker(h.deps).processBatch([record], plenty)).toEqual([]);
 
     expect(h.queue.dead).toEqual([{ body, reason: expect.stringContaining('job body') }]);
-    expect(h.gateway.calls).toHaveLength(0);
+    expect(h.sender.calls).toHaveLength(0);
   });
 
   it('fails an invalid message when it cannot even be dead-lettered', async () => {
@@ -473,8 +473,8 @@ describe('fan-out worker: batches', () => {
       ['a', 'b', 'c', 'd'].map((c) => rec(channelJob(c))),
       plenty,
     );
-    expect(h.gateway.calls).toHaveLength(120);
-    expect(h.gateway.maxInFlight).toBeLessThanOrEqual(5);
+    expect(h.sender.calls).toHaveLength(120);
+    expect(h.sender.maxInFlight).toBeLessThanOrEqual(5);
   });
 });
 
@@ -485,7 +485,7 @@ describe('fan-out worker: keep-alive jobs', () => {
   function setUp(outcome: 'ok' | 'gone' | 'too-large', stored: KeepAlive = keepAlive) {
     const h = fanoutHarness();
     h.store.seedConnection(connectionRecord(ID, { keepAlive: stored }));
-    h.gateway.always(ID, outcome);
+    h.sender.always(ID, outcome);
     const job: KeepAliveJob = { v: 1, kind: 'keepalive', connectionId: ID, since: keepAlive.since, dueAt: h.time.now };
     return { h, job, worker: createFanoutWorker(h.deps) };
   }
@@ -495,7 +495,7 @@ describe('fan-out worker: keep-alive jobs', () => {
 
     expect(await worker.processBatch([rec(job)], plenty)).toEqual([]);
 
-    expect(h.gateway.posted(ID)).toEqual(['{}']);
+    expect(h.sender.posted(ID)).toEqual(['{}']);
     expect(h.queue.queued.map((q) => q.entry)).toEqual([{ job: { ...job, dueAt: h.time.now + 30_000 }, delaySeconds: 30 }]);
   });
 
@@ -513,7 +513,7 @@ describe('fan-out worker: keep-alive jobs', () => {
 
     expect(await worker.processBatch([rec(job)], plenty)).toEqual([]);
 
-    expect(h.gateway.posted(ID)).toEqual(['{}']);
+    expect(h.sender.posted(ID)).toEqual(['{}']);
     expect(h.queue.queued).toEqual([]);
     expect(h.store.callsOf('deleteConnections')).toEqual([]);
     expect(h.log.find('error', 'heartbeats stopped')).toHaveLength(1);
@@ -524,7 +524,7 @@ describe('fan-out worker: keep-alive jobs', () => {
 
     expect(await worker.processBatch([rec(job)], plenty)).toEqual([]);
 
-    expect(h.gateway.calls).toEqual([]);
+    expect(h.sender.calls).toEqual([]);
     expect(h.queue.queued).toEqual([]);
   });
 });
