@@ -22,14 +22,14 @@ import {
 import { fanoutConfigFromSettings } from '../domain/fanout/worker.js';
 import type { ConnectionSender, Log } from '../domain/ports.js';
 import type { SessionDeps } from '../domain/session/deps.js';
-import type { WebSocketRouteHandlers } from '../handlers/aws-events.js';
 import { makeControlHandler } from '../handlers/control.js';
 import { createWorkerOn, makeWorkerHandler } from '../handlers/fanout-worker.js';
 import { makeWebSocketHandlers } from '../handlers/ws.js';
 import { startControlServer, type LocalControlServer } from './control-server.js';
 import { InProcessConnectionSender } from './in-process-sender.js';
 import { startChatBackend, type ChatBackend } from './example/chat.js';
-import { startLocalGateway, type LocalGateway } from './gateway.js';
+import { ConnectionRegistry } from './connections.js';
+import { bindLocalGateway, type LocalGateway } from './gateway.js';
 import { describeError } from './log.js';
 import { startManagementApi, type ManagementApi, type ManagementApiTuning } from './management-api.js';
 import { startQueuePoller, type QueuePoller } from './poller.js';
@@ -171,24 +171,11 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
       maxReceiveCount: options.worker?.maxReceiveCount ?? 5,
     });
 
-    // The gateway needs its handlers at start, and the handlers need the gateway's connections: late binding.
-    let handlers: WebSocketRouteHandlers | null = null;
-    const unready = () => Promise.resolve({ statusCode: 503, body: 'starting' });
-    const gateway = await startLocalGateway({
-      host,
-      port: options.wsPort ?? localSettings.wsPort.default,
-      handlers: {
-        connect: (e) => (handlers ? handlers.connect(e) : unready()),
-        message: (e) => (handlers ? handlers.message(e) : unready()),
-        disconnect: (e) => (handlers ? handlers.disconnect(e) : unready()),
-      },
-      ...(options.gateway?.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.gateway.idleTimeoutMs } : {}),
-      ...(options.gateway?.maxLifetimeMs !== undefined ? { maxLifetimeMs: options.gateway.maxLifetimeMs } : {}),
-      log,
-    });
-    stoppers.push(() => gateway.stop());
+    // The live connections first: the senders and the Management API deliver through them, so the handlers can be
+    // complete before the gateway serves.
+    const connections = new ConnectionRegistry();
     const managementApi = await startManagementApi({
-      connections: gateway.connections,
+      connections,
       host,
       port: 0,
       stage: 'local',
@@ -199,7 +186,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
 
     let connectionSender: ConnectionSender;
     if (delivery === 'direct') {
-      connectionSender = new InProcessConnectionSender(gateway.connections);
+      connectionSender = new InProcessConnectionSender(connections);
     } else {
       // Exactly what the Lambda functions use on AWS: SigV4-signed calls to the Management API over HTTP.
       const signed = new SignedHttpConnectionSender({
@@ -229,12 +216,18 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
     });
     stoppers.push(() => control.stop());
 
+    // Bound before it serves: the example backend's page needs the gateway's URL, and the handlers need the
+    // backend's. Upgrade requests in between wait.
+    const boundGateway = await bindLocalGateway({ host, port: options.wsPort ?? localSettings.wsPort.default, log });
+    let gateway: LocalGateway | null = null;
+    stoppers.push(() => gateway?.stop() ?? boundGateway.close());
+
     let example: ChatBackend | null = null;
     if (options.targetUrl === undefined) {
       example = await startChatBackend({
         key: gripKey,
         controlUrl: control.url,
-        websocketUrl: gateway.url,
+        websocketUrl: boundGateway.url,
         host,
         port: options.examplePort ?? localSettings.examplePort.default,
         log: (line) => log.info(line),
@@ -255,7 +248,12 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
       metrics,
       config: { targetUrl, maxSubscriptionsPerConnection: settings.maxSubscriptionsPerConnection, openGraceMs: settings.openGraceMs },
     };
-    handlers = makeWebSocketHandlers(sessionDeps);
+    gateway = boundGateway.serve({
+      handlers: makeWebSocketHandlers(sessionDeps),
+      connections,
+      ...(options.gateway?.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.gateway.idleTimeoutMs } : {}),
+      ...(options.gateway?.maxLifetimeMs !== undefined ? { maxLifetimeMs: options.gateway.maxLifetimeMs } : {}),
+    });
 
     const worker = createWorkerOn({
       store,
