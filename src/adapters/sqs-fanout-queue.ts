@@ -37,8 +37,11 @@ export interface SqsSendOptions {
 export interface SqsFanoutQueueOptions extends SqsSendOptions {
   /** The FIFO queue for jobs without a delay. */
   readonly orderedQueueUrl: string;
-  /** The standard queue for jobs with `delaySeconds`. */
-  readonly delayedQueueUrl: string;
+  /**
+   * The standard queue for jobs with `delaySeconds`. Without it (a function granted only the ordered lane) a
+   * delayed entry fails as `invalid` and nothing is sent.
+   */
+  readonly delayedQueueUrl?: string;
   /** Where `deadLetter` sends (see `SqsDeadLetters`); without it `deadLetter` fails as `invalid`. */
   readonly deadLetterQueueUrl?: string;
 }
@@ -123,13 +126,13 @@ export function queueErrorFrom(thrown: unknown, operation: string): QueueError {
 export class SqsFanoutQueue implements FanoutQueue, DeadLetters {
   private readonly sender: SqsBatchSender;
   private readonly orderedQueueUrl: string;
-  private readonly delayedQueueUrl: string;
+  private readonly delayedQueueUrl: string | null;
   private readonly deadLetters: SqsDeadLetters | null;
 
   constructor(options: SqsFanoutQueueOptions) {
     this.sender = new SqsBatchSender(options);
     this.orderedQueueUrl = options.orderedQueueUrl;
-    this.delayedQueueUrl = options.delayedQueueUrl;
+    this.delayedQueueUrl = options.delayedQueueUrl ?? null;
     this.deadLetters = options.deadLetterQueueUrl
       ? new SqsDeadLetters({ ...options, deadLetterQueueUrl: options.deadLetterQueueUrl })
       : null;
@@ -167,7 +170,11 @@ export class SqsFanoutQueue implements FanoutQueue, DeadLetters {
         message: `entry ${index}: ${describeJob(entry.job)} is ${bytes} bytes serialized; the queue accepts at most ${this.sender.maxMessageBytes}`,
       });
     }
-    if (delay > 0) return ok({ queueUrl: this.delayedQueueUrl, bytes, entry: { MessageBody: body, DelaySeconds: delay } });
+    if (delay > 0) {
+      if (this.delayedQueueUrl === null)
+        return err({ kind: 'invalid', message: `entry ${index}: no delayed queue configured (delayedQueueUrl)` });
+      return ok({ queueUrl: this.delayedQueueUrl, bytes, entry: { MessageBody: body, DelaySeconds: delay } });
+    }
     return ok({
       queueUrl: this.orderedQueueUrl,
       bytes,

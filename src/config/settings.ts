@@ -482,14 +482,17 @@ export function readSettings<T extends SettingTable, R extends keyof T = never>(
   for (const [name, setting] of Object.entries(table)) {
     const places = source(setting);
     const value = readSetting(setting, places);
-    if (value === undefined && (required as readonly string[]).includes(name)) {
-      const where = places.length > 0 ? places.map((p) => p.absent).join(' and ') : `${name} is missing`;
-      const example = setting.type === 'url' && setting.example !== undefined ? `, e.g. ${setting.example}` : '';
-      throw new SettingError(`${where}; it must be ${allowedValues(setting)}${example}. ${setting.description}`);
-    }
+    if (value === undefined && (required as readonly string[]).includes(name)) throw missingSetting(name, setting, places);
     out[name] = value;
   }
   return out as SettingValues<T> & { readonly [K in R]: NonNullable<SettingValue<T[K]>> };
+}
+
+/** The error for a required setting given nowhere: every place it was looked for, and what it must be. */
+export function missingSetting(name: string, setting: Setting, places: readonly SettingPlace[]): SettingError {
+  const where = places.length > 0 ? places.map((p) => p.absent).join(' and ') : `${name} is missing`;
+  const example = setting.type === 'url' && setting.example !== undefined ? `, e.g. ${setting.example}` : '';
+  return new SettingError(`${where}; it must be ${allowedValues(setting)}${example}. ${setting.description}`);
 }
 
 /** The environment variables that carry a table's values to a function (settings without `env` are skipped). */

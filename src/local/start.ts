@@ -1,12 +1,10 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:http';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoConnectionStore } from '../adapters/dynamo-connection-store.js';
-import { FetchBackendClient } from '../adapters/fetch-backend-client.js';
-import { CachingGripSigner } from '../adapters/grip-signer.js';
 import { ConsoleLog, InMemoryMetrics } from '../adapters/observability.js';
 import { SignedHttpConnectionSender } from '../adapters/signed-http-connection-sender.js';
 import { SqsFanoutQueue } from '../adapters/sqs-fanout-queue.js';
@@ -19,12 +17,12 @@ import {
   type LocalSettings,
   type RuntimeSettings,
 } from '../config/settings.js';
-import { fanoutConfigFromSettings } from '../domain/fanout/worker.js';
+import type { HandlerName } from '../config/functions.js';
 import type { ConnectionSender, Log } from '../domain/ports.js';
-import type { SessionDeps } from '../domain/session/deps.js';
-import { makeControlHandler } from '../handlers/control.js';
-import { createWorkerOn, makeWorkerHandler } from '../handlers/fanout-worker.js';
-import { makeWebSocketHandlers } from '../handlers/ws.js';
+import { composeControl } from '../functions/control.js';
+import { composeFanoutWorker } from '../functions/fanout-worker.js';
+import { grantedResources, type AvailableResources, type FunctionBasics, type FunctionResources } from '../functions/resources.js';
+import { composeWsConnect, composeWsDisconnect, composeWsMessage } from '../functions/websocket.js';
 import { startControlServer, type LocalControlServer } from './control-server.js';
 import { InProcessConnectionSender } from './in-process-sender.js';
 import { startChatBackend, type ChatBackend } from './example/chat.js';
@@ -117,8 +115,9 @@ function defaultSettings(overrides: Partial<RuntimeSettings> = {}): RuntimeSetti
 
 /**
  * Runs the whole channel server on this machine: dynalite and fauxqs (real AWS APIs, in-process), the local
- * WebSocket gateway and Management API, the control API, and the fan-out worker polling both queues — all wired
- * into the same handlers and adapters the Lambda functions use. Resolves when everything listens.
+ * WebSocket gateway and Management API, the control API, and the fan-out worker polling both queues — each
+ * function built by the same composition function its Lambda entry calls (`src/functions/`), from the adapters
+ * this process shares. Resolves when everything listens.
  *
  * @example
  * const stack = await startLocal({ wsPort: 0, controlPort: 0, examplePort: 0 });
@@ -207,9 +206,19 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
       log,
     });
 
-    const controlHandler = makeControlHandler({ queue, clock, log, metrics, newId: randomUUID, config: { key: gripKey } });
+    // Every function gets what its row of handlerAccess grants, from the adapters this process shares, through the
+    // same composition functions the Lambda entries call. The backend is added once the example (if any) runs.
+    const basics: FunctionBasics = { settings, log, metrics, clock, afterEach: () => {} };
+    const shared: AvailableResources = {
+      store,
+      queue,
+      sender: connectionSender,
+      gripKey,
+    };
+    const resources = <N extends HandlerName>(name: N): FunctionResources<N> => grantedResources(name, basics, shared);
+
     const control: LocalControlServer = await startControlServer({
-      handler: controlHandler,
+      handler: composeControl(resources('control')),
       host,
       port: options.controlPort ?? localSettings.controlPort.default,
       log,
@@ -236,34 +245,22 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
     }
     const targetUrl = options.targetUrl ?? `${example?.url ?? ''}/`;
 
-    const sessionDeps: SessionDeps = {
-      connections: store,
-      subscriptions: store,
-      queue,
-      sender: connectionSender,
-      backend: new FetchBackendClient({ timeoutMs: settings.backendTimeoutMs }),
-      signer: new CachingGripSigner({ key: gripKey, iss: gripIss, clock }),
-      clock,
-      log,
-      metrics,
-      config: { targetUrl, maxSubscriptionsPerConnection: settings.maxSubscriptionsPerConnection, openGraceMs: settings.openGraceMs },
-    };
+    shared.backend = { targetUrl, gripIss };
     gateway = boundGateway.serve({
-      handlers: makeWebSocketHandlers(sessionDeps),
+      handlers: {
+        connect: composeWsConnect(resources('ws-connect')),
+        message: composeWsMessage(resources('ws-message')),
+        disconnect: composeWsDisconnect(resources('ws-disconnect')),
+      },
       connections,
       ...(options.gateway?.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.gateway.idleTimeoutMs } : {}),
       ...(options.gateway?.maxLifetimeMs !== undefined ? { maxLifetimeMs: options.gateway.maxLifetimeMs } : {}),
     });
 
-    const worker = createWorkerOn({
-      store,
-      queue,
-      sender: connectionSender,
-      log,
-      metrics,
-      config: fanoutConfigFromSettings(settings, options.worker?.reserveMs ?? 10_000),
-    });
-    const workerHandler = makeWorkerHandler(worker);
+    const workerHandler = composeFanoutWorker(
+      resources('fanout-worker'),
+      options.worker?.reserveMs !== undefined ? { reserveMs: options.worker.reserveMs } : {},
+    );
     const pollerOptions = {
       sqs,
       handler: workerHandler,

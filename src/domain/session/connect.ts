@@ -6,7 +6,7 @@ import { interpretReply } from '../protocol/reply.js';
 import { handshakeFromClient, offeredSubprotocols } from '../protocol/request.js';
 import { askBackend } from './backend.js';
 import { messagePayload, subscriptionOps, unsupportedControls } from './reply-actions.js';
-import type { SessionDeps } from './deps.js';
+import type { ConnectDeps } from './deps.js';
 import { keepAliveEntry, keepAliveFromActions } from '../keepalive.js';
 import { planSubscriptions } from './subscriptions.js';
 import type { QueueEntry } from '../ports.js';
@@ -47,7 +47,7 @@ function refuse(status: number, reason: string): ConnectOutcome {
  * - Backend down, slow, or answering garbage: 502. Storage or queue failure: 503. Nothing is left stored for a
  *   refused connection (API Gateway sends no `$disconnect` for a handshake that did not complete).
  */
-export async function onConnect(deps: SessionDeps, input: ConnectInput): Promise<ConnectOutcome> {
+export async function onConnect(deps: ConnectDeps, input: ConnectInput): Promise<ConnectOutcome> {
   const { log, metrics } = deps;
   const connectionId = input.connectionId;
   const captured = handshakeFromClient({ headers: input.headers, path: input.path, query: input.query });

@@ -10,7 +10,11 @@ import type {
   SubscriptionStore,
 } from '../ports.js';
 
-/** What the WebSocket session logic needs from the world. Composition roots (AWS handlers, local mode) build it. */
+/**
+ * What the WebSocket session logic needs from the world: all of it is what `$default` (`onMessage`) needs; the
+ * other routes take less (`ConnectDeps`, `DisconnectDeps`), matching what their functions may touch. The
+ * composition roots (`src/functions/`) build them.
+ */
 export interface SessionDeps {
   readonly connections: ConnectionStore;
   readonly subscriptions: SubscriptionStore;
@@ -31,3 +35,12 @@ export interface SessionConfig {
   /** How long messages from an OPEN reply keep retrying a 410 while the handshake completes. */
   readonly openGraceMs: number;
 }
+
+/** `$connect` (`onConnect`): no connection sender, since API Gateway refuses posts until `$connect` returns. */
+export type ConnectDeps = Omit<SessionDeps, 'sender'>;
+
+/** `$disconnect` (`onDisconnect`): the connection's record, and the backend to tell. */
+export type DisconnectDeps = Omit<SessionDeps, 'sender' | 'queue' | 'subscriptions'>;
+
+/** What one backend request needs (`askBackend`). */
+export type BackendDeps = Pick<SessionDeps, 'config' | 'signer' | 'clock' | 'backend' | 'metrics'>;

@@ -1,6 +1,6 @@
 import { closeEvent, disconnectEvent, type WsEvent } from '../protocol/events.js';
 import { askBackend } from './backend.js';
-import type { SessionDeps } from './deps.js';
+import type { DisconnectDeps } from './deps.js';
 
 export interface DisconnectInput {
   readonly connectionId: string;
@@ -34,7 +34,7 @@ export function closingEvent(statusCode: number | null, reason: string | null): 
  * connection) and then deletes every item of the connection, whatever the backend said or whether it answered.
  * Idempotent: a second disconnect for the same id finds no record and deletes nothing.
  */
-export async function onDisconnect(deps: SessionDeps, input: DisconnectInput): Promise<DisconnectOutcome> {
+export async function onDisconnect(deps: DisconnectDeps, input: DisconnectInput): Promise<DisconnectOutcome> {
   const { log, metrics } = deps;
   const { connectionId } = input;
   let backendNotified = false;

@@ -147,6 +147,18 @@ describe('SqsFanoutQueue against fauxqs', () => {
     }
   });
 
+  it('without a delayed lane (a function granted only the ordered queue) refuses a delayed entry and sends nothing', async () => {
+    const urls = await freshQueues();
+    const queue = new SqsFanoutQueue({ client: sqs, orderedQueueUrl: urls.orderedQueueUrl });
+    const r = await queue.enqueue([
+      { job: job('now'), orderKey: 'ch:a' },
+      { job: job('later'), delaySeconds: 2 },
+    ]);
+    expect(!r.ok && r.error).toMatchObject({ kind: 'invalid', message: 'entry 1: no delayed queue configured (delayedQueueUrl)' });
+    expect(await visibleCount(sqs, urls.orderedQueueUrl)).toEqual({ visible: 0, delayed: 0 });
+    expect((await queue.enqueue([{ job: job('now'), orderKey: 'ch:a' }])).ok).toBe(true);
+  });
+
   it('carries characters SQS forbids in bodies (U+FFFF) through escaped, reading back the same job', async () => {
     const urls = await freshQueues();
     const queue = new SqsFanoutQueue({ client: sqs, ...urls });
