@@ -5,7 +5,7 @@
  */
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import pLimit from 'p-limit';
-import { ApiGatewayConnectionSender, createManagementApiClient } from '#src/adapters/apigw-connection-sender.js';
+import { ApiGatewayConnectionSender, createManagementApiClient } from '#bench/lib/sdk-connection-sender.js';
 import { SignedHttpConnectionSender } from '#src/adapters/signed-http-connection-sender.js';
 import type { ConnectionSender } from '#src/domain/ports.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#src/local/services.js';

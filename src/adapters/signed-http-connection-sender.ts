@@ -20,7 +20,8 @@ export interface SignedHttpConnectionSenderOptions {
 /**
  * `ConnectionSender` on the API Gateway Management API: SigV4-signed requests (`ExecuteApiSigner`) on a
  * keep-alive `node:http(s)` agent, without the SDK client's middleware stack. Same wire requests and the same
- * outcomes as `ApiGatewayConnectionSender`, at a fraction of the CPU: a fan-out worker is CPU-bound on
+ * outcomes (`managementApiOutcome`) as the SDK client the benchmarks compare it with
+ * (`bench/lib/sdk-connection-sender.ts`), at a fraction of the CPU: a fan-out worker is CPU-bound on
  * building and signing requests, so this is what it uses (`npm run bench`, benchmark 2, has the figures).
  *
  * Contract: one attempt per call (retries are the worker's); never throws. 2xx → ok; 410 → gone; 429 →
@@ -117,8 +118,37 @@ function outcomeOf(status: number, errorType: string | string[] | undefined, bod
   if (status >= 200 && status < 300) return { kind: 'ok' };
   const type = (Array.isArray(errorType) ? errorType[0] : errorType)?.split(':')[0] ?? '';
   const message = `HTTP ${status}${type ? ` ${type}` : ''}${body ? `: ${body.slice(0, 200)}` : ''}`;
-  if (status === 410) return { kind: 'gone' };
-  if (status === 429) return { kind: 'throttled', message };
-  if (status === 413) return { kind: 'too-large', message };
-  return { kind: 'failed', retryable: status >= 500 || status === 0, message };
+  return managementApiOutcome({ status, errorType: type, message });
+}
+
+/** A Management API call that did not succeed, as seen by whichever client made it. */
+export interface ManagementApiFailure {
+  /** The HTTP status; absent (or 0) when no answer came (timeout, reset, refused). */
+  readonly status?: number | undefined;
+  /** AWS's error type (`x-amzn-ErrorType`, or the SDK exception's name), e.g. `GoneException`. */
+  readonly errorType?: string | undefined;
+  /** The SDK's `$fault`, when an SDK client made the call. */
+  readonly fault?: 'client' | 'server' | undefined;
+  readonly message: string;
+  readonly cause?: unknown;
+}
+
+/**
+ * What a Management API failure means for the caller, the one mapping every Management API client uses:
+ * - 410 / `GoneException` → `gone` (the client left; delete its items; not a failure);
+ * - 429 / `LimitExceededException` → `throttled` (account rate or the client's buffer; retry with backoff);
+ * - 413 / `PayloadTooLargeException` → `too-large` (never succeeds on retry);
+ * - 403 / `ForbiddenException`, other 4xx and unexpected 3xx → `failed`, not retryable (configuration or a bug);
+ * - 5xx, timeouts and network errors → `failed`, retryable.
+ * The status is checked as well as the type: a 410 without AWS's error header has no type.
+ */
+export function managementApiOutcome(failure: ManagementApiFailure): SendOutcome {
+  const { status, errorType, fault, message } = failure;
+  const cause = failure.cause === undefined ? {} : { cause: failure.cause };
+  if (errorType === 'GoneException' || status === 410) return { kind: 'gone' };
+  if (errorType === 'LimitExceededException' || status === 429) return { kind: 'throttled', message };
+  if (errorType === 'PayloadTooLargeException' || status === 413) return { kind: 'too-large', message };
+  const serverSide = fault === 'server' || (status !== undefined && (status === 0 || status >= 500));
+  const clientSide = !serverSide && (errorType === 'ForbiddenException' || fault === 'client' || (status ?? 0) >= 300);
+  return { kind: 'failed', retryable: !clientSide, message, ...cause };
 }

@@ -10,10 +10,10 @@ import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ChangeMessageVisibilityBatchCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ApiGatewayConnectionSender, createManagementApiClient } from '#src/adapters/apigw-connection-sender.js';
 import { batchWriteAll } from '#src/adapters/dynamo-batch-write.js';
 import { DynamoConnectionStore } from '#src/adapters/dynamo-connection-store.js';
 import { InMemoryMetrics } from '#src/adapters/observability.js';
+import { SignedHttpConnectionSender } from '#src/adapters/signed-http-connection-sender.js';
 import { SqsFanoutQueue } from '#src/adapters/sqs-fanout-queue.js';
 import { readWebSocketRequest, WebSocketReply } from '#src/client/index.js';
 import { createNodeHandler } from '#src/client/node.js';
@@ -182,14 +182,14 @@ export function wireWorker(w: WorkerWiring): WiredWorker {
   let sender: ConnectionSender;
   let destroySender = (): void => {};
   if ('managementApiEndpoint' in w.sender) {
-    const client = createManagementApiClient({
+    const signed = new SignedHttpConnectionSender({
       endpoint: w.sender.managementApiEndpoint,
       region: LOCAL_REGION,
       maxSockets: Math.max(50, w.config.concurrency),
       credentials: LOCAL_CREDENTIALS,
     });
-    sender = new ApiGatewayConnectionSender({ client });
-    destroySender = () => client.destroy();
+    sender = signed;
+    destroySender = () => signed.destroy();
   } else {
     sender = new InProcessConnectionSender(w.sender.connections);
   }

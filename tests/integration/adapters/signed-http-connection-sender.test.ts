@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, createHmac } from 'node:crypto';
-import { ApiGatewayConnectionSender, createManagementApiClient } from '#src/adapters/apigw-connection-sender.js';
+import { ApiGatewayConnectionSender, createManagementApiClient } from '#bench/lib/sdk-connection-sender.js';
 import { SignedHttpConnectionSender } from '#src/adapters/signed-http-connection-sender.js';
 import type { ConnectionSender } from '#src/domain/ports.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#src/local/services.js';
@@ -108,10 +108,13 @@ interface Made {
   destroy(): void;
 }
 
-/** Both Management API adapters: the SDK client, and the signer on a bare keep-alive agent. Same contract. */
+/**
+ * Both Management API clients: the production one (the signer on a bare keep-alive agent) and the full SDK client
+ * the benchmarks compare it with (bench/lib/sdk-connection-sender.ts). Same contract, one outcome mapping.
+ */
 const implementations: { name: string; make: (endpoint: string, maxSockets: number, requestTimeoutMs?: number) => Made }[] = [
   {
-    name: 'ApiGatewayConnectionSender (SDK client)',
+    name: 'ApiGatewayConnectionSender (SDK client, for the benchmarks)',
     make: (endpoint, maxSockets, requestTimeoutMs) => {
       const client = createManagementApiClient({
         endpoint,
