@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { CloseRequest, ConnectionSender, SendOutcome } from '../domain/ports.js';
-import { MAX_MESSAGE_BYTES } from '../domain/publish/parse.js';
+import { MAX_MESSAGE_BYTES } from '../domain/protocol/limits.js';
 import { describeAwsError, summarizeAwsError } from './aws-errors.js';
 
 export interface ManagementApiClientOptions {

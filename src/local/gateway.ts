@@ -15,7 +15,8 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { z } from 'zod';
 import type { Log } from '../domain/ports.js';
 import type { ApiGatewayWebSocketEvent, WebSocketRequestContext, WebSocketRouteHandlers } from '../handlers/aws-events.js';
-import { ConnectionRegistry, MAX_MESSAGE_BYTES, type LocalConnections, type RegistryEntry } from './connections.js';
+import { MAX_MESSAGE_BYTES } from '../domain/protocol/limits.js';
+import { ConnectionRegistry, type LocalConnections, type RegistryEntry } from './connections.js';
 import { listen } from './http.js';
 import { describeError, stderrLog } from './log.js';
 

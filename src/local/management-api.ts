@@ -10,7 +10,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { performance } from 'node:perf_hooks';
 import type { SendOutcome, Log } from '../domain/ports.js';
 import { decodeUtf8Strict } from '../domain/protocol/values.js';
-import { MAX_MESSAGE_BYTES, type LocalConnections } from './connections.js';
+import { MAX_MESSAGE_BYTES } from '../domain/protocol/limits.js';
+import type { LocalConnections } from './connections.js';
 import { listen } from './http.js';
 import { describeError, stderrLog } from './log.js';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BUCKET_SPACE } from '../channel.js';
-import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES } from '../protocol/events.js';
+import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES } from '../protocol/limits.js';
 import { parseJson, utf8ByteLength } from '../protocol/values.js';
 import { err, ok, type Result } from '../result.js';
 

@@ -5,7 +5,8 @@
 import type { GripMode } from '../connection.js';
 import { decodeEvents } from './codec.js';
 import { parseGripControlMessage, type GripControlMessage } from './grip-control.js';
-import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES, WEBSOCKET_EVENTS_CONTENT_TYPE, type WsEvent } from './events.js';
+import { WEBSOCKET_EVENTS_CONTENT_TYPE, type WsEvent } from './events.js';
+import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES, MAX_REJECT_BODY_BYTES, MAX_REPLY_BODY_BYTES } from './limits.js';
 import { truncateUtf8 } from './values.js';
 
 export type OutgoingMessage = { kind: 'text'; text: string } | { kind: 'binary'; data: Uint8Array };
@@ -62,10 +63,6 @@ export interface ReplyResponse {
   readonly body: Uint8Array;
 }
 
-/** Pushpin's `RESPONSE_BODY_MAX`. */
-export const MAX_REPLY_BODY_BYTES = 1_000_000;
-/** A rejection body passed on to the client is cut to this many bytes, as Pushpin does. */
-export const MAX_REJECT_BODY_BYTES = 100_000;
 export const DEFAULT_MESSAGE_PREFIX = 'm:';
 
 /** Headers that describe one HTTP hop or the encoding of the body we already decoded; never passed on. */

@@ -2,15 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { GripMode } from '#src/domain/connection.js';
 import { encodeEvents } from '#src/domain/protocol/codec.js';
-import { isSendableCloseCode, type WsEvent } from '#src/domain/protocol/events.js';
-import {
-  interpretReply,
-  MAX_REJECT_BODY_BYTES,
-  MAX_REPLY_BODY_BYTES,
-  parseGripExtension,
-  type ReplyContext,
-  type ReplyDecision,
-} from '#src/domain/protocol/reply.js';
+import type { WsEvent } from '#src/domain/protocol/events.js';
+import { isSendableCloseCode, MAX_REJECT_BODY_BYTES, MAX_REPLY_BODY_BYTES } from '#src/domain/protocol/limits.js';
+import { interpretReply, parseGripExtension, type ReplyContext, type ReplyDecision } from '#src/domain/protocol/reply.js';
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 const latin1 = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
