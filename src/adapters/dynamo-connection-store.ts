@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { connectionsTable } from '../config/resources.js';
 import { CONNECTION_ITEM_SORT_KEY, subscriptionIndexKey, validateChannel } from '../domain/channel.js';
 import type { ConnectionRecord } from '../domain/connection.js';
+import { messageSchema } from '../domain/message.js';
 import type {
   BucketRange,
   Clock,
@@ -51,10 +52,7 @@ export interface DynamoConnectionStoreOptions {
 }
 
 const keepAliveSchema = z.object({
-  payload: z.discriminatedUnion('kind', [
-    z.object({ kind: z.literal('text'), text: z.string() }),
-    z.object({ kind: z.literal('binary'), base64: z.string() }),
-  ]),
+  payload: messageSchema,
   timeoutSeconds: z.number(),
   mode: z.enum(['idle', 'interval']),
   since: z.number(),

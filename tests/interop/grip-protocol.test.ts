@@ -18,6 +18,7 @@ import {
 } from '@fanoutio/grip';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { binaryMessage } from '#src/domain/message.js';
 import { authorizeControl, signGripSig } from '#src/domain/auth.js';
 import { decodeEvents, encodeEvents } from '#src/domain/protocol/codec.js';
 import type { WsEvent } from '#src/domain/protocol/events.js';
@@ -187,7 +188,7 @@ describe('WebSocketContext replies, read by interpretReply', () => {
       actions: [
         { kind: 'control', message: { type: 'subscribe', channel: 'room', filters: [] } },
         { kind: 'send', message: { kind: 'text', text: 'welcome' } },
-        { kind: 'send', message: { kind: 'binary', data: new Uint8Array([1, 2]) } },
+        { kind: 'send', message: binaryMessage(new Uint8Array([1, 2])) },
         { kind: 'close', code: 1000, reason: '' },
       ],
       ignored: [],

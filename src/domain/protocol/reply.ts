@@ -3,18 +3,17 @@
  * (`reference/grip-protocol.md` §1.3–1.4, §2, §7). Pure and total: the session logic executes the decision.
  */
 import type { GripMode } from '../connection.js';
+import { binaryMessage, textMessage, type Message } from '../message.js';
 import { decodeEvents } from './codec.js';
 import { parseGripControlMessage, type GripControlMessage } from './grip-control.js';
 import { WEBSOCKET_EVENTS_CONTENT_TYPE, type WsEvent } from './events.js';
 import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES, MAX_REJECT_BODY_BYTES, MAX_REPLY_BODY_BYTES } from './limits.js';
 import { truncateUtf8 } from './values.js';
 
-export type OutgoingMessage = { kind: 'text'; text: string } | { kind: 'binary'; data: Uint8Array };
-
 /** One thing to do for the connection, in the order the backend's events came. */
 export type SessionAction =
   /** Send to the client. In GRIP mode the message prefix is already stripped. */
-  | { kind: 'send'; message: OutgoingMessage }
+  | { kind: 'send'; message: Message }
   | { kind: 'control'; message: GripControlMessage }
   /**
    * The backend sent CLOSE: close the client cleanly. `code` is always sendable (see `isSendableCloseCode`) or
@@ -267,22 +266,22 @@ function eventsToActions(events: readonly WsEvent[], from: number, grip: GripMod
     switch (event.type) {
       case 'TEXT':
         if (!grip.enabled) {
-          actions.push({ kind: 'send', message: { kind: 'text', text: event.text } });
+          actions.push({ kind: 'send', message: textMessage(event.text) });
         } else if (event.text.startsWith(CONTROL_PREFIX)) {
           const parsed = parseGripControlMessage(event.text.slice(CONTROL_PREFIX.length));
           if (parsed.kind === 'control') actions.push({ kind: 'control', message: parsed.message });
           else ignored.push(`event ${i} (TEXT): ${parsed.reason}`);
         } else if (event.text.startsWith(grip.messagePrefix)) {
-          actions.push({ kind: 'send', message: { kind: 'text', text: event.text.slice(grip.messagePrefix.length) } });
+          actions.push({ kind: 'send', message: textMessage(event.text.slice(grip.messagePrefix.length)) });
         } else {
           ignored.push(`event ${i} (TEXT) dropped: it does not start with the message prefix ${JSON.stringify(grip.messagePrefix)}`);
         }
         break;
       case 'BINARY':
         if (!grip.enabled) {
-          actions.push({ kind: 'send', message: { kind: 'binary', data: event.data } });
+          actions.push({ kind: 'send', message: binaryMessage(event.data) });
         } else if (startsWith(event.data, prefixBytes)) {
-          actions.push({ kind: 'send', message: { kind: 'binary', data: event.data.slice(prefixBytes.length) } });
+          actions.push({ kind: 'send', message: binaryMessage(event.data.subarray(prefixBytes.length)) });
         } else {
           ignored.push(`event ${i} (BINARY) dropped: it does not start with the message prefix ${JSON.stringify(grip.messagePrefix)}`);
         }

@@ -4,7 +4,7 @@
  * `channel`, and limits that fit API Gateway (128 KB per message).
  */
 import { validateChannel } from '../channel.js';
-import type { Payload } from '../fanout/jobs.js';
+import type { Payload } from '../message.js';
 import { decodeBase64, encodeBase64 } from '../protocol/base64.js';
 import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES, MAX_MESSAGE_BYTES, MAX_PUBLISH_BODY_BYTES } from '../protocol/limits.js';
 import { decodeUtf8Strict, integerLike, isRecord, parseJson, utf8ByteLength } from '../protocol/values.js';

@@ -1,11 +1,12 @@
 import { applyMetaChanges, expiryFor, type ConnectionRecord } from '../connection.js';
-import type { Payload } from '../fanout/jobs.js';
-import { connectionOrderKey } from '../fanout/ranges.js';
+import { connectionDeliveryEntry } from '../fanout/jobs.js';
+import { forgetConnections } from '../forget-connections.js';
+import type { Payload } from '../message.js';
 import { openEvent } from '../protocol/events.js';
 import { interpretReply } from '../protocol/reply.js';
 import { handshakeFromClient, offeredSubprotocols } from '../protocol/request.js';
 import { askBackend } from './backend.js';
-import { messagePayload, subscriptionOps, unsupportedControls } from './reply-actions.js';
+import { subscriptionOps, unsupportedControls } from './reply-actions.js';
 import type { SessionDeps } from './deps.js';
 import { keepAliveEntry, keepAliveFromActions } from '../keepalive.js';
 import { planSubscriptions } from './subscriptions.js';
@@ -119,19 +120,8 @@ export async function onConnect(deps: SessionDeps, input: ConnectInput): Promise
     const entries: QueueEntry[] = [];
     if (record.keepAlive) entries.push(keepAliveEntry(connectionId, record.keepAlive, now + record.keepAlive.timeoutSeconds * 1000, now));
     if (payloads.length > 0) {
-      entries.push({
-        orderKey: connectionOrderKey(connectionId),
-        job: {
-          v: 1,
-          kind: 'connections',
-          connectionIds: [connectionId],
-          payloads,
-          attempt: 0,
-          graceUntil: now + deps.config.openGraceMs,
-          publishId: `open:${connectionId}`,
-          publishedAt: now,
-        },
-      });
+      const origin = { publishId: `open:${connectionId}`, publishedAt: now };
+      entries.push(connectionDeliveryEntry(connectionId, payloads, origin, { graceUntil: now + deps.config.openGraceMs }));
     }
     if (entries.length > 0) {
       const queued = await deps.queue.enqueue(entries);
@@ -141,7 +131,7 @@ export async function onConnect(deps: SessionDeps, input: ConnectInput): Promise
   })();
   if (failure !== null) {
     // Leave no stale subscription behind for a connection the client will never see accepted.
-    await deps.connections.deleteConnections([connectionId]);
+    await forgetConnections(deps, [connectionId], 'the OPEN reply could not be applied');
     log.error('could not apply the OPEN reply; refusing with 503', { connectionId, detail: failure });
     metrics.count('ConnectionsRejected');
     return refuse(503, 'Service Unavailable');
@@ -155,7 +145,7 @@ export async function onConnect(deps: SessionDeps, input: ConnectInput): Promise
 function openReplyPayloads(actions: Parameters<typeof subscriptionOps>[0]): Payload[] {
   const payloads: Payload[] = [];
   for (const action of actions) {
-    if (action.kind === 'send') payloads.push(messagePayload(action.message));
+    if (action.kind === 'send') payloads.push(action.message);
     else if (action.kind === 'close') {
       payloads.push(
         action.code === null

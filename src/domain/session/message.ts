@@ -6,6 +6,8 @@ import type { SessionDeps } from './deps.js';
 import { keepAliveEntry, keepAliveFromActions } from '../keepalive.js';
 import { planSubscriptions } from './subscriptions.js';
 import type { ConnectionRecord } from '../connection.js';
+import { forgetConnections } from '../forget-connections.js';
+import { wireData } from '../message.js';
 import type { ConnectionChanges } from '../ports.js';
 
 export interface MessageInput {
@@ -138,14 +140,19 @@ async function deliverActions(deps: SessionDeps, connectionId: string, actions: 
   let sent = 0;
   for (const action of actions) {
     if (action.kind === 'send') {
-      const outcome = await deps.sender.post(connectionId, action.message.kind === 'text' ? action.message.text : action.message.data);
+      const data = wireData(action.message);
+      if (data === null) {
+        log.error('a reply message has corrupt base64; not sent', { connectionId });
+        continue;
+      }
+      const outcome = await deps.sender.post(connectionId, data);
       if (outcome.kind === 'ok') {
         sent++;
         metrics.count('MessagesOut');
         continue;
       }
       if (outcome.kind === 'gone') {
-        await deps.connections.deleteConnections([connectionId]);
+        await forgetConnections(deps, [connectionId], 'gone (410) while sending a reply');
         return { kind: 'closed', reason: 'client gone' };
       }
       log.error('could not send a reply message to the client', { connectionId, outcome: outcome.kind, detail: outcome.message });

@@ -8,8 +8,8 @@ import {
   type ConnectionsJob,
   type FanoutJob,
   type KeepAliveJob,
-  type Payload,
 } from '#src/domain/fanout/jobs.js';
+import type { Payload } from '#src/domain/message.js';
 import { channelOrderKey, WHOLE_SPACE } from '#src/domain/fanout/ranges.js';
 import { createFanoutWorker, type FanoutWorker, type QueueRecord } from '#src/domain/fanout/worker.js';
 import { FATAL, storeError, type RecordingQueue } from '#test-helpers/fakes.js';

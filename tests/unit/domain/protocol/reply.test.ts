@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { binaryMessage } from '#src/domain/message.js';
 import type { GripMode } from '#src/domain/connection.js';
 import { encodeEvents } from '#src/domain/protocol/codec.js';
 import type { WsEvent } from '#src/domain/protocol/events.js';
@@ -141,7 +142,7 @@ describe('interpretReply: OPEN phase, accept', () => {
     expect(decision.actions).toEqual([
       { kind: 'control', message: { type: 'subscribe', channel: 'room', filters: [] } },
       { kind: 'send', message: { kind: 'text', text: 'welcome' } },
-      { kind: 'send', message: { kind: 'binary', data: new Uint8Array([0, 1]) } },
+      { kind: 'send', message: binaryMessage(new Uint8Array([0, 1])) },
     ]);
     expect(decision.ignored).toEqual(['event 3 (TEXT) dropped: it does not start with the message prefix ">>"']);
   });
@@ -156,7 +157,7 @@ describe('interpretReply: OPEN phase, accept', () => {
     );
     expect(decision.actions).toEqual([
       { kind: 'send', message: { kind: 'text', text: 'c:{"type":"detach"}' } },
-      { kind: 'send', message: { kind: 'binary', data: utf8('raw') } },
+      { kind: 'send', message: binaryMessage(utf8('raw')) },
     ]);
   });
 
@@ -396,7 +397,7 @@ describe('interpretReply: session phase', () => {
       interpretReply(reply([{ type: 'BINARY', data: utf8('→ab') }]), sessionPhase({ enabled: true, messagePrefix: '→' })),
       'update',
     );
-    expect(decision.actions).toEqual([{ kind: 'send', message: { kind: 'binary', data: utf8('ab') } }]);
+    expect(decision.actions).toEqual([{ kind: 'send', message: binaryMessage(utf8('ab')) }]);
   });
 
   it('reads Set-Meta-* on session replies; Sec-WebSocket-Extensions there changes nothing', () => {
