@@ -3,7 +3,7 @@ import { connectionDeliveryEntry } from '../fanout/jobs.js';
 import { forgetConnections } from '../forget-connections.js';
 import type { Payload } from '../message.js';
 import { openEvent } from '../protocol/events.js';
-import { interpretReply } from '../protocol/reply.js';
+import { interpretOpenReply } from '../protocol/reply.js';
 import { handshakeFromClient, offeredSubprotocols } from '../protocol/request.js';
 import { askBackend } from './backend.js';
 import { subscriptionOps, unsupportedControls } from './reply-actions.js';
@@ -64,18 +64,14 @@ export async function onConnect(deps: SessionDeps, input: ConnectInput): Promise
     metrics.count('ConnectionsRejected');
     return refuse(502, 'Bad Gateway: the backend did not answer');
   }
-  const decision = interpretReply(response.value, {
-    phase: 'open',
-    grip: { enabled: false },
-    offeredSubprotocols: offeredSubprotocols(handshake),
-  });
+  const decision = interpretOpenReply(response.value, { offeredSubprotocols: offeredSubprotocols(handshake) });
   if (decision.kind === 'reject') {
     log.info('backend rejected the connection', { connectionId, status: decision.status, reason: decision.reason });
     metrics.count('ConnectionsRejected');
     return { kind: 'rejected', status: decision.status, headers: decision.headers, body: decision.body, reason: decision.reason };
   }
-  if (decision.kind !== 'accept') {
-    const reason = decision.kind === 'invalid' ? decision.reason : `unexpected ${decision.kind} decision on open`;
+  if (decision.kind === 'invalid') {
+    const reason = decision.reason;
     log.error('backend answered the OPEN request with an invalid reply; refusing with 502', { connectionId, reason });
     metrics.count('BackendErrors');
     metrics.count('ConnectionsRejected');

@@ -1,5 +1,5 @@
 import { textEvent } from '../protocol/events.js';
-import { interpretReply, type SessionAction } from '../protocol/reply.js';
+import { interpretSessionReply, type SessionAction } from '../protocol/reply.js';
 import { askBackend } from './backend.js';
 import { subscriptionOps, unsupportedControls } from './reply-actions.js';
 import type { SessionDeps } from './deps.js';
@@ -65,9 +65,9 @@ export async function onMessage(deps: SessionDeps, input: MessageInput): Promise
     await deps.sender.close(connectionId, { code: INTERNAL_ERROR, reason: 'backend unavailable' });
     return { kind: 'closed', reason: `backend ${response.error.kind}` };
   }
-  const decision = interpretReply(response.value, { phase: 'session', grip: record.grip, offeredSubprotocols: [] });
-  if (decision.kind !== 'update') {
-    const reason = decision.kind === 'invalid' ? decision.reason : `unexpected ${decision.kind} decision in a session`;
+  const decision = interpretSessionReply(response.value, record.grip);
+  if (decision.kind === 'invalid') {
+    const reason = decision.reason;
     log.error('backend answered a message with an invalid reply; closing the connection with 1011', { connectionId, reason });
     metrics.count('BackendErrors');
     await deps.sender.close(connectionId, { code: INTERNAL_ERROR, reason: 'invalid backend reply' });
