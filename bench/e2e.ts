@@ -132,7 +132,7 @@ export async function benchE2e(ctx: BenchContext): Promise<Table> {
       [
         'Pushpin',
         withPushpin
-          ? `${pushpinVersion} from Debian (condure, zurl, proxy, handler), scratch config per reference/local-services.md §6`
+          ? `${pushpinVersion} from Debian (condure, zurl, proxy, handler), scratch config per docs/local-services.md §6`
           : 'not run',
       ],
     ],

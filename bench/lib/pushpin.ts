@@ -1,7 +1,7 @@
 /**
  * Runs the Debian Pushpin package in the foreground from a scratch configuration, for the side-by-side in the
  * end-to-end benchmark. The package's own configuration does not start zurl, so every WebSocket would get a 502;
- * the fix (reference/local-services.md §6): run zurl from the runner, point the zurl specs into the scratch
+ * the fix (docs/local-services.md §6): run zurl from the runner, point the zurl specs into the scratch
  * rundir, and raise `message_rate` from 2,500/s, which would throttle a fan-out to 1,000 clients. Every port is
  * a free one, so a Pushpin somebody else runs on this machine is not disturbed.
  */

@@ -1,6 +1,6 @@
 /**
  * A local API Gateway Management API (`@connections`), over the local gateway's connection registry. It speaks
- * AWS's wire format (reference/local-services.md §3), so the real `@aws-sdk/client-apigatewaymanagementapi`
+ * AWS's wire format (docs/local-services.md §3), so the real `@aws-sdk/client-apigatewaymanagementapi`
  * client works against it unchanged and raises the exceptions it raises on AWS.
  *
  * For benchmarks and fault tests it can add latency, enforce a token-bucket rate limit and inject throttles and

@@ -1,6 +1,6 @@
 /**
  * The events of Pushpin's WebSocket-over-HTTP protocol (`application/websocket-events`), as plain data.
- * See `reference/grip-protocol.md` §1. Both directions use the same event kinds; what they mean depends on who
+ * See `docs/grip-protocol.md` §1. Both directions use the same event kinds; what they mean depends on who
  * sends them (an OPEN from the server asks to open, an OPEN from the backend accepts).
  */
 export type WsEvent =

@@ -1,6 +1,6 @@
 /**
  * The backend's reply to one WebSocket-over-HTTP request, turned into one decision value
- * (`reference/grip-protocol.md` §1.3–1.4, §2, §7). Pure and total: the session logic executes the decision.
+ * (`docs/grip-protocol.md` §1.3–1.4, §2, §7). Pure and total: the session logic executes the decision.
  */
 import type { GripMode } from '../connection.js';
 import { binaryMessage, textMessage, type Message } from '../message.js';

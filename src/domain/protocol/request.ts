@@ -1,5 +1,5 @@
 /**
- * The WebSocket-over-HTTP request to the backend (`reference/grip-protocol.md` §1.2, §7): the client's handshake
+ * The WebSocket-over-HTTP request to the backend (`docs/grip-protocol.md` §1.2, §7): the client's handshake
  * as it is stored at `$connect` and replayed on every request, and the request itself.
  */
 import type { Handshake } from '../connection.js';

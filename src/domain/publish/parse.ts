@@ -1,5 +1,5 @@
 /**
- * GRIP publish bodies (`POST /publish/`, `reference/grip-protocol.md` §3), parsed the way Pushpin's
+ * GRIP publish bodies (`POST /publish/`, `docs/grip-protocol.md` §3), parsed the way Pushpin's
  * `PublishItem`/`PublishFormat` do, with two extensions: an item may target one `connection` instead of a
  * `channel`, and limits that fit API Gateway (128 KB per message).
  */
