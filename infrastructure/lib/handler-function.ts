@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { type Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { CfnApi, type WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
-import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Grant, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
@@ -140,7 +140,11 @@ export class HandlerFunction extends Construct {
     if (access.table) table.grantItems(this.fn);
     if (access.table === 'itemsAndChannelIndex') table.grantChannelIndexQuery(this.fn);
     if (access.gripKey) gripKey.grantRead(this.fn);
-    for (const lane of access.sendTo ?? []) lanes[lane].grantSendMessages(this.fn);
+    // SendMessageBatch is all the queue adapter calls (authorized as sqs:SendMessage); it never reads queue
+    // attributes or looks up URLs, which `grantSendMessages` would add. SSE-SQS needs no KMS grant.
+    for (const lane of access.sendTo ?? []) {
+      Grant.addToPrincipal({ grantee: this.fn, actions: ['sqs:SendMessage'], resourceArns: [lanes[lane].queueArn] });
+    }
     if (access.manageConnections) {
       stage.grantManagementApiAccess(this.fn);
       const cfnApi = stage.api.node.defaultChild;

@@ -50,7 +50,6 @@ describe('the stack as deployed (cdk.json defaults): cdk-nag AwsSolutions and Cl
     expect(summary.sort()).toEqual(
       [
         'AwsSolutions-SMG4 @ GripKey/Secret',
-        'AwsSolutions-IAM5[Resource::…] @ ApiGatewayLogging/Role',
         'AwsSolutions-APIG4 @ WebSocket/Api',
         'AwsSolutions-APIG4 @ Control/Api',
         'AwsSolutions-IAM5[Resource::…] @ Handlers/WsMessage',
@@ -76,20 +75,25 @@ describe('the stack as deployed (cdk.json defaults): cdk-nag AwsSolutions and Cl
   });
 });
 
-describe('the other switch positions: tracing on, account logging role off', () => {
+describe('the other switch positions: tracing on, account logging role on', () => {
   let synth: Synthesized;
   beforeAll(() => {
-    synth = synthesize({ targetUrl, tracing: true, apiGatewayCloudWatchRole: false });
+    synth = synthesize({ targetUrl, tracing: true, apiGatewayCloudWatchRole: true });
   });
   afterAll(() => synth.dispose());
 
-  it('has zero unacknowledged findings either', () => {
+  it('has zero unacknowledged findings either; the account role acknowledges its log-group wildcard', () => {
     expect(findings(synth.app)).toEqual([]);
+    expect(
+      acknowledgements(synth.app).map(
+        (a) => `${a.id.replace(/\[Resource::.*\]$/, '[Resource::…]')} @ ${a.path.split('/').slice(1, 3).join('/')}`,
+      ),
+    ).toContain('AwsSolutions-IAM5[Resource::…] @ ApiGatewayLogging/Role');
   });
 
   it('adds X-Ray, whose two write actions are the only grant on "*"', () => {
     synth.template.resourcePropertiesCountIs('AWS::Lambda::Function', { TracingConfig: { Mode: 'Active' } }, 5);
-    synth.template.resourceCountIs('AWS::ApiGateway::Account', 0);
+    synth.template.resourceCountIs('AWS::ApiGateway::Account', 1);
     const starGrants = Object.values(synth.template.findResources('AWS::IAM::Policy')).flatMap((p) =>
       (p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[])
         .filter((s) => s.Resource === '*' || (Array.isArray(s.Resource) && s.Resource.includes('*')))
