@@ -64,13 +64,17 @@ describe('the stack as deployed (cdk.json defaults): cdk-nag AwsSolutions and Cl
     ]);
   });
 
-  it('bundles every handler as an ESM file that defines require for CommonJS dependencies', () => {
+  it('bundles every handler as an ESM file that defines require for CommonJS dependencies, with the AWS SDK inside', () => {
     const assets = readdirSync(synth.outdir).filter((d) => d.startsWith('asset.'));
     expect(assets).toHaveLength(5);
     for (const asset of assets) {
       const code = readFileSync(join(synth.outdir, asset, 'index.mjs'), 'utf8');
       expect(code.startsWith("import { createRequire as __bannerCreateRequire } from 'node:module'; const require =")).toBe(true);
       expect(code).toMatch(/export\s*\{[^}]*\bhandler\b/);
+      // The locked SDK runs, not the runtime's: no import or require of an @aws-sdk or @smithy package is left.
+      // (The SDK's own error messages quote `[require("@aws-sdk/signature-v4-crt");]`, hence the look-behind.)
+      expect(code).not.toMatch(/(?<![[\w.])(?:from|import|require)\s*\(?\s*["'](?:@aws-sdk|@smithy)\//);
+      expect(code).toContain('AmazonSQS'); // the SQS client's JSON protocol target prefix, from @aws-sdk/client-sqs
     }
   });
 });
