@@ -103,6 +103,31 @@ export const woh: Group = {
       },
     },
     {
+      id: 'woh.backend-error',
+      title: 'backend answers a message with 500',
+      async run(ctx) {
+        ctx.route((req): BackendReply => (req.events[0]?.type === 'OPEN' ? openReply() : (echoClose(req) ?? { status: 500 })));
+        const client = await ctx.connect();
+        client.send('x');
+        await waitUntil(() => client.close !== null, 5_000);
+        return `client ${closeOutcome(client)}`;
+      },
+    },
+    {
+      id: 'woh.backend-close-no-code',
+      title: 'backend CLOSE without a code',
+      async run(ctx) {
+        ctx.route((req): BackendReply => {
+          if (req.events[0]?.type === 'OPEN') return openReply();
+          return req.events.some((e) => e.type === 'TEXT') ? { events: [['CLOSE']] } : {};
+        });
+        const client = await ctx.connect();
+        client.send('bye');
+        await waitUntil(() => client.close !== null, 5_000);
+        return `client ${closeOutcome(client)}`;
+      },
+    },
+    {
       id: 'woh.invalid-control-message',
       title: 'OPEN reply carries c:{"type":"bogus"}; is the client still connected 10 s later?',
       async run(ctx) {
