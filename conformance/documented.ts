@@ -8,6 +8,8 @@
  *   implement (docs/pushpin-semantics.md §0): `expectUs` is the upstream outcome.
  * - API Gateway makes Pushpin's behaviour impossible on AWS: the README's difference list says what to do instead.
  */
+import type { Verdict } from './report.js';
+
 export interface DocumentedDifference {
   readonly reason: string;
   /** The outcome we must produce; absent = any outcome is accepted. */
@@ -39,3 +41,19 @@ export const DOCUMENTED: Readonly<Record<string, DocumentedDifference>> = {
     expectUs: 'open after 10 s',
   },
 };
+
+/**
+ * `same` when the outcomes are equal; `documented` when they differ, the scenario is listed, and our outcome is
+ * the listed `expectUs` (if any); otherwise `differs` (with the expected outcome, for a listed scenario).
+ */
+export function verdictOf(
+  id: string,
+  pushpin: string,
+  us: string,
+  documented: Readonly<Record<string, DocumentedDifference>> = DOCUMENTED,
+): { verdict: Verdict; reason?: string } {
+  if (pushpin === us) return { verdict: 'same' };
+  const entry = documented[id];
+  if (entry && (entry.expectUs === undefined || entry.expectUs === us)) return { verdict: 'documented', reason: entry.reason };
+  return entry ? { verdict: 'differs', reason: `documented, but we must produce: ${entry.expectUs ?? ''}` } : { verdict: 'differs' };
+}

@@ -8,19 +8,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pushpinInstalled, PUSHPIN_BIN } from '../scripts/lib/pushpin.js';
 import { Backend } from './backend.js';
-import { DOCUMENTED } from './documented.js';
-import { baseline } from './groups/baseline.js';
-import { detach } from './groups/detach.js';
-import { filters } from './groups/filters.js';
-import { keepalive } from './groups/keepalive.js';
-import { ordered } from './groups/ordered.js';
-import { sequencing } from './groups/sequencing.js';
-import { woh } from './groups/woh.js';
-import { printTable, type Row, type Verdict } from './report.js';
+import { verdictOf } from './documented.js';
+import { GROUPS } from './groups/index.js';
+import { printTable, type Row } from './report.js';
 import { ScenarioContext, type Group, type Scenario } from './scenario.js';
 import { startSystems, type System, type Systems } from './systems.js';
-
-const GROUPS: readonly Group[] = [baseline, ordered, filters, sequencing, detach, keepalive, woh];
 
 interface Args {
   readonly only: readonly string[] | null;
@@ -58,16 +50,6 @@ async function runOn(system: System, scenario: Scenario, backend: Backend): Prom
   } finally {
     await ctx.dispose();
   }
-}
-
-function verdictOf(id: string, pushpin: string, us: string): { verdict: Verdict; reason?: string } {
-  if (pushpin === us) return { verdict: 'same' };
-  const documented = DOCUMENTED[id];
-  if (documented && (documented.expectUs === undefined || documented.expectUs === us))
-    return { verdict: 'documented', reason: documented.reason };
-  return documented
-    ? { verdict: 'differs', reason: `documented, but we must produce: ${documented.expectUs ?? ''}` }
-    : { verdict: 'differs' };
 }
 
 async function runScenario(group: Group, scenario: Scenario, systems: Systems, backend: Backend, json: boolean): Promise<Row> {
