@@ -2,7 +2,7 @@
  * Baseline: behaviour both systems already share (subscribe/publish, the `m:` prefix, `Set-Meta-*`, close codes
  * both ways, a rejected handshake). If these differ, suspect the harness before the server.
  */
-import { echoClose, openReply, say, textOf, type BackendReply } from '../backend.js';
+import { control, echoClose, openReply, say, textOf, type BackendReply } from '../backend.js';
 import { settle, waitUntil } from '../client.js';
 import { closeOutcome, list, realTexts, type Group } from '../scenario.js';
 
@@ -92,6 +92,23 @@ export const baseline: Group = {
         await waitUntil(() => requests.length > 1, 3_000);
         await settle(() => requests.length, 500, 2_000);
         return `backend got: ${list(requests.slice(1).flatMap((r) => r.events.map((e) => e.type)))}`;
+      },
+    },
+    {
+      id: 'baseline.subscription-cap',
+      title: 'the OPEN reply subscribes to 21 channels (the cap is 20)',
+      async run(ctx) {
+        const channels = Array.from({ length: 21 }, (_, n) => ctx.channel(`n${n + 1}`));
+        ctx.route((req) =>
+          req.events[0]?.type === 'OPEN'
+            ? openReply(channels.map((channel) => control({ type: 'subscribe', channel })))
+            : (echoClose(req) ?? {}),
+        );
+        const client = await ctx.connect();
+        const twentieth = await ctx.awaitSubscribed([client], channels[19] ?? '');
+        await ctx.publishText(channels[20] ?? '', 'on-21st');
+        await settle(() => client.received.length, 800, 3_000);
+        return `20th channel: ${twentieth ? 'subscribed' : 'not subscribed'}; 21st: ${realTexts(client).includes('on-21st') ? 'subscribed' : 'ignored'}`;
       },
     },
     {
