@@ -15,6 +15,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { z } from 'zod';
 import type { Log } from '../domain/ports.js';
 import type { ApiGatewayWebSocketEvent, WebSocketRequestContext, WebSocketRouteHandlers } from '../handlers/aws-events.js';
+import { headerValue, isFieldValue, isHeaderName } from '../domain/protocol/headers.js';
 import { MAX_MESSAGE_BYTES } from '../domain/protocol/limits.js';
 import { ConnectionRegistry, type LocalConnections, type RegistryEntry } from './connections.js';
 import { listen } from './http.js';
@@ -77,9 +78,6 @@ const RESERVED_RESPONSE_HEADERS = new Set([
   'sec-websocket-extensions',
   'sec-websocket-protocol',
 ]);
-
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 interface AcceptedHandshake {
   readonly entry: RegistryEntry;
@@ -229,7 +227,7 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
     }
     const headers = responseHeaders(result.headers);
     const subprotocol = headerValue(result.headers, 'sec-websocket-protocol');
-    if (subprotocol !== undefined && !HEADER_VALUE.test(subprotocol)) {
+    if (subprotocol !== undefined && !isFieldValue(subprotocol)) {
       registry.remove(entry);
       log.error('$connect chose a subprotocol that cannot be sent in a header', { connectionId });
       writeHttpResponse(socket, INTEGRATION_FAILURE.statusCode, [], INTEGRATION_FAILURE.body);
@@ -536,17 +534,11 @@ export function parseConnectResult(raw: unknown): ConnectDecision | null {
   return { statusCode, ...(headers ? { headers } : {}), ...(body !== undefined ? { body } : {}) };
 }
 
-function headerValue(headers: Readonly<Record<string, string>> | undefined, lowerName: string): string | undefined {
-  if (!headers) return undefined;
-  for (const [name, value] of Object.entries(headers)) if (name.toLowerCase() === lowerName) return value;
-  return undefined;
-}
-
 /** The result's headers that may go on the wire: gateway-owned and malformed ones are dropped. */
 function responseHeaders(headers: Readonly<Record<string, string>> | undefined): [string, string][] {
   if (!headers) return [];
   return Object.entries(headers).filter(
-    ([name, value]) => HEADER_NAME.test(name) && HEADER_VALUE.test(value) && !RESERVED_RESPONSE_HEADERS.has(name.toLowerCase()),
+    ([name, value]) => isHeaderName(name) && isFieldValue(value) && !RESERVED_RESPONSE_HEADERS.has(name.toLowerCase()),
   );
 }
 

@@ -7,6 +7,7 @@ import { binaryMessage, textMessage, type Message } from '../message.js';
 import { decodeEvents } from './codec.js';
 import { parseGripControlMessage, type GripControlMessage } from './grip-control.js';
 import { WEBSOCKET_EVENTS_CONTENT_TYPE, type WsEvent } from './events.js';
+import { listTokens, lowerCaseHeaders, splitOutsideQuotes, unquote } from './headers.js';
 import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES, MAX_REJECT_BODY_BYTES, MAX_REPLY_BODY_BYTES } from './limits.js';
 import { truncateUtf8 } from './values.js';
 
@@ -171,7 +172,7 @@ function readReply(response: ReplyResponse): ReadReply {
   if (response.body.length > MAX_REPLY_BODY_BYTES) {
     return invalid(`backend reply body is ${response.body.length} bytes, more than the limit of ${MAX_REPLY_BODY_BYTES}`);
   }
-  const headers = lowerCaseKeys(response.headers);
+  const headers = lowerCaseHeaders(response.headers);
   const notCounting = whyNotCounting(response.status, headers['content-type']);
   if (notCounting !== null) return { kind: 'not-counting', reason: notCounting, headers };
 
@@ -226,7 +227,7 @@ function whyNotCounting(status: number, contentType: string | undefined): string
 
 function reject(response: ReplyResponse, headers: Record<string, string>, reason: string): OpenReplyDecision {
   const passOn: Record<string, string> = {};
-  const connectionTokens = connectionHeaderTokens(headers['connection']);
+  const connectionTokens = listTokens(headers['connection']);
   for (const [name, value] of Object.entries(headers)) {
     if (HOP_BY_HOP.has(name) || connectionTokens.has(name)) continue;
     passOn[name] = value;
@@ -256,7 +257,7 @@ function readMetaChanges(headers: Record<string, string>, ignored: string[]): Re
 
 function clientHeadersOf(headers: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
-  const connectionTokens = connectionHeaderTokens(headers['connection']);
+  const connectionTokens = listTokens(headers['connection']);
   for (const [name, value] of Object.entries(headers)) {
     if (HOP_BY_HOP.has(name) || connectionTokens.has(name) || NOT_FOR_CLIENT_ON_ACCEPT.has(name) || name.startsWith(SET_META_PREFIX)) {
       continue;
@@ -350,54 +351,6 @@ function startsWith(data: Uint8Array, prefix: Uint8Array): boolean {
   if (data.length < prefix.length) return false;
   for (let i = 0; i < prefix.length; i++) if (data[i] !== prefix[i]) return false;
   return true;
-}
-
-function lowerCaseKeys(headers: Readonly<Record<string, string>>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    const key = name.toLowerCase();
-    out[key] = out[key] === undefined ? value : `${out[key]}, ${value}`;
-  }
-  return out;
-}
-
-function connectionHeaderTokens(value: string | undefined): Set<string> {
-  const tokens = new Set<string>();
-  if (value === undefined) return tokens;
-  for (const token of value.split(',')) {
-    const t = token.trim().toLowerCase();
-    if (t.length > 0) tokens.add(t);
-  }
-  return tokens;
-}
-
-/** Splits on `separator` except inside double quotes (with backslash escapes), as HTTP header lists allow. */
-function splitOutsideQuotes(value: string, separator: ',' | ';'): string[] {
-  const parts: string[] = [];
-  let current = '';
-  let quoted = false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charAt(i);
-    if (quoted && c === '\\' && i + 1 < value.length) {
-      current += c + value.charAt(i + 1);
-      i++;
-      continue;
-    }
-    if (c === '"') quoted = !quoted;
-    if (c === separator && !quoted) {
-      parts.push(current);
-      current = '';
-      continue;
-    }
-    current += c;
-  }
-  parts.push(current);
-  return parts;
-}
-
-function unquote(value: string): string {
-  if (value.length < 2 || !value.startsWith('"') || !value.endsWith('"')) return value;
-  return value.slice(1, -1).replace(/\\(.)/g, '$1');
 }
 
 const invalid = (reason: string): Invalid => ({ kind: 'invalid', reason });
