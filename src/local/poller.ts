@@ -4,6 +4,7 @@
  * the way the mapping does (docs/aws-facts.md §2). Retries and dead-lettering are left to the queue itself
  * (visibility timeout and `RedrivePolicy`), exactly as on AWS.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import {
   DeleteMessageBatchCommand,
@@ -379,8 +380,4 @@ function intIn(value: number | undefined, fallback: number, min: number, max: nu
   const v = value ?? fallback;
   if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${v}`);
   return v;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
