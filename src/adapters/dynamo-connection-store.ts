@@ -1,5 +1,6 @@
 import {
   GetCommand,
+  paginateQuery,
   PutCommand,
   QueryCommand,
   UpdateCommand,
@@ -324,31 +325,28 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
   /** Every key of a connection's items (consistent Query on the base table, all pages). */
   private async itemKeys(connectionId: string): Promise<Result<Key[], StoreError>> {
     const keys: Key[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      let out;
-      try {
-        out = await this.client.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: '#pk = :id',
-            ProjectionExpression: '#pk, #sk',
-            ExpressionAttributeNames: { '#pk': T.partitionKey, '#sk': T.sortKey },
-            ExpressionAttributeValues: { ':id': connectionId },
-            ConsistentRead: true,
-            ...(start ? { ExclusiveStartKey: start } : {}),
-          }),
-        );
-      } catch (e) {
-        return err(storeErrorFrom(e, 'Query'));
+    const pages = paginateQuery(
+      { client: this.client },
+      {
+        TableName: this.tableName,
+        KeyConditionExpression: '#pk = :id',
+        ProjectionExpression: '#pk, #sk',
+        ExpressionAttributeNames: { '#pk': T.partitionKey, '#sk': T.sortKey },
+        ExpressionAttributeValues: { ':id': connectionId },
+        ConsistentRead: true,
+      },
+    );
+    try {
+      for await (const page of pages) {
+        for (const item of page.Items ?? []) {
+          const key = keySchema.safeParse(item);
+          if (!key.success) return err({ kind: 'invalid', message: 'Query returned an item without its key' });
+          keys.push(key.data);
+        }
       }
-      for (const item of out.Items ?? []) {
-        const key = keySchema.safeParse(item);
-        if (!key.success) return err({ kind: 'invalid', message: 'Query returned an item without its key' });
-        keys.push(key.data);
-      }
-      start = out.LastEvaluatedKey;
-    } while (start);
+    } catch (e) {
+      return err(storeErrorFrom(e, 'Query'));
+    }
     return ok(keys);
   }
 
