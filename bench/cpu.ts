@@ -177,7 +177,7 @@ export async function benchCpu(ctx: BenchContext): Promise<Table> {
       notes: [
         `Target: ≤ ${TARGET_US} µs per delivery on the deployed path (SignedHttpConnectionSender) → bare ${fixed(signedBare, 0)} µs, through the worker ${fixed(signedWorker, 0)} µs (${signedWorker <= TARGET_US ? 'met' : 'NOT met'}).`,
         'No TLS here (plain HTTP to 127.0.0.1): on AWS each call also pays TLS record encryption, so real costs are higher.',
-        "The direct row delivers into an in-process counting LocalConnections: it shows the worker's own overhead; real local mode adds a ws frame write (~9–15 µs per recipient, reference/performance.md §4.3).",
+        "The direct row delivers into an in-process counting LocalConnections: it shows the worker's own overhead; real local mode adds a ws frame write (~9–15 µs per recipient, docs/performance.md §4.3).",
       ],
     };
   } finally {

@@ -1,7 +1,7 @@
 /**
  * Benchmark 1, worker efficiency: one fan-out worker delivering a publish to N subscribers through the real SDK
  * client against the local Management API with latency L, for several concurrencies C, against the limit
- * model's ideal C/L (reference/performance.md §5.1) and two baselines measured in the same run.
+ * model's ideal C/L (docs/performance.md §5.1) and two baselines measured in the same run.
  */
 import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';

@@ -16,7 +16,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { describeAwsError, summarizeAwsError } from '#src/adapters/aws-errors.js';
 import { managementApiOutcome } from '#src/adapters/signed-http-connection-sender.js';
 import type { CloseRequest, ConnectionSender, SendOutcome } from '#src/domain/ports.js';
-import { MAX_MESSAGE_BYTES } from '#src/domain/publish/parse.js';
+import { MAX_MESSAGE_BYTES } from '#src/domain/protocol/limits.js';
 
 export interface ManagementApiClientOptions {
   /** `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`, or the local Management API's URL. */

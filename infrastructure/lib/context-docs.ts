@@ -13,7 +13,7 @@ interface Row {
 }
 
 function row(key: string, s: Setting): Row {
-  const allowed = s.type === 'integer' && s.oneOf === undefined ? `${s.min} – ${s.max}` : allowedValues(s);
+  const allowed = s.type !== 'integer' ? allowedValues(s) : s.oneOf === undefined ? `${s.min} – ${s.max}` : s.oneOf.join(', ');
   return { key, default: s.default === undefined ? '(none)' : String(s.default), allowed, description: s.description };
 }
 

@@ -2,7 +2,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { CloseRequest, ConnectionSender, SendOutcome } from '../domain/ports.js';
-import { MAX_MESSAGE_BYTES } from '../domain/publish/parse.js';
+import { MAX_MESSAGE_BYTES } from '../domain/protocol/limits.js';
 import { ExecuteApiSigner } from './sigv4.js';
 
 export interface SignedHttpConnectionSenderOptions {

@@ -6,7 +6,8 @@ import {
   type KeepAliveMessage,
 } from '../domain/protocol/grip-control.js';
 import { WEBSOCKET_EVENTS_CONTENT_TYPE, type WsEvent } from '../domain/protocol/events.js';
-import { DEFAULT_MESSAGE_PREFIX, MAX_REPLY_BODY_BYTES } from '../domain/protocol/reply.js';
+import { MAX_REPLY_BODY_BYTES } from '../domain/protocol/limits.js';
+import { DEFAULT_MESSAGE_PREFIX } from '../domain/protocol/reply.js';
 import { decodeUtf8Strict } from '../domain/protocol/values.js';
 import { GripUsageError } from './errors.js';
 import { checkChannel, checkClose, describe } from './validate.js';

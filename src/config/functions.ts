@@ -11,7 +11,8 @@
 import type { SettingTable, SettingValues } from './settings.js';
 
 /** The Lambda entry files, `src/handlers/aws/<name>.ts`, each exporting `handler`. */
-export type HandlerName = 'ws-connect' | 'ws-message' | 'ws-disconnect' | 'control' | 'fanout-worker';
+export const lambdaEntries = ['ws-connect', 'ws-message', 'ws-disconnect', 'control', 'fanout-worker'] as const;
+export type HandlerName = (typeof lambdaEntries)[number];
 
 /** A queue a function may send to. */
 export type QueueLane = 'ordered' | 'delayed' | 'delayedDeadLetter';
@@ -37,7 +38,8 @@ export interface HandlerAccess {
 export const handlerAccess = {
   // DELAYED_QUEUE_URL: an OPEN reply's keep-alive schedules its first heartbeat on the delayed lane.
   'ws-connect': { table: 'items', gripKey: true, backend: true, sendTo: ['ordered', 'delayed'] },
-  'ws-message': { table: 'items', gripKey: true, backend: true, sendTo: ['ordered', 'delayed'], manageConnections: true },
+  // ws-message only schedules keep-alives (delayed); what it sends to its own connection goes straight out.
+  'ws-message': { table: 'items', gripKey: true, backend: true, sendTo: ['delayed'], manageConnections: true },
   'ws-disconnect': { table: 'items', gripKey: true, backend: true },
   control: { gripKey: true, sendTo: ['ordered'] },
   'fanout-worker': {

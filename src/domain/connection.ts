@@ -1,3 +1,5 @@
+import type { Message } from './message.js';
+
 /**
  * What the server remembers about one WebSocket connection between events. API Gateway gives the handshake
  * headers and query only to `$connect`, so they are stored here and replayed on every later backend request,
@@ -32,7 +34,7 @@ export interface ConnectionRecord {
  * cancelled keep-alive stops the old chain.
  */
 export interface KeepAlive {
-  readonly payload: { readonly kind: 'text'; readonly text: string } | { readonly kind: 'binary'; readonly base64: string };
+  readonly payload: Message;
   readonly timeoutSeconds: number;
   readonly mode: 'idle' | 'interval';
   readonly since: number;

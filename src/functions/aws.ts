@@ -70,10 +70,10 @@ export async function awsResources<N extends HandlerName>(name: N, environment: 
     const documents = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
     available.store = new DynamoConnectionStore({ client: documents, tableName: names.tableName, log });
   }
-  if (names.orderedQueueUrl !== undefined) {
+  if (access.sendTo !== undefined) {
     available.queue = new SqsFanoutQueue({
       client: new SQSClient({}),
-      orderedQueueUrl: names.orderedQueueUrl,
+      ...(names.orderedQueueUrl !== undefined ? { orderedQueueUrl: names.orderedQueueUrl } : {}),
       ...(names.delayedQueueUrl !== undefined ? { delayedQueueUrl: names.delayedQueueUrl } : {}),
       ...(names.delayedDeadLetterQueueUrl !== undefined ? { deadLetterQueueUrl: names.delayedDeadLetterQueueUrl } : {}),
       log,

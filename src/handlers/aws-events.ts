@@ -1,7 +1,7 @@
 /**
  * The Lambda event and result shapes the handlers accept, as API Gateway really sends them. `@types/aws-lambda`
  * lacks several fields real WebSocket events carry (`headers` on `$connect`, `identity`, the disconnect status),
- * so they are declared here; see `reference/aws-facts.md` §1.5. The local gateway produces exactly these shapes.
+ * so they are declared here; see `docs/aws-facts.md` §1.5. The local gateway produces exactly these shapes.
  */
 
 export interface WebSocketRequestContext {

@@ -9,6 +9,7 @@ import type {
   Metrics,
   SubscriberIndex,
 } from '../domain/ports.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { InvocationContext, SqsEvent, WorkerHandler } from './aws-events.js';
 
 /**
@@ -59,7 +60,7 @@ export function createWorkerOn(parts: WorkerParts): FanoutWorker {
     deadLetters: queue,
     sender,
     clock: Date.now,
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    sleep: (ms) => sleep(ms),
     random: Math.random,
     log,
     metrics,

@@ -4,12 +4,8 @@
  */
 import { Buffer } from 'node:buffer';
 import type { CloseRequest, SendOutcome } from '../domain/ports.js';
-import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES } from '../domain/protocol/events.js';
+import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES, MAX_MESSAGE_BYTES } from '../domain/protocol/limits.js';
 import { truncateUtf8 } from '../domain/protocol/values.js';
-import { MAX_MESSAGE_BYTES } from '../domain/publish/parse.js';
-
-/** Largest message API Gateway accepts on `PostToConnection` (and on incoming frames): 128 KB. */
-export { MAX_MESSAGE_BYTES };
 
 /**
  * Send-buffer size above which a post answers `throttled`, as API Gateway answers `LimitExceededException`

@@ -2,7 +2,7 @@
  * The local WebSocket gateway: API Gateway's WebSocket API semantics on one machine, in front of the same
  * route handlers the Lambda entry points run (`$connect`, `$default`, `$disconnect`).
  *
- * It is deliberately no friendlier than API Gateway (README.md, "Local mode"): the handshake waits for `$connect`,
+ * It is deliberately no friendlier than API Gateway (docs/aws-facts.md §1): the handshake waits for `$connect`,
  * posts during `$connect` are `gone`, binary frames close with 1003, messages over 128 KB close with 1009, idle
  * (10 min) and lifetime (2 h) limits close with 1001, and `$disconnect` is delivered once per connection with the
  * close code it ended with.
@@ -28,7 +28,8 @@ import {
   type ApiContext,
   type ConnectionFacts,
 } from './apigw-events.js';
-import { ConnectionRegistry, MAX_MESSAGE_BYTES, type LocalConnections, type RegistryEntry } from './connections.js';
+import { MAX_MESSAGE_BYTES } from '../domain/protocol/limits.js';
+import { ConnectionRegistry, type LocalConnections, type RegistryEntry } from './connections.js';
 import {
   chosenSubprotocol,
   INTEGRATION_FAILURE,

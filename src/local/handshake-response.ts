@@ -6,6 +6,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { z } from 'zod';
+import { headerValue, isFieldValue, isHeaderName } from '../domain/protocol/headers.js';
 
 /** What the handshake answers: a status, and for anything but 200 the response's headers and body. */
 export interface ConnectDecision {
@@ -30,9 +31,6 @@ const RESERVED_RESPONSE_HEADERS = new Set([
   'sec-websocket-extensions',
   'sec-websocket-protocol',
 ]);
-
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 const connectResultSchema = z.object({
   statusCode: z.number().int().min(200).max(599),
@@ -59,17 +57,15 @@ export function parseConnectResult(raw: unknown): ConnectDecision | null {
  * `null` when the value cannot be sent in a header.
  */
 export function chosenSubprotocol(headers: Readonly<Record<string, string>> | undefined): string | undefined | null {
-  if (!headers) return undefined;
-  const found = Object.entries(headers).find(([name]) => name.toLowerCase() === 'sec-websocket-protocol');
-  if (found === undefined) return undefined;
-  return HEADER_VALUE.test(found[1]) ? found[1] : null;
+  const chosen = headerValue(headers, 'sec-websocket-protocol');
+  return chosen === undefined || isFieldValue(chosen) ? chosen : null;
 }
 
 /** The result's headers that may go on the wire: gateway-owned and malformed ones are dropped. */
 export function responseHeaders(headers: Readonly<Record<string, string>> | undefined): [string, string][] {
   if (!headers) return [];
   return Object.entries(headers).filter(
-    ([name, value]) => HEADER_NAME.test(name) && HEADER_VALUE.test(value) && !RESERVED_RESPONSE_HEADERS.has(name.toLowerCase()),
+    ([name, value]) => isHeaderName(name) && isFieldValue(value) && !RESERVED_RESPONSE_HEADERS.has(name.toLowerCase()),
   );
 }
 

@@ -1,7 +1,7 @@
 /**
  * The in-process connection sender: the `ConnectionSender` port served straight from the local gateway's
  * connection registry, with no HTTP and no request signing. Local mode uses it where delivery speed matters
- * (a signed Management API call costs ~0.3–0.6 ms of CPU, reference/performance.md §4.3); the HTTP path stays
+ * (a signed Management API call costs ~0.3–0.6 ms of CPU, docs/performance.md §4.3); the HTTP path stays
  * covered by the local Management API and its tests.
  */
 import type { CloseRequest, ConnectionSender, SendOutcome } from '../domain/ports.js';

@@ -1,11 +1,11 @@
 /**
  * The local stand-in for Lambda's SQS event source mapping: it long-polls a queue with the real SQS client,
  * invokes the worker handler with batches shaped like Lambda's SQS events, and applies partial batch responses
- * the way the mapping does (reference/aws-facts.md §2). Retries and dead-lettering are left to the queue itself
+ * the way the mapping does (docs/aws-facts.md §2). Retries and dead-lettering are left to the queue itself
  * (visibility timeout and `RedrivePolicy`), exactly as on AWS.
  */
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { randomUUID } from 'node:crypto';
 import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,

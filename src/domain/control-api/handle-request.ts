@@ -1,5 +1,6 @@
 import { authorizeControl, type SharedKey } from '../auth.js';
-import { channelOrderKey, connectionOrderKey, WHOLE_SPACE } from '../fanout/ranges.js';
+import { channelPublishEntry, connectionDeliveryEntry } from '../fanout/jobs.js';
+import type { Payload } from '../message.js';
 import type { Clock, FanoutQueue, Log, Metrics, QueueEntry } from '../ports.js';
 import { decodeUtf8Strict, isRecord, parseJson } from '../protocol/values.js';
 import { parsePublishBody, type ParsedPublishItem } from '../publish/parse.js';
@@ -107,33 +108,11 @@ export async function handleControlApiRequest(deps: ControlApiDeps, request: Con
   return text(200, 'Published');
 }
 
-function toQueueEntry(
-  item: ParsedPublishItem,
-  payload: NonNullable<ParsedPublishItem['payload']>,
-  publishId: string,
-  now: number,
-): QueueEntry {
-  if (item.target.kind === 'channel') {
-    return {
-      orderKey: channelOrderKey(item.target.channel, WHOLE_SPACE),
-      job: {
-        v: 1,
-        kind: 'channel',
-        channel: item.target.channel,
-        payload,
-        partition: WHOLE_SPACE,
-        range: WHOLE_SPACE,
-        cursor: null,
-        publishId,
-        publishedAt: now,
-      },
-    };
-  }
-  const connectionId = item.target.connectionId;
-  return {
-    orderKey: connectionOrderKey(connectionId),
-    job: { v: 1, kind: 'connections', connectionIds: [connectionId], payloads: [payload], attempt: 0, publishId, publishedAt: now },
-  };
+function toQueueEntry(item: ParsedPublishItem, payload: Payload, publishId: string, now: number): QueueEntry {
+  const origin = { publishId, publishedAt: now };
+  return item.target.kind === 'channel'
+    ? channelPublishEntry(item.target.channel, payload, origin)
+    : connectionDeliveryEntry(item.target.connectionId, [payload], origin);
 }
 
 /** `decodeURIComponent` throws on malformed escapes such as `%E0%A4%A`; that is the client's error, not ours. */

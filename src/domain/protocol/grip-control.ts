@@ -1,6 +1,6 @@
 /**
  * GRIP control messages: the JSON a backend sends in a TEXT event as `c:<json>` once GRIP mode is on
- * (`reference/grip-protocol.md` §2). Parsing mirrors Pushpin's `WsControlMessage::fromVariant`: any key order and
+ * (`docs/grip-protocol.md` §2). Parsing mirrors Pushpin's `WsControlMessage::fromVariant`: any key order and
  * whitespace, unknown keys ignored, and anything invalid becomes an "ignored, because …" value, never an
  * exception, because Pushpin logs and ignores bad control messages without telling the backend.
  */

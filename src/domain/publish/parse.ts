@@ -1,12 +1,12 @@
 /**
- * GRIP publish bodies (`POST /publish/`, `reference/grip-protocol.md` §3), parsed the way Pushpin's
+ * GRIP publish bodies (`POST /publish/`, `docs/grip-protocol.md` §3), parsed the way Pushpin's
  * `PublishItem`/`PublishFormat` do, with two extensions: an item may target one `connection` instead of a
  * `channel`, and limits that fit API Gateway (128 KB per message).
  */
 import { validateChannel } from '../channel.js';
-import type { Payload } from '../fanout/jobs.js';
+import type { Payload } from '../message.js';
 import { decodeBase64, encodeBase64 } from '../protocol/base64.js';
-import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES } from '../protocol/events.js';
+import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES, MAX_MESSAGE_BYTES, MAX_PUBLISH_BODY_BYTES } from '../protocol/limits.js';
 import { decodeUtf8Strict, integerLike, isRecord, parseJson, utf8ByteLength } from '../protocol/values.js';
 import { err, ok, type Result } from '../result.js';
 
@@ -32,10 +32,6 @@ export interface PublishBodyError {
   field: string | null;
 }
 
-/** Pushpin's `push_in_http_max_body_size`. */
-export const MAX_PUBLISH_BODY_BYTES = 1_000_000;
-/** API Gateway's limit on one message (`postToConnection`). */
-export const MAX_MESSAGE_BYTES = 131_072;
 /** API Gateway connection ids are 16 characters; local ids are UUIDs. This leaves room without being unbounded. */
 const MAX_CONNECTION_ID_LENGTH = 128;
 const CONNECTION_ID = /^[\x21-\x7e]+$/;

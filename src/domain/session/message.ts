@@ -1,11 +1,13 @@
 import { textEvent } from '../protocol/events.js';
-import { interpretReply, type SessionAction } from '../protocol/reply.js';
+import { interpretSessionReply, type SessionAction } from '../protocol/reply.js';
 import { askBackend } from './backend.js';
 import { subscriptionOps, unsupportedControls } from './reply-actions.js';
 import type { SessionDeps } from './deps.js';
 import { keepAliveEntry, keepAliveFromActions } from '../keepalive.js';
 import { planSubscriptions } from './subscriptions.js';
 import type { ConnectionRecord } from '../connection.js';
+import { forgetConnections } from '../forget-connections.js';
+import { wireData } from '../message.js';
 import type { ConnectionChanges } from '../ports.js';
 
 export interface MessageInput {
@@ -63,9 +65,9 @@ export async function onMessage(deps: SessionDeps, input: MessageInput): Promise
     await deps.sender.close(connectionId, { code: INTERNAL_ERROR, reason: 'backend unavailable' });
     return { kind: 'closed', reason: `backend ${response.error.kind}` };
   }
-  const decision = interpretReply(response.value, { phase: 'session', grip: record.grip, offeredSubprotocols: [] });
-  if (decision.kind !== 'update') {
-    const reason = decision.kind === 'invalid' ? decision.reason : `unexpected ${decision.kind} decision in a session`;
+  const decision = interpretSessionReply(response.value, record.grip);
+  if (decision.kind === 'invalid') {
+    const reason = decision.reason;
     log.error('backend answered a message with an invalid reply; closing the connection with 1011', { connectionId, reason });
     metrics.count('BackendErrors');
     await deps.sender.close(connectionId, { code: INTERNAL_ERROR, reason: 'invalid backend reply' });
@@ -138,14 +140,19 @@ async function deliverActions(deps: SessionDeps, connectionId: string, actions: 
   let sent = 0;
   for (const action of actions) {
     if (action.kind === 'send') {
-      const outcome = await deps.sender.post(connectionId, action.message.kind === 'text' ? action.message.text : action.message.data);
+      const data = wireData(action.message);
+      if (data === null) {
+        log.error('a reply message has corrupt base64; not sent', { connectionId });
+        continue;
+      }
+      const outcome = await deps.sender.post(connectionId, data);
       if (outcome.kind === 'ok') {
         sent++;
         metrics.count('MessagesOut');
         continue;
       }
       if (outcome.kind === 'gone') {
-        await deps.connections.deleteConnections([connectionId]);
+        await forgetConnections(deps, [connectionId], 'gone (410) while sending a reply');
         return { kind: 'closed', reason: 'client gone' };
       }
       log.error('could not send a reply message to the client', { connectionId, outcome: outcome.kind, detail: outcome.message });

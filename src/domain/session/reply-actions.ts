@@ -1,12 +1,6 @@
 /** What the session logic reads out of a reply's actions besides sending: subscriptions and unsupported parts. */
-import type { Payload } from '../fanout/jobs.js';
-import { encodeBase64 } from '../protocol/base64.js';
-import type { OutgoingMessage, SessionAction } from '../protocol/reply.js';
+import type { SessionAction } from '../protocol/reply.js';
 import type { SubscriptionOp } from './subscriptions.js';
-
-export function messagePayload(message: OutgoingMessage): Payload {
-  return message.kind === 'text' ? { kind: 'text', text: message.text } : { kind: 'binary', base64: encodeBase64(message.data) };
-}
 
 /** The subscribe/unsubscribe operations of a reply, in order. */
 export function subscriptionOps(actions: readonly SessionAction[]): SubscriptionOp[] {

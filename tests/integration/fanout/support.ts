@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ChangeMessageVisibilityBatchCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { subscriptionItem } from '#src/adapters/connection-items.js';
 import { batchWriteAll } from '#src/adapters/dynamo-batch-write.js';
 import { DynamoConnectionStore } from '#src/adapters/dynamo-connection-store.js';
 import { InMemoryMetrics } from '#src/adapters/observability.js';
@@ -18,14 +19,15 @@ import { SqsFanoutQueue } from '#src/adapters/sqs-fanout-queue.js';
 import { readWebSocketRequest, WebSocketReply } from '#src/client/index.js';
 import { createNodeHandler } from '#src/client/node.js';
 import { connectionsTable } from '#src/config/resources.js';
-import { bucketOf, subscriptionIndexKey } from '#src/domain/channel.js';
-import { parseJob, type ChannelJob, type FanoutJob, type Payload } from '#src/domain/fanout/jobs.js';
-import { channelOrderKey, WHOLE_SPACE } from '#src/domain/fanout/ranges.js';
+import { bucketOf } from '#src/domain/channel.js';
+import { channelPublishEntry, parseJob, type FanoutJob } from '#src/domain/fanout/jobs.js';
+import type { Payload } from '#src/domain/message.js';
 import type { FanoutConfig } from '#src/domain/fanout/worker.js';
 import type { CloseRequest, ConnectionSender, SendOutcome, Log, Metrics } from '#src/domain/ports.js';
 import type { WorkerHandler } from '#src/handlers/aws-events.js';
 import { createWorkerOn, makeWorkerHandler } from '#src/handlers/fanout-worker.js';
-import { MAX_MESSAGE_BYTES, type ConnectionInfo, type LocalConnections } from '#src/local/connections.js';
+import { MAX_MESSAGE_BYTES } from '#src/domain/protocol/limits.js';
+import type { ConnectionInfo, LocalConnections } from '#src/local/connections.js';
 import { InProcessConnectionSender } from '#src/local/in-process-sender.js';
 import { startManagementApi, type ManagementApi, type ManagementApiTuning } from '#src/local/management-api.js';
 import { startQueuePoller, type QueuePoller } from '#src/local/poller.js';
@@ -335,17 +337,10 @@ export async function startRig(options: RigOptions): Promise<Rig> {
       metrics,
       pollers,
       async seed(channel, connectionIds) {
-        const T = connectionsTable;
-        const items = connectionIds.map((id): Record<string, unknown> => ({
-          [T.partitionKey]: id,
-          [T.sortKey]: channel,
-          [T.channelIndex.partitionKey]: channel,
-          [T.channelIndex.sortKey]: subscriptionIndexKey(id),
-          [T.ttlAttribute]: expiresAt,
-        }));
+        const items = connectionIds.map((connectionId) => subscriptionItem({ connectionId, channel, expiresAt }));
         const written = await batchWriteAll(
           documents,
-          T.localName,
+          connectionsTable.localName,
           items.map((Item) => ({ PutRequest: { Item } })),
           { concurrency: 4, maxAttempts: 10 },
         );
@@ -353,18 +348,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
         sink.add(connectionIds);
       },
       async publish(channel, payload, publishId) {
-        const job: ChannelJob = {
-          v: 1,
-          kind: 'channel',
-          channel,
-          payload,
-          partition: WHOLE_SPACE,
-          range: WHOLE_SPACE,
-          cursor: null,
-          publishId,
-          publishedAt: Date.now(),
-        };
-        const queued = await queue.enqueue([{ job, orderKey: channelOrderKey(channel, WHOLE_SPACE) }]);
+        const queued = await queue.enqueue([channelPublishEntry(channel, payload, { publishId, publishedAt: Date.now() })]);
         if (!queued.ok) throw new Error(`publishing failed: ${queued.error.message}`);
       },
       drained: () => workDrained(sqs, urls, pollers),

@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import { describe, expect, it } from 'vitest';
 import { deliver, emptyReport, type DeliveryTools } from '#src/domain/fanout/deliver.js';
-import type { Payload } from '#src/domain/fanout/jobs.js';
+import type { Payload } from '#src/domain/message.js';
 import { AdaptiveConcurrency } from '#src/domain/fanout/rate.js';
 import { FakeSender, FATAL, ManualClock, RecordingMetrics, seededRandom } from '#test-helpers/fakes.js';
 

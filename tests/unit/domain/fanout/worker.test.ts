@@ -8,8 +8,8 @@ import {
   type ConnectionsJob,
   type FanoutJob,
   type KeepAliveJob,
-  type Payload,
 } from '#src/domain/fanout/jobs.js';
+import type { Payload } from '#src/domain/message.js';
 import { channelOrderKey, WHOLE_SPACE } from '#src/domain/fanout/ranges.js';
 import { createFanoutWorker, type FanoutWorker, type QueueRecord } from '#src/domain/fanout/worker.js';
 import { FATAL, storeError, type RecordingQueue } from '#test-helpers/fakes.js';
@@ -113,50 +113,64 @@ describe('fan-out worker: channel jobs', () => {
     expect([...h.sender.postCounts().keys()].sort()).toEqual(['live-1', 'live-2']);
   });
 
-  it('a big channel splits its remainder into jobs over aligned partitions, which together reach everyone exactly once', async () => {
-    const h = fanoutHarness({ pageSize: 50, buckets: 4 });
-    const ids = connectionIds(2000);
-    h.store.seedSubscribers('room', ids);
-    const worker = createFanoutWorker(h.deps);
-    const record = rec(channelJob());
+  describe('a big channel', () => {
+    /** 2,000 subscribers, pages of 50, 4-way splits: the first job delivers one page and splits. */
+    async function splitOnce() {
+      const h = fanoutHarness({ pageSize: 50, buckets: 4 });
+      const ids = connectionIds(2000);
+      h.store.seedSubscribers('room', ids);
+      const worker = createFanoutWorker(h.deps);
+      const record = rec(channelJob());
+      expect(await worker.processBatch([record], plenty)).toEqual([]);
+      const pieces = h.queue.entries();
+      return { h, worker, record, pieces, jobs: pieces.map((e) => e.job as ChannelJob) };
+    }
 
-    expect(await worker.processBatch([record], plenty)).toEqual([]);
+    it('delivers its first page and splits the rest in one enqueue (no read-ahead once it splits)', async () => {
+      const { h, pieces } = await splitOnce();
+      expect(h.store.callsOf('pageSubscribers')).toHaveLength(1);
+      expect(h.sender.calls).toHaveLength(50);
+      expect(h.queue.enqueueCalls).toHaveLength(1);
+      expect(pieces).toHaveLength(4);
+    });
 
-    // The first job reads one page (no read-ahead once it splits), delivers it and hands the rest over.
-    expect(h.store.callsOf('pageSubscribers')).toHaveLength(1);
-    expect(h.sender.calls).toHaveLength(50);
-    const lastBucket = bucketOf(h.store.indexOf('room')[49]?.connectionId ?? '');
-    expect(h.queue.enqueueCalls).toHaveLength(1);
-    const pieces = h.queue.entries();
-    expect(pieces).toHaveLength(4);
-    const jobs = pieces.map((e) => e.job as ChannelJob);
-    expect(jobs.map((j) => j.partition)).toEqual([
-      { from: 0, to: 16384 },
-      { from: 16384, to: 32768 },
-      { from: 32768, to: 49152 },
-      { from: 49152, to: BUCKET_SPACE },
-    ]);
-    expect(pieces.map((e) => e.orderKey)).toEqual(jobs.map((j) => channelOrderKey('room', j.partition)));
-    expect(pieces.map((e) => e.dedupId)).toEqual([0, 1, 2, 3].map((i) => `${record.id}:split:${i}`));
-    expect(pieces.every((e) => e.delaySeconds === undefined)).toBe(true);
-    expect(
-      tiles(
-        jobs.map((j) => j.range),
-        lastBucket,
-        BUCKET_SPACE,
-      ),
-    ).toBe(true);
-    expect(jobs.map((j) => j.cursor !== null)).toEqual([true, false, false, false]);
-    for (const j of jobs) expect(j).toMatchObject({ channel: 'room', payload: PAYLOAD, publishId: 'pub-1', publishedAt: PUBLISHED_AT });
-    for (const m of h.queue.queued) expect(parseJob(m.body).ok).toBe(true);
+    it('splits over aligned partitions, each its own ordered group, deduplicated by the record id', async () => {
+      const { record, pieces, jobs } = await splitOnce();
+      expect(jobs.map((j) => j.partition)).toEqual([
+        { from: 0, to: 16384 },
+        { from: 16384, to: 32768 },
+        { from: 32768, to: 49152 },
+        { from: 49152, to: BUCKET_SPACE },
+      ]);
+      expect(pieces.map((e) => e.orderKey)).toEqual(jobs.map((j) => channelOrderKey('room', j.partition)));
+      expect(pieces.map((e) => e.dedupId)).toEqual([0, 1, 2, 3].map((i) => `${record.id}:split:${i}`));
+      expect(pieces.every((e) => e.delaySeconds === undefined)).toBe(true);
+    });
 
-    const processed = await drain(worker, h.queue);
+    it('gives the pieces ranges that tile the rest exactly, the cursor only to the first, and the same publish', async () => {
+      const { h, jobs } = await splitOnce();
+      const lastBucket = bucketOf(h.store.indexOf('room')[49]?.connectionId ?? '');
+      expect(
+        tiles(
+          jobs.map((j) => j.range),
+          lastBucket,
+          BUCKET_SPACE,
+        ),
+      ).toBe(true);
+      expect(jobs.map((j) => j.cursor !== null)).toEqual([true, false, false, false]);
+      for (const j of jobs) expect(j).toMatchObject({ channel: 'room', payload: PAYLOAD, publishId: 'pub-1', publishedAt: PUBLISHED_AT });
+      for (const m of h.queue.queued) expect(parseJob(m.body).ok).toBe(true);
+    });
 
-    expect(processed).toBeGreaterThan(4);
-    expect(h.metrics.total('JobsSplit')).toBeGreaterThan(1);
-    const counts = h.sender.postCounts();
-    expect(counts.size).toBe(2000);
-    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    it('reaches every subscriber exactly once once the pieces (and their splits) have run', async () => {
+      const { h, worker } = await splitOnce();
+      const processed = await drain(worker, h.queue);
+      expect(processed).toBeGreaterThan(4);
+      expect(h.metrics.total('JobsSplit')).toBeGreaterThan(1);
+      const counts = h.sender.postCounts();
+      expect(counts.size).toBe(2000);
+      expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    });
   });
 
   it('hands over a continuation that resumes at the cursor when invocation time runs short', async () => {
@@ -311,13 +325,18 @@ describe('fan-out worker: channel jobs', () => {
 });
 
 describe('fan-out worker: retries and dead letters', () => {
-  it('re-enqueues deferred deliveries as a delayed ConnectionsJob with attempt + 1, then dead-letters after maxAttempts', async () => {
+  /** 20 subscribers of which two throttle every call; 3 attempts of 2 in-job tries each. */
+  function stuckDeliveries() {
     const h = fanoutHarness({ maxAttempts: 3, inJobAttempts: 2 });
     const ids = connectionIds(20);
     h.store.seedSubscribers('room', ids);
     const stuck = [ids[4] ?? '', ids[9] ?? ''];
     for (const id of stuck) h.sender.always(id, 'throttled');
-    const worker = createFanoutWorker(h.deps);
+    return { h, ids, stuck, worker: createFanoutWorker(h.deps) };
+  }
+
+  it('re-enqueues deferred deliveries as a delayed ConnectionsJob with attempt + 1', async () => {
+    const { h, stuck, worker } = stuckDeliveries();
 
     expect(await worker.processBatch([rec(channelJob())], plenty)).toEqual([]);
 
@@ -337,6 +356,11 @@ describe('fan-out worker: retries and dead letters', () => {
       publishedAt: PUBLISHED_AT,
     });
     expect((retry?.job as ConnectionsJob).connectionIds).toHaveLength(2);
+  });
+
+  it('dead-letters the deferred deliveries once maxAttempts attempts failed, with the count and last error', async () => {
+    const { h, ids, stuck, worker } = stuckDeliveries();
+    expect(await worker.processBatch([rec(channelJob())], plenty)).toEqual([]);
 
     // Attempt 1 fails again → attempt 2 is queued; attempt 2 fails → 3 attempts made: dead-lettered.
     expect(await worker.processBatch(h.queue.take(), plenty)).toEqual([]);

@@ -1,12 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  MAX_MESSAGE_BYTES,
-  MAX_PUBLISH_BODY_BYTES,
-  parsePublishBody,
-  type PublishBodyError,
-  type ParsedPublishItem,
-} from '#src/domain/publish/parse.js';
+import { MAX_MESSAGE_BYTES, MAX_PUBLISH_BODY_BYTES } from '#src/domain/protocol/limits.js';
+import { parsePublishBody, type PublishBodyError, type ParsedPublishItem } from '#src/domain/publish/parse.js';
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 const b64 = (data: Uint8Array | string): string => Buffer.from(typeof data === 'string' ? utf8(data) : data).toString('base64');
