@@ -8,7 +8,7 @@ const encoder = new TextEncoder();
 export function makeControlHandler(deps: ControlApiDeps, afterEach: () => void = () => {}): ControlHandler {
   return async (event: HttpApiEvent) => {
     const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(event.headers ?? {})) headers[name.toLowerCase()] = value;
+    for (const [name, value] of Object.entries(event.headers ?? {})) if (value !== undefined) headers[name.toLowerCase()] = value;
     const raw = event.body ?? '';
     const body = event.isBase64Encoded ? (decodeBase64(raw) ?? new Uint8Array()) : encoder.encode(raw);
     const response = await handleControlApiRequest(deps, {

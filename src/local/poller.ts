@@ -5,7 +5,7 @@
  * (visibility timeout and `RedrivePolicy`), exactly as on AWS.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
@@ -15,6 +15,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import pLimit from 'p-limit';
+import type { SQSMessageAttributes } from 'aws-lambda';
 import { z } from 'zod';
 import type { Log } from '../domain/ports.js';
 import type { InvocationContext, SqsEvent, SqsRecord, WorkerHandler } from '../handlers/aws-events.js';
@@ -332,14 +333,30 @@ export function failedItems(raw: unknown, records: readonly SqsRecord[]): Readon
   return failed;
 }
 
+/** The system attributes Lambda puts on every record; a message without them is not one SQS delivered. */
+const systemAttributesSchema = z.object({
+  ApproximateReceiveCount: z.string(),
+  SentTimestamp: z.string(),
+  SenderId: z.string(),
+  ApproximateFirstReceiveTimestamp: z.string(),
+  AWSTraceHeader: z.string().optional(),
+  SequenceNumber: z.string().optional(),
+  MessageGroupId: z.string().optional(),
+  MessageDeduplicationId: z.string().optional(),
+  DeadLetterQueueSourceArn: z.string().optional(),
+});
+
 function toRecord(m: Message, eventSourceARN: string, awsRegion: string): SqsRecord | null {
-  if (!m.MessageId || !m.ReceiptHandle || m.Body === undefined) return null;
+  const attributes = systemAttributesSchema.safeParse(m.Attributes ?? {});
+  if (!m.MessageId || !m.ReceiptHandle || m.Body === undefined || !attributes.success) return null;
   return {
     messageId: m.MessageId,
     receiptHandle: m.ReceiptHandle,
     body: m.Body,
-    attributes: { ...m.Attributes },
+    attributes: attributes.data,
     messageAttributes: lambdaMessageAttributes(m.MessageAttributes),
+    md5OfBody: m.MD5OfBody ?? createHash('md5').update(m.Body, 'utf8').digest('hex'),
+    ...(m.MD5OfMessageAttributes !== undefined ? { md5OfMessageAttributes: m.MD5OfMessageAttributes } : {}),
     eventSource: 'aws:sqs',
     eventSourceARN,
     awsRegion,
@@ -347,15 +364,15 @@ function toRecord(m: Message, eventSourceARN: string, awsRegion: string): SqsRec
 }
 
 /** Message attributes as Lambda passes them: camel-case keys, binary as base64, empty list fields. */
-function lambdaMessageAttributes(attributes: Record<string, MessageAttributeValue> | undefined): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+function lambdaMessageAttributes(attributes: Record<string, MessageAttributeValue> | undefined): SQSMessageAttributes {
+  const out: SQSMessageAttributes = {};
   for (const [name, a] of Object.entries(attributes ?? {})) {
     out[name] = {
       ...(a.StringValue !== undefined ? { stringValue: a.StringValue } : {}),
       ...(a.BinaryValue !== undefined ? { binaryValue: Buffer.from(a.BinaryValue).toString('base64') } : {}),
       stringListValues: a.StringListValues ?? [],
       binaryListValues: (a.BinaryListValues ?? []).map((b) => Buffer.from(b).toString('base64')),
-      dataType: a.DataType,
+      dataType: a.DataType ?? 'String',
     };
   }
   return out;

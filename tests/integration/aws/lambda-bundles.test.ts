@@ -32,6 +32,7 @@ import type { LocalConnections } from '#src/local/connections.js';
 import { startManagementApi, type ManagementApi } from '#src/local/management-api.js';
 import { createConnectionsTable, createFanoutQueues, type FanoutQueueUrls } from '#src/local/provision.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '#src/local/services.js';
+import { sqsRecord, webSocketRequestContext } from '#test-helpers/lambda-events.js';
 
 const KEY = 'bundle-test-key-0123456789';
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:grip-key';
@@ -161,17 +162,13 @@ describe('Lambda bundles boot from their environment and handle real events', ()
     connectionId: string,
     extra: Partial<ApiGatewayWebSocketEvent> = {},
   ): ApiGatewayWebSocketEvent => ({
-    requestContext: {
+    requestContext: webSocketRequestContext(eventType, connectionId, {
       routeKey,
-      eventType,
-      connectionId,
       domainName: 'abc.execute-api.us-east-1.amazonaws.com',
       stage: 'live',
-      apiId: 'abc',
-      requestId: 'r',
       requestTimeEpoch: Date.now(),
       connectedAt: Date.now(),
-    },
+    }),
     isBase64Encoded: false,
     ...extra,
   });
@@ -252,14 +249,14 @@ describe('Lambda bundles boot from their environment and handle real events', ()
       }),
     );
     const sqsEvent: SqsEvent = {
-      Records: (received.Messages ?? []).map((m) => ({
-        messageId: m.MessageId ?? '',
-        receiptHandle: m.ReceiptHandle ?? '',
-        body: m.Body ?? '',
-        attributes: (m.Attributes ?? {}) as Record<string, string>,
-        eventSource: 'aws:sqs',
-        eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:fanout.fifo',
-      })),
+      Records: (received.Messages ?? []).map((m) =>
+        sqsRecord(
+          m.MessageId ?? '',
+          m.Body ?? '',
+          { MessageGroupId: m.Attributes?.MessageGroupId, ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1' },
+          'arn:aws:sqs:us-east-1:000000000000:fanout.fifo',
+        ),
+      ),
     };
     expect(sqsEvent.Records.length).toBeGreaterThan(0);
     const worker = modules['fanout-worker']?.handler as WorkerHandler;

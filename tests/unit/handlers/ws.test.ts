@@ -3,6 +3,7 @@ import type { ApiGatewayWebSocketEvent } from '#src/handlers/aws-events.js';
 import { makeWebSocketHandlers, rawQuery } from '#src/handlers/ws.js';
 import { backendError, eventsReply, gripAccept, httpReply, textFrame } from '#test-helpers/fakes.js';
 import { connectionRecord, sessionHarness, TARGET_URL } from '#test-helpers/harness.js';
+import { webSocketRequestContext } from '#test-helpers/lambda-events.js';
 
 const ID = 'L0SM9cOFvHcCIhw=';
 
@@ -13,18 +14,7 @@ type EventExtra = Omit<Partial<ApiGatewayWebSocketEvent>, 'requestContext'> & {
 function event(eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT', extra: EventExtra = {}): ApiGatewayWebSocketEvent {
   const { requestContext, ...rest } = extra;
   return {
-    requestContext: {
-      routeKey: eventType === 'CONNECT' ? '$connect' : eventType === 'MESSAGE' ? '$default' : '$disconnect',
-      eventType,
-      connectionId: ID,
-      domainName: 'abc.execute-api.eu-west-1.amazonaws.com',
-      stage: 'prod',
-      apiId: 'abc',
-      requestId: 'req',
-      requestTimeEpoch: 1_800_000_000_000,
-      connectedAt: 1_800_000_000_000,
-      ...requestContext,
-    },
+    requestContext: webSocketRequestContext(eventType, ID, requestContext),
     isBase64Encoded: false,
     ...rest,
   };
