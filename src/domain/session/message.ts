@@ -1,5 +1,5 @@
-import { textEvent } from '../protocol/events.js';
-import { interpretSessionReply, type SessionAction } from '../protocol/reply.js';
+import { textEvent, type WsEvent } from '../protocol/events.js';
+import { interpretSessionReply, type SessionAction, type SessionReplyDecision } from '../protocol/reply.js';
 import { askBackend } from './backend.js';
 import { subscriptionOps, unsupportedControls } from './reply-actions.js';
 import type { SessionDeps } from './deps.js';
@@ -55,7 +55,18 @@ export async function onMessage(deps: SessionDeps, input: MessageInput): Promise
     return { kind: 'unknown-connection' };
   }
 
-  const response = await askBackend(deps, record, [textEvent(input.text)]);
+  return forwardEvents(deps, record, [textEvent(input.text)]);
+}
+
+/**
+ * Sends events of a known connection to the backend in one request and carries out the reply: the step
+ * `onMessage` takes for one TEXT, and what a consumer that batches a connection's messages takes for several.
+ * A failed exchange closes the client with 1011 and changes nothing.
+ */
+export async function forwardEvents(deps: SessionDeps, record: ConnectionRecord, events: readonly WsEvent[]): Promise<MessageOutcome> {
+  const { log, metrics } = deps;
+  const { connectionId } = record;
+  const response = await askBackend(deps, record, events);
   if (!response.ok) {
     log.error('backend unreachable for a message; closing the connection with 1011', {
       connectionId,
@@ -73,31 +84,53 @@ export async function onMessage(deps: SessionDeps, input: MessageInput): Promise
     await deps.sender.close(connectionId, { code: INTERNAL_ERROR, reason: 'invalid backend reply' });
     return { kind: 'closed', reason };
   }
-  for (const note of [...decision.ignored, ...unsupportedControls(decision.actions)])
-    log.warn('ignored part of a reply', { connectionId, note });
+  return applySessionReply(deps, record, decision);
+}
 
+/**
+ * Carries out a valid session reply, in order: the connection's changes (meta, keep-alive, activity) and
+ * subscriptions are stored first, then its messages are sent one after another, then a close or drop.
+ */
+export async function applySessionReply(
+  deps: SessionDeps,
+  record: ConnectionRecord,
+  reply: Extract<SessionReplyDecision, { kind: 'update' }>,
+): Promise<MessageOutcome> {
+  const { connectionId } = record;
+  for (const note of [...reply.ignored, ...unsupportedControls(reply.actions)])
+    deps.log.warn('ignored part of a reply', { connectionId, note });
+  await storeConnectionChanges(deps, record, reply);
+  const ops = subscriptionOps(reply.actions);
+  if (ops.length > 0) await applySubscriptionOps(deps, connectionId, ops, record.expiresAt);
+  return deliverActions(deps, connectionId, reply.actions);
+}
+
+/** Stores a reply's meta and keep-alive changes (and coarse activity), and schedules a new keep-alive chain. */
+async function storeConnectionChanges(
+  deps: SessionDeps,
+  record: ConnectionRecord,
+  reply: Extract<SessionReplyDecision, { kind: 'update' }>,
+): Promise<void> {
+  const { log } = deps;
+  const { connectionId } = record;
   const now = deps.clock();
-  const keepAlive = keepAliveFromActions(decision.actions, now);
+  const keepAlive = keepAliveFromActions(reply.actions, now);
   for (const note of keepAlive.ignored) log.warn('ignored part of a reply', { connectionId, note });
   const changes: ConnectionChanges = {
-    ...(Object.keys(decision.metaChanges).length > 0 ? { meta: decision.metaChanges } : {}),
+    ...(Object.keys(reply.metaChanges).length > 0 ? { meta: reply.metaChanges } : {}),
     ...(keepAlive.change !== undefined ? { keepAlive: keepAlive.change, lastActivityAt: now } : {}),
     ...(keepAlive.change === undefined && idleActivityIsStale(record, now) ? { lastActivityAt: now } : {}),
   };
-  if (Object.keys(changes).length > 0) {
-    const updated = await deps.connections.updateConnection(connectionId, changes);
-    if (!updated.ok)
-      log.error('could not store connection changes', { connectionId, error: updated.error.kind, detail: updated.error.message });
-    else if (keepAlive.change) {
-      const scheduled = await deps.queue.enqueue([
-        keepAliveEntry(connectionId, keepAlive.change, now + keepAlive.change.timeoutSeconds * 1000, now),
-      ]);
-      if (!scheduled.ok) log.error('could not schedule keep-alives', { connectionId, detail: scheduled.error.message });
-    }
+  if (Object.keys(changes).length === 0) return;
+  const updated = await deps.connections.updateConnection(connectionId, changes);
+  if (!updated.ok) {
+    log.error('could not store connection changes', { connectionId, error: updated.error.kind, detail: updated.error.message });
+  } else if (keepAlive.change) {
+    const scheduled = await deps.queue.enqueue([
+      keepAliveEntry(connectionId, keepAlive.change, now + keepAlive.change.timeoutSeconds * 1000, now),
+    ]);
+    if (!scheduled.ok) log.error('could not schedule keep-alives', { connectionId, detail: scheduled.error.message });
   }
-  const ops = subscriptionOps(decision.actions);
-  if (ops.length > 0) await applySubscriptionOps(deps, connectionId, ops, record.expiresAt);
-  return deliverActions(deps, connectionId, decision.actions);
 }
 
 /**
