@@ -23,7 +23,7 @@ export function createApp(appProps: AppProps, env: Readonly<Record<string, strin
   const app = new App(appProps);
   const config = readStackConfig((key) => app.node.tryGetContext(key), env);
   checkRequestBudget(config);
-  const stack = new GripChannelStack(app, config.stackName, {
+  const stack = new GripChannelStack(app, config.stack.stackName, {
     config,
     description: 'GRIP channel server: WebSocket API, control API, fan-out queues and worker (grip-channel-server)',
   });

@@ -1,10 +1,9 @@
 /**
- * The context values, as documentation: the table in `README.md` and the defaults in `cdk.json` are both
- * generated from the settings tables, and a test checks that the committed files match.
- * Print them with `npx tsx infrastructure/bin/context-docs.ts`.
+ * The context values, as documentation: the table in `README.md` is generated from the settings tables, and a
+ * test checks that the committed file matches. Print it with `npx tsx infrastructure/bin/context-docs.ts`.
  */
-import { deploySettings, runtimeSettings, type IntegerSetting } from '#src/config/settings.js';
-import { allowedRetentionDays, otherSettings, stackSettings, type OtherSetting } from './config.js';
+import { allowedValues, backendSettings, deploySettings, runtimeSettings, type Setting, type SettingTable } from '#src/config/settings.js';
+import { stackSettings } from './config.js';
 
 interface Row {
   readonly key: string;
@@ -13,27 +12,20 @@ interface Row {
   readonly description: string;
 }
 
-const integerRow = (s: IntegerSetting): Row => ({
-  key: s.context,
-  default: String(s.default),
-  allowed: s === stackSettings.logRetentionDays ? allowedRetentionDays.join(', ') : `${s.min} – ${s.max}`,
-  description: s.description,
-});
+function row(key: string, s: Setting): Row {
+  const allowed = s.type !== 'integer' ? allowedValues(s) : s.oneOf === undefined ? `${s.min} – ${s.max}` : s.oneOf.join(', ');
+  return { key, default: s.default === undefined ? '(none)' : String(s.default), allowed, description: s.description };
+}
 
-const otherRow = (s: OtherSetting): Row => ({
-  key: s.context,
-  default: s.default === undefined ? '(none)' : String(s.default),
-  allowed: s.allowed,
-  description: s.description,
-});
+const rows = (table: SettingTable): Row[] => Object.values(table).flatMap((s) => (s.context === undefined ? [] : [row(s.context, s)]));
 
 /** Every context key the app reads, grouped as the table shows them. */
 function contextRows(): { title: string; rows: Row[] }[] {
   return [
-    { title: 'Stack', rows: Object.values(otherSettings).map(otherRow) },
-    { title: 'Functions (also passed to every function as environment variables)', rows: Object.values(runtimeSettings).map(integerRow) },
-    { title: 'Fan-out worker, throttles, redrive', rows: Object.values(deploySettings).map(integerRow) },
-    { title: 'Sizing, logs and alarms', rows: Object.values(stackSettings).map(integerRow) },
+    { title: 'Backend (required: targetUrl, or TARGET_URL in the environment of cdk synth/deploy)', rows: rows(backendSettings) },
+    { title: 'Functions (also passed to every function as environment variables)', rows: rows(runtimeSettings) },
+    { title: 'Fan-out worker, throttles, redrive', rows: rows(deploySettings) },
+    { title: 'Stack: names, switches, sizing, logs and alarms', rows: rows(stackSettings) },
   ];
 }
 
@@ -47,14 +39,4 @@ export function contextTableMarkdown(): string {
     for (const r of group.rows) lines.push(`| \`${r.key}\` | ${cell(r.default)} | ${cell(r.allowed)} | ${cell(r.description)} |`);
   }
   return lines.join('\n');
-}
-
-/** The defaults `cdk.json` carries: every key that has one (`targetUrl` and `alarmEmail` have none). */
-export function contextDefaults(): Record<string, string | number | boolean> {
-  const out: Record<string, string | number | boolean> = {};
-  for (const s of Object.values(otherSettings) as OtherSetting[]) if (s.default !== undefined) out[s.context] = s.default;
-  for (const table of [runtimeSettings, deploySettings, stackSettings] as Record<string, IntegerSetting>[]) {
-    for (const s of Object.values(table)) out[s.context] = s.default;
-  }
-  return out;
 }

@@ -33,7 +33,7 @@ export class GripChannelStack extends Stack {
       maxReceiveCount: deploy.maxReceiveCount,
     });
 
-    const accountLogging = config.apiGatewayCloudWatchRole ? new ApiGatewayAccountLogging(this, 'ApiGatewayLogging') : undefined;
+    const accountLogging = stack.apiGatewayCloudWatchRole ? new ApiGatewayAccountLogging(this, 'ApiGatewayLogging') : undefined;
     const webSocket = new WebSocketApi(this, 'WebSocket', {
       throttle: { rateLimit: deploy.stageRateLimit, burstLimit: deploy.stageBurstLimit },
       logRetention: config.logRetention,
@@ -58,7 +58,7 @@ export class GripChannelStack extends Stack {
       handlers: handlers.all,
       webSocketApiId: webSocket.api.apiId,
       webSocketStageName: webSocket.stage.stageName,
-      alarmEmail: config.alarmEmail,
+      alarmEmail: stack.alarmEmail,
       queueAgeAlarmSeconds: stack.queueAgeAlarmSeconds,
       backendErrorRatePercent: stack.backendErrorRatePercent,
     });

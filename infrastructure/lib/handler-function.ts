@@ -6,37 +6,25 @@ import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import {
+  handlerAccess,
+  lambdaEntries,
+  resourceSettings,
+  resourcesOf,
+  type HandlerAccess,
+  type HandlerName,
+  type ResourceName,
+} from '#src/config/functions.js';
+import { backendSettings, runtimeSettingsToEnv, settingsToEnv } from '#src/config/settings.js';
 import type { BuildOptions } from 'esbuild';
-import { runtimeSettingsToEnv } from '#src/config/settings.js';
 import type { StackConfig } from './config.js';
 import type { ConnectionsTable } from './connections-table.js';
 import type { FanoutQueues } from './fanout-queues.js';
 import type { GripKey } from './grip-key.js';
 import { metricsNamespace, serviceName } from './observability.js';
 
-/** The Lambda entry files, `src/handlers/aws/<name>.ts`, each exporting `handler`. */
-export const lambdaEntries = ['ws-connect', 'ws-message', 'ws-disconnect', 'control', 'fanout-worker'] as const;
-export type HandlerName = (typeof lambdaEntries)[number];
-
-/** A queue a function may send to. */
-export type QueueLane = 'ordered' | 'delayed' | 'delayedDeadLetter';
-
-/**
- * What a function may touch. Each entry yields both the environment variable naming the resource and the
- * least-privilege grant on it, so a function can never be told about a resource it may not use (or the reverse).
- */
-export interface HandlerAccess {
-  /** `items`: the table's items. `itemsAndChannelIndex`: also Query on the channel index. → `TABLE_NAME` */
-  readonly table?: 'items' | 'itemsAndChannelIndex';
-  /** Read the GRIP key. → `GRIP_KEY_SECRET_ARN` */
-  readonly gripKey?: boolean;
-  /** Call the backend. → `TARGET_URL`, `GRIP_ISS` */
-  readonly backend?: boolean;
-  /** Send to these queues. → `ORDERED_QUEUE_URL`, `DELAYED_QUEUE_URL`, `DELAYED_DLQ_URL` */
-  readonly sendTo?: readonly QueueLane[];
-  /** `execute-api:ManageConnections` on this stage only. → `MANAGEMENT_API_ENDPOINT` */
-  readonly manageConnections?: boolean;
-}
+/** The Lambda entries, for the bundle tests and `scripts/measure-bundles.ts` (defined with each function's access). */
+export { lambdaEntries, type HandlerName } from '#src/config/functions.js';
 
 /** The shared resources a function's access refers to. */
 export interface HandlerResources {
@@ -48,21 +36,15 @@ export interface HandlerResources {
 }
 
 export interface HandlerFunctionProps {
+  /** The function; its row of `handlerAccess` decides its environment and grants. */
   readonly handler: HandlerName;
   readonly description: string;
-  readonly access: HandlerAccess;
   readonly resources: HandlerResources;
   readonly memorySize: number;
   readonly timeout: Duration;
 }
 
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
-
-const queueEnv: Record<QueueLane, string> = {
-  ordered: 'ORDERED_QUEUE_URL',
-  delayed: 'DELAYED_QUEUE_URL',
-  delayedDeadLetter: 'DELAYED_DLQ_URL',
-};
 
 /**
  * ESM bundles need `require` for the CommonJS dependencies esbuild inlines (they call `require('node:…')`).
@@ -123,7 +105,7 @@ export class HandlerFunction extends Construct {
   constructor(scope: Construct, id: string, props: HandlerFunctionProps) {
     super(scope, id);
     const { config, table, gripKey, queues, stage } = props.resources;
-    const access = props.access;
+    const access: HandlerAccess = handlerAccess[props.handler];
 
     this.logGroup = new LogGroup(this, 'Logs', {
       retention: config.logRetention,
@@ -138,19 +120,20 @@ export class HandlerFunction extends Construct {
     const environment: Record<string, string> = {
       POWERTOOLS_SERVICE_NAME: serviceName,
       POWERTOOLS_METRICS_NAMESPACE: metricsNamespace,
-      LOG_LEVEL: config.logLevel,
       NODE_OPTIONS: '--enable-source-maps',
       ...runtimeSettingsToEnv(config.runtime),
     };
-    if (access.table) environment.TABLE_NAME = table.table.tableName;
-    if (access.gripKey) environment.GRIP_KEY_SECRET_ARN = gripKey.secret.secretArn;
-    if (access.backend) {
-      environment.TARGET_URL = config.targetUrl;
-      environment.GRIP_ISS = config.gripIss;
-    }
+    if (access.backend) Object.assign(environment, settingsToEnv(backendSettings, config.backend));
     const lanes = { ordered: queues.ordered, delayed: queues.delayed, delayedDeadLetter: queues.delayedDeadLetter };
-    for (const lane of access.sendTo ?? []) environment[queueEnv[lane]] = lanes[lane].queueUrl;
-    if (access.manageConnections) environment.MANAGEMENT_API_ENDPOINT = stage.callbackUrl;
+    const resourceValue: Record<ResourceName, string> = {
+      tableName: table.table.tableName,
+      gripKeySecretArn: gripKey.secret.secretArn,
+      orderedQueueUrl: lanes.ordered.queueUrl,
+      delayedQueueUrl: lanes.delayed.queueUrl,
+      delayedDeadLetterQueueUrl: lanes.delayedDeadLetter.queueUrl,
+      managementApiEndpoint: stage.callbackUrl,
+    };
+    for (const resource of resourcesOf(access)) environment[resourceSettings[resource].env] = resourceValue[resource];
 
     this.fn = new NodejsFunction(this, 'Function', {
       description: props.description,
@@ -164,7 +147,7 @@ export class HandlerFunction extends Construct {
       timeout: props.timeout,
       role,
       logGroup: this.logGroup,
-      tracing: config.tracing ? Tracing.ACTIVE : Tracing.DISABLED,
+      tracing: config.stack.tracing ? Tracing.ACTIVE : Tracing.DISABLED,
       environment,
       bundling: {
         forceDockerBundling: false,
@@ -205,7 +188,7 @@ export class HandlerFunction extends Construct {
         'nodejs22.x is pinned by the team (supported until 2027-04-30): moving to nodejs24.x is a deliberate, tested upgrade ' +
         '(it drops callback handlers and changes defaults), not something a CDK release should do silently.',
     });
-    if (config.tracing) {
+    if (config.stack.tracing) {
       Validations.of(role).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',
         reason: 'X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions (tracing is opt-in).',

@@ -1,28 +1,12 @@
 import { Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { HandlerFunction, type HandlerAccess, type HandlerName, type HandlerResources } from './handler-function.js';
-
-/**
- * What each function may touch: the single place its environment variables and IAM grants come from. Consuming
- * the source queues is granted by the worker's event source mappings, not here.
- */
-export const handlerAccess = {
-  'ws-connect': { table: 'items', gripKey: true, backend: true, sendTo: ['ordered', 'delayed'] },
-  // ws-message only schedules keep-alives (delayed); what it sends to its own connection goes straight out.
-  'ws-message': { table: 'items', gripKey: true, backend: true, sendTo: ['delayed'], manageConnections: true },
-  'ws-disconnect': { table: 'items', gripKey: true, backend: true },
-  control: { gripKey: true, sendTo: ['ordered'] },
-  'fanout-worker': {
-    table: 'itemsAndChannelIndex',
-    sendTo: ['ordered', 'delayed', 'delayedDeadLetter'],
-    manageConnections: true,
-  },
-} as const satisfies Record<HandlerName, HandlerAccess>;
+import type { HandlerName } from '#src/config/functions.js';
+import { HandlerFunction, type HandlerResources } from './handler-function.js';
 
 /** API Gateway gives up on a WebSocket integration after 29 s; a longer function timeout would only waste time. */
 const webSocketIntegrationLimitSeconds = 29;
 
-/** The five Lambda functions, each built from its row of `handlerAccess`. */
+/** The five Lambda functions, each built from its row of `handlerAccess` (`src/config/functions.ts`). */
 export class Handlers extends Construct {
   readonly wsConnect: HandlerFunction;
   readonly wsMessage: HandlerFunction;
@@ -36,7 +20,7 @@ export class Handlers extends Construct {
     // The backend call dominates; leave a few seconds for the secret, DynamoDB and the queue around it.
     const webSocketTimeout = Duration.seconds(Math.min(webSocketIntegrationLimitSeconds, Math.ceil(runtime.backendTimeoutMs / 1000) + 5));
     const make = (id: string, handler: HandlerName, description: string, memorySize: number, timeout: Duration) =>
-      new HandlerFunction(this, id, { handler, description, access: handlerAccess[handler], resources, memorySize, timeout });
+      new HandlerFunction(this, id, { handler, description, resources, memorySize, timeout });
 
     this.wsConnect = make(
       'WsConnect',

@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { LogLevel as PowertoolsLogLevel } from '@aws-lambda-powertools/logger/types';
 import { Metrics as PowertoolsMetricsClient, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { LogLevelName } from '../config/settings.js';
 import type { Log, MetricName, Metrics, TimingName } from '../domain/ports.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -8,7 +9,11 @@ import type { Log, MetricName, Metrics, TimingName } from '../domain/ports.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
-const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+/** Powertools' order of levels (`LOG_LEVEL`), with the four the `Log` port writes among them. */
+const LEVEL_RANK: Record<LogLevel | LogLevelName, number> = {
+  ...{ TRACE: 0, DEBUG: 10, INFO: 20, WARN: 30, ERROR: 40, CRITICAL: 50, SILENT: 60 },
+  ...{ debug: 10, info: 20, warn: 30, error: 40 },
+};
 
 /** A `Log` that can derive a child carrying fixed attributes (a connection id, a job id) on every line. */
 export interface ContextLog extends Log {
@@ -109,8 +114,8 @@ export class PowertoolsLog extends LevelLog {
 }
 
 export interface ConsoleLogOptions {
-  /** Lowest level written. Default `info`. */
-  readonly level?: LogLevel | undefined;
+  /** Lowest level written: one of the four `Log` levels, or any `LOG_LEVEL` (`TRACE` … `SILENT`). Default `info`. */
+  readonly level?: LogLevel | LogLevelName | undefined;
   /** Where a finished line goes. Default: `warn`/`error` to stderr, the rest to stdout. */
   readonly write?: (line: string, level: LogLevel) => void;
   /** Attributes on every line. */
@@ -128,7 +133,7 @@ const defaultWrite = (line: string, level: LogLevel): void => {
  * level, secrets redacted (see `redact`). Errors print as `Name: message`.
  */
 export class ConsoleLog extends LevelLog {
-  private readonly level: LogLevel;
+  private readonly level: LogLevel | LogLevelName;
   private readonly write: (line: string, level: LogLevel) => void;
   private readonly context: Record<string, unknown>;
   private readonly clock: () => number;

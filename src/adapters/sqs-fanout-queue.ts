@@ -21,7 +21,7 @@ const BATCH_MAX_ENTRIES = 10;
 
 /** How messages are sent, shared by the fan-out queue and the dead letters. */
 export interface SqsSendOptions {
-  /** The SQS client; pass `endpoint` explicitly when it is not AWS (see reference/local-services.md §2). */
+  /** The SQS client; pass `endpoint` explicitly when it is not AWS (see docs/local-services.md §2). */
   readonly client: SQSClient;
   /** Largest message (body plus attributes) the queues accept, in bytes. Default 1 MiB (`SQS_MAX_MESSAGE_BYTES`). */
   readonly maxMessageBytes?: number;
@@ -35,10 +35,13 @@ export interface SqsSendOptions {
 }
 
 export interface SqsFanoutQueueOptions extends SqsSendOptions {
-  /** The FIFO queue for jobs without a delay. */
-  readonly orderedQueueUrl: string;
-  /** The standard queue for jobs with `delaySeconds`. */
-  readonly delayedQueueUrl: string;
+  /**
+   * The FIFO queue for jobs without a delay, and the standard queue for jobs with `delaySeconds`. A function is
+   * given only the lanes it may send to (`handlerAccess`: ws-message only schedules keep-alives, control only
+   * publishes): an entry for a lane without a URL fails the call as `invalid`, and nothing of it is sent.
+   */
+  readonly orderedQueueUrl?: string;
+  readonly delayedQueueUrl?: string;
   /** Where `deadLetter` sends (see `SqsDeadLetters`); without it `deadLetter` fails as `invalid`. */
   readonly deadLetterQueueUrl?: string;
 }
@@ -122,14 +125,14 @@ export function queueErrorFrom(thrown: unknown, operation: string): QueueError {
  */
 export class SqsFanoutQueue implements FanoutQueue, DeadLetters {
   private readonly sender: SqsBatchSender;
-  private readonly orderedQueueUrl: string;
-  private readonly delayedQueueUrl: string;
+  private readonly orderedQueueUrl: string | null;
+  private readonly delayedQueueUrl: string | null;
   private readonly deadLetters: SqsDeadLetters | null;
 
   constructor(options: SqsFanoutQueueOptions) {
     this.sender = new SqsBatchSender(options);
-    this.orderedQueueUrl = options.orderedQueueUrl;
-    this.delayedQueueUrl = options.delayedQueueUrl;
+    this.orderedQueueUrl = options.orderedQueueUrl ?? null;
+    this.delayedQueueUrl = options.delayedQueueUrl ?? null;
     this.deadLetters = options.deadLetterQueueUrl
       ? new SqsDeadLetters({ ...options, deadLetterQueueUrl: options.deadLetterQueueUrl })
       : null;
@@ -167,7 +170,13 @@ export class SqsFanoutQueue implements FanoutQueue, DeadLetters {
         message: `entry ${index}: ${describeJob(entry.job)} is ${bytes} bytes serialized; the queue accepts at most ${this.sender.maxMessageBytes}`,
       });
     }
-    if (delay > 0) return ok({ queueUrl: this.delayedQueueUrl, bytes, entry: { MessageBody: body, DelaySeconds: delay } });
+    if (delay > 0) {
+      if (this.delayedQueueUrl === null)
+        return err({ kind: 'invalid', message: `entry ${index}: no delayed queue configured (delayedQueueUrl)` });
+      return ok({ queueUrl: this.delayedQueueUrl, bytes, entry: { MessageBody: body, DelaySeconds: delay } });
+    }
+    if (this.orderedQueueUrl === null)
+      return err({ kind: 'invalid', message: `entry ${index}: no ordered queue configured (orderedQueueUrl)` });
     return ok({
       queueUrl: this.orderedQueueUrl,
       bytes,

@@ -34,7 +34,6 @@ export {
   type PublishErrorCode,
   type RetryOptions,
 } from './publisher.js';
-export { DEFAULT_MESSAGE_PREFIX, MAX_REPLY_BODY_BYTES } from '../domain/protocol/reply.js';
-export { MAX_CLOSE_REASON_BYTES } from '../domain/protocol/events.js';
-export { MAX_MESSAGE_BYTES, MAX_PUBLISH_BODY_BYTES } from '../domain/publish/parse.js';
+export { DEFAULT_MESSAGE_PREFIX } from '../domain/protocol/reply.js';
+export { MAX_CLOSE_REASON_BYTES, MAX_MESSAGE_BYTES, MAX_PUBLISH_BODY_BYTES, MAX_REPLY_BODY_BYTES } from '../domain/protocol/limits.js';
 export type { Result } from '../domain/result.js';

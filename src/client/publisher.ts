@@ -1,5 +1,5 @@
 import { signGripSig, type SharedKey } from '../domain/auth.js';
-import { fullJitterDelay } from '../domain/fanout/backoff.js';
+import { fullJitterDelay } from '../domain/backoff.js';
 import { parsePublishBody } from '../domain/publish/parse.js';
 import { GripUsageError } from './errors.js';
 import {

@@ -1,12 +1,13 @@
 import { encodeEvents } from '../domain/protocol/codec.js';
 import {
   DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS,
-  encodeControlMessage,
-  type ControlMessage,
+  encodeGripControlMessage,
+  type GripControlMessage,
   type KeepAliveMessage,
-} from '../domain/protocol/control.js';
+} from '../domain/protocol/grip-control.js';
 import { WEBSOCKET_EVENTS_CONTENT_TYPE, type WsEvent } from '../domain/protocol/events.js';
-import { DEFAULT_MESSAGE_PREFIX, MAX_REPLY_BODY_BYTES } from '../domain/protocol/reply.js';
+import { MAX_REPLY_BODY_BYTES } from '../domain/protocol/limits.js';
+import { DEFAULT_MESSAGE_PREFIX } from '../domain/protocol/reply.js';
 import { decodeUtf8Strict } from '../domain/protocol/values.js';
 import { GripUsageError } from './errors.js';
 import { checkChannel, checkClose, describe } from './validate.js';
@@ -47,7 +48,7 @@ export interface KeepAliveOptions {
 type Queued =
   | { readonly kind: 'text'; readonly text: string }
   | { readonly kind: 'binary'; readonly data: Uint8Array }
-  | { readonly kind: 'control'; readonly message: ControlMessage };
+  | { readonly kind: 'control'; readonly message: GripControlMessage };
 
 const utf8 = new TextEncoder();
 /** RFC 9110 token characters: what a header name or a subprotocol may be made of. */
@@ -289,7 +290,7 @@ export class WebSocketReply {
     return new Response(new Uint8Array(body), { status: 200, headers });
   }
 
-  #control(message: ControlMessage): this {
+  #control(message: GripControlMessage): this {
     this.#queued.push({ kind: 'control', message });
     return this;
   }
@@ -298,7 +299,7 @@ export class WebSocketReply {
 function toEvent(item: Queued, prefix: string): WsEvent {
   switch (item.kind) {
     case 'control':
-      return { type: 'TEXT', text: `c:${encodeControlMessage(item.message)}` };
+      return { type: 'TEXT', text: `c:${encodeGripControlMessage(item.message)}` };
     case 'text':
       // With an empty prefix the proxy would take this message for a control message.
       if (item.text.startsWith('c:') && prefix === '') {

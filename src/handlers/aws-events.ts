@@ -1,23 +1,24 @@
 /**
- * The Lambda event and result shapes the handlers accept, as API Gateway really sends them. `@types/aws-lambda`
- * lacks several fields real WebSocket events carry (`headers` on `$connect`, `identity`, the disconnect status),
- * so they are declared here; see `reference/aws-facts.md` §1.5. The local gateway produces exactly these shapes.
+ * The Lambda event and result shapes the handlers accept: `@types/aws-lambda`'s, extended only by what real
+ * events carry that it lacks (`headers` on `$connect` and `$disconnect`, `identity`, the disconnect status and
+ * reason; see `docs/aws-facts.md` §1.5) and our local gateway's `localHandshake`, and narrowed to the slices the
+ * handlers read where a full event would be a burden to build locally. The local gateway and the local queue
+ * poller produce these shapes.
  */
+import type {
+  APIGatewayEventWebsocketRequestContextV2,
+  APIGatewayProxyEventV2,
+  APIGatewayProxyStructuredResultV2,
+  APIGatewayProxyWebsocketEventV2WithRequestContext,
+  Context,
+  SQSBatchResponse,
+  SQSEvent,
+  SQSRecord,
+} from 'aws-lambda';
 
-export interface WebSocketRequestContext {
-  readonly routeKey: string;
-  readonly eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT';
-  readonly connectionId: string;
-  readonly domainName: string;
-  readonly stage: string;
-  readonly apiId: string;
-  readonly requestId: string;
-  readonly extendedRequestId?: string;
-  readonly requestTime?: string;
-  readonly requestTimeEpoch: number;
-  readonly connectedAt: number;
-  readonly messageDirection?: 'IN';
-  /** Present on MESSAGE events only. */
+/** A WebSocket event's `requestContext`: `@types/aws-lambda`'s, plus the fields real events carry beyond it. */
+export interface WebSocketRequestContext extends Omit<APIGatewayEventWebsocketRequestContextV2, 'messageId'> {
+  /** MESSAGE events only (`@types/aws-lambda` declares it on every event). */
   readonly messageId?: string;
   readonly identity?: { readonly sourceIp?: string; readonly userAgent?: string };
   /** DISCONNECT only (undocumented by AWS, seen in real events): the close code, e.g. 1000 or 1006. */
@@ -26,15 +27,10 @@ export interface WebSocketRequestContext {
 }
 
 /** A `$connect`, `$default` or `$disconnect` invocation from an API Gateway WebSocket API. */
-export interface WebSocketEvent {
-  readonly requestContext: WebSocketRequestContext;
+export interface ApiGatewayWebSocketEvent extends APIGatewayProxyWebsocketEventV2WithRequestContext<WebSocketRequestContext> {
   /** CONNECT (all handshake headers) and DISCONNECT (a few); absent on MESSAGE. */
   readonly headers?: Readonly<Record<string, string>>;
   readonly multiValueHeaders?: Readonly<Record<string, readonly string[]>>;
-  readonly queryStringParameters?: Readonly<Record<string, string>>;
-  readonly multiValueQueryStringParameters?: Readonly<Record<string, readonly string[]>>;
-  readonly body?: string;
-  readonly isBase64Encoded: boolean;
   /**
    * Local-gateway extension, never set by API Gateway: the handshake path relative to the endpoint and the raw
    * query string, so local mode can forward any path to the backend. On AWS the stage is the whole path.
@@ -42,68 +38,41 @@ export interface WebSocketEvent {
   readonly localHandshake?: { readonly path: string; readonly rawQuery: string };
 }
 
-/** What a WebSocket route handler returns. Only `$connect`'s status and headers reach the client. */
-export interface WebSocketResult {
+/** What a WebSocket route handler returns (only `$connect`'s status and headers reach the client): string headers. */
+export type WebSocketResult = Omit<APIGatewayProxyStructuredResultV2, 'statusCode' | 'headers'> & {
   readonly statusCode: number;
   readonly headers?: Readonly<Record<string, string>>;
-  readonly body?: string;
-}
+};
 
-/** HTTP API (payload format 2.0) request, as the control API receives it. */
-export interface HttpApiEvent {
-  readonly version: '2.0';
-  readonly routeKey: string;
-  readonly rawPath: string;
-  readonly rawQueryString: string;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body?: string;
-  readonly isBase64Encoded: boolean;
-  readonly requestContext: {
-    readonly http: { readonly method: string; readonly path: string; readonly sourceIp?: string };
-    readonly requestId: string;
-    readonly timeEpoch: number;
+type HttpApiContext = APIGatewayProxyEventV2['requestContext'];
+
+/** The slice of an HTTP API (payload format 2.0) request the control API reads; a full event is one. */
+export type HttpApiEvent = Pick<
+  APIGatewayProxyEventV2,
+  'version' | 'routeKey' | 'rawPath' | 'rawQueryString' | 'headers' | 'isBase64Encoded'
+> &
+  Partial<Pick<APIGatewayProxyEventV2, 'body'>> & {
+    readonly requestContext: Pick<HttpApiContext, 'requestId' | 'timeEpoch'> & {
+      readonly http: Pick<HttpApiContext['http'], 'method' | 'path'> & Partial<Pick<HttpApiContext['http'], 'sourceIp'>>;
+    };
   };
-}
 
-export interface HttpApiResult {
-  readonly statusCode: number;
-  readonly headers?: Readonly<Record<string, string>>;
-  readonly body?: string;
-  readonly isBase64Encoded?: boolean;
-}
+/** What the control API answers: an HTTP API result with string headers. */
+export type HttpApiResult = WebSocketResult;
 
-/** One record of an SQS event source mapping batch. */
-export interface SqsRecord {
-  readonly messageId: string;
-  readonly receiptHandle: string;
-  readonly body: string;
-  readonly attributes: Readonly<Record<string, string>>;
-  readonly messageAttributes?: Readonly<Record<string, unknown>>;
-  readonly eventSource: 'aws:sqs';
-  readonly eventSourceARN: string;
-  readonly awsRegion?: string;
-}
-
-export interface SqsEvent {
-  readonly Records: readonly SqsRecord[];
-}
-
+export type SqsRecord = SQSRecord;
+export type SqsEvent = SQSEvent;
 /** Partial batch response: the records listed here are returned to the queue; all others are deleted. */
-export interface SqsBatchResponse {
-  readonly batchItemFailures: readonly { readonly itemIdentifier: string }[];
-}
+export type SqsBatchResponse = SQSBatchResponse;
 
 /** The slice of the Lambda context the handlers use. The local poller provides the same. */
-export interface InvocationContext {
-  getRemainingTimeInMillis(): number;
-  readonly awsRequestId?: string;
-}
+export type InvocationContext = Pick<Context, 'getRemainingTimeInMillis'> & Partial<Pick<Context, 'awsRequestId'>>;
 
 /** The three WebSocket route handlers, as the Lambda entry points and the local gateway call them. */
 export interface WebSocketRouteHandlers {
-  connect(event: WebSocketEvent): Promise<WebSocketResult>;
-  message(event: WebSocketEvent): Promise<WebSocketResult>;
-  disconnect(event: WebSocketEvent): Promise<WebSocketResult>;
+  connect(event: ApiGatewayWebSocketEvent): Promise<WebSocketResult>;
+  message(event: ApiGatewayWebSocketEvent): Promise<WebSocketResult>;
+  disconnect(event: ApiGatewayWebSocketEvent): Promise<WebSocketResult>;
 }
 
 export type ControlHandler = (event: HttpApiEvent) => Promise<HttpApiResult>;

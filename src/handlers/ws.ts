@@ -2,10 +2,10 @@ import { z } from 'zod';
 import type { Log } from '../domain/ports.js';
 import { decodeBase64 } from '../domain/protocol/base64.js';
 import { onConnect } from '../domain/session/connect.js';
-import type { SessionDeps } from '../domain/session/deps.js';
+import type { ConnectDeps, DisconnectDeps, SessionDeps } from '../domain/session/deps.js';
 import { onDisconnect } from '../domain/session/disconnect.js';
 import { onMessage } from '../domain/session/message.js';
-import type { WebSocketEvent, WebSocketResult, WebSocketRouteHandlers } from './aws-events.js';
+import type { ApiGatewayWebSocketEvent, WebSocketResult, WebSocketRouteHandlers } from './aws-events.js';
 
 const eventSchema = z.object({
   requestContext: z.object({
@@ -25,54 +25,71 @@ const eventSchema = z.object({
 const BAD_EVENT: WebSocketResult = { statusCode: 400, body: 'malformed event' };
 const decoder = new TextDecoder();
 
-/**
- * The three WebSocket route handlers: parse API Gateway's event, call the session logic, map the outcome.
- * `afterEach` runs after every invocation (the Lambda entry flushes metrics there).
- */
-export function makeWebSocketHandlers(deps: SessionDeps, afterEach: () => void = () => {}): WebSocketRouteHandlers {
-  const parse = (event: WebSocketEvent, log: Log) => {
+type RouteHandler = (event: ApiGatewayWebSocketEvent) => Promise<WebSocketResult>;
+
+/** Parses API Gateway's event (a malformed one is logged and answered 400), runs `route`, then `afterEach`. */
+function routeHandler(
+  log: Log,
+  afterEach: () => void,
+  route: (event: z.infer<typeof eventSchema>) => Promise<WebSocketResult>,
+): RouteHandler {
+  return async (event) => {
     const parsed = eventSchema.safeParse(event);
     if (!parsed.success) log.error('malformed WebSocket event', { issues: z.prettifyError(parsed.error) });
-    return parsed.success ? parsed.data : null;
-  };
-  const finish = <T>(result: T): T => {
+    const result = parsed.success ? await route(parsed.data) : BAD_EVENT;
     afterEach();
     return result;
   };
+}
+
+/** `$connect`: asks the backend (OPEN) and answers the handshake with its decision. */
+export function makeConnectHandler(deps: ConnectDeps, afterEach: () => void = () => {}): RouteHandler {
+  return routeHandler(deps.log, afterEach, async (e) => {
+    const outcome = await onConnect(deps, {
+      connectionId: e.requestContext.connectionId,
+      headers: e.multiValueHeaders ?? e.headers ?? {},
+      path: e.localHandshake?.path ?? '/',
+      query: e.localHandshake?.rawQuery ?? rawQuery(e.multiValueQueryStringParameters ?? {}, e.queryStringParameters ?? {}),
+    });
+    if (outcome.kind === 'accepted') {
+      const headers = { ...outcome.headers, ...(outcome.subprotocol !== null ? { 'Sec-WebSocket-Protocol': outcome.subprotocol } : {}) };
+      return { statusCode: 200, headers };
+    }
+    return { statusCode: outcome.status, headers: outcome.headers, body: decoder.decode(outcome.body) };
+  });
+}
+
+/** `$default`: one text frame to the backend (TEXT), and its reply applied. */
+export function makeMessageHandler(deps: SessionDeps, afterEach: () => void = () => {}): RouteHandler {
+  return routeHandler(deps.log, afterEach, async (e) => {
+    const body = e.body ?? '';
+    const text = e.isBase64Encoded ? decoder.decode(decodeBase64(body) ?? new Uint8Array()) : body;
+    await onMessage(deps, { connectionId: e.requestContext.connectionId, text });
+    return { statusCode: 200 };
+  });
+}
+
+/** `$disconnect`: tells the backend (CLOSE or DISCONNECT) and forgets the connection. */
+export function makeDisconnectHandler(deps: DisconnectDeps, afterEach: () => void = () => {}): RouteHandler {
+  return routeHandler(deps.log, afterEach, async (e) => {
+    await onDisconnect(deps, {
+      connectionId: e.requestContext.connectionId,
+      statusCode: e.requestContext.disconnectStatusCode ?? null,
+      reason: e.requestContext.disconnectReason ?? null,
+    });
+    return { statusCode: 200 };
+  });
+}
+
+/**
+ * The three WebSocket route handlers on one set of dependencies (tests; local mode and Lambda compose each route
+ * from its own function's resources in `src/functions/`). `afterEach` runs after every invocation.
+ */
+export function makeWebSocketHandlers(deps: SessionDeps, afterEach: () => void = () => {}): WebSocketRouteHandlers {
   return {
-    async connect(event) {
-      const e = parse(event, deps.log);
-      if (!e) return finish(BAD_EVENT);
-      const outcome = await onConnect(deps, {
-        connectionId: e.requestContext.connectionId,
-        headers: e.multiValueHeaders ?? e.headers ?? {},
-        path: e.localHandshake?.path ?? '/',
-        query: e.localHandshake?.rawQuery ?? rawQuery(e.multiValueQueryStringParameters ?? {}, e.queryStringParameters ?? {}),
-      });
-      if (outcome.kind === 'accepted') {
-        const headers = { ...outcome.headers, ...(outcome.subprotocol !== null ? { 'Sec-WebSocket-Protocol': outcome.subprotocol } : {}) };
-        return finish({ statusCode: 200, headers });
-      }
-      return finish({ statusCode: outcome.status, headers: outcome.headers, body: decoder.decode(outcome.body) });
-    },
-    async message(event) {
-      const e = parse(event, deps.log);
-      if (!e) return finish(BAD_EVENT);
-      const body = e.body ?? '';
-      const text = e.isBase64Encoded ? decoder.decode(decodeBase64(body) ?? new Uint8Array()) : body;
-      await onMessage(deps, { connectionId: e.requestContext.connectionId, text });
-      return finish({ statusCode: 200 });
-    },
-    async disconnect(event) {
-      const e = parse(event, deps.log);
-      if (!e) return finish(BAD_EVENT);
-      await onDisconnect(deps, {
-        connectionId: e.requestContext.connectionId,
-        statusCode: e.requestContext.disconnectStatusCode ?? null,
-        reason: e.requestContext.disconnectReason ?? null,
-      });
-      return finish({ statusCode: 200 });
-    },
+    connect: makeConnectHandler(deps, afterEach),
+    message: makeMessageHandler(deps, afterEach),
+    disconnect: makeDisconnectHandler(deps, afterEach),
   };
 }
 

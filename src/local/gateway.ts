@@ -2,29 +2,64 @@
  * The local WebSocket gateway: API Gateway's WebSocket API semantics on one machine, in front of the same
  * route handlers the Lambda entry points run (`$connect`, `$default`, `$disconnect`).
  *
- * It is deliberately no friendlier than API Gateway (reference/aws-facts.md §1): the handshake waits for
- * `$connect`, posts during `$connect` are `gone`, binary frames close with 1003, messages over 128 KB close with
- * 1009, idle (10 min) and lifetime (2 h) limits close with 1001, and `$disconnect` is delivered once per
- * connection with the close code it ended with.
+ * It is deliberately no friendlier than API Gateway (docs/aws-facts.md §1): the handshake waits for `$connect`,
+ * posts during `$connect` are `gone`, binary frames close with 1003, messages over 128 KB close with 1009, idle
+ * (10 min) and lifetime (2 h) limits close with 1001, and `$disconnect` is delivered once per connection with the
+ * close code it ended with.
+ *
+ * The parts: the events it sends are built by `apigw-events.ts` (pure), the answers to refused handshakes by
+ * `handshake-response.ts`, and the live connections are a `ConnectionRegistry` (`connections.ts`) that the caller
+ * may create first, so the senders and handlers that need it exist before the gateway does.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, STATUS_CODES, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { z } from 'zod';
 import type { Log } from '../domain/ports.js';
-import type { WebSocketEvent, WebSocketRequestContext, WebSocketRouteHandlers } from '../handlers/aws-events.js';
-import { ConnectionRegistry, MAX_MESSAGE_BYTES, type LocalConnections, type RegistryEntry } from './connections.js';
+import type { ApiGatewayWebSocketEvent, WebSocketRouteHandlers } from '../handlers/aws-events.js';
+import {
+  amznTraceId,
+  connectEvent,
+  disconnectEvent,
+  disconnectReason,
+  messageEvent,
+  type ApiContext,
+  type ConnectionFacts,
+} from './apigw-events.js';
+import { MAX_MESSAGE_BYTES } from '../domain/protocol/limits.js';
+import { ConnectionRegistry, type LocalConnections, type RegistryEntry } from './connections.js';
+import {
+  chosenSubprotocol,
+  INTEGRATION_FAILURE,
+  INTEGRATION_TIMEOUT,
+  parseConnectResult,
+  responseHeaders,
+  SHUTTING_DOWN,
+  writeHttpResponse,
+  type ConnectDecision,
+} from './handshake-response.js';
 import { listen } from './http.js';
 import { describeError, stderrLog } from './log.js';
 
-export interface LocalGatewayOptions {
+export interface LocalGatewayBindOptions {
   /** Interface to listen on. Default `127.0.0.1`. */
   readonly host?: string;
   /** Port; 0 picks a free one. Default 8080. */
   readonly port?: number;
+  readonly log?: Log;
+}
+
+export interface LocalGatewayServeOptions {
   readonly handlers: WebSocketRouteHandlers;
+  /**
+   * The live connections to serve from. Create it first when something the handlers use needs it (the
+   * in-process sender, the local Management API). Default: a new registry with `maxBufferedBytes`.
+   */
+  readonly connections?: ConnectionRegistry;
+  /** Posts to a client with more unsent bytes than this answer `throttled` (only for the registry made here). Default 4 MiB. */
+  readonly maxBufferedBytes?: number;
   /** `requestContext.stage`. Default `local`. */
   readonly stage?: string;
   /** `requestContext.apiId`. Default `local`. */
@@ -39,16 +74,15 @@ export interface LocalGatewayOptions {
   readonly maxMessageBytes?: number;
   /** `$connect` handlers slower than this get a 504 (API Gateway's 29 s integration timeout). Default 29,000. */
   readonly connectTimeoutMs?: number;
-  /** Posts to a client with more unsent bytes than this answer `throttled`. Default 4 MiB. */
-  readonly maxBufferedBytes?: number;
-  readonly log?: Log;
 }
+
+export type LocalGatewayOptions = LocalGatewayBindOptions & LocalGatewayServeOptions;
 
 export interface LocalGateway {
   /** `ws://host:port`; any path and query after it are accepted. */
   readonly url: string;
   readonly port: number;
-  /** The live connections, for the Management API and the in-process connection gateway. */
+  /** The live connections, for the Management API and the in-process connection sender. */
   readonly connections: LocalConnections;
   /**
    * Stops accepting, closes every open connection with 1001 (each gets its `$disconnect`), refuses pending
@@ -57,35 +91,18 @@ export interface LocalGateway {
   stop(): Promise<void>;
 }
 
-/** Status and body API Gateway answers when the `$connect` integration fails. */
-const INTEGRATION_FAILURE = { statusCode: 502, body: '{"message": "Internal server error"}' } as const;
-const INTEGRATION_TIMEOUT = { statusCode: 504, body: '{"message": "Endpoint request timed out"}' } as const;
-const SHUTTING_DOWN = { statusCode: 503, body: '{"message": "Service Unavailable"}' } as const;
+/** A gateway that listens but does not serve yet: its URL is known, upgrade requests wait for `serve`. */
+export interface BoundLocalGateway {
+  readonly url: string;
+  readonly port: number;
+  /** Starts serving; upgrade requests that arrived since the bind are served now, in arrival order. */
+  serve(options: LocalGatewayServeOptions): LocalGateway;
+  /** Closes the port without serving (start-up failed): waiting requests are dropped. */
+  close(): Promise<void>;
+}
 
 /** How long `stop()` waits for clients to answer the close handshake before dropping them. */
 const STOP_CLOSE_GRACE_MS = 2_000;
-
-/** Headers of `$connect`'s result that never reach the 101 or the rejection: the gateway owns them. */
-const RESERVED_RESPONSE_HEADERS = new Set([
-  'connection',
-  'upgrade',
-  'content-length',
-  'transfer-encoding',
-  'keep-alive',
-  'sec-websocket-accept',
-  'sec-websocket-extensions',
-  'sec-websocket-protocol',
-]);
-
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-
-interface AcceptedHandshake {
-  readonly entry: RegistryEntry;
-  readonly domainName: string;
-  readonly subprotocol: string | undefined;
-  readonly headers: readonly [string, string][];
-}
 
 /**
  * Starts the gateway and resolves once it listens.
@@ -112,53 +129,30 @@ interface AcceptedHandshake {
  * const client = new WebSocket(`${gateway.url}/chat?room=a`);
  */
 export async function startLocalGateway(options: LocalGatewayOptions): Promise<LocalGateway> {
+  const bound = await bindLocalGateway(options);
+  try {
+    return bound.serve(options);
+  } catch (e) {
+    await bound.close();
+    throw e;
+  }
+}
+
+/**
+ * Listens without serving: for a caller that must hand the gateway's URL to something the handlers depend on
+ * (local mode's example backend, whose URL is the handlers' target). Requests arriving before `serve` wait.
+ *
+ * @example
+ * const bound = await bindLocalGateway({ port: 0 });
+ * const backend = await startBackend({ websocketUrl: bound.url });
+ * const gateway = bound.serve({ handlers: handlersFor(backend.url), connections });
+ */
+export async function bindLocalGateway(options: LocalGatewayBindOptions): Promise<BoundLocalGateway> {
   const host = options.host ?? '127.0.0.1';
-  const stage = options.stage ?? 'local';
-  const apiId = options.apiId ?? 'local';
-  const idleTimeoutMs = positive(options.idleTimeoutMs, 600_000, 'idleTimeoutMs');
-  const maxLifetimeMs = positive(options.maxLifetimeMs, 7_200_000, 'maxLifetimeMs');
-  const maxMessageBytes = positive(options.maxMessageBytes, MAX_MESSAGE_BYTES, 'maxMessageBytes');
-  const connectTimeoutMs = positive(options.connectTimeoutMs, 29_000, 'connectTimeoutMs');
-  const handlers = options.handlers;
   const log = options.log ?? stderrLog('local-gateway');
-  const registry = new ConnectionRegistry(options.maxBufferedBytes ? { maxBufferedBytes: options.maxBufferedBytes } : {});
-  const accepted = new WeakMap<IncomingMessage, AcceptedHandshake>();
-  const inFlight = new Set<Promise<unknown>>();
   const sockets = new Set<Duplex>();
-  let stopping = false;
-  let listenPort = 0;
-
-  const track = (work: Promise<unknown>): void => {
-    const settled = work
-      .catch((e: unknown) => log.error('gateway bookkeeping failed', { error: describeError(e) }))
-      .finally(() => inFlight.delete(settled));
-    inFlight.add(settled);
-  };
-
-  const wss = new WebSocketServer({
-    noServer: true,
-    clientTracking: false,
-    perMessageDeflate: false,
-    maxPayload: maxMessageBytes,
-    // The 2-argument form lets the handshake wait for `$connect`; ws has validated the upgrade by then.
-    verifyClient: (info: { req: IncomingMessage }, done: (ok: boolean) => void) => {
-      const socket = info.req.socket;
-      track(runConnect(info.req, socket, done));
-    },
-    // ws would otherwise pick the client's first offer; only the handler chooses.
-    handleProtocols: (_offered: Set<string>, req: IncomingMessage) => accepted.get(req)?.subprotocol ?? false,
-  });
-  wss.on('headers', (lines: string[], req: IncomingMessage) => {
-    const handshake = accepted.get(req);
-    if (!handshake) return;
-    if (handshake.subprotocol !== undefined && !lines.some((l) => l.toLowerCase().startsWith('sec-websocket-protocol:'))) {
-      // The client offered none: API Gateway still sends what the integration chose, and the client rejects it.
-      lines.push(`Sec-WebSocket-Protocol: ${handshake.subprotocol}`);
-    }
-    for (const [name, value] of handshake.headers) lines.push(`${name}: ${value}`);
-  });
-  wss.on('error', (e) => log.error('websocket server error', { error: describeError(e) }));
-
+  const waiting: [IncomingMessage, Duplex, Buffer][] = [];
+  let gateway: Gateway | null = null;
   const server = createServer((req, res) => {
     req.on('error', () => {});
     res.writeHead(426, { 'Content-Type': 'application/json', Upgrade: 'websocket', Connection: 'close' });
@@ -168,405 +162,313 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', (e) => log.debug('socket error', { error: describeError(e) }));
-    if (stopping) {
+    if (gateway) gateway.upgrade(req, socket, head);
+    else waiting.push([req, socket, head]);
+  });
+  const bound = await listen(server, options.port ?? 8080, host, log);
+  const url = `ws://${bound.authority}`;
+  return {
+    url,
+    port: bound.port,
+    serve(serveOptions) {
+      if (gateway) throw new Error('the local gateway is already serving');
+      const serving = new Gateway(serveOptions, { server, sockets, host, port: bound.port, log });
+      gateway = serving;
+      for (const [req, socket, head] of waiting.splice(0)) serving.upgrade(req, socket, head);
+      return { url, port: bound.port, connections: serving.registry, stop: () => serving.stop() };
+    },
+    async close() {
+      for (const [, socket] of waiting.splice(0)) socket.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+interface Listener {
+  readonly server: Server;
+  readonly sockets: Set<Duplex>;
+  readonly host: string;
+  readonly port: number;
+  readonly log: Log;
+}
+
+interface AcceptedHandshake {
+  readonly entry: RegistryEntry;
+  readonly api: ApiContext;
+  readonly subprotocol: string | undefined;
+  readonly headers: readonly [string, string][];
+}
+
+/** The serving gateway: the handshake, each open connection's life, and shutdown. */
+class Gateway {
+  readonly registry: ConnectionRegistry;
+  readonly #handlers: WebSocketRouteHandlers;
+  readonly #listener: Listener;
+  readonly #log: Log;
+  readonly #stage: string;
+  readonly #apiId: string;
+  readonly #domainName: string | undefined;
+  readonly #idleTimeoutMs: number;
+  readonly #maxLifetimeMs: number;
+  readonly #connectTimeoutMs: number;
+  readonly #wss: WebSocketServer;
+  /** Handshakes `$connect` accepted, until `ws` completes the upgrade. */
+  readonly #accepted = new WeakMap<IncomingMessage, AcceptedHandshake>();
+  /** Connections whose `$disconnect` was sent (exactly once each). */
+  readonly #disconnected = new WeakSet<RegistryEntry>();
+  /** Handler invocations and handshakes still running; `stop` waits for them. */
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #stopping = false;
+
+  constructor(options: LocalGatewayServeOptions, listener: Listener) {
+    this.#handlers = options.handlers;
+    this.#listener = listener;
+    this.#log = listener.log;
+    this.#stage = options.stage ?? 'local';
+    this.#apiId = options.apiId ?? 'local';
+    this.#domainName = options.domainName;
+    this.#idleTimeoutMs = positive(options.idleTimeoutMs, 600_000, 'idleTimeoutMs');
+    this.#maxLifetimeMs = positive(options.maxLifetimeMs, 7_200_000, 'maxLifetimeMs');
+    this.#connectTimeoutMs = positive(options.connectTimeoutMs, 29_000, 'connectTimeoutMs');
+    this.registry =
+      options.connections ?? new ConnectionRegistry(options.maxBufferedBytes ? { maxBufferedBytes: options.maxBufferedBytes } : {});
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: positive(options.maxMessageBytes, MAX_MESSAGE_BYTES, 'maxMessageBytes'),
+      // The 2-argument form lets the handshake wait for `$connect`; ws has validated the upgrade by then.
+      verifyClient: (info: { req: IncomingMessage }, done: (ok: boolean) => void) => {
+        this.#track(this.#runConnect(info.req, info.req.socket, done));
+      },
+      // ws would otherwise pick the client's first offer; only the handler chooses.
+      handleProtocols: (_offered: Set<string>, req: IncomingMessage) => this.#accepted.get(req)?.subprotocol ?? false,
+    });
+    this.#wss.on('headers', (lines: string[], req: IncomingMessage) => {
+      const handshake = this.#accepted.get(req);
+      if (!handshake) return;
+      if (handshake.subprotocol !== undefined && !lines.some((l) => l.toLowerCase().startsWith('sec-websocket-protocol:'))) {
+        // The client offered none: API Gateway still sends what the integration chose, and the client rejects it.
+        lines.push(`Sec-WebSocket-Protocol: ${handshake.subprotocol}`);
+      }
+      for (const [name, value] of handshake.headers) lines.push(`${name}: ${value}`);
+    });
+    this.#wss.on('error', (e) => this.#log.error('websocket server error', { error: describeError(e) }));
+  }
+
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.#stopping) {
       writeHttpResponse(socket, SHUTTING_DOWN.statusCode, [], SHUTTING_DOWN.body);
       return;
     }
     try {
-      wss.handleUpgrade(req, socket, head, (ws, request) => onOpen(ws, request));
+      this.#wss.handleUpgrade(req, socket, head, (ws, request) => this.#open(ws, request));
     } catch (e) {
-      log.error('upgrade failed', { error: describeError(e) });
+      this.#log.error('upgrade failed', { error: describeError(e) });
       socket.destroy();
     }
-  });
+  }
 
-  async function runConnect(req: IncomingMessage, socket: Socket, done: (ok: boolean) => void): Promise<void> {
-    const now = Date.now();
-    const connectionId = newId(registry);
-    const sourceIp = normalizeIp(socket.remoteAddress);
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    const { server, sockets } = this.#listener;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const entry of this.registry.openEntries()) this.registry.close(entry.connectionId, { code: 1001, reason: 'Going away' });
+    const deadline = Date.now() + STOP_CLOSE_GRACE_MS;
+    while (this.registry.count > 0 && Date.now() < deadline) await sleep(10);
+    for (const socket of sockets) socket.destroy();
+    server.closeAllConnections();
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    await closed;
+  }
+
+  #track(work: Promise<unknown>): void {
+    const settled = work
+      .catch((e: unknown) => this.#log.error('gateway bookkeeping failed', { error: describeError(e) }))
+      .finally(() => this.#inFlight.delete(settled));
+    this.#inFlight.add(settled);
+  }
+
+  async #runConnect(req: IncomingMessage, socket: Socket, done: (ok: boolean) => void): Promise<void> {
     const userAgent = firstHeader(req, 'user-agent');
-    const entry = registry.addPending(connectionId, { sourceIp, userAgent: userAgent ?? '' }, now);
+    const entry = this.registry.addPending(
+      newId(this.registry),
+      { sourceIp: normalizeIp(socket.remoteAddress), userAgent: userAgent ?? '' },
+      Date.now(),
+    );
     try {
-      await completeConnect(req, socket, done, entry, sourceIp, userAgent);
+      await this.#completeConnect(req, socket, done, entry, userAgent);
     } catch (e) {
-      registry.remove(entry);
+      this.registry.remove(entry);
       socket.destroy();
       throw e;
     }
   }
 
-  async function completeConnect(
+  async #completeConnect(
     req: IncomingMessage,
     socket: Socket,
     done: (ok: boolean) => void,
     entry: RegistryEntry,
-    sourceIp: string,
     userAgent: string | undefined,
   ): Promise<void> {
-    const { connectionId, connectedAt: now } = entry;
+    const { host, port } = this.#listener;
     let dropped = false;
     socket.once('close', () => {
       dropped = true;
     });
-    const domainName = options.domainName ?? firstHeader(req, 'host') ?? `${host}:${listenPort}`;
-    const event = connectEvent(req, {
-      connectionId,
-      now,
-      stage,
-      apiId,
-      domainName,
-      sourceIp,
+    const api: ApiContext = {
+      stage: this.#stage,
+      apiId: this.#apiId,
+      domainName: this.#domainName ?? firstHeader(req, 'host') ?? `${host}:${port}`,
+    };
+    const handshake = {
+      url: req.url ?? '/',
+      rawHeaders: req.rawHeaders,
       userAgent,
-      port: listenPort,
-    });
-    const result = await invokeConnect(event);
-    if (stopping) {
-      registry.remove(entry);
-      writeHttpResponse(socket, SHUTTING_DOWN.statusCode, [], SHUTTING_DOWN.body);
-      if (result.statusCode === 200) disconnect(entry, domainName, 1001, 'Going away');
+      port,
+      traceId: amznTraceId(Date.now(), randomBytes(12).toString('hex')),
+    };
+    const result = await this.#invokeConnect(connectEvent(handshake, facts(entry), randomId(), api));
+    const refuse = (status: number, headers: readonly [string, string][], body: string): void => {
+      this.registry.remove(entry);
+      writeHttpResponse(socket, status, headers, body);
+    };
+    if (this.#stopping) {
+      refuse(SHUTTING_DOWN.statusCode, [], SHUTTING_DOWN.body);
+      if (result.statusCode === 200) this.#disconnect(entry, api, 1001, 'Going away');
       return;
     }
     const headers = responseHeaders(result.headers);
-    const subprotocol = headerValue(result.headers, 'sec-websocket-protocol');
-    if (subprotocol !== undefined && !HEADER_VALUE.test(subprotocol)) {
-      registry.remove(entry);
-      log.error('$connect chose a subprotocol that cannot be sent in a header', { connectionId });
-      writeHttpResponse(socket, INTEGRATION_FAILURE.statusCode, [], INTEGRATION_FAILURE.body);
+    const subprotocol = chosenSubprotocol(result.headers);
+    if (subprotocol === null) {
+      this.#log.error('$connect chose a subprotocol that cannot be sent in a header', { connectionId: entry.connectionId });
+      refuse(INTEGRATION_FAILURE.statusCode, [], INTEGRATION_FAILURE.body);
       return;
     }
     if (result.statusCode !== 200) {
-      registry.remove(entry);
-      log.info('$connect rejected', { connectionId, statusCode: result.statusCode });
-      writeHttpResponse(socket, result.statusCode, headers, result.body ?? '');
+      this.#log.info('$connect rejected', { connectionId: entry.connectionId, statusCode: result.statusCode });
+      refuse(result.statusCode, headers, result.body ?? '');
       return;
     }
     if (dropped || socket.destroyed || !socket.readable || !socket.writable) {
-      registry.remove(entry);
+      this.registry.remove(entry);
       socket.destroy();
-      disconnect(entry, domainName, 1006, 'Client went away during $connect');
+      this.#disconnect(entry, api, 1006, 'Client went away during $connect');
       return;
     }
-    accepted.set(req, { entry, domainName, subprotocol, headers });
+    this.#accepted.set(req, { entry, api, subprotocol, headers });
     done(true);
   }
 
-  async function invokeConnect(event: WebSocketEvent): Promise<ConnectDecision> {
+  async #invokeConnect(event: ApiGatewayWebSocketEvent): Promise<ConnectDecision> {
     const connectionId = event.requestContext.connectionId;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), connectTimeoutMs);
-    });
+    const timeout = new AbortController();
+    const timedOut = sleep(this.#connectTimeoutMs, 'timeout' as const, { signal: timeout.signal }).catch(() => 'aborted' as const);
     try {
-      const raw = await Promise.race([handlers.connect(event), timedOut]);
+      const raw = await Promise.race([this.#handlers.connect(event), timedOut]);
       if (raw === 'timeout') {
-        log.error('$connect timed out', { connectionId, timeoutMs: connectTimeoutMs });
+        this.#log.error('$connect timed out', { connectionId, timeoutMs: this.#connectTimeoutMs });
         return INTEGRATION_TIMEOUT;
       }
       const parsed = parseConnectResult(raw);
-      if (!parsed) log.error('$connect returned a malformed result', { connectionId });
+      if (!parsed) this.#log.error('$connect returned a malformed result', { connectionId });
       return parsed ?? INTEGRATION_FAILURE;
     } catch (e) {
-      log.error('$connect handler failed', { connectionId, error: describeError(e) });
+      this.#log.error('$connect handler failed', { connectionId, error: describeError(e) });
       return INTEGRATION_FAILURE;
     } finally {
-      clearTimeout(timer);
+      timeout.abort();
     }
   }
 
-  function onOpen(ws: WebSocket, req: IncomingMessage): void {
-    ws.on('error', (e) => log.warn('websocket error', { error: describeError(e) }));
-    const handshake = accepted.get(req);
-    accepted.delete(req);
+  #open(ws: WebSocket, req: IncomingMessage): void {
+    ws.on('error', (e) => this.#log.warn('websocket error', { error: describeError(e) }));
+    const handshake = this.#accepted.get(req);
+    this.#accepted.delete(req);
     if (!handshake) {
       ws.terminate();
       return;
     }
-    const { entry, domainName } = handshake;
-    registry.open(entry, ws);
+    const { entry, api } = handshake;
+    this.registry.open(entry, ws);
+    const stopTimers = this.#watchLimits(entry);
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (entry.state !== 'open') return;
+      if (isBinary) {
+        this.#log.info('binary frame refused', { connectionId: entry.connectionId });
+        this.registry.close(entry.connectionId, { code: 1003, reason: 'Binary frames are not supported' });
+        return;
+      }
+      entry.lastActiveAt = Date.now();
+      const event = messageEvent(
+        facts(entry),
+        rawDataToString(data),
+        { requestId: randomId(), messageId: randomId(), now: Date.now() },
+        api,
+      );
+      this.#track(this.#invokeRoute('message', event));
+    });
+    ws.on('close', (code: number, reason: Buffer) => {
+      stopTimers();
+      this.registry.remove(entry);
+      this.#disconnect(entry, api, code, reason.toString('utf8'));
+    });
+  }
+
+  /** Closes the connection with 1001 when it idles too long or reaches its maximum lifetime; returns the stop. */
+  #watchLimits(entry: RegistryEntry): () => void {
     const goAway = (why: string): void => {
       if (entry.state !== 'open') return;
-      log.info('closing connection', { connectionId: entry.connectionId, why });
-      registry.close(entry.connectionId, { code: 1001, reason: 'Going away' });
+      this.#log.info('closing connection', { connectionId: entry.connectionId, why });
+      this.registry.close(entry.connectionId, { code: 1001, reason: 'Going away' });
     };
     let idleTimer: NodeJS.Timeout;
     const armIdle = (delay: number): void => {
       // Re-armed lazily from `lastActiveAt` so a post (which only stamps the entry) costs no timer churn.
       idleTimer = setTimeout(() => {
         const idleFor = Date.now() - entry.lastActiveAt;
-        if (idleFor >= idleTimeoutMs) goAway('idle timeout');
-        else armIdle(idleTimeoutMs - idleFor);
+        if (idleFor >= this.#idleTimeoutMs) goAway('idle timeout');
+        else armIdle(this.#idleTimeoutMs - idleFor);
       }, delay);
     };
-    armIdle(idleTimeoutMs);
-    const lifetimeTimer = setTimeout(() => goAway('maximum lifetime'), Math.max(0, maxLifetimeMs - (Date.now() - entry.connectedAt)));
-
-    ws.on('message', (data: RawData, isBinary: boolean) => {
-      if (entry.state !== 'open') return;
-      if (isBinary) {
-        log.info('binary frame refused', { connectionId: entry.connectionId });
-        registry.close(entry.connectionId, { code: 1003, reason: 'Binary frames are not supported' });
-        return;
-      }
-      entry.lastActiveAt = Date.now();
-      track(invokeRoute('message', messageEvent(entry, rawDataToString(data), { stage, apiId, domainName })));
-    });
-    ws.on('close', (code: number, reason: Buffer) => {
+    armIdle(this.#idleTimeoutMs);
+    const lifetimeTimer = setTimeout(() => goAway('maximum lifetime'), Math.max(0, this.#maxLifetimeMs - (Date.now() - entry.connectedAt)));
+    return () => {
       clearTimeout(idleTimer);
       clearTimeout(lifetimeTimer);
-      registry.remove(entry);
-      disconnect(entry, domainName, code, reason.toString('utf8'));
-    });
+    };
   }
 
-  const disconnected = new WeakSet<RegistryEntry>();
-  function disconnect(entry: RegistryEntry, domainName: string, code: number, reason: string): void {
-    if (disconnected.has(entry)) return;
-    disconnected.add(entry);
-    const event = disconnectEvent(entry, code, reason || defaultReason(entry, code), { stage, apiId, domainName });
-    track(invokeRoute('disconnect', event));
+  #disconnect(entry: RegistryEntry, api: ApiContext, code: number, reason: string): void {
+    if (this.#disconnected.has(entry)) return;
+    this.#disconnected.add(entry);
+    const close = { code, reason: disconnectReason(code, reason, entry.serverClose) };
+    this.#track(this.#invokeRoute('disconnect', disconnectEvent(facts(entry), close, { requestId: randomId(), now: Date.now() }, api)));
   }
 
-  async function invokeRoute(route: 'message' | 'disconnect', event: WebSocketEvent): Promise<void> {
+  async #invokeRoute(route: 'message' | 'disconnect', event: ApiGatewayWebSocketEvent): Promise<void> {
     try {
-      await handlers[route](event);
+      await this.#handlers[route](event);
     } catch (e) {
-      log.error(`${route === 'message' ? '$default' : '$disconnect'} handler failed`, {
+      this.#log.error(`${route === 'message' ? '$default' : '$disconnect'} handler failed`, {
         connectionId: event.requestContext.connectionId,
         error: describeError(e),
       });
     }
   }
-
-  const bound = await listen(server, options.port ?? 8080, host, log);
-  listenPort = bound.port;
-
-  return {
-    url: `ws://${bound.authority}`,
-    port: listenPort,
-    connections: registry,
-    async stop() {
-      if (stopping) return;
-      stopping = true;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      const open = registry.openEntries();
-      for (const entry of open) registry.close(entry.connectionId, { code: 1001, reason: 'Going away' });
-      const deadline = Date.now() + STOP_CLOSE_GRACE_MS;
-      while (registry.count > 0 && Date.now() < deadline) await sleep(10);
-      for (const socket of sockets) socket.destroy();
-      server.closeAllConnections();
-      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
-      await closed;
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Events
-
-interface EventContext {
-  readonly stage: string;
-  readonly apiId: string;
-  readonly domainName: string;
-}
-
-function baseContext(
-  routeKey: string,
-  eventType: WebSocketRequestContext['eventType'],
-  connectionId: string,
-  connectedAt: number,
-  now: number,
-  context: EventContext,
-): WebSocketRequestContext {
-  const requestId = randomId();
-  return {
-    routeKey,
-    eventType,
-    extendedRequestId: requestId,
-    requestTime: clfTime(now),
-    messageDirection: 'IN',
-    stage: context.stage,
-    connectedAt,
-    requestTimeEpoch: now,
-    requestId,
-    domainName: context.domainName,
-    connectionId,
-    apiId: context.apiId,
-  };
-}
-
-function connectEvent(
-  req: IncomingMessage,
-  c: EventContext & {
-    connectionId: string;
-    now: number;
-    sourceIp: string;
-    userAgent: string | undefined;
-    port: number;
-  },
-): WebSocketEvent {
-  const { headers, multiValueHeaders } = handshakeHeaders(req, c.sourceIp, c.port);
-  const url = req.url ?? '/';
-  const q = url.indexOf('?');
-  const path = q === -1 ? url : url.slice(0, q);
-  const rawQuery = q === -1 ? '' : url.slice(q + 1);
-  const query = queryParameters(rawQuery);
-  return {
-    headers,
-    multiValueHeaders,
-    ...query,
-    requestContext: {
-      ...baseContext('$connect', 'CONNECT', c.connectionId, c.now, c.now, c),
-      identity: c.userAgent === undefined ? { sourceIp: c.sourceIp } : { sourceIp: c.sourceIp, userAgent: c.userAgent },
-    },
-    isBase64Encoded: false,
-    localHandshake: { path: path || '/', rawQuery },
-  };
-}
-
-function messageEvent(entry: RegistryEntry, body: string, context: EventContext): WebSocketEvent {
-  return {
-    requestContext: {
-      ...baseContext('$default', 'MESSAGE', entry.connectionId, entry.connectedAt, Date.now(), context),
-      messageId: randomId(),
-      identity: { sourceIp: entry.identity.sourceIp },
-    },
-    body,
-    isBase64Encoded: false,
-  };
-}
-
-function disconnectEvent(entry: RegistryEntry, code: number, reason: string, context: EventContext): WebSocketEvent {
-  // The few, mostly empty, headers real $disconnect events carry.
-  const headers = { Host: context.domainName, 'x-api-key': '', 'X-Forwarded-For': '', 'x-restapi': '' };
-  return {
-    headers,
-    multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
-    requestContext: {
-      ...baseContext('$disconnect', 'DISCONNECT', entry.connectionId, entry.connectedAt, Date.now(), context),
-      identity: { sourceIp: entry.identity.sourceIp },
-      disconnectStatusCode: code,
-      disconnectReason: reason,
-    },
-    isBase64Encoded: false,
-  };
-}
-
-function defaultReason(entry: RegistryEntry, code: number): string {
-  if (entry.serverClose && entry.serverClose.code === code && entry.serverClose.reason) return entry.serverClose.reason;
-  if (code === 1005) return 'Client-side close frame status not set';
-  if (code === 1006) return 'Connection closed abnormally';
-  return '';
-}
-
-/**
- * The handshake headers as API Gateway passes them: names as the client spelled them, `headers` holding the last
- * value and `multiValueHeaders` all of them, plus the `X-Forwarded-*` and `X-Amzn-Trace-Id` it adds.
- */
-function handshakeHeaders(
-  req: IncomingMessage,
-  sourceIp: string,
-  port: number,
-): { headers: Record<string, string>; multiValueHeaders: Record<string, string[]> } {
-  const multi = new Map<string, { name: string; values: string[] }>();
-  const add = (name: string, value: string, replace = false): void => {
-    const key = name.toLowerCase();
-    const existing = multi.get(key);
-    if (existing && !replace) existing.values.push(value);
-    else multi.set(key, { name: existing?.name ?? name, values: [value] });
-  };
-  const raw = req.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) add(raw[i] as string, raw[i + 1] as string);
-  const forwardedFor = multi.get('x-forwarded-for')?.values.join(', ');
-  add('X-Forwarded-For', forwardedFor ? `${forwardedFor}, ${sourceIp}` : sourceIp, true);
-  add('X-Forwarded-Port', String(port), true);
-  add('X-Forwarded-Proto', 'http', true);
-  add('X-Amzn-Trace-Id', `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomBytes(12).toString('hex')}`, true);
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
-  for (const { name, values } of multi.values()) {
-    headers[name] = values[values.length - 1] ?? '';
-    multiValueHeaders[name] = values;
-  }
-  return { headers, multiValueHeaders };
-}
-
-/** Both query maps, or neither when there is no query (API Gateway omits them). */
-function queryParameters(rawQuery: string): {
-  queryStringParameters?: Record<string, string>;
-  multiValueQueryStringParameters?: Record<string, string[]>;
-} {
-  if (rawQuery === '') return {};
-  const single: Record<string, string> = {};
-  const multi: Record<string, string[]> = {};
-  for (const [key, value] of new URLSearchParams(rawQuery)) {
-    single[key] = value;
-    (multi[key] ??= []).push(value);
-  }
-  if (Object.keys(single).length === 0) return {};
-  return { queryStringParameters: single, multiValueQueryStringParameters: multi };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// $connect results and raw HTTP responses
-
-interface ConnectDecision {
-  readonly statusCode: number;
-  readonly headers?: Readonly<Record<string, string>>;
-  readonly body?: string;
-}
-
-const connectResultSchema = z.object({
-  statusCode: z.number().int().min(200).max(599),
-  headers: z
-    .record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String))
-    .nullish()
-    .transform((h) => h ?? undefined),
-  body: z
-    .string()
-    .nullish()
-    .transform((b) => b ?? undefined),
-});
-
-/** Accepts a `WebSocketResult` whose status an HTTP response can carry; `null` for anything else. */
-export function parseConnectResult(raw: unknown): ConnectDecision | null {
-  const parsed = connectResultSchema.safeParse(raw);
-  if (!parsed.success) return null;
-  const { statusCode, headers, body } = parsed.data;
-  return { statusCode, ...(headers ? { headers } : {}), ...(body !== undefined ? { body } : {}) };
-}
-
-function headerValue(headers: Readonly<Record<string, string>> | undefined, lowerName: string): string | undefined {
-  if (!headers) return undefined;
-  for (const [name, value] of Object.entries(headers)) if (name.toLowerCase() === lowerName) return value;
-  return undefined;
-}
-
-/** The result's headers that may go on the wire: gateway-owned and malformed ones are dropped. */
-function responseHeaders(headers: Readonly<Record<string, string>> | undefined): [string, string][] {
-  if (!headers) return [];
-  return Object.entries(headers).filter(
-    ([name, value]) => HEADER_NAME.test(name) && HEADER_VALUE.test(value) && !RESERVED_RESPONSE_HEADERS.has(name.toLowerCase()),
-  );
-}
-
-/** Answers an upgrade request with a complete HTTP response and closes the socket. */
-function writeHttpResponse(socket: Duplex, status: number, headers: readonly [string, string][], body: string): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const payload = Buffer.from(body, 'utf8');
-  const hasType = headers.some(([n]) => n.toLowerCase() === 'content-type');
-  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}`];
-  for (const [name, value] of headers) lines.push(`${name}: ${value}`);
-  if (!hasType && payload.length > 0) lines.push('Content-Type: application/json');
-  lines.push(`Content-Length: ${payload.length}`, 'Connection: close', 'Date: ' + new Date().toUTCString());
-  socket.once('finish', () => socket.destroy());
-  socket.end(Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1'), payload]));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Small helpers
+
+const facts = (entry: RegistryEntry): ConnectionFacts => ({
+  connectionId: entry.connectionId,
+  connectedAt: entry.connectedAt,
+  sourceIp: entry.identity.sourceIp,
+});
 
 /** An API Gateway-style id: 16 characters of base64 ending in `=`. */
 function randomId(): string {
@@ -577,14 +479,6 @@ function newId(registry: ConnectionRegistry): string {
   let id = randomId();
   while (registry.has(id)) id = randomId();
   return id;
-}
-
-/** `11/Nov/2024:13:45:46 +0000`, the format of `requestContext.requestTime`. */
-function clfTime(epochMs: number): string {
-  const d = new Date(epochMs);
-  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-  const p = (n: number): string => String(n).padStart(2, '0');
-  return `${p(d.getUTCDate())}/${months[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
 }
 
 function normalizeIp(address: string | undefined): string {
@@ -607,8 +501,4 @@ function positive(value: number | undefined, fallback: number, name: string): nu
   if (value === undefined) return fallback;
   if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number, got ${value}`);
   return value;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,10 +1,11 @@
 /**
  * The local stand-in for Lambda's SQS event source mapping: it long-polls a queue with the real SQS client,
  * invokes the worker handler with batches shaped like Lambda's SQS events, and applies partial batch responses
- * the way the mapping does (reference/aws-facts.md §2). Retries and dead-lettering are left to the queue itself
+ * the way the mapping does (docs/aws-facts.md §2). Retries and dead-lettering are left to the queue itself
  * (visibility timeout and `RedrivePolicy`), exactly as on AWS.
  */
-import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
@@ -13,6 +14,8 @@ import {
   type MessageAttributeValue,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import pLimit from 'p-limit';
+import type { SQSMessageAttributes } from 'aws-lambda';
 import { z } from 'zod';
 import type { Log } from '../domain/ports.js';
 import type { InvocationContext, SqsEvent, SqsRecord, WorkerHandler } from '../handlers/aws-events.js';
@@ -130,7 +133,18 @@ export async function startQueuePoller(options: QueuePollerOptions): Promise<Que
   let running = true;
   let crashed = false;
   const abort = new AbortController();
-  const slots = new Slots(maxConcurrency);
+  // At most `maxConcurrency` invocations: each receive waits for a p-limit slot and holds it through its invocation.
+  const limit = pLimit(maxConcurrency);
+  let halted: () => void = () => {};
+  const haltedSignal = new Promise<null>((resolve) => {
+    halted = () => resolve(null);
+  });
+  /** A free slot's release, or `null` once the poller halts (waiting receives give up their place). */
+  const slot = (): Promise<(() => void) | null> =>
+    Promise.race([
+      new Promise<() => void>((acquired) => void limit(() => new Promise<void>((release) => acquired(release)))),
+      haltedSignal,
+    ]);
   const inFlight = new Set<Promise<void>>();
 
   async function receive(max: number, wait: number): Promise<Message[]> {
@@ -170,9 +184,9 @@ export async function startQueuePoller(options: QueuePollerOptions): Promise<Que
   async function loop(): Promise<void> {
     let backoffMs = 100;
     while (running) {
-      await slots.acquire();
-      if (!running) {
-        slots.release();
+      const release = await slot();
+      if (release === null || !running) {
+        release?.();
         break;
       }
       let messages: Message[];
@@ -180,7 +194,7 @@ export async function startQueuePoller(options: QueuePollerOptions): Promise<Que
         messages = await receiveBatch();
         backoffMs = 100;
       } catch (e) {
-        slots.release();
+        release();
         if (!running) break;
         counters.receiveErrors++;
         log.warn('receive failed; backing off', { queueUrl, error: describeError(e), backoffMs });
@@ -189,14 +203,14 @@ export async function startQueuePoller(options: QueuePollerOptions): Promise<Que
         continue;
       }
       if (messages.length === 0 || crashed) {
-        slots.release();
+        release();
         continue;
       }
       const invocation = invoke(messages)
         .catch((e: unknown) => log.error('invocation bookkeeping failed', { queueUrl, error: describeError(e) }))
         .finally(() => {
           inFlight.delete(invocation);
-          slots.release();
+          release();
         });
       inFlight.add(invocation);
     }
@@ -278,7 +292,8 @@ export async function startQueuePoller(options: QueuePollerOptions): Promise<Que
   const halt = async (): Promise<void> => {
     running = false;
     abort.abort();
-    slots.wakeAll();
+    limit.clearQueue();
+    halted();
     await Promise.allSettled(loops);
   };
 
@@ -318,14 +333,30 @@ export function failedItems(raw: unknown, records: readonly SqsRecord[]): Readon
   return failed;
 }
 
+/** The system attributes Lambda puts on every record; a message without them is not one SQS delivered. */
+const systemAttributesSchema = z.object({
+  ApproximateReceiveCount: z.string(),
+  SentTimestamp: z.string(),
+  SenderId: z.string(),
+  ApproximateFirstReceiveTimestamp: z.string(),
+  AWSTraceHeader: z.string().optional(),
+  SequenceNumber: z.string().optional(),
+  MessageGroupId: z.string().optional(),
+  MessageDeduplicationId: z.string().optional(),
+  DeadLetterQueueSourceArn: z.string().optional(),
+});
+
 function toRecord(m: Message, eventSourceARN: string, awsRegion: string): SqsRecord | null {
-  if (!m.MessageId || !m.ReceiptHandle || m.Body === undefined) return null;
+  const attributes = systemAttributesSchema.safeParse(m.Attributes ?? {});
+  if (!m.MessageId || !m.ReceiptHandle || m.Body === undefined || !attributes.success) return null;
   return {
     messageId: m.MessageId,
     receiptHandle: m.ReceiptHandle,
     body: m.Body,
-    attributes: { ...m.Attributes },
+    attributes: attributes.data,
     messageAttributes: lambdaMessageAttributes(m.MessageAttributes),
+    md5OfBody: m.MD5OfBody ?? createHash('md5').update(m.Body, 'utf8').digest('hex'),
+    ...(m.MD5OfMessageAttributes !== undefined ? { md5OfMessageAttributes: m.MD5OfMessageAttributes } : {}),
     eventSource: 'aws:sqs',
     eventSourceARN,
     awsRegion,
@@ -333,54 +364,22 @@ function toRecord(m: Message, eventSourceARN: string, awsRegion: string): SqsRec
 }
 
 /** Message attributes as Lambda passes them: camel-case keys, binary as base64, empty list fields. */
-function lambdaMessageAttributes(attributes: Record<string, MessageAttributeValue> | undefined): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+function lambdaMessageAttributes(attributes: Record<string, MessageAttributeValue> | undefined): SQSMessageAttributes {
+  const out: SQSMessageAttributes = {};
   for (const [name, a] of Object.entries(attributes ?? {})) {
     out[name] = {
       ...(a.StringValue !== undefined ? { stringValue: a.StringValue } : {}),
       ...(a.BinaryValue !== undefined ? { binaryValue: Buffer.from(a.BinaryValue).toString('base64') } : {}),
       stringListValues: a.StringListValues ?? [],
       binaryListValues: (a.BinaryListValues ?? []).map((b) => Buffer.from(b).toString('base64')),
-      dataType: a.DataType,
+      dataType: a.DataType ?? 'String',
     };
   }
   return out;
-}
-
-/** A counting semaphore whose waiters can all be woken (to re-check a stop flag). */
-class Slots {
-  #free: number;
-  readonly #waiters: (() => void)[] = [];
-  constructor(size: number) {
-    this.#free = size;
-  }
-  acquire(): Promise<void> {
-    if (this.#free > 0) {
-      this.#free--;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.#waiters.push(resolve));
-  }
-  release(): void {
-    const next = this.#waiters.shift();
-    if (next) next();
-    else this.#free++;
-  }
-  /** Hands every waiter a slot so it can observe shutdown; each releases it again. */
-  wakeAll(): void {
-    for (const w of this.#waiters.splice(0)) {
-      this.#free--;
-      w();
-    }
-  }
 }
 
 function intIn(value: number | undefined, fallback: number, min: number, max: number, name: string): number {
   const v = value ?? fallback;
   if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${v}`);
   return v;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,28 +1,33 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:http';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoConnectionStore } from '../adapters/dynamo-connection-store.js';
-import { FetchBackendClient } from '../adapters/fetch-backend-client.js';
-import { CachingGripSigner } from '../adapters/grip-signer.js';
 import { ConsoleLog, InMemoryMetrics } from '../adapters/observability.js';
-import { SignedHttpConnectionGateway } from '../adapters/signed-http-connection-gateway.js';
+import { SignedHttpConnectionSender } from '../adapters/signed-http-connection-sender.js';
 import { SqsFanoutQueue } from '../adapters/sqs-fanout-queue.js';
 import { connectionsTable } from '../config/resources.js';
-import { loadRuntimeSettings, type RuntimeSettings } from '../config/settings.js';
-import { fanoutConfigFromSettings } from '../domain/fanout/worker.js';
-import type { ConnectionGateway, Log } from '../domain/ports.js';
-import type { SessionDeps } from '../domain/session/deps.js';
-import type { WebSocketRouteHandlers } from '../handlers/aws-events.js';
-import { makeControlHandler } from '../handlers/control.js';
-import { createWorkerOn, makeWorkerHandler } from '../handlers/fanout-worker.js';
-import { makeWebSocketHandlers } from '../handlers/ws.js';
+import {
+  backendSettings,
+  loadRuntimeSettings,
+  localSettings,
+  runtimeSettings,
+  type LocalSettings,
+  type RuntimeSettings,
+} from '../config/settings.js';
+import type { HandlerName } from '../config/functions.js';
+import type { ConnectionSender, Log } from '../domain/ports.js';
+import { composeControl } from '../functions/control.js';
+import { composeFanoutWorker } from '../functions/fanout-worker.js';
+import { grantedResources, type AvailableResources, type FunctionBasics, type FunctionResources } from '../functions/resources.js';
+import { composeWsConnect, composeWsDisconnect, composeWsMessage } from '../functions/websocket.js';
 import { startControlServer, type LocalControlServer } from './control-server.js';
-import { LocalConnectionGateway } from './direct-gateway.js';
+import { InProcessConnectionSender } from './in-process-sender.js';
 import { startChatBackend, type ChatBackend } from './example/chat.js';
-import { startLocalGateway, type LocalGateway } from './gateway.js';
+import { ConnectionRegistry } from './connections.js';
+import { bindLocalGateway, type LocalGateway } from './gateway.js';
 import { describeError } from './log.js';
 import { startManagementApi, type ManagementApi, type ManagementApiTuning } from './management-api.js';
 import { startQueuePoller, type QueuePoller } from './poller.js';
@@ -35,7 +40,7 @@ import { startSweeper, type Sweeper } from './sweeper.js';
  * send close codes); `management-api` goes through the local API Gateway Management API over HTTP with SigV4
  * signing, exactly as the Lambda functions do on AWS (slower: ~0.1–0.2 ms of CPU per call).
  */
-export type LocalDelivery = 'direct' | 'management-api';
+export type LocalDelivery = LocalSettings['delivery'];
 
 export interface LocalOptions {
   readonly host?: string;
@@ -110,8 +115,9 @@ function defaultSettings(overrides: Partial<RuntimeSettings> = {}): RuntimeSetti
 
 /**
  * Runs the whole channel server on this machine: dynalite and fauxqs (real AWS APIs, in-process), the local
- * WebSocket gateway and Management API, the control API, and the fan-out worker polling both queues — all wired
- * into the same handlers and adapters the Lambda functions use. Resolves when everything listens.
+ * WebSocket gateway and Management API, the control API, and the fan-out worker polling both queues — each
+ * function built by the same composition function its Lambda entry calls (`src/functions/`), from the adapters
+ * this process shares. Resolves when everything listens.
  *
  * @example
  * const stack = await startLocal({ wsPort: 0, controlPort: 0, examplePort: 0 });
@@ -120,12 +126,12 @@ function defaultSettings(overrides: Partial<RuntimeSettings> = {}): RuntimeSetti
  */
 export async function startLocal(options: LocalOptions = {}): Promise<LocalStack> {
   const host = options.host ?? '127.0.0.1';
-  const log = options.log ?? new ConsoleLog({ level: 'info' });
+  const log = options.log ?? new ConsoleLog({ level: options.settings?.logLevel ?? runtimeSettings.logLevel.default });
   const settings = defaultSettings(options.settings);
   const gripKeyGenerated = options.gripKey === undefined;
   const gripKey = options.gripKey ?? randomBytes(24).toString('base64url');
-  const gripIss = options.gripIss ?? 'pushpin';
-  const delivery = options.delivery ?? 'direct';
+  const gripIss = options.gripIss ?? backendSettings.gripIss.default;
+  const delivery = options.delivery ?? localSettings.delivery.default;
   const functionTimeoutMs = options.worker?.functionTimeoutMs ?? 60_000;
   const metrics = new InMemoryMetrics();
   const clock = Date.now;
@@ -164,24 +170,11 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
       maxReceiveCount: options.worker?.maxReceiveCount ?? 5,
     });
 
-    // The gateway needs its handlers at start, and the handlers need the gateway's connections: late binding.
-    let handlers: WebSocketRouteHandlers | null = null;
-    const unready = () => Promise.resolve({ statusCode: 503, body: 'starting' });
-    const gateway = await startLocalGateway({
-      host,
-      port: options.wsPort ?? 8080,
-      handlers: {
-        connect: (e) => (handlers ? handlers.connect(e) : unready()),
-        message: (e) => (handlers ? handlers.message(e) : unready()),
-        disconnect: (e) => (handlers ? handlers.disconnect(e) : unready()),
-      },
-      ...(options.gateway?.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.gateway.idleTimeoutMs } : {}),
-      ...(options.gateway?.maxLifetimeMs !== undefined ? { maxLifetimeMs: options.gateway.maxLifetimeMs } : {}),
-      log,
-    });
-    stoppers.push(() => gateway.stop());
+    // The live connections first: the senders and the Management API deliver through them, so the handlers can be
+    // complete before the gateway serves.
+    const connections = new ConnectionRegistry();
     const managementApi = await startManagementApi({
-      connections: gateway.connections,
+      connections,
       host,
       port: 0,
       stage: 'local',
@@ -190,19 +183,19 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
     });
     stoppers.push(() => managementApi.stop());
 
-    let connectionGateway: ConnectionGateway;
+    let connectionSender: ConnectionSender;
     if (delivery === 'direct') {
-      connectionGateway = new LocalConnectionGateway(gateway.connections);
+      connectionSender = new InProcessConnectionSender(connections);
     } else {
       // Exactly what the Lambda functions use on AWS: SigV4-signed calls to the Management API over HTTP.
-      const signed = new SignedHttpConnectionGateway({
+      const signed = new SignedHttpConnectionSender({
         endpoint: managementApi.endpoint,
         region: LOCAL_REGION,
         credentials: LOCAL_CREDENTIALS,
         maxSockets: Math.max(50, settings.fanoutConcurrency),
       });
       stoppers.push(async () => signed.destroy());
-      connectionGateway = signed;
+      connectionSender = signed;
     }
     const store = new DynamoConnectionStore({ client: documents, tableName: connectionsTable.localName, clock, log });
     const queue = new SqsFanoutQueue({
@@ -213,47 +206,61 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
       log,
     });
 
-    const controlHandler = makeControlHandler({ queue, clock, log, metrics, newId: randomUUID, config: { key: gripKey } });
-    const control: LocalControlServer = await startControlServer({ handler: controlHandler, host, port: options.controlPort ?? 5561, log });
+    // Every function gets what its row of handlerAccess grants, from the adapters this process shares, through the
+    // same composition functions the Lambda entries call. The backend is added once the example (if any) runs.
+    const basics: FunctionBasics = { settings, log, metrics, clock, afterEach: () => {} };
+    const shared: AvailableResources = {
+      store,
+      queue,
+      sender: connectionSender,
+      gripKey,
+    };
+    const resources = <N extends HandlerName>(name: N): FunctionResources<N> => grantedResources(name, basics, shared);
+
+    const control: LocalControlServer = await startControlServer({
+      handler: composeControl(resources('control')),
+      host,
+      port: options.controlPort ?? localSettings.controlPort.default,
+      log,
+    });
     stoppers.push(() => control.stop());
+
+    // Bound before it serves: the example backend's page needs the gateway's URL, and the handlers need the
+    // backend's. Upgrade requests in between wait.
+    const boundGateway = await bindLocalGateway({ host, port: options.wsPort ?? localSettings.wsPort.default, log });
+    let gateway: LocalGateway | null = null;
+    stoppers.push(() => gateway?.stop() ?? boundGateway.close());
 
     let example: ChatBackend | null = null;
     if (options.targetUrl === undefined) {
       example = await startChatBackend({
         key: gripKey,
         controlUrl: control.url,
-        websocketUrl: gateway.url,
+        websocketUrl: boundGateway.url,
         host,
-        port: options.examplePort ?? 8081,
+        port: options.examplePort ?? localSettings.examplePort.default,
         log: (line) => log.info(line),
       });
       stoppers.push(() => example?.stop() ?? Promise.resolve());
     }
     const targetUrl = options.targetUrl ?? `${example?.url ?? ''}/`;
 
-    const sessionDeps: SessionDeps = {
-      connections: store,
-      subscriptions: store,
-      queue,
-      gateway: connectionGateway,
-      backend: new FetchBackendClient({ timeoutMs: settings.backendTimeoutMs }),
-      signer: new CachingGripSigner({ key: gripKey, iss: gripIss, clock }),
-      clock,
-      log,
-      metrics,
-      config: { targetUrl, maxSubscriptionsPerConnection: settings.maxSubscriptionsPerConnection, openGraceMs: settings.openGraceMs },
-    };
-    handlers = makeWebSocketHandlers(sessionDeps);
-
-    const worker = createWorkerOn({
-      store,
-      queue,
-      gateway: connectionGateway,
-      log,
-      metrics,
-      config: fanoutConfigFromSettings(settings, options.worker?.reserveMs ?? 10_000),
+    shared.backend = { targetUrl, gripIss };
+    gateway = boundGateway.serve({
+      handlers: {
+        connect: composeWsConnect(resources('ws-connect')),
+        message: composeWsMessage(resources('ws-message')),
+        disconnect: composeWsDisconnect(resources('ws-disconnect')),
+      },
+      connections,
+      ...(options.gateway?.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.gateway.idleTimeoutMs } : {}),
+      ...(options.gateway?.maxLifetimeMs !== undefined ? { maxLifetimeMs: options.gateway.maxLifetimeMs } : {}),
     });
-    const workerHandler = makeWorkerHandler(worker);
+
+    const workerHandler = composeFanoutWorker(
+      resources('fanout-worker'),
+      options.worker?.reserveMs !== undefined ? { reserveMs: options.worker.reserveMs } : {},
+    );
     const pollerOptions = {
       sqs,
       handler: workerHandler,

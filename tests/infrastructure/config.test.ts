@@ -34,8 +34,8 @@ describe('stack configuration from context', () => {
   });
 
   it('takes TARGET_URL when the context has no targetUrl, and prefers the context when both are set', () => {
-    expect(read({}, { TARGET_URL: 'http://10.0.0.5:8080/ws' }).targetUrl).toBe('http://10.0.0.5:8080/ws');
-    expect(read({ targetUrl: target }, { TARGET_URL: 'http://other/' }).targetUrl).toBe(target);
+    expect(read({}, { TARGET_URL: 'http://10.0.0.5:8080/ws' }).backend.targetUrl).toBe('http://10.0.0.5:8080/ws');
+    expect(read({ targetUrl: target }, { TARGET_URL: 'http://other/' }).backend.targetUrl).toBe(target);
   });
 
   it('rejects an out-of-range integer with the key, the value and the range', () => {
@@ -74,9 +74,9 @@ describe('stack configuration from context', () => {
     expect(errorOf({ targetUrl: target, logLevel: 'LOUD' }).message).toContain(
       'context "logLevel" is "LOUD"; it must be TRACE, DEBUG, INFO',
     );
-    expect(read({ targetUrl: target, logLevel: 'debug' }).logLevel).toBe('DEBUG');
+    expect(read({ targetUrl: target, logLevel: 'debug' }).runtime.logLevel).toBe('DEBUG');
     expect(errorOf({ targetUrl: target, tracing: 'yes' }).message).toContain('context "tracing" is "yes"; it must be true or false');
-    expect(read({ targetUrl: target, tracing: 'true' }).tracing).toBe(true);
+    expect(read({ targetUrl: target, tracing: 'true' }).stack.tracing).toBe(true);
     expect(errorOf({ targetUrl: target, alarmEmail: 'ops' }).message).toContain('context "alarmEmail" is "ops"');
     expect(errorOf({ targetUrl: target, stackName: '1-bad name' }).message).toContain('context "stackName" is "1-bad name"');
     expect(errorOf({ targetUrl: target, gripIss: 'two words' }).message).toContain('context "gripIss" is "two words"');
@@ -85,12 +85,9 @@ describe('stack configuration from context', () => {
   it('reads cdk.json as the documented defaults', () => {
     const config = read({ ...cdkJsonContext(), targetUrl: target });
     expect(config).toMatchObject({
-      stackName: 'GripChannelServer',
-      gripIss: 'pushpin',
-      logLevel: 'INFO',
-      alarmEmail: undefined,
-      tracing: false,
-      apiGatewayCloudWatchRole: false,
+      stack: { stackName: 'GripChannelServer', alarmEmail: undefined, tracing: false, apiGatewayCloudWatchRole: false },
+      backend: { gripIss: 'pushpin' },
+      runtime: { logLevel: 'INFO' },
     });
     expect(config.deploy.workerMemoryMb).toBe(1769);
     expect(config.runtime.fanoutConcurrency).toBe(100);

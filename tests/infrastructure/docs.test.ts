@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { contextDefaults, contextTableMarkdown } from '#infrastructure/lib/context-docs.js';
+import { contextTableMarkdown } from '#infrastructure/lib/context-docs.js';
+import { localSettingsMarkdown } from '#src/local/settings-help.js';
 import { cdkJsonContext, projectRoot } from './support.js';
 
 describe('context documentation', () => {
-  it('cdk.json carries every default, and nothing else but CDK feature flags', () => {
+  it('cdk.json carries only CDK feature flags: the stack applies every default itself', () => {
     const context = cdkJsonContext();
     const ours = Object.fromEntries(Object.entries(context).filter(([key]) => !key.includes(':')));
-    expect(ours).toEqual(contextDefaults());
+    expect(ours).toEqual({});
     expect(context['@aws-cdk/core:validateAgainstDefaultRules']).toBe(true);
   });
 
@@ -16,11 +17,19 @@ describe('context documentation', () => {
     expect(cdkJson).toMatchObject({ app: 'npx tsx infrastructure/bin/app.ts' });
   });
 
-  it('README.md has the generated context table (regenerate: npx tsx infrastructure/bin/context-docs.ts)', () => {
+  const generated = (marker: string): string => {
     const docs = readFileSync(new URL('README.md', projectRoot), 'utf8');
-    const start = docs.indexOf('<!-- context-table:start -->');
-    const end = docs.indexOf('<!-- context-table:end -->');
+    const start = docs.indexOf(`<!-- ${marker}:start -->`);
+    const end = docs.indexOf(`<!-- ${marker}:end -->`);
     expect(start).toBeGreaterThan(0);
-    expect(docs.slice(start + '<!-- context-table:start -->'.length, end).trim()).toBe(contextTableMarkdown());
+    return docs.slice(start + `<!-- ${marker}:start -->`.length, end).trim();
+  };
+
+  it('README.md has the generated context table (regenerate: npx tsx infrastructure/bin/context-docs.ts)', () => {
+    expect(generated('context-table')).toBe(contextTableMarkdown());
+  });
+
+  it('README.md has the generated npm start table (regenerate: npx tsx infrastructure/bin/context-docs.ts --local)', () => {
+    expect(generated('local-settings')).toBe(localSettingsMarkdown());
   });
 });

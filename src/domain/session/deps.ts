@@ -1,7 +1,7 @@
 import type {
   BackendClient,
   Clock,
-  ConnectionGateway,
+  ConnectionSender,
   ConnectionStore,
   FanoutQueue,
   GripSigner,
@@ -10,12 +10,16 @@ import type {
   SubscriptionStore,
 } from '../ports.js';
 
-/** What the WebSocket session logic needs from the world. Composition roots (AWS handlers, local mode) build it. */
+/**
+ * What the WebSocket session logic needs from the world: all of it is what `$default` (`onMessage`) needs; the
+ * other routes take less (`ConnectDeps`, `DisconnectDeps`), matching what their functions may touch. The
+ * composition roots (`src/functions/`) build them.
+ */
 export interface SessionDeps {
   readonly connections: ConnectionStore;
   readonly subscriptions: SubscriptionStore;
   readonly queue: FanoutQueue;
-  readonly gateway: ConnectionGateway;
+  readonly sender: ConnectionSender;
   readonly backend: BackendClient;
   readonly signer: GripSigner;
   readonly clock: Clock;
@@ -31,3 +35,12 @@ export interface SessionConfig {
   /** How long messages from an OPEN reply keep retrying a 410 while the handshake completes. */
   readonly openGraceMs: number;
 }
+
+/** `$connect` (`onConnect`): no connection sender, since API Gateway refuses posts until `$connect` returns. */
+export type ConnectDeps = Omit<SessionDeps, 'sender'>;
+
+/** `$disconnect` (`onDisconnect`): the connection's record, and the backend to tell. */
+export type DisconnectDeps = Omit<SessionDeps, 'sender' | 'queue' | 'subscriptions'>;
+
+/** What one backend request needs (`askBackend`). */
+export type BackendDeps = Pick<SessionDeps, 'config' | 'signer' | 'clock' | 'backend' | 'metrics'>;

@@ -1,6 +1,7 @@
 import { closeEvent, disconnectEvent, type WsEvent } from '../protocol/events.js';
-import { askBackend } from './common.js';
-import type { SessionDeps } from './deps.js';
+import { forgetConnections } from '../forget-connections.js';
+import { askBackend } from './backend.js';
+import type { DisconnectDeps } from './deps.js';
 
 export interface DisconnectInput {
   readonly connectionId: string;
@@ -34,7 +35,7 @@ export function closingEvent(statusCode: number | null, reason: string | null): 
  * connection) and then deletes every item of the connection, whatever the backend said or whether it answered.
  * Idempotent: a second disconnect for the same id finds no record and deletes nothing.
  */
-export async function onDisconnect(deps: SessionDeps, input: DisconnectInput): Promise<DisconnectOutcome> {
+export async function onDisconnect(deps: DisconnectDeps, input: DisconnectInput): Promise<DisconnectOutcome> {
   const { log, metrics } = deps;
   const { connectionId } = input;
   let backendNotified = false;
@@ -50,10 +51,8 @@ export async function onDisconnect(deps: SessionDeps, input: DisconnectInput): P
     if (!response.ok)
       log.warn('backend not told about a disconnect', { connectionId, error: response.error.kind, detail: response.error.message });
   }
-  const deleted = await deps.connections.deleteConnections([connectionId]);
-  if (!deleted.ok)
-    log.error('could not delete the connection items; TTL will remove them', { connectionId, detail: deleted.error.message });
+  const itemsDeleted = await forgetConnections(deps, [connectionId], 'disconnected', 'error');
   metrics.count('ConnectionsClosed');
   log.info('connection closed', { connectionId, statusCode: input.statusCode, backendNotified });
-  return { kind: 'disconnected', backendNotified, itemsDeleted: deleted.ok };
+  return { kind: 'disconnected', backendNotified, itemsDeleted };
 }

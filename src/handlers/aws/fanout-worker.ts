@@ -1,4 +1,5 @@
 // Lambda entry: the fan-out worker (SQS event sources with ReportBatchItemFailures). Built once per container.
-import { workerRuntime } from './runtime.js';
+import { awsResources } from '../../functions/aws.js';
+import { composeFanoutWorker } from '../../functions/fanout-worker.js';
 
-export const handler = workerRuntime(process.env);
+export const handler = composeFanoutWorker(await awsResources('fanout-worker', process.env));

@@ -1,6 +1,5 @@
-// Lambda entry: WebSocket route `$connect`. Everything is built once per container, at cold start.
-import { webSocketRuntime } from './runtime.js';
+// Lambda entry: WebSocket route `$connect`. Built once per container, at cold start, from its environment.
+import { awsResources } from '../../functions/aws.js';
+import { composeWsConnect } from '../../functions/websocket.js';
 
-const handlers = await webSocketRuntime(process.env);
-
-export const handler = handlers.connect;
+export const handler = composeWsConnect(await awsResources('ws-connect', process.env));

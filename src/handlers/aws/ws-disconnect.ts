@@ -1,6 +1,5 @@
-// Lambda entry: WebSocket route `$disconnect`. Everything is built once per container, at cold start.
-import { webSocketRuntime } from './runtime.js';
+// Lambda entry: WebSocket route `$disconnect`. Built once per container, at cold start, from its environment.
+import { awsResources } from '../../functions/aws.js';
+import { composeWsDisconnect } from '../../functions/websocket.js';
 
-const handlers = await webSocketRuntime(process.env);
-
-export const handler = handlers.disconnect;
+export const handler = composeWsDisconnect(await awsResources('ws-disconnect', process.env));

@@ -1,6 +1,5 @@
-// Lambda entry: WebSocket route `$default`. Everything is built once per container, at cold start.
-import { webSocketRuntime } from './runtime.js';
+// Lambda entry: WebSocket route `$default`. Built once per container, at cold start, from its environment.
+import { awsResources } from '../../functions/aws.js';
+import { composeWsMessage } from '../../functions/websocket.js';
 
-const handlers = await webSocketRuntime(process.env);
-
-export const handler = handlers.message;
+export const handler = composeWsMessage(await awsResources('ws-message', process.env));

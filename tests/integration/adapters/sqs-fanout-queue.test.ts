@@ -147,6 +147,30 @@ describe('SqsFanoutQueue against fauxqs', () => {
     }
   });
 
+  it('without a delayed lane (a function granted only the ordered queue) refuses a delayed entry and sends nothing', async () => {
+    const urls = await freshQueues();
+    const queue = new SqsFanoutQueue({ client: sqs, orderedQueueUrl: urls.orderedQueueUrl });
+    const r = await queue.enqueue([
+      { job: job('now'), orderKey: 'ch:a' },
+      { job: job('later'), delaySeconds: 2 },
+    ]);
+    expect(!r.ok && r.error).toMatchObject({ kind: 'invalid', message: 'entry 1: no delayed queue configured (delayedQueueUrl)' });
+    expect(await visibleCount(sqs, urls.orderedQueueUrl)).toEqual({ visible: 0, delayed: 0 });
+    expect((await queue.enqueue([{ job: job('now'), orderKey: 'ch:a' }])).ok).toBe(true);
+  });
+
+  it('without an ordered lane (ws-message only schedules keep-alives) refuses an ordered entry and sends nothing', async () => {
+    const urls = await freshQueues();
+    const queue = new SqsFanoutQueue({ client: sqs, delayedQueueUrl: urls.delayedQueueUrl });
+    const r = await queue.enqueue([
+      { job: job('later'), delaySeconds: 1 },
+      { job: job('now'), orderKey: 'ch:a' },
+    ]);
+    expect(!r.ok && r.error).toMatchObject({ kind: 'invalid', message: 'entry 1: no ordered queue configured (orderedQueueUrl)' });
+    expect(await visibleCount(sqs, urls.delayedQueueUrl)).toEqual({ visible: 0, delayed: 0 });
+    expect((await queue.enqueue([{ job: job('later'), delaySeconds: 1 }])).ok).toBe(true);
+  });
+
   it('carries characters SQS forbids in bodies (U+FFFF) through escaped, reading back the same job', async () => {
     const urls = await freshQueues();
     const queue = new SqsFanoutQueue({ client: sqs, ...urls });

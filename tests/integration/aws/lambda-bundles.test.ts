@@ -19,12 +19,12 @@ import { WebSocketReply, readWebSocketRequest, verifyGripSig } from '#src/client
 import { createNodeHandler } from '#src/client/node.js';
 import { connectionsTable } from '#src/config/resources.js';
 import { loadRuntimeSettings, runtimeSettingsToEnv } from '#src/config/settings.js';
-import type { GatewayOutcome } from '#src/domain/ports.js';
+import type { SendOutcome } from '#src/domain/ports.js';
 import type {
   ControlHandler,
   HttpApiEvent,
   SqsEvent,
-  WebSocketEvent,
+  ApiGatewayWebSocketEvent,
   WebSocketRouteHandlers,
   WorkerHandler,
 } from '#src/handlers/aws-events.js';
@@ -32,6 +32,7 @@ import type { LocalConnections } from '#src/local/connections.js';
 import { startManagementApi, type ManagementApi } from '#src/local/management-api.js';
 import { createConnectionsTable, createFanoutQueues, type FanoutQueueUrls } from '#src/local/provision.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '#src/local/services.js';
+import { sqsRecord, webSocketRequestContext } from '#test-helpers/lambda-events.js';
 
 const KEY = 'bundle-test-key-0123456789';
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:grip-key';
@@ -45,12 +46,12 @@ class RecordingConnections implements LocalConnections {
   get count() {
     return this.known.size;
   }
-  post(id: string, data: string | Uint8Array): GatewayOutcome {
+  post(id: string, data: string | Uint8Array): SendOutcome {
     if (!this.known.has(id)) return { kind: 'gone' };
     this.posts.push({ id, data: typeof data === 'string' ? data : new TextDecoder().decode(data) });
     return { kind: 'ok' };
   }
-  close(): GatewayOutcome {
+  close(): SendOutcome {
     return { kind: 'ok' };
   }
   info() {
@@ -157,21 +158,17 @@ describe('Lambda bundles boot from their environment and handle real events', ()
 
   const wsEvent = (
     routeKey: string,
-    eventType: WebSocketEvent['requestContext']['eventType'],
+    eventType: ApiGatewayWebSocketEvent['requestContext']['eventType'],
     connectionId: string,
-    extra: Partial<WebSocketEvent> = {},
-  ): WebSocketEvent => ({
-    requestContext: {
+    extra: Partial<ApiGatewayWebSocketEvent> = {},
+  ): ApiGatewayWebSocketEvent => ({
+    requestContext: webSocketRequestContext(eventType, connectionId, {
       routeKey,
-      eventType,
-      connectionId,
       domainName: 'abc.execute-api.us-east-1.amazonaws.com',
       stage: 'live',
-      apiId: 'abc',
-      requestId: 'r',
       requestTimeEpoch: Date.now(),
       connectedAt: Date.now(),
-    },
+    }),
     isBase64Encoded: false,
     ...extra,
   });
@@ -252,14 +249,14 @@ describe('Lambda bundles boot from their environment and handle real events', ()
       }),
     );
     const sqsEvent: SqsEvent = {
-      Records: (received.Messages ?? []).map((m) => ({
-        messageId: m.MessageId ?? '',
-        receiptHandle: m.ReceiptHandle ?? '',
-        body: m.Body ?? '',
-        attributes: (m.Attributes ?? {}) as Record<string, string>,
-        eventSource: 'aws:sqs',
-        eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:fanout.fifo',
-      })),
+      Records: (received.Messages ?? []).map((m) =>
+        sqsRecord(
+          m.MessageId ?? '',
+          m.Body ?? '',
+          { MessageGroupId: m.Attributes?.MessageGroupId, ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1' },
+          'arn:aws:sqs:us-east-1:000000000000:fanout.fifo',
+        ),
+      ),
     };
     expect(sqsEvent.Records.length).toBeGreaterThan(0);
     const worker = modules['fanout-worker']?.handler as WorkerHandler;

@@ -1,8 +1,9 @@
 import { request } from 'node:http';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { WebSocketEvent } from '#src/handlers/aws-events.js';
-import { startLocalGateway, type LocalGateway, type LocalGatewayOptions } from '#src/local/gateway.js';
+import type { ApiGatewayWebSocketEvent } from '#src/handlers/aws-events.js';
+import { ConnectionRegistry } from '#src/local/connections.js';
+import { bindLocalGateway, startLocalGateway, type LocalGateway, type LocalGatewayOptions } from '#src/local/gateway.js';
 import { deferred, HandshakeRejected, openClient, recordingHandlers, waitFor, type RecordingHandlers } from './support.js';
 import { RecordingLog } from '#test-helpers/fakes.js';
 
@@ -32,7 +33,7 @@ async function rejection(promise: Promise<unknown>): Promise<HandshakeRejected> 
   return e as HandshakeRejected;
 }
 
-const disconnectOf = async (handlers: RecordingHandlers, connectionId: string): Promise<WebSocketEvent> =>
+const disconnectOf = async (handlers: RecordingHandlers, connectionId: string): Promise<ApiGatewayWebSocketEvent> =>
   waitFor(() => handlers.of('DISCONNECT').find((e) => e.requestContext.connectionId === connectionId), 10_000, 'DISCONNECT');
 
 describe('local gateway: $connect', () => {
@@ -411,6 +412,38 @@ describe('local gateway: limits and disconnects', () => {
     await g.stop();
     expect(handlers.of('DISCONNECT')).toHaveLength(1);
     expect((await client.closed).code).toBe(1001);
+  });
+});
+
+describe('local gateway: bound before it serves', () => {
+  it('holds an upgrade that arrives before serve(), then serves it from the registry it was given', async () => {
+    const bound = await bindLocalGateway({ port: 0, log: new RecordingLog() });
+    const early = openClient(`${bound.url}/early`);
+    early.catch(() => undefined);
+    const connections = new ConnectionRegistry();
+    const handlers = recordingHandlers();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(handlers.events).toEqual([]);
+    const g = bound.serve({ handlers, connections });
+    running.push(g);
+    const client = await early;
+    const id = handlers.of('CONNECT')[0]!.requestContext.connectionId;
+    expect(handlers.of('CONNECT')[0]!.localHandshake?.path).toBe('/early');
+    expect(g.connections).toBe(connections);
+    expect(connections.post(id, 'hi')).toEqual({ kind: 'ok' });
+    await waitFor(() => client.received.length === 1, 5_000, 'the post');
+    client.ws.close();
+  });
+
+  it('close() without serving drops a waiting upgrade and frees the port', async () => {
+    const bound = await bindLocalGateway({ port: 0, log: new RecordingLog() });
+    const early = openClient(bound.url).then(
+      () => 'opened',
+      () => 'failed',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await bound.close();
+    expect(await early).toBe('failed');
   });
 });
 

@@ -11,8 +11,9 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { QueueDoesNotExist, RequestThrottled } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { gatewayOutcomeFrom } from '#src/adapters/apigw-connection-gateway.js';
+import { sendOutcomeFrom } from '#bench/lib/sdk-connection-sender.js';
 import { classifyAwsError, describeAwsError, storeErrorFrom } from '#src/adapters/aws-errors.js';
+import { managementApiOutcome } from '#src/adapters/signed-http-connection-sender.js';
 import { queueErrorFrom } from '#src/adapters/sqs-fanout-queue.js';
 
 const meta = (httpStatusCode: number) => ({ $metadata: { httpStatusCode } });
@@ -69,7 +70,27 @@ describe('queueErrorFrom', () => {
   });
 });
 
-describe('gatewayOutcomeFrom', () => {
+describe('managementApiOutcome: the one mapping of Management API failures', () => {
+  it.each([
+    [{ status: 410, errorType: 'GoneException' }, { kind: 'gone' }],
+    [{ status: 410 }, { kind: 'gone' }],
+    [{ status: 429, errorType: 'LimitExceededException' }, { kind: 'throttled' }],
+    [{ status: 413 }, { kind: 'too-large' }],
+    [
+      { status: 403, errorType: 'ForbiddenException' },
+      { kind: 'failed', retryable: false },
+    ],
+    [{ status: 400 }, { kind: 'failed', retryable: false }],
+    [{ status: 302 }, { kind: 'failed', retryable: false }],
+    [{ status: 503 }, { kind: 'failed', retryable: true }],
+    [{ status: 0 }, { kind: 'failed', retryable: true }],
+    [{}, { kind: 'failed', retryable: true }],
+  ])('%j → %j', (failure, outcome) => {
+    expect(managementApiOutcome({ ...failure, message: 'm' })).toMatchObject(outcome);
+  });
+});
+
+describe("sendOutcomeFrom (the benchmarks' SDK client), through managementApiOutcome", () => {
   it.each([
     ['GoneException', new GoneException({ message: 'gone', ...meta(410) }), { kind: 'gone' }],
     ['a bare 410 the SDK calls Unknown', serviceError('Unknown', 410, 'client'), { kind: 'gone' }],
@@ -82,6 +103,6 @@ describe('gatewayOutcomeFrom', () => {
     ['a timeout', Object.assign(new Error('timed out'), { name: 'TimeoutError', code: 'ETIMEDOUT' }), { kind: 'failed', retryable: true }],
     ['a reset socket', systemError('ECONNRESET'), { kind: 'failed', retryable: true }],
   ])('%s', (_label, thrown, outcome) => {
-    expect(gatewayOutcomeFrom(thrown)).toMatchObject(outcome);
+    expect(sendOutcomeFrom(thrown)).toMatchObject(outcome);
   });
 });

@@ -1,21 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { serializeJob } from '#src/domain/fanout/jobs.js';
 import { createFanoutWorker, type FanoutWorker, type QueueRecord } from '#src/domain/fanout/worker.js';
-import type { SqsEvent, SqsRecord } from '#src/handlers/aws-events.js';
+import type { SqsEvent } from '#src/handlers/aws-events.js';
 import { makeWorkerHandler } from '#src/handlers/fanout-worker.js';
 import { FATAL } from '#test-helpers/fakes.js';
 import { fanoutHarness } from '#test-helpers/harness.js';
-
-function sqsRecord(messageId: string, body: string, attributes: Record<string, string> = {}): SqsRecord {
-  return {
-    messageId,
-    receiptHandle: `rh-${messageId}`,
-    body,
-    attributes,
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:eu-west-1:1:q.fifo',
-  };
-}
+import { sqsRecord } from '#test-helpers/lambda-events.js';
 
 /** A worker that records what it was given and fails the ids it is told to. */
 class RecordingWorker implements FanoutWorker {
@@ -64,7 +54,7 @@ describe('fan-out worker handler', () => {
 
   it('with the real worker: a failed job and the rest of its group come back, others do not', async () => {
     const h = fanoutHarness({ inJobAttempts: 1 });
-    h.gateway.always('bad', FATAL);
+    h.sender.always('bad', FATAL);
     const job = (id: string) =>
       serializeJob({
         v: 1,
@@ -90,7 +80,7 @@ describe('fan-out worker handler', () => {
     );
 
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm1' }, { itemIdentifier: 'm3' }] });
-    expect(h.gateway.posted('good')).toEqual(['x']);
+    expect(h.sender.posted('good')).toEqual(['x']);
     expect(h.queue.dead).toHaveLength(1);
   });
 });

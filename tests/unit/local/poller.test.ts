@@ -1,15 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { SqsRecord } from '#src/handlers/aws-events.js';
 import { failedItems } from '#src/local/poller.js';
+import { sqsRecord } from '#test-helpers/lambda-events.js';
 
-const record = (messageId: string): SqsRecord => ({
-  messageId,
-  receiptHandle: `rh-${messageId}`,
-  body: '{}',
-  attributes: {},
-  eventSource: 'aws:sqs',
-  eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:q',
-});
+const record = (messageId: string): SqsRecord => sqsRecord(messageId, '{}');
 const batch = [record('a'), record('b')];
 
 describe('failedItems (Lambda partial batch response rules)', () => {

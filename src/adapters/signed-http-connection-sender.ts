@@ -1,11 +1,11 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import type { CloseRequest, ConnectionGateway, GatewayOutcome } from '../domain/ports.js';
-import { MAX_MESSAGE_BYTES } from '../domain/publish/parse.js';
+import type { CloseRequest, ConnectionSender, SendOutcome } from '../domain/ports.js';
+import { MAX_MESSAGE_BYTES } from '../domain/protocol/limits.js';
 import { ExecuteApiSigner } from './sigv4.js';
 
-export interface SignedHttpConnectionGatewayOptions {
+export interface SignedHttpConnectionSenderOptions {
   /** The stage's callback URL, `https://{api}.execute-api.{region}.amazonaws.com/{stage}` (or a local endpoint). */
   readonly endpoint: string;
   readonly region: string;
@@ -18,9 +18,10 @@ export interface SignedHttpConnectionGatewayOptions {
 }
 
 /**
- * `ConnectionGateway` on the API Gateway Management API: SigV4-signed requests (`ExecuteApiSigner`) on a
+ * `ConnectionSender` on the API Gateway Management API: SigV4-signed requests (`ExecuteApiSigner`) on a
  * keep-alive `node:http(s)` agent, without the SDK client's middleware stack. Same wire requests and the same
- * outcomes as `ApiGatewayConnectionGateway`, at a fraction of the CPU: a fan-out worker is CPU-bound on
+ * outcomes (`managementApiOutcome`) as the SDK client the benchmarks compare it with
+ * (`bench/lib/sdk-connection-sender.ts`), at a fraction of the CPU: a fan-out worker is CPU-bound on
  * building and signing requests, so this is what it uses (`npm run bench`, benchmark 2, has the figures).
  *
  * Contract: one attempt per call (retries are the worker's); never throws. 2xx → ok; 410 → gone; 429 →
@@ -28,10 +29,10 @@ export interface SignedHttpConnectionGatewayOptions {
  * `close` is `DeleteConnection`: the code and reason are ignored (API Gateway cannot send them).
  *
  * @example
- * const gateway = new SignedHttpConnectionGateway({ endpoint: callbackUrl, region, credentials: defaultProvider(), maxSockets: 100 });
- * await gateway.post('abc=', 'hello');
+ * const sender = new SignedHttpConnectionSender({ endpoint: callbackUrl, region, credentials: defaultProvider(), maxSockets: 100 });
+ * await sender.post('abc=', 'hello');
  */
-export class SignedHttpConnectionGateway implements ConnectionGateway {
+export class SignedHttpConnectionSender implements ConnectionSender {
   private readonly url: URL;
   private readonly basePath: string;
   private readonly signer: ExecuteApiSigner;
@@ -39,7 +40,7 @@ export class SignedHttpConnectionGateway implements ConnectionGateway {
   private readonly send: typeof httpRequest;
   private readonly timeoutMs: number;
 
-  constructor(options: SignedHttpConnectionGatewayOptions) {
+  constructor(options: SignedHttpConnectionSenderOptions) {
     this.url = new URL(options.endpoint);
     this.basePath = this.url.pathname.replace(/\/+$/, '');
     const secure = this.url.protocol === 'https:';
@@ -51,7 +52,7 @@ export class SignedHttpConnectionGateway implements ConnectionGateway {
     this.signer = new ExecuteApiSigner(options.region, options.credentials);
   }
 
-  post(connectionId: string, data: string | Uint8Array): Promise<GatewayOutcome> {
+  post(connectionId: string, data: string | Uint8Array): Promise<SendOutcome> {
     const body = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     // API Gateway would answer 413; not sending saves the call.
     if (body.length > MAX_MESSAGE_BYTES)
@@ -60,7 +61,7 @@ export class SignedHttpConnectionGateway implements ConnectionGateway {
   }
 
   /** `DeleteConnection`. API Gateway cannot send a close code or reason: clients see 1000. */
-  close(connectionId: string, _request?: CloseRequest): Promise<GatewayOutcome> {
+  close(connectionId: string, _request?: CloseRequest): Promise<SendOutcome> {
     return this.call('DELETE', connectionId, null);
   }
 
@@ -69,7 +70,7 @@ export class SignedHttpConnectionGateway implements ConnectionGateway {
     this.agent.destroy();
   }
 
-  private async call(method: 'POST' | 'DELETE', connectionId: string, body: Buffer | null): Promise<GatewayOutcome> {
+  private async call(method: 'POST' | 'DELETE', connectionId: string, body: Buffer | null): Promise<SendOutcome> {
     const path = `${this.basePath}/@connections/${encodeURIComponent(connectionId)}`;
     const headers: Record<string, string> = { host: this.url.host };
     if (body !== null) {
@@ -83,7 +84,7 @@ export class SignedHttpConnectionGateway implements ConnectionGateway {
       // No credentials (or a provider failure): every call would fail the same way.
       return { kind: 'failed', retryable: false, message: `could not sign the request: ${(e as Error).message}`, cause: e };
     }
-    return new Promise<GatewayOutcome>((resolve) => {
+    return new Promise<SendOutcome>((resolve) => {
       const req = this.send(
         {
           protocol: this.url.protocol,
@@ -113,12 +114,41 @@ export class SignedHttpConnectionGateway implements ConnectionGateway {
   }
 }
 
-function outcomeOf(status: number, errorType: string | string[] | undefined, body: string): GatewayOutcome {
+function outcomeOf(status: number, errorType: string | string[] | undefined, body: string): SendOutcome {
   if (status >= 200 && status < 300) return { kind: 'ok' };
   const type = (Array.isArray(errorType) ? errorType[0] : errorType)?.split(':')[0] ?? '';
   const message = `HTTP ${status}${type ? ` ${type}` : ''}${body ? `: ${body.slice(0, 200)}` : ''}`;
-  if (status === 410) return { kind: 'gone' };
-  if (status === 429) return { kind: 'throttled', message };
-  if (status === 413) return { kind: 'too-large', message };
-  return { kind: 'failed', retryable: status >= 500 || status === 0, message };
+  return managementApiOutcome({ status, errorType: type, message });
+}
+
+/** A Management API call that did not succeed, as seen by whichever client made it. */
+export interface ManagementApiFailure {
+  /** The HTTP status; absent (or 0) when no answer came (timeout, reset, refused). */
+  readonly status?: number | undefined;
+  /** AWS's error type (`x-amzn-ErrorType`, or the SDK exception's name), e.g. `GoneException`. */
+  readonly errorType?: string | undefined;
+  /** The SDK's `$fault`, when an SDK client made the call. */
+  readonly fault?: 'client' | 'server' | undefined;
+  readonly message: string;
+  readonly cause?: unknown;
+}
+
+/**
+ * What a Management API failure means for the caller, the one mapping every Management API client uses:
+ * - 410 / `GoneException` → `gone` (the client left; delete its items; not a failure);
+ * - 429 / `LimitExceededException` → `throttled` (account rate or the client's buffer; retry with backoff);
+ * - 413 / `PayloadTooLargeException` → `too-large` (never succeeds on retry);
+ * - 403 / `ForbiddenException`, other 4xx and unexpected 3xx → `failed`, not retryable (configuration or a bug);
+ * - 5xx, timeouts and network errors → `failed`, retryable.
+ * The status is checked as well as the type: a 410 without AWS's error header has no type.
+ */
+export function managementApiOutcome(failure: ManagementApiFailure): SendOutcome {
+  const { status, errorType, fault, message } = failure;
+  const cause = failure.cause === undefined ? {} : { cause: failure.cause };
+  if (errorType === 'GoneException' || status === 410) return { kind: 'gone' };
+  if (errorType === 'LimitExceededException' || status === 429) return { kind: 'throttled', message };
+  if (errorType === 'PayloadTooLargeException' || status === 413) return { kind: 'too-large', message };
+  const serverSide = fault === 'server' || (status !== undefined && (status === 0 || status >= 500));
+  const clientSide = !serverSide && (errorType === 'ForbiddenException' || fault === 'client' || (status ?? 0) >= 300);
+  return { kind: 'failed', retryable: !clientSide, message, ...cause };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseConnectResult } from '#src/local/gateway.js';
+import { parseConnectResult } from '#src/local/handshake-response.js';
 
 describe('parseConnectResult', () => {
   it('keeps status, string headers and body', () => {

@@ -1,3 +1,9 @@
+/**
+ * The Management API through the full AWS SDK client: what the Lambda functions used before
+ * `SignedHttpConnectionSender`, kept for the benchmarks that compare the two (and tested against the same
+ * contract in tests/integration/adapters/signed-http-connection-sender.test.ts). Failures map through the one
+ * `managementApiOutcome` both use.
+ */
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import {
@@ -7,9 +13,10 @@ import {
   type ApiGatewayManagementApiClientConfig,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { CloseRequest, ConnectionGateway, GatewayOutcome } from '../domain/ports.js';
-import { MAX_MESSAGE_BYTES } from '../domain/publish/parse.js';
-import { describeAwsError, summarizeAwsError } from './aws-errors.js';
+import { describeAwsError, summarizeAwsError } from '#src/adapters/aws-errors.js';
+import { managementApiOutcome } from '#src/adapters/signed-http-connection-sender.js';
+import type { CloseRequest, ConnectionSender, SendOutcome } from '#src/domain/ports.js';
+import { MAX_MESSAGE_BYTES } from '#src/domain/protocol/limits.js';
 
 export interface ManagementApiClientOptions {
   /** `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`, or the local Management API's URL. */
@@ -30,7 +37,7 @@ export interface ManagementApiClientOptions {
  *
  * @example
  * const client = createManagementApiClient({ endpoint: `https://${domain}/${stage}`, region, maxSockets: 100 });
- * const gateway = new ApiGatewayConnectionGateway({ client });
+ * const sender = new ApiGatewayConnectionSender({ client });
  */
 export function createManagementApiClient(options: ManagementApiClientOptions): ApiGatewayManagementApiClient {
   const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
@@ -51,47 +58,39 @@ export function createManagementApiClient(options: ManagementApiClientOptions): 
   });
 }
 
-/**
- * What a Management API failure means for the caller:
- * - 410 / `GoneException` → `gone` (the client left; delete its items; not a failure);
- * - 429 / `LimitExceededException` → `throttled` (account rate or the client's buffer; retry with backoff);
- * - 413 / `PayloadTooLargeException` → `too-large` (never succeeds on retry);
- * - 403 / `ForbiddenException` and other 4xx → `failed`, not retryable (configuration or a bug);
- * - 5xx, timeouts and network errors → `failed`, retryable.
- * The status code is checked as well as the name: a 410 without AWS's error header parses as `Unknown`.
- */
-export function gatewayOutcomeFrom(thrown: unknown): GatewayOutcome {
+/** An SDK exception (or network error) as a `SendOutcome`, through `managementApiOutcome`. */
+export function sendOutcomeFrom(thrown: unknown): SendOutcome {
   const info = describeAwsError(thrown);
-  const message = summarizeAwsError(info);
-  if (info.name === 'GoneException' || info.status === 410) return { kind: 'gone' };
-  if (info.name === 'LimitExceededException' || info.status === 429) return { kind: 'throttled', message };
-  if (info.name === 'PayloadTooLargeException' || info.status === 413) return { kind: 'too-large', message };
-  const serverSide = info.fault === 'server' || (info.status !== undefined && info.status >= 500);
-  const clientSide = !serverSide && (info.name === 'ForbiddenException' || info.fault === 'client' || (info.status ?? 0) >= 400);
-  return { kind: 'failed', retryable: !clientSide, message, cause: thrown };
+  return managementApiOutcome({
+    status: info.status,
+    errorType: info.name,
+    fault: info.fault,
+    message: summarizeAwsError(info),
+    cause: thrown,
+  });
 }
 
-export interface ApiGatewayConnectionGatewayOptions {
+export interface ApiGatewayConnectionSenderOptions {
   /** Build it with `createManagementApiClient` (one per container). */
   readonly client: ApiGatewayManagementApiClient;
 }
 
 /**
- * `ConnectionGateway` over the API Gateway Management API (`@connections`). Each call is exactly one HTTP
- * request; outcomes are translated by `gatewayOutcomeFrom` and nothing throws.
+ * `ConnectionSender` over the API Gateway Management API (`@connections`). Each call is exactly one HTTP
+ * request; outcomes are translated by `sendOutcomeFrom` and nothing throws.
  *
  * `post` refuses data over 128 KB locally (`too-large`, no request made), as API Gateway would.
  * `close` is `DeleteConnection`: API Gateway cannot send a close code or reason, so the client sees 1000 whatever
  * `request` says; the code and reason are ignored here (the local gateway honours them).
  */
-export class ApiGatewayConnectionGateway implements ConnectionGateway {
+export class ApiGatewayConnectionSender implements ConnectionSender {
   private readonly client: ApiGatewayManagementApiClient;
 
-  constructor(options: ApiGatewayConnectionGatewayOptions) {
+  constructor(options: ApiGatewayConnectionSenderOptions) {
     this.client = options.client;
   }
 
-  async post(connectionId: string, data: string | Uint8Array): Promise<GatewayOutcome> {
+  async post(connectionId: string, data: string | Uint8Array): Promise<SendOutcome> {
     const size = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.byteLength;
     if (size > MAX_MESSAGE_BYTES) {
       return { kind: 'too-large', message: `message is ${size} bytes; API Gateway accepts at most ${MAX_MESSAGE_BYTES}` };
@@ -100,16 +99,16 @@ export class ApiGatewayConnectionGateway implements ConnectionGateway {
       await this.client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: data }));
       return { kind: 'ok' };
     } catch (e) {
-      return gatewayOutcomeFrom(e);
+      return sendOutcomeFrom(e);
     }
   }
 
-  async close(connectionId: string, _request?: CloseRequest): Promise<GatewayOutcome> {
+  async close(connectionId: string, _request?: CloseRequest): Promise<SendOutcome> {
     try {
       await this.client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
       return { kind: 'ok' };
     } catch (e) {
-      return gatewayOutcomeFrom(e);
+      return sendOutcomeFrom(e);
     }
   }
 }

@@ -1,0 +1,41 @@
+/**
+ * The composition roots of the three WebSocket route functions: each builds its route handler from exactly the
+ * resources its row of `handlerAccess` grants. The Lambda entries (`src/handlers/aws/ws-*.ts`) and local mode
+ * call these same functions.
+ */
+import { FetchBackendClient } from '../adapters/fetch-backend-client.js';
+import { CachingGripSigner } from '../adapters/grip-signer.js';
+import { makeConnectHandler, makeDisconnectHandler, makeMessageHandler } from '../handlers/ws.js';
+import type { FunctionBasics, FunctionResources, GrantableResources } from './resources.js';
+
+/** The backend call and the basics every route shares: signed with the GRIP key, within the backend timeout. */
+function session(r: FunctionBasics & Pick<GrantableResources, 'gripKey' | 'backend'>) {
+  const { settings, clock, log, metrics } = r;
+  return {
+    backend: new FetchBackendClient({ timeoutMs: settings.backendTimeoutMs }),
+    signer: new CachingGripSigner({ key: r.gripKey, iss: r.backend.gripIss, clock }),
+    clock,
+    log,
+    metrics,
+    config: {
+      targetUrl: r.backend.targetUrl,
+      maxSubscriptionsPerConnection: settings.maxSubscriptionsPerConnection,
+      openGraceMs: settings.openGraceMs,
+    },
+  };
+}
+
+/** `ws-connect` (`$connect`). */
+export function composeWsConnect(r: FunctionResources<'ws-connect'>) {
+  return makeConnectHandler({ ...session(r), connections: r.store, subscriptions: r.store, queue: r.queue }, r.afterEach);
+}
+
+/** `ws-message` (`$default`). */
+export function composeWsMessage(r: FunctionResources<'ws-message'>) {
+  return makeMessageHandler({ ...session(r), connections: r.store, subscriptions: r.store, queue: r.queue, sender: r.sender }, r.afterEach);
+}
+
+/** `ws-disconnect` (`$disconnect`). */
+export function composeWsDisconnect(r: FunctionResources<'ws-disconnect'>) {
+  return makeDisconnectHandler({ ...session(r), connections: r.store }, r.afterEach);
+}
