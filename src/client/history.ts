@@ -43,9 +43,9 @@ export interface HistoryGap {
 
 export interface HistoryOptions {
   /** Only items published after this id. Absent: the last `limit` items. */
-  readonly since?: string;
+  readonly since?: string | undefined;
   /** At most this many items, from 1 to 1,000 (default: the server's, 100). */
-  readonly limit?: number;
+  readonly limit?: number | undefined;
 }
 
 /**

@@ -65,15 +65,15 @@ export interface SubscribeOptions {
    * delivers, in order, every retained item published after it, then live items, with no gap and no duplicate
    * between the two. Pushpin ignores it (the subscription is then simply live).
    */
-  readonly since?: string;
+  readonly since?: string | undefined;
   /**
    * With `since`: the text the client gets instead of a replay when `since` cannot be honoured (unknown, expired,
    * or further behind than the history keeps), delivered as published content is (no message prefix is added);
    * then the subscription continues live. Without it, the subscription just continues live.
    */
-  readonly recoveryFailed?: string;
+  readonly recoveryFailed?: string | undefined;
   /** Publish filters for this subscription, at most 5 (Pushpin closes the client with 1011 beyond that). */
-  readonly filters?: readonly SubscribeFilter[];
+  readonly filters?: readonly SubscribeFilter[] | undefined;
 }
 
 /** The wire form of a subscribe control message, with this server's resume fields. */
