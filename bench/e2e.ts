@@ -12,7 +12,7 @@ import { openClients, type ClientFleet } from './lib/clients.js';
 import { sleep } from './lib/clock.js';
 import type { BenchContext } from './lib/context.js';
 import { Host } from './lib/host-client.js';
-import { pushpinInstalled, startPushpin, PUSHPIN_BIN } from './lib/pushpin.js';
+import { pushpinInstalled, startPushpin, PUSHPIN_BIN } from '../scripts/lib/pushpin.js';
 import { fixed, int, machineLine, max, median, percentile, ratio, type Table } from './lib/report.js';
 
 const CHANNEL = 'bench-e2e';

@@ -1,18 +1,42 @@
 /**
- * Runs the Debian Pushpin package in the foreground from a scratch configuration, for the side-by-side in the
- * end-to-end benchmark. The package's own configuration does not start zurl, so every WebSocket would get a 502;
- * the fix (reference/local-services.md §6): run zurl from the runner, point the zurl specs into the scratch
- * rundir, and raise `message_rate` from 2,500/s, which would throttle a fan-out to 1,000 clients. Every port is
- * a free one, so a Pushpin somebody else runs on this machine is not disturbed.
+ * Runs the Debian Pushpin package in the foreground from a scratch configuration: for the side-by-side in the
+ * end-to-end benchmark (`npm run bench`) and for the differential conformance suite (`npm run conformance`).
+ * The package's own configuration does not start zurl, so every WebSocket would get a 502; the fix: run zurl
+ * from the runner, point the zurl specs into the scratch rundir, and raise `message_rate` from 2,500/s, which
+ * would throttle a fan-out to 1,000 clients. Every port is a free one, so neither local mode's defaults
+ * (8080/5561) nor a Pushpin somebody else runs on this machine are disturbed. `stop()` sends SIGTERM to the
+ * runner (which stops condure, zurl, proxy and handler) and SIGKILL only if it has not exited after 5 s.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { sleep } from './clock.js';
 
-export const PUSHPIN_BIN = '/usr/bin/pushpin';
+/** The runner binary; `PUSHPIN_BIN` points elsewhere (a build from source, another prefix). */
+export const PUSHPIN_BIN = process.env['PUSHPIN_BIN'] ?? '/usr/bin/pushpin';
+
+/** The `[handler]` settings a caller may change; the rest are the Debian package's defaults. */
+export interface PushpinHandlerSettings {
+  /** Deliveries per second. Default here 100,000 (the package ships 2,500, which throttles big fan-outs). */
+  readonly messageRate: number;
+  /** Max time (ms) an item waits for its `prev-id`. Package default 5,000. */
+  readonly messageWait: number;
+  /** Seconds an item `id` is remembered for de-duplication. Package default 60. */
+  readonly idCacheTtl: number;
+  /** Subscriptions per connection. Package default 20. */
+  readonly connectionSubscriptionMax: number;
+}
+
+export interface PushpinOptions {
+  readonly backendPort: number;
+  readonly sigKey: string;
+  /** Where the scratch directory is made (and removed on stop). Default: the OS temp directory. */
+  readonly scratchRoot?: string;
+  readonly handler?: Partial<PushpinHandlerSettings>;
+  /** Pushpin's `log_level`: 2 = info (default), 3 = debug. */
+  readonly logLevel?: number;
+}
 
 export interface PushpinInstance {
   /** Where clients connect: `ws://127.0.0.1:<http_port>/`. */
@@ -20,11 +44,19 @@ export interface PushpinInstance {
   /** The GRIP control URL (publishes go to `<controlUrl>/publish/`). */
   readonly controlUrl: string;
   readonly version: string;
+  /** The scratch directory: configuration, run dir and the merged log (`pushpin.out`). */
+  readonly dir: string;
+  /** The last `bytes` characters of Pushpin's merged output. */
+  logTail(bytes?: number): string;
   stop(): Promise<void>;
 }
 
 export function pushpinInstalled(): boolean {
   return existsSync(PUSHPIN_BIN);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 async function freePort(): Promise<number> {
@@ -60,8 +92,17 @@ function pushpinVersion(): Promise<string> {
 }
 
 /** Starts Pushpin routing every request to the backend on `backendPort` over WebSocket-over-HTTP. */
-export async function startPushpin(options: { readonly backendPort: number; readonly sigKey: string }): Promise<PushpinInstance> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-pushpin-'));
+export async function startPushpin(options: PushpinOptions): Promise<PushpinInstance> {
+  const root = options.scratchRoot ?? os.tmpdir();
+  mkdirSync(root, { recursive: true });
+  const dir = mkdtempSync(path.join(root, 'pushpin-'));
+  const handler: PushpinHandlerSettings = {
+    messageRate: 100_000,
+    messageWait: 5_000,
+    idCacheTtl: 60,
+    connectionSubscriptionMax: 20,
+    ...options.handler,
+  };
   const [httpPort, publishPort, pushInPort, pushInSubPort, commandPort] = await Promise.all([
     freePort(),
     freePort(),
@@ -80,7 +121,7 @@ stats_connection_ttl=120
 services=condure,zurl,pushpin-proxy,pushpin-handler
 http_port=127.0.0.1:${httpPort}
 logdir=${dir}/log
-log_level=2
+log_level=${options.logLevel ?? 2}
 client_buffer_size=8192
 client_maxconn=50000
 condure_bin=condure
@@ -111,11 +152,11 @@ push_in_http_max_headers_size=10000
 push_in_http_max_body_size=1000000
 stats_spec=ipc://{rundir}/{ipc_prefix}stats
 command_spec=tcp://127.0.0.1:${commandPort}
-message_rate=100000
+message_rate=${handler.messageRate}
 message_hwm=25000
-message_wait=5000
-id_cache_ttl=60
-connection_subscription_max=20
+message_wait=${handler.messageWait}
+id_cache_ttl=${handler.idCacheTtl}
+connection_subscription_max=${handler.connectionSubscriptionMax}
 subscription_linger=60
 stats_subscription_ttl=60
 stats_report_interval=10
@@ -123,7 +164,8 @@ stats_format=tnetstring
 `;
   writeFileSync(path.join(dir, 'pushpin.conf'), conf);
   writeFileSync(path.join(dir, 'routes'), `* 127.0.0.1:${options.backendPort},over_http\n`);
-  const logFd = openSync(path.join(dir, 'pushpin.out'), 'a');
+  const outFile = path.join(dir, 'pushpin.out');
+  const logFd = openSync(outFile, 'a');
   const child: ChildProcess = spawn(PUSHPIN_BIN, ['--config', path.join(dir, 'pushpin.conf'), '--merge-output'], {
     cwd: dir,
     stdio: ['ignore', logFd, logFd],
@@ -140,6 +182,13 @@ stats_format=tnetstring
     exited = true;
   });
 
+  const logTail = (bytes = 2_000): string => {
+    try {
+      return readFileSync(outFile, 'utf8').slice(-bytes);
+    } catch {
+      return '';
+    }
+  };
   const stop = async (): Promise<void> => {
     if (!exited && child.pid !== undefined) {
       child.kill('SIGTERM');
@@ -155,7 +204,7 @@ stats_format=tnetstring
   const deadline = Date.now() + 15_000;
   while (!((await accepts(httpPort)) && (await accepts(publishPort)))) {
     if (exited || Date.now() > deadline) {
-      const output = readFileSync(path.join(dir, 'pushpin.out'), 'utf8').slice(-2_000);
+      const output = logTail();
       await stop();
       throw new Error(`Pushpin did not start; its last output:\n${output}`);
     }
@@ -165,6 +214,8 @@ stats_format=tnetstring
     wsUrl: `ws://127.0.0.1:${httpPort}/`,
     controlUrl: `http://127.0.0.1:${publishPort}`,
     version: await pushpinVersion(),
+    dir,
+    logTail,
     stop,
   };
 }

@@ -1,0 +1,59 @@
+/**
+ * Differences we accept, each with its reason. A scenario whose outcomes differ is `documented` (not a failure)
+ * only if it is listed here and, when the entry names `expectUs`, our outcome is exactly that string: the entry
+ * pins what we must do instead, so a regression still shows as `differs`.
+ *
+ * Two kinds of entries:
+ * - Pushpin 1.36 (what Debian ships and what this suite runs) predates or contradicts the upstream rule we
+ *   implement (docs/pushpin-semantics.md §0): `expectUs` is the upstream outcome.
+ * - API Gateway makes Pushpin's behaviour impossible on AWS: the README's difference list says what to do instead.
+ */
+import type { Verdict } from './report.js';
+
+export interface DocumentedDifference {
+  readonly reason: string;
+  /** The outcome we must produce; absent = any outcome is accepted. */
+  readonly expectUs?: string;
+}
+
+export const DOCUMENTED: Readonly<Record<string, DocumentedDifference>> = {
+  'filters.too-many': {
+    reason: 'Pushpin 1.36 accepts any number of filters; upstream 1.41+ closes the client with 1011 above 5 (MESSAGEFILTERSTACK_SIZE_MAX)',
+    expectUs: 'closed 1011',
+  },
+  'filters.require-sub': {
+    reason:
+      "Pushpin 1.36 gives WebSocket subscribers an empty subscription list, so require-sub drops every item that names one; upstream 1.41+ checks the connection's subscriptions",
+    expectUs: 'subscribed to it: req; not subscribed: nothing',
+  },
+  'woh.refresh': {
+    reason:
+      "the publish refresh action arrived in Pushpin 1.38 (1.36 answers 400); upstream makes each subscriber's session send a request now",
+    expectUs: 'publish 200; backend got an empty request',
+  },
+  'woh.content-bytes-accepted': {
+    reason:
+      'Content-Bytes-Accepted arrived in Pushpin 1.41 (1.36 ignores it); upstream offers the unaccepted bytes again with the next request',
+    expectUs: 'next request: TEXT llo, TEXT X',
+  },
+  'woh.invalid-control-message': {
+    reason: 'Pushpin 1.36 never acks an invalid control message and drops the connection 8 s later; upstream ignores the message',
+    expectUs: 'open after 10 s',
+  },
+};
+
+/**
+ * `same` when the outcomes are equal; `documented` when they differ, the scenario is listed, and our outcome is
+ * the listed `expectUs` (if any); otherwise `differs` (with the expected outcome, for a listed scenario).
+ */
+export function verdictOf(
+  id: string,
+  pushpin: string,
+  us: string,
+  documented: Readonly<Record<string, DocumentedDifference>> = DOCUMENTED,
+): { verdict: Verdict; reason?: string } {
+  if (pushpin === us) return { verdict: 'same' };
+  const entry = documented[id];
+  if (entry && (entry.expectUs === undefined || entry.expectUs === us)) return { verdict: 'documented', reason: entry.reason };
+  return entry ? { verdict: 'differs', reason: `documented, but we must produce: ${entry.expectUs ?? ''}` } : { verdict: 'differs' };
+}
