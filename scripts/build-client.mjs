@@ -5,7 +5,7 @@
 // - dist/types/**.d.ts: the declarations tsc emits for the two entry points, and only the files they reach. The
 //   build fails if a declaration imports a package (node:* only from the Node adapter's).
 // Run by `npm run build:client`, by `npm run pack:client`, and as the package's `prepare` script.
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
@@ -13,18 +13,35 @@ import ts from 'typescript';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const clientDir = join(root, 'src', 'client');
-const outDir = join(clientDir, 'dist');
+const defaultDir = join(clientDir, 'dist');
 const entries = { index: join(clientDir, 'index.ts'), node: join(clientDir, 'node.ts') };
 
-/** Builds the package; resolves with the files written (relative to src/client). */
-export async function buildClient() {
+/**
+ * Builds the package into `into` (default src/client/dist); resolves with the files written, relative to it.
+ * The build goes to a folder of its own first and is moved into place whole, so two builds at once (parallel
+ * test files, an `npm ci` next to a pack) never mix their files.
+ */
+export async function buildClient(into = defaultDir) {
+  const outDir = `${into}.building-${process.pid}`;
   await rm(outDir, { recursive: true, force: true });
-  const js = await bundle();
-  const types = await declarations();
-  return [...js, ...types].sort();
+  try {
+    const files = [...(await bundle(outDir)), ...(await declarations(outDir))].map((file) => relative(outDir, file)).sort();
+    for (let attempt = 0; ; attempt++) {
+      await rm(into, { recursive: true, force: true });
+      try {
+        await rename(outDir, into);
+        return files;
+      } catch (error) {
+        // Another build moved its folder in between: replace it (both hold the same files).
+        if (attempt >= 5 || !['ENOTEMPTY', 'EEXIST'].includes(error.code)) throw error;
+      }
+    }
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+  }
 }
 
-async function bundle() {
+async function bundle(outDir) {
   const result = await build({
     entryPoints: entries,
     outdir: outDir,
@@ -48,12 +65,12 @@ async function bundle() {
     const bare = output.imports.filter((i) => i.external === true);
     if (bare.length > 0)
       throw new Error(`${file} imports ${bare.map((i) => i.path).join(', ')}: the client package has no runtime dependencies`);
-    written.push(relative(clientDir, resolve(root, file)));
+    written.push(resolve(root, file));
   }
   return written;
 }
 
-async function declarations() {
+async function declarations(outDir) {
   const config = ts.getParsedCommandLineOfConfigFile(
     join(root, 'tsconfig.json'),
     {},
@@ -95,7 +112,7 @@ async function declarations() {
     await mkdir(dirname(file), { recursive: true });
     await writeFile(file, text);
   }
-  return [...keep.keys()].map((file) => relative(clientDir, file));
+  return [...keep.keys()];
 }
 
 function fail(diagnostics) {
@@ -106,5 +123,5 @@ function fail(diagnostics) {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const files = await buildClient();
-  console.log(`built @grip-channel-server/client: ${files.length} files in ${relative(root, outDir)}`);
+  console.log(`built @grip-channel-server/client: ${files.length} files in ${relative(root, defaultDir)}`);
 }

@@ -95,10 +95,14 @@ export async function startChatBackend(options: ChatBackendOptions): Promise<Cha
 
   /** Publishes one chat message; what goes wrong is told to the sender, whose connection keeps working. */
   async function publish(reply: WebSocketReply, room: string, name: string, text: string): Promise<void> {
-    const tooLong = (bytes: number) => `not sent: ${bytes} bytes, more than the ${MAX_CHAT_TEXT_BYTES} a chat message may have`;
     const textBytes = utf8.encode(text).length;
     if (textBytes > MAX_CHAT_TEXT_BYTES) {
-      reply.send(JSON.stringify({ type: 'error', text: tooLong(textBytes) }));
+      reply.send(
+        JSON.stringify({
+          type: 'error',
+          text: `not sent: ${textBytes} bytes, more than the ${MAX_CHAT_TEXT_BYTES} a chat message may have`,
+        }),
+      );
       return;
     }
     const id = randomUUID();

@@ -3,31 +3,19 @@
  * empty project, and the README's "A complete backend" code block runs there with plain `node` against local mode.
  * Also checks what the package holds (no dependencies, ESM, types that need only Web APIs).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import type { ChildProcess } from 'node:child_process';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ClientPool, HandshakeRejected } from '#test-helpers/e2e.js';
-import { RecordingLog } from '#test-helpers/fakes.js';
-import { startLocal, type LocalStack } from '#src/local/start.js';
-
-const run = promisify(execFile);
-const root = join(import.meta.dirname, '..', '..', '..');
-const KEY = 'package-test-key';
+import type { LocalStack } from '#src/local/start.js';
+import { freePort, KEY, packAndInstall, ROOT, run, startBackend, startLocalFor } from './support.js';
 
 let project: string;
 let tarball: string;
 
 beforeAll(async () => {
-  const packed = await run('node', ['scripts/pack-client.mjs'], { cwd: root });
-  tarball = packed.stdout.trim().split('\n').at(-1) ?? '';
-  project = await mkdtemp(join(tmpdir(), 'grip-client-user-'));
-  await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'user-app', private: true, type: 'module' }));
-  // --offline: nothing may come from a registry; the tarball must be complete on its own.
-  await run('npm', ['install', '--offline', '--no-audit', '--no-fund', tarball], { cwd: project });
+  ({ tarball, project } = await packAndInstall('grip-client-user-'));
 }, 120_000);
 
 afterAll(async () => {
@@ -87,7 +75,7 @@ describe('the packed client', () => {
       files: ['worker.ts'],
     };
     await writeFile(join(project, 'tsconfig.json'), JSON.stringify(tsconfig));
-    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
     const checked = await run('node', [tsc, '-p', 'tsconfig.json'], { cwd: project }).catch((e: { stdout?: string }) => e);
     expect('stdout' in checked ? checked.stdout : '').toBe('');
   });
@@ -99,42 +87,28 @@ describe("the README's complete backend, from the installed package", () => {
   const clients = new ClientPool();
 
   afterEach(async () => {
-    clients.closeAll();
+    await clients.closeAll();
     backend?.kill();
     await stack?.stop();
   });
 
   it('runs with plain node against local mode: two clients chat, a bad room is refused', async () => {
-    const readme = await readFile(join(root, 'README.md'), 'utf8');
+    const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
     const section = readme.slice(readme.indexOf('### A complete backend'));
     const code = /```js\n([\s\S]*?)```/.exec(section)?.[1];
     expect(code).toContain("from '@grip-channel-server/client'");
     await writeFile(join(project, 'chat.mjs'), code ?? '');
 
     const port = await freePort();
-    stack = await startLocal({
-      wsPort: 0,
-      controlPort: 0,
-      gripKey: KEY,
-      targetUrl: `http://127.0.0.1:${port}`,
-      sweepIntervalMs: 600_000,
-      log: new RecordingLog(),
-      worker: { waitTimeSeconds: 1 },
-    });
-    const started = spawn('node', ['chat.mjs'], {
+    stack = await startLocalFor(port);
+    const started = await startBackend('node', ['chat.mjs'], {
       cwd: project,
-      env: { ...process.env, GRIP_KEY: KEY, GRIP_CONTROL_URL: stack.controlUrl, PORT: String(port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { GRIP_KEY: KEY, GRIP_CONTROL_URL: stack.controlUrl, PORT: String(port) },
+      ready: 'chat backend on',
     });
-    backend = started;
-    let output = '';
-    started.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    started.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    await new Promise<void>((resolve, reject) => {
-      started.stdout.on('data', () => output.includes('chat backend on') && resolve());
-      started.once('exit', (code) => reject(new Error(`backend exited with ${code}: ${output}`)));
-    });
-    expect(output).toContain(`chat backend on http://127.0.0.1:${port}`);
+    backend = started.process;
+    const output = started.output;
+    expect(output()).toContain(`chat backend on http://127.0.0.1:${port}`);
 
     const alice = await clients.connect(`${stack.wsUrl}/chat?room=lobby`);
     const bob = await clients.connect(`${stack.wsUrl}/chat?room=lobby`);
@@ -148,17 +122,6 @@ describe("the README's complete backend, from the installed package", () => {
     const refused = await clients.connect(`${stack.wsUrl}/chat?room=no%20spaces`).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(HandshakeRejected);
     expect((refused as HandshakeRejected).rejection).toMatchObject({ status: 400, body: 'add ?room=<letters, digits, - or _>\n' });
-    expect(output).not.toMatch(/error/i);
+    expect(output()).not.toMatch(/error/i);
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
