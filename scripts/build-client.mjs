@@ -88,9 +88,6 @@ async function declarations(outDir) {
   const program = ts.createProgram(Object.values(entries), options);
   const emitted = new Map();
   const result = program.emit(undefined, (file, text) => emitted.set(resolve(file), text), undefined, true);
-  const diagnostics = [...ts.getPreEmitDiagnostics(program), ...result.diagnostics];
-  if (diagnostics.length > 0) fail(diagnostics);
-
   // Keep only the declarations the two entry points reach.
   const typesDir = join(outDir, 'types');
   const keep = new Map();
@@ -108,6 +105,14 @@ async function declarations(outDir) {
   };
   visit(join(typesDir, 'client', 'index.d.ts'), false);
   visit(join(typesDir, 'client', 'node.d.ts'), true);
+
+  // Errors count in the files whose declarations ship. The server modules the client only imports types from
+  // may not type-check in a git install (`prepare` there has the client's devDependencies, not the server's).
+  const shipped = new Set([...keep.keys()].map((file) => join(root, 'src', relative(typesDir, file)).replace(/\.d\.ts$/, '.ts')));
+  const diagnostics = [...ts.getPreEmitDiagnostics(program), ...result.diagnostics].filter(
+    (d) => d.file === undefined || shipped.has(resolve(d.file.fileName)),
+  );
+  if (diagnostics.length > 0) fail(diagnostics);
   for (const [file, text] of keep) {
     await mkdir(dirname(file), { recursive: true });
     await writeFile(file, text);

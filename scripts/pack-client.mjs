@@ -12,12 +12,13 @@ const clientDir = join(root, 'src', 'client');
 const destination = join(root, 'dist');
 const staging = join(destination, `client-package-${process.pid}`);
 
-// Packed from a staging copy whose package.json has no scripts: `prepare` builds from this repository's sources,
-// which a tarball does not carry, and npm would list it as an install script to approve.
+// Packed from a staging copy whose package.json has no scripts and no devDependencies: `prepare` builds from this
+// repository's sources, which a tarball does not carry, and npm would list it as an install script to approve.
 await rm(staging, { recursive: true, force: true });
 await mkdir(staging, { recursive: true });
 const manifest = JSON.parse(await readFile(join(clientDir, 'package.json'), 'utf8'));
 delete manifest.scripts;
+delete manifest.devDependencies;
 await writeFile(join(staging, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
 await cp(join(clientDir, 'README.md'), join(staging, 'README.md'));
 await buildClient(join(staging, 'dist'));
