@@ -46,6 +46,16 @@ export const stackSettings = {
     max: 86_400,
     description: 'Alarm when the oldest fan-out job waits longer than this (the delayed queue gets 900 s more for its delays).',
   },
+  accountRequestQuota: {
+    type: 'integer',
+    context: 'accountRequestQuota',
+    env: 'ACCOUNT_REQUEST_QUOTA',
+    default: 10_000,
+    min: 100,
+    max: 1_000_000,
+    description:
+      "Your account's API Gateway throttle quota in this Region, requests/s (2,500 in some newer Regions; Service Quotas shows a raised one). Synth checks the request budget against it.",
+  },
   backendErrorRatePercent: {
     type: 'integer',
     context: 'backendErrorRatePercent',
@@ -124,10 +134,10 @@ export const otherSettings = {
   apiGatewayCloudWatchRole: {
     type: 'boolean',
     context: 'apiGatewayCloudWatchRole',
-    default: true,
+    default: false,
     allowed: 'true or false',
     description:
-      'Create the account-wide API Gateway CloudWatch Logs role WebSocket access logging needs; false if the account already has one.',
+      "Create API Gateway's CloudWatch Logs role and make it the account's (one per Region, shared by every API; WebSocket access logs need it). Only where `aws apigateway get-account` shows no cloudwatchRoleArn.",
   },
 } as const satisfies Record<string, OtherSetting>;
 

@@ -4,12 +4,13 @@ import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { connectionsTable } from '#src/config/resources.js';
 
-/** Item-level actions the store adapters use; no Scan, no table management. */
+/**
+ * The item-level calls the store adapters make (GetItem, Query, PutItem, UpdateItem, DeleteItem, BatchWriteItem);
+ * no Scan, no batch or transactional reads, no table management.
+ */
 const itemActions = [
   'dynamodb:GetItem',
-  'dynamodb:BatchGetItem',
   'dynamodb:Query',
-  'dynamodb:ConditionCheckItem',
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',

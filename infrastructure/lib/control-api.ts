@@ -1,4 +1,4 @@
-import { Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import { HttpApi, HttpStage, type ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -26,6 +26,7 @@ export class ControlApi extends Construct {
   constructor(scope: Construct, id: string, props: ControlApiProps) {
     super(scope, id);
     this.api = new HttpApi(this, 'Api', {
+      apiName: `${Stack.of(this).stackName}-control`,
       description: 'GRIP channel server: control API (publish, close) for backends and GRIP publishers',
       createDefaultStage: false,
       defaultIntegration: new HttpLambdaIntegration('ControlIntegration', props.handler),

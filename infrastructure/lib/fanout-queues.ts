@@ -8,15 +8,18 @@ import { fanoutQueues } from '#src/config/resources.js';
 export interface WorkerFeedOptions {
   /** Messages per invocation (≤ 10: the FIFO limit, applied to both lanes). */
   readonly batchSize: number;
-  /** Gathering time on the delayed lane; FIFO event sources do not support a batching window. */
-  readonly maxBatchingWindow: Duration;
   /** Concurrent invocations per event source mapping (2–1000). */
   readonly maxConcurrency: number;
 }
 
 export interface FanoutQueuesProps {
-  /** The worker's timeout: the source queues' visibility is `visibilityTimeoutFactor` × this. */
+  /** The worker's timeout: the source queues' visibility is `visibilityTimeoutFactor` × this (plus the window). */
   readonly workerTimeout: Duration;
+  /**
+   * How long the delayed lane's event source gathers messages before invoking (0 = none; FIFO event sources
+   * have no batching window). A message is already received, and its visibility running, while it waits.
+   */
+  readonly delayedBatchingWindow: Duration;
   /** Receives before SQS moves a message to its dead-letter queue. */
   readonly maxReceiveCount: number;
 }
@@ -39,29 +42,34 @@ export class FanoutQueues extends Construct {
   readonly orderedDeadLetter: Queue;
   readonly delayed: Queue;
   readonly delayedDeadLetter: Queue;
+  private readonly delayedBatchingWindow: Duration;
 
   constructor(scope: Construct, id: string, props: FanoutQueuesProps) {
     super(scope, id);
     const q = fanoutQueues;
+    this.delayedBatchingWindow = props.delayedBatchingWindow;
     const common: QueueProps = { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true, maxMessageSizeBytes };
     const deadLetter: QueueProps = { ...common, retentionPeriod: Duration.days(q.deadLetterRetentionDays) };
-    const source: QueueProps = {
+    // AWS's guidance for SQS event sources is visibility ≥ 6 × the function timeout; the batching window comes on
+    // top, because received messages wait in it, visibility running, for the batch to fill
+    // (docs/aws-stack-facts.md, "Queue visibility for SQS event sources").
+    const source = (batchingWindow: Duration): QueueProps => ({
       ...common,
       retentionPeriod: Duration.days(q.retentionDays),
-      visibilityTimeout: Duration.seconds(props.workerTimeout.toSeconds() * q.visibilityTimeoutFactor),
-    };
+      visibilityTimeout: Duration.seconds(props.workerTimeout.toSeconds() * q.visibilityTimeoutFactor + batchingWindow.toSeconds()),
+    });
 
     this.orderedDeadLetter = new Queue(this, 'OrderedDeadLetter', { ...deadLetter, fifo: q.orderedDeadLetter.fifo });
     this.delayedDeadLetter = new Queue(this, 'DelayedDeadLetter', { ...deadLetter, fifo: q.delayedDeadLetter.fifo });
     this.ordered = new Queue(this, 'Ordered', {
-      ...source,
+      ...source(Duration.seconds(0)),
       fifo: q.ordered.fifo,
       deduplicationScope: DeduplicationScope.MESSAGE_GROUP,
       fifoThroughputLimit: FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
       deadLetterQueue: { queue: this.orderedDeadLetter, maxReceiveCount: props.maxReceiveCount },
     });
     this.delayed = new Queue(this, 'Delayed', {
-      ...source,
+      ...source(props.delayedBatchingWindow),
       fifo: q.delayed.fifo,
       deadLetterQueue: { queue: this.delayedDeadLetter, maxReceiveCount: props.maxReceiveCount },
     });
@@ -82,7 +90,7 @@ export class FanoutQueues extends Construct {
     worker.addEventSource(
       new SqsEventSource(this.delayed, {
         batchSize: options.batchSize,
-        ...(options.maxBatchingWindow.toSeconds() > 0 ? { maxBatchingWindow: options.maxBatchingWindow } : {}),
+        ...(this.delayedBatchingWindow.toSeconds() > 0 ? { maxBatchingWindow: this.delayedBatchingWindow } : {}),
         maxConcurrency: options.maxConcurrency,
         reportBatchItemFailures: true,
       }),

@@ -29,6 +29,7 @@ export class GripChannelStack extends Stack {
     const gripKey = new GripKey(this, 'GripKey');
     const queues = new FanoutQueues(this, 'FanoutQueues', {
       workerTimeout: Duration.seconds(deploy.workerTimeoutSeconds),
+      delayedBatchingWindow: Duration.seconds(deploy.workerBatchingWindowSeconds),
       maxReceiveCount: deploy.maxReceiveCount,
     });
 
@@ -43,7 +44,6 @@ export class GripChannelStack extends Stack {
     webSocket.route({ connect: handlers.wsConnect.fn, message: handlers.wsMessage.fn, disconnect: handlers.wsDisconnect.fn });
     queues.feed(handlers.fanoutWorker.fn, {
       batchSize: deploy.workerBatchSize,
-      maxBatchingWindow: Duration.seconds(deploy.workerBatchingWindowSeconds),
       maxConcurrency: deploy.workerMaxConcurrency,
     });
     const control = new ControlApi(this, 'Control', {
@@ -72,8 +72,18 @@ export class GripChannelStack extends Stack {
       value: gripKey.secret.secretArn,
       description: 'The GRIP key (read it with aws secretsmanager get-secret-value --secret-id <this>)',
     });
-    new CfnOutput(this, 'OrderedDeadLetterQueueName', { value: queues.orderedDeadLetter.queueName });
-    new CfnOutput(this, 'DelayedDeadLetterQueueName', { value: queues.delayedDeadLetter.queueName });
+    // `npm run redrive -- --dlq <…DeadLetterQueueUrl> --to <…QueueUrl>` takes these as they are.
+    const queueUrls = [
+      ['OrderedQueueUrl', queues.ordered, 'Ordered fan-out lane (FIFO): redrive target of OrderedDeadLetterQueueUrl'],
+      ['OrderedDeadLetterQueueUrl', queues.orderedDeadLetter, 'Fan-out jobs SQS gave up on after maxReceiveCount receives'],
+      ['DelayedQueueUrl', queues.delayed, 'Delayed fan-out lane (retries, keep-alives): redrive target of DelayedDeadLetterQueueUrl'],
+      [
+        'DelayedDeadLetterQueueUrl',
+        queues.delayedDeadLetter,
+        'Deliveries dead-lettered after fanoutMaxAttempts, and delayed jobs SQS gave up on',
+      ],
+    ] as const;
+    for (const [id, queue, description] of queueUrls) new CfnOutput(this, id, { value: queue.queueUrl, description });
     new CfnOutput(this, 'AlarmTopicArn', { value: monitoring.topic.topicArn });
     new CfnOutput(this, 'DashboardName', { value: monitoring.dashboard.dashboardName });
   }

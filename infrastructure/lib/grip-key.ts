@@ -1,5 +1,5 @@
 import { Validations } from 'aws-cdk-lib';
-import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
+import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 
@@ -27,8 +27,8 @@ export class GripKey extends Construct {
     });
   }
 
-  /** GetSecretValue and DescribeSecret on this secret only. */
+  /** GetSecretValue on this secret only: the functions read the value at cold start and never describe it. */
   grantRead(grantee: IGrantable): Grant {
-    return this.secret.grantRead(grantee);
+    return Grant.addToPrincipal({ grantee, actions: ['secretsmanager:GetSecretValue'], resourceArns: [this.secret.secretArn] });
   }
 }

@@ -1,11 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import { type Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { CfnApi, type WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
-import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Grant, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { BuildOptions } from 'esbuild';
 import { runtimeSettingsToEnv } from '#src/config/settings.js';
 import type { StackConfig } from './config.js';
 import type { ConnectionsTable } from './connections-table.js';
@@ -14,7 +15,8 @@ import type { GripKey } from './grip-key.js';
 import { metricsNamespace, serviceName } from './observability.js';
 
 /** The Lambda entry files, `src/handlers/aws/<name>.ts`, each exporting `handler`. */
-export type HandlerName = 'ws-connect' | 'ws-message' | 'ws-disconnect' | 'control' | 'fanout-worker';
+export const lambdaEntries = ['ws-connect', 'ws-message', 'ws-disconnect', 'control', 'fanout-worker'] as const;
+export type HandlerName = (typeof lambdaEntries)[number];
 
 /** A queue a function may send to. */
 export type QueueLane = 'ordered' | 'delayed' | 'delayedDeadLetter';
@@ -70,7 +72,47 @@ export const esmRequireBanner =
   "import { createRequire as __bannerCreateRequire } from 'node:module'; const require = __bannerCreateRequire(import.meta.url);";
 
 /**
- * One Lambda handler: bundled locally with esbuild (never Docker) as an ESM `nodejs22.x` arm64 function, its own
+ * How every function is bundled (esbuild, locally, never Docker), shared with the bundle tests and
+ * `scripts/measure-bundles.ts` so they build what deploys.
+ *
+ * Nothing is external: the AWS SDK clients the handlers use are bundled from package-lock.json and tree-shaken
+ * (through their ES module builds, `module` first), so what runs on Lambda is the SDK the tests ran, not whichever
+ * version the runtime carries, and a cold start loads one file instead of resolving the runtime's SDK packages.
+ * Measured with `npx tsx scripts/measure-bundles.ts`: about twice the bytes, about half the import time
+ * (README.md, "Deploy to AWS", "Bundling").
+ */
+export const lambdaBundling = {
+  target: 'node22',
+  mainFields: ['module', 'main'],
+  banner: esmRequireBanner,
+  external: [] as readonly string[],
+} as const;
+
+/**
+ * esbuild's options for building every entry as the stack does, into `outdir` as `<entry>.mjs` (with source maps,
+ * without sources), for tests and measurements that run esbuild directly. `external` replaces `lambdaBundling`'s.
+ */
+export function lambdaBuildOptions(outdir: string, external: readonly string[] = lambdaBundling.external): BuildOptions {
+  return {
+    entryPoints: Object.fromEntries(lambdaEntries.map((e) => [e, `${projectRoot}src/handlers/aws/${e}.ts`])),
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: lambdaBundling.target,
+    mainFields: [...lambdaBundling.mainFields],
+    banner: { js: lambdaBundling.banner },
+    external: [...external],
+    minify: true,
+    sourcemap: true,
+    sourcesContent: false,
+    logLevel: 'error',
+  };
+}
+
+/**
+ * One Lambda handler: bundled locally with esbuild (never Docker, `lambdaBundling`) as an ESM `nodejs22.x` arm64 function, its own
  * log group with retention, its own role that can write only to that log group, and exactly the environment and
  * grants its `access` declares.
  */
@@ -127,10 +169,10 @@ export class HandlerFunction extends Construct {
       bundling: {
         forceDockerBundling: false,
         format: OutputFormat.ESM,
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        banner: esmRequireBanner,
-        externalModules: ['@aws-sdk/*'],
+        target: lambdaBundling.target,
+        mainFields: [...lambdaBundling.mainFields],
+        banner: lambdaBundling.banner,
+        externalModules: [...lambdaBundling.external],
         minify: true,
         sourceMap: true,
         sourcesContent: false,
@@ -140,7 +182,11 @@ export class HandlerFunction extends Construct {
     if (access.table) table.grantItems(this.fn);
     if (access.table === 'itemsAndChannelIndex') table.grantChannelIndexQuery(this.fn);
     if (access.gripKey) gripKey.grantRead(this.fn);
-    for (const lane of access.sendTo ?? []) lanes[lane].grantSendMessages(this.fn);
+    // SendMessageBatch is all the queue adapter calls (authorized as sqs:SendMessage); it never reads queue
+    // attributes or looks up URLs, which `grantSendMessages` would add. SSE-SQS needs no KMS grant.
+    for (const lane of access.sendTo ?? []) {
+      Grant.addToPrincipal({ grantee: this.fn, actions: ['sqs:SendMessage'], resourceArns: [lanes[lane].queueArn] });
+    }
     if (access.manageConnections) {
       stage.grantManagementApiAccess(this.fn);
       const cfnApi = stage.api.node.defaultChild;

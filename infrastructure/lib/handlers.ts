@@ -8,7 +8,8 @@ import { HandlerFunction, type HandlerAccess, type HandlerName, type HandlerReso
  */
 export const handlerAccess = {
   'ws-connect': { table: 'items', gripKey: true, backend: true, sendTo: ['ordered', 'delayed'] },
-  'ws-message': { table: 'items', gripKey: true, backend: true, sendTo: ['ordered', 'delayed'], manageConnections: true },
+  // ws-message only schedules keep-alives (delayed); what it sends to its own connection goes straight out.
+  'ws-message': { table: 'items', gripKey: true, backend: true, sendTo: ['delayed'], manageConnections: true },
   'ws-disconnect': { table: 'items', gripKey: true, backend: true },
   control: { gripKey: true, sendTo: ['ordered'] },
   'fanout-worker': {

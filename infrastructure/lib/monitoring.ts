@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import {
   Alarm,
   AlarmStatusWidget,
@@ -12,6 +12,7 @@ import {
   type IMetric,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
@@ -114,6 +115,8 @@ export class Monitoring extends Construct {
       }),
     );
 
+    this.allowAlarmsToPublish();
+
     this.dashboard = new Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
     const minute = Duration.minutes(1);
     const graph = (title: string, left: IMetric[], right: IMetric[] = []) => new GraphWidget({ title, width: 8, left, right });
@@ -182,6 +185,28 @@ export class Monitoring extends Construct {
         'Worker duration (ms)',
         ['p50', 'p99', 'Maximum'].map((s) => props.worker.metricDuration({ period: minute, statistic: s, label: s })),
       ),
+    );
+  }
+
+  /**
+   * The topic's policy. `enforceSSL` gives the topic a resource policy whose only statement denies requests
+   * without TLS, and a topic policy replaces SNS's default one (which let the account, and so CloudWatch acting
+   * for it, publish): without an Allow for CloudWatch every alarm action fails with "not authorized to perform:
+   * SNS:Publish". This allows exactly this stack's alarms, from this account (docs/aws-stack-facts.md, "Alarm
+   * notifications").
+   */
+  private allowAlarmsToPublish(): void {
+    this.topic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'AllowThisStacksAlarmsToPublish',
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
+          ArnEquals: { 'aws:SourceArn': this.alarms.map((a) => a.alarmArn) },
+        },
+      }),
     );
   }
 }

@@ -1,4 +1,4 @@
-import { Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import { WebSocketApi as WebSocketApiL2, WebSocketStage, type ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -37,6 +37,8 @@ export class WebSocketApi extends Construct {
   constructor(scope: Construct, id: string, props: WebSocketApiProps) {
     super(scope, id);
     this.api = new WebSocketApiL2(this, 'Api', {
+      // The console and CLI list APIs by name; the stack's name tells staging from production.
+      apiName: `${Stack.of(this).stackName}-websocket`,
       description: 'GRIP channel server: client WebSocket connections, proxied to the backend as WebSocket-over-HTTP',
     });
     const accessLogSettings = jsonAccessLog(this, 'AccessLogs', props.logRetention, {

@@ -118,7 +118,7 @@ export const deploySettings = {
     type: 'integer',
     context: 'workerMaxConcurrency',
     env: 'WORKER_MAX_CONCURRENCY',
-    default: 20,
+    default: 10,
     min: 2,
     max: 1000,
     description: 'Event source mapping maximum concurrency: concurrent worker invocations per queue.',
@@ -148,7 +148,8 @@ export const deploySettings = {
     default: 0,
     min: 0,
     max: 300,
-    description: 'How long the event source mapping gathers messages before invoking (0 = lowest latency).',
+    description:
+      "How long the delayed lane's event source mapping gathers messages before invoking (0 = lowest latency); added to that queue's visibility.",
   },
   maxReceiveCount: {
     type: 'integer',

@@ -58,7 +58,7 @@ export async function redrive(options: RedriveOptions): Promise<RedriveResult> {
     );
     taskHandle = started.TaskHandle ?? '';
   } catch (e) {
-    if (!isUnsupported(e)) throw e;
+    if (!isMoveTaskUnsupported(e)) throw e;
     log('this SQS endpoint has no StartMessageMoveTask; moving messages by receive, send and delete');
     return { method: 'receive-send-delete', moved: await moveByHand(options, log) };
   }
@@ -75,16 +75,21 @@ async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
   return arn;
 }
 
-function isUnsupported(thrown: unknown): boolean {
-  const { name, message, status } = describeAwsError(thrown);
-  return (
-    name === 'UnsupportedOperation' ||
-    name === 'InvalidAction' ||
-    name === 'UnknownOperationException' ||
-    /unknown|not supported|unsupported|invalid action/i.test(message) ||
-    status === 404 ||
-    status === 501
-  );
+/**
+ * Error codes meaning "this endpoint has no such action": SQS's `InvalidAction` (fauxqs answers a
+ * StartMessageMoveTask with 400 `InvalidAction` "Unknown action: StartMessageMoveTask") and Smithy servers'
+ * `UnknownOperationException`.
+ */
+const MISSING_ACTION_CODES = new Set(['InvalidAction', 'UnknownOperationException']);
+
+/**
+ * True only when the endpoint does not implement StartMessageMoveTask (an emulator), so moving by hand is the only
+ * way. Any other failure is an answer about this move and is reported: SQS's own `UnsupportedOperation` (AWS
+ * refuses a move it does not support, e.g. from a queue that is not a dead-letter queue),
+ * `ResourceNotFoundException`, access denied, throttling, a 404 or a message that happens to say "unknown".
+ */
+export function isMoveTaskUnsupported(thrown: unknown): boolean {
+  return MISSING_ACTION_CODES.has(describeAwsError(thrown).name);
 }
 
 async function waitForTask(

@@ -40,7 +40,7 @@ describe('stack configuration from context', () => {
 
   it('rejects an out-of-range integer with the key, the value and the range', () => {
     const e = errorOf({ targetUrl: target, workerMaxConcurrency: 1 });
-    expect(e.message).toContain('context "workerMaxConcurrency" is 1; it must be an integer from 2 to 1000 (default 20)');
+    expect(e.message).toContain('context "workerMaxConcurrency" is 1; it must be an integer from 2 to 1000 (default 10)');
     const s = errorOf({ targetUrl: target, fanoutConcurrency: '5000' });
     expect(s.message).toContain('context "fanoutConcurrency" is "5000"; it must be an integer from 1 to 2000');
     const n = errorOf({ targetUrl: target, workerBatchSize: 'ten' });
@@ -90,7 +90,7 @@ describe('stack configuration from context', () => {
       logLevel: 'INFO',
       alarmEmail: undefined,
       tracing: false,
-      apiGatewayCloudWatchRole: true,
+      apiGatewayCloudWatchRole: false,
     });
     expect(config.deploy.workerMemoryMb).toBe(1769);
     expect(config.runtime.fanoutConcurrency).toBe(100);
@@ -115,6 +115,23 @@ describe('cdk synth with bad context (the CLI path)', () => {
     const out = run(cdkJsonContext());
     expect(out.status).toBe(1);
     expect(out.stderr).toContain('Configuration error: context "targetUrl" is missing and TARGET_URL is not set');
+  });
+
+  it('exits 1 with one line naming the keys and the quota when the fan-out could crowd clients out of the API Gateway quota', () => {
+    const out = run({ ...cdkJsonContext(), targetUrl: 'https://backend.example.com/', workerMaxConcurrency: 20 });
+    expect(out.status).toBe(1);
+    const lines = out.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^Configuration error: the fan-out can keep 4,000 Management API requests in flight/);
+    for (const key of [
+      'workerMaxConcurrency 20',
+      'fanoutConcurrency 100',
+      'stageBurstLimit 2000',
+      'controlBurstLimit 1000',
+      'accountRequestQuota 10000',
+    ]) {
+      expect(lines[0]).toContain(key);
+    }
   });
 
   it('exits 1 naming the key, value and range of an out-of-range value', () => {

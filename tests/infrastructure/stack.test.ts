@@ -8,6 +8,8 @@ const context = {
   targetUrl: 'https://backend.example.com/ws',
   workerBatchSize: 7,
   workerMaxConcurrency: 42,
+  // 2 lanes × 42 × 250 in flight + the stage bursts (600, 80) fit a raised quota's burst of 25,000.
+  accountRequestQuota: 50_000,
   workerBatchingWindowSeconds: 3,
   workerTimeoutSeconds: 90,
   workerMemoryMb: 3008,
@@ -25,6 +27,8 @@ const context = {
   backendTimeoutMs: 20_000,
   gripIss: 'my-iss',
   logLevel: 'debug',
+  stackName: 'GripStaging',
+  apiGatewayCloudWatchRole: true,
 };
 
 const functions = ['WsConnect', 'WsMessage', 'WsDisconnect', 'Control', 'FanoutWorker'] as const;
@@ -111,6 +115,8 @@ describe('WebSocket API', () => {
     expect(targets.$default).toContain(fn('WsMessage').id);
     expect(targets.$disconnect).toContain(fn('WsDisconnect').id);
     for (const r of routes) expect(r.Properties.RouteResponseSelectionExpression).toBeUndefined();
+    // Named after the stack (the console lists APIs by name), not CDK's construct id "Api".
+    expect(resources[idOf('AWS::ApiGatewayV2::Api', 'WebSocketApi')]?.Properties.Name).toBe('GripStaging-websocket');
     template.resourcePropertiesCountIs('AWS::ApiGatewayV2::Integration', { IntegrationType: 'AWS_PROXY' }, 4);
   });
 
@@ -135,10 +141,37 @@ describe('WebSocket API', () => {
   });
 });
 
+describe("API Gateway's account-level CloudWatch Logs role", () => {
+  it('is left alone by default: no role, no account setting, so a second stack cannot replace the first one', () => {
+    const defaults = synthesize({ targetUrl: context.targetUrl });
+    try {
+      defaults.template.resourceCountIs('AWS::ApiGateway::Account', 0);
+      const apiGatewayRoles = Object.values(defaults.template.findResources('AWS::IAM::Role')).filter((r) =>
+        JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('apigateway.amazonaws.com'),
+      );
+      expect(apiGatewayRoles).toEqual([]);
+      const { resource: stage } = resourceByPrefix(defaults.template, 'AWS::ApiGatewayV2::Stage', 'WebSocketStage');
+      expect(stage.DependsOn).toBeUndefined();
+    } finally {
+      defaults.dispose();
+    }
+  });
+
+  it('is created, retained on delete and set as the account setting with apiGatewayCloudWatchRole=true', () => {
+    const { id, resource } = resourceByPrefix(template, 'AWS::ApiGateway::Account', 'ApiGatewayLoggingAccount');
+    expect(JSON.stringify(resource.Properties.CloudWatchRoleArn)).toContain('ApiGatewayLoggingRole');
+    template.hasResource('AWS::IAM::Role', {
+      Properties: { AssumeRolePolicyDocument: { Statement: [{ Principal: { Service: 'apigateway.amazonaws.com' } }] } },
+      DeletionPolicy: 'Retain',
+    });
+    expect(resourceByPrefix(template, 'AWS::ApiGatewayV2::Stage', 'WebSocketStage').resource.DependsOn).toEqual([id]);
+  });
+});
+
 describe('control API', () => {
   it('sends every request ($default) to the control handler through an HTTP API with throttling and access logs', () => {
     const apiId = idOf('AWS::ApiGatewayV2::Api', 'ControlApi');
-    expect(resources[apiId]?.Properties.ProtocolType).toBe('HTTP');
+    expect(resources[apiId]?.Properties).toMatchObject({ ProtocolType: 'HTTP', Name: 'GripStaging-control' });
     const route = Object.values(template.findResources('AWS::ApiGatewayV2::Route')).find((r) => r.Properties.ApiId.Ref === apiId);
     expect(route?.Properties.RouteKey).toBe('$default');
     const integrationId = route?.Properties.Target['Fn::Join'][1][1].Ref as string;
@@ -178,7 +211,7 @@ describe('Connections table', () => {
 });
 
 describe('fan-out queues', () => {
-  it('are encrypted, 1 MiB, FIFO where ordered, with visibility 6 × the worker timeout and redrive to their own DLQ', () => {
+  it('are encrypted, 1 MiB, FIFO where ordered, with visibility 6 × the worker timeout (+ batching window) and redrive to their own DLQ', () => {
     const q = (name: Parameters<typeof queueId>[0]) => resources[queueId(name)]?.Properties ?? {};
     for (const name of ['Ordered', 'Delayed', 'OrderedDeadLetter', 'DelayedDeadLetter'] as const) {
       expect(q(name)).toMatchObject({ SqsManagedSseEnabled: true, MaximumMessageSize: 1_048_576 });
@@ -187,11 +220,13 @@ describe('fan-out queues', () => {
     expect(q('OrderedDeadLetter').FifoQueue).toBe(true);
     expect(q('Delayed').FifoQueue).toBeUndefined();
     expect(q('DelayedDeadLetter').FifoQueue).toBeUndefined();
+    // Visibility covers six worker timeouts, plus on the delayed lane the 3 s batching window its messages wait in.
+    expect(q('Ordered').VisibilityTimeout).toBe(6 * 90);
+    expect(q('Delayed').VisibilityTimeout).toBe(6 * 90 + 3);
     for (const [source, dlq] of [
       ['Ordered', 'OrderedDeadLetter'],
       ['Delayed', 'DelayedDeadLetter'],
     ] as const) {
-      expect(q(source).VisibilityTimeout).toBe(6 * 90);
       expect(q(source).RedrivePolicy).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': [queueId(dlq), 'Arn'] }, maxReceiveCount: 8 });
       expect(q(dlq).MessageRetentionPeriod).toBeGreaterThan(q(source).MessageRetentionPeriod);
     }
@@ -235,15 +270,7 @@ describe('functions', () => {
   const expectedEnv: Record<FunctionName, string[]> = {
     // DELAYED_QUEUE_URL: an OPEN reply's keep-alive schedules its first heartbeat on the delayed lane.
     WsConnect: ['TABLE_NAME', 'GRIP_KEY_SECRET_ARN', 'TARGET_URL', 'GRIP_ISS', 'ORDERED_QUEUE_URL', 'DELAYED_QUEUE_URL'],
-    WsMessage: [
-      'TABLE_NAME',
-      'GRIP_KEY_SECRET_ARN',
-      'TARGET_URL',
-      'GRIP_ISS',
-      'ORDERED_QUEUE_URL',
-      'DELAYED_QUEUE_URL',
-      'MANAGEMENT_API_ENDPOINT',
-    ],
+    WsMessage: ['TABLE_NAME', 'GRIP_KEY_SECRET_ARN', 'TARGET_URL', 'GRIP_ISS', 'DELAYED_QUEUE_URL', 'MANAGEMENT_API_ENDPOINT'],
     WsDisconnect: ['TABLE_NAME', 'GRIP_KEY_SECRET_ARN', 'TARGET_URL', 'GRIP_ISS'],
     Control: ['GRIP_KEY_SECRET_ARN', 'ORDERED_QUEUE_URL'],
     FanoutWorker: ['TABLE_NAME', 'ORDERED_QUEUE_URL', 'DELAYED_QUEUE_URL', 'DELAYED_DLQ_URL', 'MANAGEMENT_API_ENDPOINT'],
@@ -306,11 +333,11 @@ describe('functions', () => {
 });
 
 describe('IAM', () => {
-  const items = ['BatchGetItem', 'BatchWriteItem', 'ConditionCheckItem', 'DeleteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'].map(
-    (a) => `dynamodb:${a} → table`,
-  );
-  const send = (queue: string) => ['GetQueueAttributes', 'GetQueueUrl', 'SendMessage'].map((a) => `sqs:${a} → ${queue}`);
-  const secret = ['secretsmanager:DescribeSecret → gripKey', 'secretsmanager:GetSecretValue → gripKey'];
+  // Exactly the calls the adapters make: no BatchGetItem or ConditionCheckItem, no DescribeSecret, and for sends
+  // only SendMessage (SendMessageBatch), not the attribute and URL reads CDK's grantSendMessages adds.
+  const items = ['BatchWriteItem', 'DeleteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'].map((a) => `dynamodb:${a} → table`);
+  const send = (queue: string) => [`sqs:SendMessage → ${queue}`];
+  const secret = ['secretsmanager:GetSecretValue → gripKey'];
   const logs = ['logs:CreateLogStream → ownLogs', 'logs:PutLogEvents → ownLogs'];
   const manage =
     'execute-api:ManageConnections → arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:wsApi/live/*/@connections/*';
@@ -318,7 +345,8 @@ describe('IAM', () => {
     ['ChangeMessageVisibility', 'DeleteMessage', 'GetQueueAttributes', 'GetQueueUrl', 'ReceiveMessage'].map((a) => `sqs:${a} → ${queue}`);
   const expected: Record<FunctionName, string[]> = {
     WsConnect: [...logs, ...items, ...secret, ...send('ordered'), ...send('delayed')],
-    WsMessage: [...logs, ...items, ...secret, ...send('ordered'), ...send('delayed'), manage],
+    // ws-message only schedules keep-alives (delayed lane); its replies go straight to the Management API.
+    WsMessage: [...logs, ...items, ...secret, ...send('delayed'), manage],
     WsDisconnect: [...logs, ...items, ...secret],
     Control: [...logs, ...secret, ...send('ordered')],
     FanoutWorker: [
@@ -478,6 +506,41 @@ describe('alarms and dashboard', () => {
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com', TopicArn: topic() });
   });
 
+  it("let CloudWatch publish to the topic for exactly this stack's alarms, from this account, and deny non-TLS requests", () => {
+    const policies = Object.values(template.findResources('AWS::SNS::TopicPolicy'));
+    expect(policies).toHaveLength(1);
+    const policy = policies[0]?.Properties;
+    expect(policy.Topics).toEqual([topic()]);
+    const statements = policy.PolicyDocument.Statement as Record<string, unknown>[];
+    const alarmArns = Object.keys(template.findResources('AWS::CloudWatch::Alarm'))
+      .sort()
+      .map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] }));
+    expect(alarmArns).toHaveLength(6);
+    const allow = statements.filter((s) => s.Effect === 'Allow');
+    expect(allow).toEqual([
+      {
+        Sid: 'AllowThisStacksAlarmsToPublish',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: 'sns:Publish',
+        Resource: topic(),
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+          ArnEquals: { 'aws:SourceArn': expect.arrayContaining(alarmArns) },
+        },
+      },
+    ]);
+    expect((allow[0]?.Condition as { ArnEquals: { 'aws:SourceArn': unknown[] } }).ArnEquals['aws:SourceArn']).toHaveLength(6);
+    expect(statements.filter((s) => s.Effect === 'Deny')).toEqual([
+      expect.objectContaining({
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        Principal: '*',
+        Action: 'sns:Publish',
+        Resource: topic(),
+      }),
+    ]);
+  });
+
   it('has a dashboard with connections, messages, deliveries, queues and backend latency', () => {
     const body = JSON.stringify(Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]?.Properties.DashboardBody);
     for (const n of [
@@ -499,12 +562,14 @@ describe('alarms and dashboard', () => {
 });
 
 describe('outputs', () => {
-  it('give the WebSocket URL, the control API URL, the secret ARN and both DLQ names, and README.md uses them', () => {
+  it('give the WebSocket URL, the control API URL, the secret ARN and all four queue URLs, and README.md uses them', () => {
     const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
     expect(JSON.stringify(outputs.WebSocketUrl?.Value)).toContain('"wss://"');
     expect(outputs.ControlApiUrl?.Value).toEqual({ 'Fn::GetAtt': [idOf('AWS::ApiGatewayV2::Api', 'ControlApi'), 'ApiEndpoint'] });
-    expect(outputs.OrderedDeadLetterQueueName?.Value).toEqual({ 'Fn::GetAtt': [queueId('OrderedDeadLetter'), 'QueueName'] });
-    expect(outputs.DelayedDeadLetterQueueName?.Value).toEqual({ 'Fn::GetAtt': [queueId('DelayedDeadLetter'), 'QueueName'] });
+    // The four queue URLs, as `npm run redrive -- --dlq <url> --to <url>` takes them.
+    for (const name of ['Ordered', 'OrderedDeadLetter', 'Delayed', 'DelayedDeadLetter'] as const) {
+      expect(outputs[`${name}QueueUrl`]?.Value, name).toEqual({ Ref: queueId(name) });
+    }
     const docs = readFileSync(new URL('README.md', projectRoot), 'utf8');
     for (const name of Object.keys(outputs)) expect(docs, name).toContain(name);
   });

@@ -108,30 +108,50 @@ function documentClient(): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
 }
 
+/** The fan-out queue lanes a function was given (`ORDERED_QUEUE_URL`, `DELAYED_QUEUE_URL`); either may be absent. */
+export interface QueueLaneUrls {
+  readonly ordered: string | undefined;
+  readonly delayed: string | undefined;
+}
+
 /**
- * The queue as a function with only the ordered lane sees it (the stack grants each function only the queues it
- * uses): entries for a lane it has no URL for fail with a value naming the variable, never a throw.
+ * The queue as a function sees it. The stack gives each function only the lanes it sends to
+ * (`infrastructure/lib/handlers.ts`, `handlerAccess`): ws-message, say, only schedules keep-alives on the delayed
+ * lane. An entry for a lane without a URL fails the call with a value naming the variable, before anything is
+ * sent; it never throws and never goes to the other lane.
+ *
+ * @param connect builds the real queue for two URLs; with one lane configured it gets that URL twice and only
+ *   ever receives entries for that lane.
  */
+export function laneCheckedQueue(urls: QueueLaneUrls, connect: (ordered: string, delayed: string) => FanoutQueue): FanoutQueue {
+  const { ordered, delayed } = urls;
+  if (ordered !== undefined && delayed !== undefined) return connect(ordered, delayed);
+  const only = ordered ?? delayed;
+  const inner = only === undefined ? null : connect(only, only);
+  return {
+    enqueue(entries: readonly QueueEntry[]): Promise<Result<void, QueueError>> {
+      const needsDelayed = entries.some((e) => e.delaySeconds !== undefined);
+      const needsOrdered = entries.some((e) => e.delaySeconds === undefined);
+      const missing =
+        needsDelayed && delayed === undefined ? 'DELAYED_QUEUE_URL' : needsOrdered && ordered === undefined ? 'ORDERED_QUEUE_URL' : null;
+      if (missing !== null || inner === null) {
+        return Promise.resolve(err({ kind: 'invalid', message: `${missing ?? 'ORDERED_QUEUE_URL'} is not configured for this function` }));
+      }
+      return inner.enqueue(entries);
+    },
+  };
+}
+
 function fanoutQueue(env: AwsEnvironment, sqs: SQSClient, log: Log): FanoutQueue {
-  const ordered = env.ORDERED_QUEUE_URL;
-  const delayed = env.DELAYED_QUEUE_URL;
-  if (ordered !== undefined && delayed !== undefined) {
+  return laneCheckedQueue({ ordered: env.ORDERED_QUEUE_URL, delayed: env.DELAYED_QUEUE_URL }, (orderedQueueUrl, delayedQueueUrl) => {
     return new SqsFanoutQueue({
       client: sqs,
-      orderedQueueUrl: ordered,
-      delayedQueueUrl: delayed,
+      orderedQueueUrl,
+      delayedQueueUrl,
       ...(env.DELAYED_DLQ_URL ? { deadLetterQueueUrl: env.DELAYED_DLQ_URL } : {}),
       log,
     });
-  }
-  const inner = ordered !== undefined ? new SqsFanoutQueue({ client: sqs, orderedQueueUrl: ordered, delayedQueueUrl: ordered, log }) : null;
-  return {
-    async enqueue(entries: readonly QueueEntry[]): Promise<Result<void, QueueError>> {
-      const notConfigured = (name: string) => err<QueueError>({ kind: 'invalid', message: `${name} is not configured for this function` });
-      if (entries.some((e) => e.delaySeconds !== undefined)) return notConfigured('DELAYED_QUEUE_URL');
-      return inner === null ? notConfigured('ORDERED_QUEUE_URL') : inner.enqueue(entries);
-    },
-  };
+  });
 }
 
 /** Functions without `MANAGEMENT_API_ENDPOINT` may not touch connections; say so instead of failing obscurely. */

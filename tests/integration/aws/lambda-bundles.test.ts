@@ -1,6 +1,6 @@
 /**
- * The Lambda functions as they deploy: each entry bundled by esbuild with the stack's options (ESM, node22,
- * `@aws-sdk/*` external, the `require` banner), imported like the Lambda runtime imports it (top-level await at
+ * The Lambda functions as they deploy: each entry bundled by esbuild with the stack's options (`lambdaBuildOptions`:
+ * ESM, node22, the AWS SDK bundled, the `require` banner), imported like the Lambda runtime imports it (top-level await at
  * cold start, configuration from environment variables, the GRIP key from Secrets Manager), and invoked with
  * API Gateway/SQS events. AWS is stood in for by dynalite, fauxqs, the local Management API and a minimal
  * Secrets Manager endpoint, reached through the SDK's standard `AWS_ENDPOINT_URL_*` variables.
@@ -14,7 +14,7 @@ import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { esmRequireBanner } from '#infrastructure/lib/handler-function.js';
+import { lambdaBuildOptions, lambdaEntries } from '#infrastructure/lib/handler-function.js';
 import { WebSocketReply, readWebSocketRequest, verifyGripSig } from '#src/client/index.js';
 import { createNodeHandler } from '#src/client/node.js';
 import { connectionsTable } from '#src/config/resources.js';
@@ -35,7 +35,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsSe
 
 const KEY = 'bundle-test-key-0123456789';
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:grip-key';
-const entries = ['ws-connect', 'ws-message', 'ws-disconnect', 'control', 'fanout-worker'] as const;
+const entries = lambdaEntries;
 const outdir = join(process.cwd(), '.lambda-bundles');
 
 /** Connections the Management API posts to: a recording sink, since the subject here is the worker bundle. */
@@ -140,20 +140,7 @@ describe('Lambda bundles boot from their environment and handle real events', ()
     });
 
     mkdirSync(outdir, { recursive: true });
-    await build({
-      entryPoints: Object.fromEntries(entries.map((e) => [e, `src/handlers/aws/${e}.ts`])),
-      outdir,
-      outExtension: { '.js': '.mjs' },
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node22',
-      mainFields: ['module', 'main'],
-      banner: { js: esmRequireBanner },
-      external: ['@aws-sdk/*'],
-      minify: true,
-      logLevel: 'silent',
-    });
+    await build(lambdaBuildOptions(outdir));
     for (const e of entries) modules[e] = (await import(pathToFileURL(join(outdir, `${e}.mjs`)).href)) as { handler: unknown };
   }, 120_000);
 

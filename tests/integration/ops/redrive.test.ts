@@ -3,10 +3,11 @@ import {
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
+  StartMessageMoveTaskCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redrive } from '#src/ops/redrive.js';
+import { isMoveTaskUnsupported, redrive } from '#src/ops/redrive.js';
 import type { FanoutQueueUrls } from '#src/local/provision.js';
 import { startLocalFanoutQueues, type LocalFanoutQueues } from '#test-helpers/local-sqs.js';
 
@@ -26,6 +27,27 @@ describe('redrive of dead-letter queues (local SQS, without StartMessageMoveTask
         'ApproximateNumberOfMessages'
       ],
     );
+
+  it("recognizes fauxqs's answer to StartMessageMoveTask as a missing action, the one case that moves by hand", async () => {
+    const arn = async (url: string) =>
+      (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes?.['QueueArn'];
+    const thrown = await sqs.send(new StartMessageMoveTaskCommand({ SourceArn: await arn(urls.delayedDeadLetterQueueUrl) })).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(thrown).toMatchObject({ name: 'InvalidAction', $metadata: { httpStatusCode: 400 } });
+    expect(isMoveTaskUnsupported(thrown)).toBe(true);
+
+    const lines: string[] = [];
+    const result = await redrive({
+      sqs,
+      deadLetterQueueUrl: urls.delayedDeadLetterQueueUrl,
+      destinationQueueUrl: urls.delayedQueueUrl,
+      log: (line) => lines.push(line),
+    });
+    expect(result).toEqual({ method: 'receive-send-delete', moved: 0 });
+    expect(lines[0]).toBe('this SQS endpoint has no StartMessageMoveTask; moving messages by receive, send and delete');
+  });
 
   it('moves every message of the standard DLQ back, keeping bodies and the reason attribute', async () => {
     for (let i = 0; i < 23; i++) {
