@@ -350,7 +350,7 @@ export class ControlClient {
       }
       query.set('limit', String(options.limit));
     }
-    const search = query.size > 0 ? `?${query}` : '';
+    const search = query.toString() === '' ? '' : `?${query}`;
     const url = `${this.#baseUrl}channels/${encodeURIComponent(checkChannel(channel))}/messages${search}`;
     const error = (code: ControlErrorCode, message: string, details: ControlErrorDetails) => new ControlError(code, message, details);
     const answer = await this.#send({ method: 'GET', url, body: null, answers: [410], error });
