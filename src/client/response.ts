@@ -54,8 +54,11 @@ export interface KeepAliveOptions {
 
 /**
  * Pushpin's publish filters (`c:{"type":"subscribe",…,"filters":[…]}`), applied per subscriber when an item is
- * published: `skip-self` (not to the connection whose filter meta `user` equals the item's `meta.sender`),
- * `skip-users`, `require-sub`, `build-id`, `var-subst`. Other names are passed on as given.
+ * published. They compare the connection's filter meta ({@link WebSocketReply.setFilterMeta}) with the item's
+ * `meta` (names are exact): `skip-self` drops the item for the connection whose `user` equals the item's `sender`;
+ * `skip-users` for each `user` in the item's comma-separated `skip_users`; `require-sub` unless the connection is
+ * subscribed to the item's `require_sub` channel; `var-subst` replaces `%(name)s` in the content with the
+ * connection's meta `name`; `build-id` is for HTTP streaming. Pushpin ignores names it does not know.
  */
 export type SubscribeFilter = 'skip-self' | 'skip-users' | 'require-sub' | 'build-id' | 'var-subst' | (string & {});
 
@@ -235,11 +238,11 @@ export class WebSocketReply {
   }
 
   /**
-   * Detaches the backend from this connection, as Pushpin does: the server stops forwarding the client's frames
-   * to the backend, sends the backend one `CLOSE` request, and keeps the client connected with its
-   * subscriptions, so it goes on receiving what is published (a push-only connection). Only publishes reach the
-   * client from then on. This server follows Pushpin here once its issue 11 lands; until then it ignores
-   * `detach` (see the README's list of differences).
+   * Detaches the backend from this connection, as Pushpin does: the backend gets one last request, a `CLOSE` without
+   * a code; the client's later frames are read and discarded; the client stays connected with its subscriptions
+   * and keeps receiving what is published (a push-only connection); when it finally closes, the proxy answers the
+   * close itself and the backend hears nothing more. This server follows Pushpin here once its issue 11 lands;
+   * until then it ignores `detach` (see the README's list of differences).
    *
    * @example
    * reply.accept().subscribe('news').detach();
