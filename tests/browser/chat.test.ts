@@ -73,8 +73,8 @@ async function say(page: Page, text: string): Promise<void> {
   await page.locator('#text').press('Enter');
 }
 
-async function connected(page: Page, as: string): Promise<void> {
-  await expect.poll(() => statusText(page), { timeout: 10_000 }).toContain(`as ${as}.`);
+async function connected(page: Page, as: string, timeout = 10_000): Promise<void> {
+  await expect.poll(() => statusText(page), { timeout }).toContain(`as ${as}.`);
 }
 
 describe('the chat page', () => {
@@ -160,8 +160,9 @@ describe('the chat page', () => {
     await erin.screenshot({ path: join(SCREENSHOTS, '6-server-down.png') });
 
     stack = await startLocal({ ...stackOptions, worker: { waitTimeSeconds: 1 } });
-    await connected(erin, 'erin');
-    await connected(frank, 'frank');
+    // The next attempt comes when the page's backoff says: up to 8 s if one more failed while the stack started.
+    await connected(erin, 'erin', 20_000);
+    await connected(frank, 'frank', 20_000);
     for (const page of [erin, frank]) {
       await expect.poll(() => logText(page), { timeout: 10_000 }).toContain('erin: typed while the server was down');
     }
@@ -170,7 +171,7 @@ describe('the chat page', () => {
     await erin.screenshot({ path: join(SCREENSHOTS, '7-after-restart.png') });
     await erin.context().close();
     await frank.context().close();
-  });
+  }, 60_000);
 });
 
 /** Starts Chromium with the DevTools protocol on a free port; resolves with its endpoint once it listens. */
