@@ -1,13 +1,13 @@
 /**
  * Benchmark 2, CPU per delivery: µs of this process's CPU (`process.cpuUsage`, user + system) per
- * `postToConnection` with L = 0, for the Management API paths (the full SDK client, and SignedHttpConnectionGateway
+ * `postToConnection` with L = 0, for the Management API paths (the full SDK client, and SignedHttpConnectionSender
  * as deployed) and for local mode's in-process `direct` gateway, as bare adapter calls and through the worker.
  */
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import pLimit from 'p-limit';
-import { ApiGatewayConnectionGateway, createManagementApiClient } from '#src/adapters/apigw-connection-gateway.js';
-import { SignedHttpConnectionGateway } from '#src/adapters/signed-http-connection-gateway.js';
-import type { ConnectionGateway } from '#src/domain/ports.js';
+import { ApiGatewayConnectionSender, createManagementApiClient } from '#src/adapters/apigw-connection-sender.js';
+import { SignedHttpConnectionSender } from '#src/adapters/signed-http-connection-sender.js';
+import type { ConnectionSender } from '#src/domain/ports.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#src/local/services.js';
 import { efficiencyAudience } from './lib/audience.js';
 import { epochNow } from './lib/clock.js';
@@ -56,14 +56,14 @@ export async function benchCpu(ctx: BenchContext): Promise<Table> {
     maxSockets: CONCURRENCY,
     credentials: LOCAL_CREDENTIALS,
   });
-  const oursGateway = new ApiGatewayConnectionGateway({ client: ours });
-  const signed = new SignedHttpConnectionGateway({
+  const oursGateway = new ApiGatewayConnectionSender({ client: ours });
+  const signed = new SignedHttpConnectionSender({
     endpoint: endpoints.managementApiEndpoint,
     region: LOCAL_REGION,
     credentials: LOCAL_CREDENTIALS,
     maxSockets: CONCURRENCY,
   });
-  const defaultGateway: ConnectionGateway = {
+  const defaultGateway: ConnectionSender = {
     async post(connectionId, data) {
       await defaultClient.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: data }));
       return { kind: 'ok' };
@@ -108,12 +108,12 @@ export async function benchCpu(ctx: BenchContext): Promise<Table> {
     const rows: Row[] = [
       { name: 'baseline: default SDK client, bare send()', calls: int(n), run: () => bareCalls(ctx, defaultGateway, family, message) },
       {
-        name: 'full SDK client: ApiGatewayConnectionGateway, bare post()',
+        name: 'full SDK client: ApiGatewayConnectionSender, bare post()',
         calls: int(n),
         run: () => bareCalls(ctx, oursGateway, family, message),
       },
-      { name: 'SignedHttpConnectionGateway (deployed), bare post()', calls: int(n), run: () => bareCalls(ctx, signed, family, message) },
-      { name: 'SignedHttpConnectionGateway through the worker', calls: `${int(n)} (1 publish)`, run: viaWorker(signedPipeline, true) },
+      { name: 'SignedHttpConnectionSender (deployed), bare post()', calls: int(n), run: () => bareCalls(ctx, signed, family, message) },
+      { name: 'SignedHttpConnectionSender through the worker', calls: `${int(n)} (1 publish)`, run: viaWorker(signedPipeline, true) },
       {
         name: 'direct gateway (local mode default) through the worker',
         calls: `${int(n)} (1 publish)`,
@@ -149,7 +149,7 @@ export async function benchCpu(ctx: BenchContext): Promise<Table> {
         ['runs', `${runs} measured runs per row after 1 warm-up, rows interleaved; medians (min–max)`],
         [
           'gateways',
-          'default SDK client = new ApiGatewayManagementApiClient({ endpoint, region, credentials }); full SDK client = createManagementApiClient (keep-alive, maxSockets 100, maxAttempts 1, cacheMiddleware) + ApiGatewayConnectionGateway; SignedHttpConnectionGateway = ExecuteApiSigner (SigV4 for the Management API, checked against @smithy/signature-v4) on a keep-alive node:http agent (maxSockets 100), what the Lambda functions use',
+          'default SDK client = new ApiGatewayManagementApiClient({ endpoint, region, credentials }); full SDK client = createManagementApiClient (keep-alive, maxSockets 100, maxAttempts 1, cacheMiddleware) + ApiGatewayConnectionSender; SignedHttpConnectionSender = ExecuteApiSigner (SigV4 for the Management API, checked against @smithy/signature-v4) on a keep-alive node:http agent (maxSockets 100), what the Lambda functions use',
         ],
         [
           'through the worker',
@@ -175,9 +175,9 @@ export async function benchCpu(ctx: BenchContext): Promise<Table> {
         ];
       }),
       notes: [
-        `Target: ≤ ${TARGET_US} µs per delivery on the deployed path (SignedHttpConnectionGateway) → bare ${fixed(signedBare, 0)} µs, through the worker ${fixed(signedWorker, 0)} µs (${signedWorker <= TARGET_US ? 'met' : 'NOT met'}).`,
+        `Target: ≤ ${TARGET_US} µs per delivery on the deployed path (SignedHttpConnectionSender) → bare ${fixed(signedBare, 0)} µs, through the worker ${fixed(signedWorker, 0)} µs (${signedWorker <= TARGET_US ? 'met' : 'NOT met'}).`,
         'No TLS here (plain HTTP to 127.0.0.1): on AWS each call also pays TLS record encryption, so real costs are higher.',
-        "The direct row delivers into an in-process counting LocalConnections: it shows the worker's own overhead; real local mode adds a ws frame write (~9–15 µs per recipient, reference/performance.md §4.3).",
+        "The direct row delivers into an in-process counting LocalConnections: it shows the worker's own overhead; real local mode adds a ws frame write (~9–15 µs per recipient, docs/performance.md §4.3).",
       ],
     };
   } finally {
@@ -189,7 +189,7 @@ export async function benchCpu(ctx: BenchContext): Promise<Table> {
 }
 
 /** `family.count` bare gateway calls, `CONCURRENCY` at a time, one per connection. */
-async function bareCalls(ctx: BenchContext, gateway: ConnectionGateway, family: IdFamily, message: string): Promise<Sample> {
+async function bareCalls(ctx: BenchContext, gateway: ConnectionSender, family: IdFamily, message: string): Promise<Sample> {
   const { host } = await ctx.services();
   const limit = pLimit(CONCURRENCY);
   let failures = 0;

@@ -127,12 +127,12 @@ export async function benchE2e(ctx: BenchContext): Promise<Table> {
       ],
       [
         'local mode',
-        "startLocal() in its own process (dynalite, fauxqs, gateway, worker, pollers, all defaults); 'management-api' posts SigV4-signed HTTP (SignedHttpConnectionGateway, as on AWS) to the local Management API",
+        "startLocal() in its own process (dynalite, fauxqs, gateway, worker, pollers, all defaults); 'management-api' posts SigV4-signed HTTP (SignedHttpConnectionSender, as on AWS) to the local Management API",
       ],
       [
         'Pushpin',
         withPushpin
-          ? `${pushpinVersion} from Debian (condure, zurl, proxy, handler), scratch config per reference/local-services.md §6`
+          ? `${pushpinVersion} from Debian (condure, zurl, proxy, handler), scratch config per docs/local-services.md §6`
           : 'not run',
       ],
     ],

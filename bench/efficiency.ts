@@ -1,12 +1,12 @@
 /**
  * Benchmark 1, worker efficiency: one fan-out worker delivering a publish to N subscribers through the real SDK
  * client against the local Management API with latency L, for several concurrencies C, against the limit
- * model's ideal C/L (reference/performance.md §5.1) and two baselines measured in the same run.
+ * model's ideal C/L (docs/performance.md §5.1) and two baselines measured in the same run.
  */
 import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
-import { SignedHttpConnectionGateway } from '#src/adapters/signed-http-connection-gateway.js';
-import type { ConnectionGateway } from '#src/domain/ports.js';
+import { SignedHttpConnectionSender } from '#src/adapters/signed-http-connection-sender.js';
+import type { ConnectionSender } from '#src/domain/ports.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#src/local/services.js';
 import { efficiencyAudience } from './lib/audience.js';
 import type { BenchContext } from './lib/context.js';
@@ -63,7 +63,7 @@ export async function benchEfficiency(ctx: BenchContext): Promise<Table> {
   ];
   const pipelines: Pipeline[] = [];
   const results = new Map<Variant | 'sample' | 'bare', Measured[]>();
-  const bareGateway = new SignedHttpConnectionGateway({
+  const bareGateway = new SignedHttpConnectionSender({
     endpoint: services.endpoints.managementApiEndpoint,
     region: LOCAL_REGION,
     credentials: LOCAL_CREDENTIALS,
@@ -163,7 +163,7 @@ export async function benchEfficiency(ctx: BenchContext): Promise<Table> {
       ],
       [
         'gateway',
-        'SignedHttpConnectionGateway (ExecuteApiSigner, our SigV4 signer for the two Management API request shapes, on a keep-alive agent with maxSockets as listed), as the Lambda functions use it; one row instead goes through the full SDK client (createManagementApiClient + ApiGatewayConnectionGateway, the adapter before commit f498d8d); the sample app uses a default ApiGatewayManagementApiClient per invocation',
+        'SignedHttpConnectionSender (ExecuteApiSigner, our SigV4 signer for the two Management API request shapes, on a keep-alive agent with maxSockets as listed), as the Lambda functions use it; one row instead goes through the full SDK client (createManagementApiClient + ApiGatewayConnectionSender, the adapter before commit f498d8d); the sample app uses a default ApiGatewayManagementApiClient per invocation',
       ],
       [
         'path',
@@ -260,7 +260,7 @@ async function measureSampleApp(ctx: BenchContext, family: IdFamily, warnings: s
 }
 
 /** The reference row: the deployed gateway alone, `BARE_CONCURRENCY` calls in flight, one per subscriber. */
-async function measureBareCalls(ctx: BenchContext, gateway: ConnectionGateway, family: IdFamily): Promise<Measured> {
+async function measureBareCalls(ctx: BenchContext, gateway: ConnectionSender, family: IdFamily): Promise<Measured> {
   const { host } = await ctx.services();
   await host.call('sink.reset', null);
   const limit = pLimit(BARE_CONCURRENCY);

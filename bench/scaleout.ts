@@ -137,7 +137,7 @@ export async function benchScaleOut(ctx: BenchContext): Promise<Table> {
       ],
       [
         'gateway',
-        `SignedHttpConnectionGateway (ExecuteApiSigner on a keep-alive agent, maxSockets ${CONCURRENCY}), as the Lambda functions use it`,
+        `SignedHttpConnectionSender (ExecuteApiSigner on a keep-alive agent, maxSockets ${CONCURRENCY}), as the Lambda functions use it`,
       ],
       [
         'publish',

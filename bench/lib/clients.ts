@@ -62,7 +62,7 @@ export async function openClients(
       try {
         return await openOne();
       } catch (e) {
-        // Pushpin occasionally answers one handshake of a burst with 502 (reference/local-services.md §6).
+        // Pushpin occasionally answers one handshake of a burst with 502 (docs/local-services.md §6).
         if (attempt >= attempts) throw e;
         await sleep(50 * attempt);
       }

@@ -8,6 +8,4 @@ export function epochNow(): number {
   return performance.timeOrigin + performance.now();
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { setTimeout as sleep } from 'node:timers/promises';

@@ -11,21 +11,21 @@ import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewayma
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, SQSClient, type QueueAttributeName } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ApiGatewayConnectionGateway, createManagementApiClient } from '#src/adapters/apigw-connection-gateway.js';
+import { ApiGatewayConnectionSender, createManagementApiClient } from '#src/adapters/apigw-connection-sender.js';
 import { DynamoConnectionStore } from '#src/adapters/dynamo-connection-store.js';
 import { InMemoryMetrics } from '#src/adapters/observability.js';
-import { SignedHttpConnectionGateway } from '#src/adapters/signed-http-connection-gateway.js';
+import { SignedHttpConnectionSender } from '#src/adapters/signed-http-connection-sender.js';
 import { SqsFanoutQueue } from '#src/adapters/sqs-fanout-queue.js';
 import { ControlClient } from '#src/client/index.js';
 import { connectionsTable } from '#src/config/resources.js';
 import { loadRuntimeSettings } from '#src/config/settings.js';
 import { fanoutConfigFromSettings, type FanoutConfig } from '#src/domain/fanout/worker.js';
-import type { ConnectionGateway, GatewayOutcome, Log, MetricName } from '#src/domain/ports.js';
+import type { ConnectionSender, SendOutcome, Log, MetricName } from '#src/domain/ports.js';
 import { makeControlHandler } from '#src/handlers/control.js';
 import { createWorkerOn, makeWorkerHandler } from '#src/handlers/fanout-worker.js';
 import type { LocalConnections } from '#src/local/connections.js';
 import { startControlServer, type LocalControlServer } from '#src/local/control-server.js';
-import { LocalConnectionGateway } from '#src/local/direct-gateway.js';
+import { InProcessConnectionSender } from '#src/local/in-process-sender.js';
 import { startQueuePoller, type QueuePoller } from '#src/local/poller.js';
 import { createFanoutQueues, type FanoutQueueUrls } from '#src/local/provision.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#src/local/services.js';
@@ -40,9 +40,9 @@ export interface Endpoints {
 
 /** How the worker reaches the connections. */
 export type GatewayChoice =
-  /** What the Lambda functions use: `SignedHttpConnectionGateway` (ExecuteApiSigner, our SigV4 signer, on a keep-alive agent). */
+  /** What the Lambda functions use: `SignedHttpConnectionSender` (ExecuteApiSigner, our SigV4 signer, on a keep-alive agent). */
   | { readonly kind: 'signed'; readonly maxSockets: number }
-  /** The full SDK client: `createManagementApiClient` (keep-alive, `maxSockets`, one attempt) + `ApiGatewayConnectionGateway`. */
+  /** The full SDK client: `createManagementApiClient` (keep-alive, `maxSockets`, one attempt) + `ApiGatewayConnectionSender`. */
   | { readonly kind: 'sdk-client'; readonly maxSockets: number }
   /** Local mode's default: in-process, no HTTP. */
   | { readonly kind: 'direct'; readonly connections: LocalConnections };
@@ -75,8 +75,8 @@ export interface GatewayTiming {
 }
 
 /** Wraps a gateway to time every call; costs two `performance.now()` per call. */
-function timed(gateway: ConnectionGateway, timing: GatewayTiming): ConnectionGateway {
-  const time = async (call: Promise<GatewayOutcome>, t0: number): Promise<GatewayOutcome> => {
+function timed(gateway: ConnectionSender, timing: GatewayTiming): ConnectionSender {
+  const time = async (call: Promise<SendOutcome>, t0: number): Promise<SendOutcome> => {
     try {
       return await call;
     } finally {
@@ -139,7 +139,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     const worker = createWorkerOn({
       store,
       queue,
-      gateway: timed(buildGateway(options.gateway, endpoints, stoppers), timing),
+      sender: timed(buildGateway(options.gateway, endpoints, stoppers), timing),
       log,
       metrics,
       config: fanoutConfig(options.concurrency),
@@ -317,12 +317,12 @@ function newSqs(endpoints: Endpoints): SQSClient {
   return new SQSClient({ endpoint: endpoints.sqsEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
 }
 
-function buildGateway(choice: GatewayChoice, endpoints: Endpoints, stoppers: (() => Promise<void> | void)[]): ConnectionGateway {
+function buildGateway(choice: GatewayChoice, endpoints: Endpoints, stoppers: (() => Promise<void> | void)[]): ConnectionSender {
   switch (choice.kind) {
     case 'direct':
-      return new LocalConnectionGateway(choice.connections);
+      return new InProcessConnectionSender(choice.connections);
     case 'signed': {
-      const gateway = new SignedHttpConnectionGateway({
+      const gateway = new SignedHttpConnectionSender({
         endpoint: endpoints.managementApiEndpoint,
         region: LOCAL_REGION,
         credentials: LOCAL_CREDENTIALS,
@@ -339,7 +339,7 @@ function buildGateway(choice: GatewayChoice, endpoints: Endpoints, stoppers: (()
         credentials: LOCAL_CREDENTIALS,
       });
       stoppers.push(() => client.destroy());
-      return new ApiGatewayConnectionGateway({ client });
+      return new ApiGatewayConnectionSender({ client });
     }
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Baseline (a): the fan-out of AWS's sample chat app, aws-samples/simple-websockets-chat-app `sendmessage/app.js`
  * (the SDK v3 version), reimplemented here with the same behaviour — it is the anti-pattern the worker replaces
- * (reference/aws-facts.md §5):
+ * (docs/aws-facts.md §5):
  *
  * - one `Scan` of the connections table (`ProjectionExpression: 'connectionId'`), no `LastEvaluatedKey` loop, so
  *   at most 1 MB of connections is ever read;

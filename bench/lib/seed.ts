@@ -8,7 +8,7 @@ import { CreateTableCommand, ResourceInUseException, type DynamoDBClient } from 
 import type { BatchWriteWriteRequest, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { batchWriteAll } from '#src/adapters/dynamo-batch-write.js';
 import { connectionsTable } from '#src/config/resources.js';
-import { subscriptionIndexKey } from '#src/domain/channel.js';
+import { subscriptionItem } from '#src/adapters/connection-items.js';
 import { connectionIdOf, type IdFamily } from './ids.js';
 
 const T = connectionsTable;
@@ -25,17 +25,7 @@ export async function seedSubscribers(documents: DynamoDBDocumentClient, channel
   const requests: BatchWriteWriteRequest[] = [];
   for (let i = 0; i < family.count; i++) {
     const connectionId = connectionIdOf(family.prefix, i);
-    requests.push({
-      PutRequest: {
-        Item: {
-          [T.partitionKey]: connectionId,
-          [T.sortKey]: channel,
-          [T.channelIndex.partitionKey]: channel,
-          [T.channelIndex.sortKey]: subscriptionIndexKey(connectionId),
-          [T.ttlAttribute]: expiresAt,
-        },
-      },
-    });
+    requests.push({ PutRequest: { Item: subscriptionItem({ connectionId, channel, expiresAt }) } });
   }
   await writeAll(documents, T.localName, requests);
 }

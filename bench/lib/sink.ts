@@ -4,7 +4,7 @@
  * delivery per id, answers `gone` for ids it does not know (as API Gateway does), and records when the first
  * delivery, the last delivery and the delivery that completed the set happened.
  */
-import type { CloseRequest, GatewayOutcome } from '#src/domain/ports.js';
+import type { CloseRequest, SendOutcome } from '#src/domain/ports.js';
 import type { ConnectionInfo, LocalConnections } from '#src/local/connections.js';
 import { epochNow } from './clock.js';
 import { connectionIdOf, type IdFamily } from './ids.js';
@@ -67,7 +67,7 @@ export class CountingConnections implements LocalConnections {
     return this.#counts.length;
   }
 
-  post(connectionId: string, _data: string | Uint8Array): GatewayOutcome {
+  post(connectionId: string, _data: string | Uint8Array): SendOutcome {
     this.#posts++;
     const i = this.#index.get(connectionId);
     if (i === undefined) {
@@ -87,7 +87,7 @@ export class CountingConnections implements LocalConnections {
     return { kind: 'ok' };
   }
 
-  close(connectionId: string, _request?: CloseRequest): GatewayOutcome {
+  close(connectionId: string, _request?: CloseRequest): SendOutcome {
     return this.#index.has(connectionId) ? { kind: 'ok' } : { kind: 'gone' };
   }
 

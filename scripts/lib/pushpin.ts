@@ -1,9 +1,9 @@
 /**
  * Runs the Debian Pushpin package in the foreground from a scratch configuration: for the side-by-side in the
  * end-to-end benchmark (`npm run bench`) and for the differential conformance suite (`npm run conformance`).
- * The package's own configuration does not start zurl, so every WebSocket would get a 502; the fix: run zurl
- * from the runner, point the zurl specs into the scratch rundir, and raise `message_rate` from 2,500/s, which
- * would throttle a fan-out to 1,000 clients. Every port is a free one, so neither local mode's defaults
+ * The package's own configuration does not start zurl, so every WebSocket would get a 502; the fix
+ * (docs/local-services.md §6): run zurl from the runner, point the zurl specs into the scratch rundir, and raise
+ * `message_rate` from 2,500/s, which would throttle a fan-out to 1,000 clients. Every port is a free one, so neither local mode's defaults
  * (8080/5561) nor a Pushpin somebody else runs on this machine are disturbed. `stop()` sends SIGTERM to the
  * runner (which stops condure, zurl, proxy and handler) and SIGKILL only if it has not exited after 5 s.
  */

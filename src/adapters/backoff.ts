@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fullJitterDelay } from '../domain/fanout/backoff.js';
+import { fullJitterDelay } from '../domain/backoff.js';
 
 /**
  * Waits a "full jitter" exponential backoff delay (`fullJitterDelay`: uniformly random in

@@ -1,5 +1,6 @@
 import {
   GetCommand,
+  paginateQuery,
   PutCommand,
   QueryCommand,
   UpdateCommand,
@@ -10,7 +11,7 @@ import {
 import pLimit from 'p-limit';
 import { z } from 'zod';
 import { connectionsTable } from '../config/resources.js';
-import { CONNECTION_ITEM_SORT_KEY, subscriptionIndexKey, validateChannel } from '../domain/channel.js';
+import { CONNECTION_ITEM_SORT_KEY, validateChannel } from '../domain/channel.js';
 import type { ConnectionRecord } from '../domain/connection.js';
 import type {
   BucketRange,
@@ -26,6 +27,7 @@ import type {
 } from '../domain/ports.js';
 import { err, ok, type Result } from '../domain/result.js';
 import { storeErrorFrom } from './aws-errors.js';
+import { connectionItem, connectionRecordFromItem, subscriptionItem } from './connection-items.js';
 import { batchWriteAll } from './dynamo-batch-write.js';
 import { DynamoJobCheckpoints } from './dynamo-job-checkpoints.js';
 import { bucketOfPosition, decodeSubscriberCursor, encodeSubscriberCursor, indexKeyBounds } from './subscriber-cursor.js';
@@ -50,85 +52,11 @@ export interface DynamoConnectionStoreOptions {
   readonly retryBaseMs?: number;
 }
 
-const keepAliveSchema = z.object({
-  payload: z.discriminatedUnion('kind', [
-    z.object({ kind: z.literal('text'), text: z.string() }),
-    z.object({ kind: z.literal('binary'), base64: z.string() }),
-  ]),
-  timeoutSeconds: z.number(),
-  mode: z.enum(['idle', 'interval']),
-  since: z.number(),
-});
-
-const gripSchema = z.discriminatedUnion('enabled', [
-  z.object({ enabled: z.literal(false) }),
-  z.object({ enabled: z.literal(true), messagePrefix: z.string() }),
-]);
-
-/**
- * The connection item as stored. Handshake headers are a list of `[name, value]` pairs because DynamoDB maps do
- * not keep their order and the backend should see the headers in the order the client sent them.
- */
-const connectionItemSchema = z.object({
-  connectionId: z.string().min(1),
-  channel: z.literal(CONNECTION_ITEM_SORT_KEY),
-  handshake: z.object({
-    path: z.string(),
-    query: z.string(),
-    headers: z.array(z.tuple([z.string(), z.string()])),
-  }),
-  subprotocol: z.string().nullable(),
-  grip: gripSchema,
-  meta: z.record(z.string(), z.string()),
-  connectedAt: z.number(),
-  expiresAt: z.number(),
-  keepAlive: keepAliveSchema.nullable().optional(),
-  lastActivityAt: z.number().optional(),
-});
-
 const keySchema = z.object({ connectionId: z.string(), channel: z.string() });
 const indexItemSchema = z.object({ connectionId: z.string().min(1) });
 const indexPositionSchema = z.object({ connectionId: z.string().min(1), subKey: z.string().min(1) });
 
 type Key = z.infer<typeof keySchema>;
-
-function toItem(record: ConnectionRecord): Record<string, unknown> {
-  return {
-    [T.partitionKey]: record.connectionId,
-    [T.sortKey]: CONNECTION_ITEM_SORT_KEY,
-    handshake: {
-      path: record.handshake.path,
-      query: record.handshake.query,
-      headers: Object.entries(record.handshake.headers),
-    },
-    subprotocol: record.subprotocol,
-    grip: record.grip.enabled ? { enabled: true, messagePrefix: record.grip.messagePrefix } : { enabled: false },
-    meta: { ...record.meta },
-    connectedAt: record.connectedAt,
-    [T.ttlAttribute]: record.expiresAt,
-    ...(record.keepAlive !== undefined ? { keepAlive: record.keepAlive } : {}),
-    ...(record.lastActivityAt !== undefined ? { lastActivityAt: record.lastActivityAt } : {}),
-  };
-}
-
-function fromItem(item: unknown): Result<ConnectionRecord, StoreError> {
-  const parsed = connectionItemSchema.safeParse(item);
-  if (!parsed.success) {
-    return err({ kind: 'invalid', message: `stored connection item has an unexpected shape: ${z.prettifyError(parsed.error)}` });
-  }
-  const i = parsed.data;
-  return ok({
-    connectionId: i.connectionId,
-    handshake: { path: i.handshake.path, query: i.handshake.query, headers: Object.fromEntries(i.handshake.headers) },
-    subprotocol: i.subprotocol,
-    grip: i.grip,
-    meta: i.meta,
-    connectedAt: i.connectedAt,
-    expiresAt: i.expiresAt,
-    ...(i.keepAlive !== undefined ? { keepAlive: i.keepAlive } : {}),
-    ...(i.lastActivityAt !== undefined ? { lastActivityAt: i.lastActivityAt } : {}),
-  });
-}
 
 /**
  * The `Connections` table behind four ports: connection records, their subscriptions, the sparse bucketed
@@ -182,7 +110,7 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
   /** Writes the connection item, replacing any previous one. Subscription items are untouched. */
   async putConnection(record: ConnectionRecord): Promise<Result<void, StoreError>> {
     try {
-      await this.client.send(new PutCommand({ TableName: this.tableName, Item: toItem(record) }));
+      await this.client.send(new PutCommand({ TableName: this.tableName, Item: connectionItem(record) }));
       return ok(undefined);
     } catch (e) {
       return err(storeErrorFrom(e, 'PutItem'));
@@ -195,7 +123,7 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
       const out = await this.client.send(
         new GetCommand({ TableName: this.tableName, Key: this.connectionKey(connectionId), ConsistentRead: true }),
       );
-      return out.Item === undefined ? ok(null) : fromItem(out.Item);
+      return out.Item === undefined ? ok(null) : connectionRecordFromItem(out.Item);
     } catch (e) {
       return err(storeErrorFrom(e, 'GetItem'));
     }
@@ -251,7 +179,7 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return fromItem(out.Attributes);
+      return connectionRecordFromItem(out.Attributes);
     } catch (e) {
       const error = storeErrorFrom(e, 'UpdateItem');
       return error.kind === 'conflict' ? gone() : err(error);
@@ -294,19 +222,8 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
   async subscribe(connectionId: string, channels: readonly string[], expiresAt: number): Promise<Result<void, StoreError>> {
     const valid = this.validChannels(channels);
     if (!valid.ok) return valid;
-    const subKey = subscriptionIndexKey(connectionId);
     return this.batchWrite(
-      valid.value.map((channel) => ({
-        PutRequest: {
-          Item: {
-            [T.partitionKey]: connectionId,
-            [T.sortKey]: channel,
-            [T.channelIndex.partitionKey]: channel,
-            [T.channelIndex.sortKey]: subKey,
-            [T.ttlAttribute]: expiresAt,
-          },
-        },
-      })),
+      valid.value.map((channel) => ({ PutRequest: { Item: subscriptionItem({ connectionId, channel, expiresAt }) } })),
     );
   }
 
@@ -408,31 +325,28 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
   /** Every key of a connection's items (consistent Query on the base table, all pages). */
   private async itemKeys(connectionId: string): Promise<Result<Key[], StoreError>> {
     const keys: Key[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      let out;
-      try {
-        out = await this.client.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: '#pk = :id',
-            ProjectionExpression: '#pk, #sk',
-            ExpressionAttributeNames: { '#pk': T.partitionKey, '#sk': T.sortKey },
-            ExpressionAttributeValues: { ':id': connectionId },
-            ConsistentRead: true,
-            ...(start ? { ExclusiveStartKey: start } : {}),
-          }),
-        );
-      } catch (e) {
-        return err(storeErrorFrom(e, 'Query'));
+    const pages = paginateQuery(
+      { client: this.client },
+      {
+        TableName: this.tableName,
+        KeyConditionExpression: '#pk = :id',
+        ProjectionExpression: '#pk, #sk',
+        ExpressionAttributeNames: { '#pk': T.partitionKey, '#sk': T.sortKey },
+        ExpressionAttributeValues: { ':id': connectionId },
+        ConsistentRead: true,
+      },
+    );
+    try {
+      for await (const page of pages) {
+        for (const item of page.Items ?? []) {
+          const key = keySchema.safeParse(item);
+          if (!key.success) return err({ kind: 'invalid', message: 'Query returned an item without its key' });
+          keys.push(key.data);
+        }
       }
-      for (const item of out.Items ?? []) {
-        const key = keySchema.safeParse(item);
-        if (!key.success) return err({ kind: 'invalid', message: 'Query returned an item without its key' });
-        keys.push(key.data);
-      }
-      start = out.LastEvaluatedKey;
-    } while (start);
+    } catch (e) {
+      return err(storeErrorFrom(e, 'Query'));
+    }
     return ok(keys);
   }
 

@@ -21,7 +21,7 @@ const BATCH_MAX_ENTRIES = 10;
 
 /** How messages are sent, shared by the fan-out queue and the dead letters. */
 export interface SqsSendOptions {
-  /** The SQS client; pass `endpoint` explicitly when it is not AWS (see reference/local-services.md §2). */
+  /** The SQS client; pass `endpoint` explicitly when it is not AWS (see docs/local-services.md §2). */
   readonly client: SQSClient;
   /** Largest message (body plus attributes) the queues accept, in bytes. Default 1 MiB (`SQS_MAX_MESSAGE_BYTES`). */
   readonly maxMessageBytes?: number;

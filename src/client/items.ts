@@ -1,5 +1,5 @@
 /**
- * GRIP publish items (`reference/grip-protocol.md` §3) in their exact wire shape, with builders. An item targets
+ * GRIP publish items (`docs/grip-protocol.md` §3) in their exact wire shape, with builders. An item targets
  * a channel (Pushpin's format) or, as this server's extension, one connection by id. The builders only shape
  * the JSON; `ControlClient.publishItems` checks every item with the server's own parser before sending.
  */

@@ -1,4 +1,4 @@
-import { fullJitterDelay } from '../domain/fanout/backoff.js';
+import { fullJitterDelay } from '../domain/backoff.js';
 import { parsePublishBody } from '../domain/publish/parse.js';
 import { err, type Result } from '../domain/result.js';
 import type { SharedKey } from '../domain/shared-key.js';

@@ -1,6 +1,6 @@
 import { decodeEvents, type DecodeError } from '../domain/protocol/codec.js';
 import { WEBSOCKET_EVENTS_CONTENT_TYPE, type WsEvent } from '../domain/protocol/events.js';
-import { MAX_REPLY_BODY_BYTES } from '../domain/protocol/reply.js';
+import { MAX_REPLY_BODY_BYTES } from '../domain/protocol/limits.js';
 import { err, ok, type Result } from '../domain/result.js';
 
 /**

@@ -1,14 +1,14 @@
 import { encodeEvents } from '../domain/protocol/codec.js';
 import {
   DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS,
-  encodeControlMessage,
+  encodeGripControlMessage,
   MAX_SUBSCRIBE_FILTERS,
-  type ControlMessage,
+  type GripControlMessage,
   type KeepAliveMessage,
-} from '../domain/protocol/control.js';
+} from '../domain/protocol/grip-control.js';
 import { WEBSOCKET_EVENTS_CONTENT_TYPE, type WsEvent } from '../domain/protocol/events.js';
-import { MAX_MESSAGE_BYTES } from '../domain/publish/parse.js';
-import { DEFAULT_MESSAGE_PREFIX, MAX_REPLY_BODY_BYTES } from '../domain/protocol/reply.js';
+import { MAX_MESSAGE_BYTES, MAX_REPLY_BODY_BYTES } from '../domain/protocol/limits.js';
+import { DEFAULT_MESSAGE_PREFIX } from '../domain/protocol/events.js';
 import { decodeUtf8Strict, utf8ByteLength } from '../domain/protocol/values.js';
 import { GripUsageError } from './errors.js';
 import type { WebSocketRequest } from './request.js';
@@ -93,7 +93,7 @@ type Queued =
   | { readonly kind: 'text'; readonly text: string }
   | { readonly kind: 'binary'; readonly data: Uint8Array }
   | { readonly kind: 'ping' | 'pong'; readonly data: Uint8Array }
-  | { readonly kind: 'control'; readonly message: ControlMessage }
+  | { readonly kind: 'control'; readonly message: GripControlMessage }
   | { readonly kind: 'subscribe'; readonly message: SubscribeWire };
 
 const utf8 = new TextEncoder();
@@ -399,7 +399,7 @@ export class WebSocketReply {
     return new Response(new Uint8Array(body), { status: 200, headers });
   }
 
-  #control(message: ControlMessage): this {
+  #control(message: GripControlMessage): this {
     this.#queued.push({ kind: 'control', message });
     return this;
   }
@@ -408,7 +408,7 @@ export class WebSocketReply {
 function toEvent(item: Queued, prefix: string): WsEvent {
   switch (item.kind) {
     case 'control':
-      return { type: 'TEXT', text: `c:${encodeControlMessage(item.message)}` };
+      return { type: 'TEXT', text: `c:${encodeGripControlMessage(item.message)}` };
     case 'subscribe':
       return { type: 'TEXT', text: `c:${JSON.stringify(item.message)}` };
     case 'ping':

@@ -1,6 +1,6 @@
 /** Argument checks shared by the reply builder and the control client. Each throws a {@link GripUsageError}. */
 import { validateChannel } from '../domain/channel.js';
-import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES } from '../domain/protocol/events.js';
+import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES } from '../domain/protocol/limits.js';
 import { utf8ByteLength } from '../domain/protocol/values.js';
 import { GripUsageError } from './errors.js';
 

@@ -1,5 +1,5 @@
 /**
- * The shared-key JWT helpers: `Grip-Sig` on requests to the backend (`reference/grip-protocol.md` §4) and the
+ * The shared-key JWT helpers: `Grip-Sig` on requests to the backend (`docs/grip-protocol.md` §4) and the
  * control API's `Authorization` check (§3). HS256 through `jose`, which runs on WebCrypto, so this stays pure.
  * Nothing here ever puts a key or a token in an error, a reason or a log line.
  */

@@ -1,3 +1,5 @@
+import type { Message } from './message.js';
+
 /**
  * What the server remembers about one WebSocket connection between events. API Gateway gives the handshake
  * headers and query only to `$connect`, so they are stored here and replayed on every later backend request,
@@ -32,7 +34,7 @@ export interface ConnectionRecord {
  * cancelled keep-alive stops the old chain.
  */
 export interface KeepAlive {
-  readonly payload: { readonly kind: 'text'; readonly text: string } | { readonly kind: 'binary'; readonly base64: string };
+  readonly payload: Message;
   readonly timeoutSeconds: number;
   readonly mode: 'idle' | 'interval';
   readonly since: number;
@@ -56,4 +58,17 @@ export const RECORD_EXPIRY_MARGIN_SECONDS = 15 * 60;
 /** The TTL to store on every item of a connection accepted at `connectedAtMs`. */
 export function expiryFor(connectedAtMs: number): number {
   return Math.floor(connectedAtMs / 1000) + CONNECTION_MAX_LIFETIME_SECONDS + RECORD_EXPIRY_MARGIN_SECONDS;
+}
+
+/** Applies `Set-Meta-*` changes to a connection's meta (a `null` value deletes that key). */
+export function applyMetaChanges(
+  meta: Readonly<Record<string, string>>,
+  changes: Readonly<Record<string, string | null>>,
+): Record<string, string> {
+  const out: Record<string, string> = { ...meta };
+  for (const [name, value] of Object.entries(changes)) {
+    if (value === null) delete out[name];
+    else out[name] = value;
+  }
+  return out;
 }

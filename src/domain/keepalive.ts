@@ -1,6 +1,6 @@
 import type { KeepAlive } from './connection.js';
-import type { KeepAliveJob } from './fanout/jobs.js';
-import { encodeBase64 } from './protocol/base64.js';
+import { keepAliveJob, type KeepAliveJob } from './fanout/jobs.js';
+import { binaryMessage, textMessage } from './message.js';
 import type { SessionAction } from './protocol/reply.js';
 import { MAX_QUEUE_DELAY_SECONDS, type QueueEntry } from './ports.js';
 
@@ -26,10 +26,7 @@ export function keepAliveFromActions(actions: readonly SessionAction[], now: num
     } else if (message.kind === 'ping' || message.kind === 'pong') {
       ignored.push(`keep-alive with message-type ${message.kind} ignored: API Gateway cannot send ${message.kind} frames; use text`);
     } else {
-      const payload =
-        message.kind === 'text'
-          ? { kind: 'text' as const, text: message.text }
-          : { kind: 'binary' as const, base64: encodeBase64(message.data) };
+      const payload = message.kind === 'text' ? textMessage(message.text) : binaryMessage(message.data);
       change = { payload, timeoutSeconds: Math.max(1, timeoutSeconds), mode, since: now };
     }
   }
@@ -38,7 +35,7 @@ export function keepAliveFromActions(actions: readonly SessionAction[], now: num
 
 /** The queue entry that fires a connection's heartbeat `dueAt` (through the delayed lane). */
 export function keepAliveEntry(connectionId: string, keepAlive: KeepAlive, dueAt: number, now: number): QueueEntry {
-  const job: KeepAliveJob = { v: 1, kind: 'keepalive', connectionId, since: keepAlive.since, dueAt };
+  const job = keepAliveJob(connectionId, keepAlive.since, dueAt);
   // Longer keep-alive periods than SQS's delay limit hop more than once.
   const delaySeconds = Math.min(MAX_QUEUE_DELAY_SECONDS, Math.max(1, Math.ceil((dueAt - now) / 1000)));
   return { job, delaySeconds };

@@ -148,14 +148,14 @@ export interface JobCheckpoints {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Connection gateway (API Gateway Management API, or the local gateway in-process)
+// Sending to connections (API Gateway Management API, or the local gateway in-process)
 
 /**
  * The outcome of one call to a connection. `gone` (410) means the client is no longer there: delete its items,
  * it is not a failure. `throttled` (429) and `failed` with `retryable` may be retried with backoff. `too-large`
  * (413) never succeeds on retry.
  */
-export type GatewayOutcome =
+export type SendOutcome =
   | { readonly kind: 'ok' }
   | { readonly kind: 'gone' }
   | { readonly kind: 'throttled'; readonly message: string }
@@ -173,11 +173,11 @@ export interface CloseRequest {
  *
  * Contract: `post` sends one complete message (text or binary frame); the message must be ≤ 128 KB. `close`
  * disconnects the client; a connection that is already gone gives `gone`. Calls to one connection are not
- * reordered by the gateway itself, but concurrent calls may be.
+ * reordered by the sender itself, but concurrent calls may be.
  */
-export interface ConnectionGateway {
-  post(connectionId: string, data: string | Uint8Array): Promise<GatewayOutcome>;
-  close(connectionId: string, request?: CloseRequest): Promise<GatewayOutcome>;
+export interface ConnectionSender {
+  post(connectionId: string, data: string | Uint8Array): Promise<SendOutcome>;
+  close(connectionId: string, request?: CloseRequest): Promise<SendOutcome>;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 /**
  * The Lambda event and result shapes the handlers accept, as API Gateway really sends them. `@types/aws-lambda`
  * lacks several fields real WebSocket events carry (`headers` on `$connect`, `identity`, the disconnect status),
- * so they are declared here; see `reference/aws-facts.md` §1.5. The local gateway produces exactly these shapes.
+ * so they are declared here; see `docs/aws-facts.md` §1.5. The local gateway produces exactly these shapes.
  */
 
 export interface WebSocketRequestContext {
@@ -26,7 +26,7 @@ export interface WebSocketRequestContext {
 }
 
 /** A `$connect`, `$default` or `$disconnect` invocation from an API Gateway WebSocket API. */
-export interface WebSocketEvent {
+export interface ApiGatewayWebSocketEvent {
   readonly requestContext: WebSocketRequestContext;
   /** CONNECT (all handshake headers) and DISCONNECT (a few); absent on MESSAGE. */
   readonly headers?: Readonly<Record<string, string>>;
@@ -101,9 +101,9 @@ export interface InvocationContext {
 
 /** The three WebSocket route handlers, as the Lambda entry points and the local gateway call them. */
 export interface WebSocketRouteHandlers {
-  connect(event: WebSocketEvent): Promise<WebSocketResult>;
-  message(event: WebSocketEvent): Promise<WebSocketResult>;
-  disconnect(event: WebSocketEvent): Promise<WebSocketResult>;
+  connect(event: ApiGatewayWebSocketEvent): Promise<WebSocketResult>;
+  message(event: ApiGatewayWebSocketEvent): Promise<WebSocketResult>;
+  disconnect(event: ApiGatewayWebSocketEvent): Promise<WebSocketResult>;
 }
 
 export type ControlHandler = (event: HttpApiEvent) => Promise<HttpApiResult>;

@@ -1,6 +1,6 @@
 import { createFanoutWorker, type FanoutConfig, type FanoutWorker, type QueueRecord } from '../domain/fanout/worker.js';
 import type {
-  ConnectionGateway,
+  ConnectionSender,
   ConnectionStore,
   DeadLetters,
   FanoutQueue,
@@ -9,6 +9,7 @@ import type {
   Metrics,
   SubscriberIndex,
 } from '../domain/ports.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { InvocationContext, SqsEvent, WorkerHandler } from './aws-events.js';
 
 /**
@@ -36,7 +37,7 @@ export interface WorkerParts {
   readonly store: SubscriberIndex & ConnectionStore & JobCheckpoints;
   /** The fan-out queues: both lanes, and the dead-letter queue for deliveries that ran out of attempts. */
   readonly queue: FanoutQueue & DeadLetters;
-  readonly gateway: ConnectionGateway;
+  readonly sender: ConnectionSender;
   readonly log: Log;
   readonly metrics: Metrics;
   readonly config: FanoutConfig;
@@ -47,19 +48,19 @@ export interface WorkerParts {
  * jitter): the wiring the Lambda function, local mode, the benchmarks and the integration tests share.
  *
  * @example
- * const handler = makeWorkerHandler(createWorkerOn({ store, queue, gateway, log, metrics, config }));
+ * const handler = makeWorkerHandler(createWorkerOn({ store, queue, sender, log, metrics, config }));
  */
 export function createWorkerOn(parts: WorkerParts): FanoutWorker {
-  const { store, queue, gateway, log, metrics, config } = parts;
+  const { store, queue, sender, log, metrics, config } = parts;
   return createFanoutWorker({
     index: store,
     connections: store,
     checkpoints: store,
     queue,
     deadLetters: queue,
-    gateway,
+    sender,
     clock: Date.now,
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    sleep: (ms) => sleep(ms),
     random: Math.random,
     log,
     metrics,

@@ -5,7 +5,7 @@ import { onConnect } from '../domain/session/connect.js';
 import type { SessionDeps } from '../domain/session/deps.js';
 import { onDisconnect } from '../domain/session/disconnect.js';
 import { onMessage } from '../domain/session/message.js';
-import type { WebSocketEvent, WebSocketResult, WebSocketRouteHandlers } from './aws-events.js';
+import type { ApiGatewayWebSocketEvent, WebSocketResult, WebSocketRouteHandlers } from './aws-events.js';
 
 const eventSchema = z.object({
   requestContext: z.object({
@@ -30,7 +30,7 @@ const decoder = new TextDecoder();
  * `afterEach` runs after every invocation (the Lambda entry flushes metrics there).
  */
 export function makeWebSocketHandlers(deps: SessionDeps, afterEach: () => void = () => {}): WebSocketRouteHandlers {
-  const parse = (event: WebSocketEvent, log: Log) => {
+  const parse = (event: ApiGatewayWebSocketEvent, log: Log) => {
     const parsed = eventSchema.safeParse(event);
     if (!parsed.success) log.error('malformed WebSocket event', { issues: z.prettifyError(parsed.error) });
     return parsed.success ? parsed.data : null;

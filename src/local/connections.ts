@@ -3,13 +3,9 @@
  * connection gateway both deliver through it, so the two paths answer with the same outcomes API Gateway gives.
  */
 import { Buffer } from 'node:buffer';
-import type { CloseRequest, GatewayOutcome } from '../domain/ports.js';
-import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES } from '../domain/protocol/events.js';
+import type { CloseRequest, SendOutcome } from '../domain/ports.js';
+import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES, MAX_MESSAGE_BYTES } from '../domain/protocol/limits.js';
 import { truncateUtf8 } from '../domain/protocol/values.js';
-import { MAX_MESSAGE_BYTES } from '../domain/publish/parse.js';
-
-/** Largest message API Gateway accepts on `PostToConnection` (and on incoming frames): 128 KB. */
-export { MAX_MESSAGE_BYTES };
 
 /**
  * Send-buffer size above which a post answers `throttled`, as API Gateway answers `LimitExceededException`
@@ -44,8 +40,8 @@ export interface ConnectionIdentity {
  * - `count` is the number of open connections (pending ones excluded).
  */
 export interface LocalConnections {
-  post(connectionId: string, data: string | Uint8Array): GatewayOutcome;
-  close(connectionId: string, request?: CloseRequest): GatewayOutcome;
+  post(connectionId: string, data: string | Uint8Array): SendOutcome;
+  close(connectionId: string, request?: CloseRequest): SendOutcome;
   info(connectionId: string): ConnectionInfo | null;
   readonly count: number;
 }
@@ -135,7 +131,7 @@ export class ConnectionRegistry implements LocalConnections {
     return [...this.#entries.values()].filter((e) => e.state === 'open');
   }
 
-  post(connectionId: string, data: string | Uint8Array): GatewayOutcome {
+  post(connectionId: string, data: string | Uint8Array): SendOutcome {
     const live = this.#live(connectionId);
     if (!live) return { kind: 'gone' };
     const { entry, socket } = live;
@@ -155,7 +151,7 @@ export class ConnectionRegistry implements LocalConnections {
     return { kind: 'ok' };
   }
 
-  close(connectionId: string, request: CloseRequest = {}): GatewayOutcome {
+  close(connectionId: string, request: CloseRequest = {}): SendOutcome {
     const live = this.#live(connectionId);
     if (!live) return { kind: 'gone' };
     const { entry, socket } = live;

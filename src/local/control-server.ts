@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Log } from '../domain/ports.js';
-import { MAX_PUBLISH_BODY_BYTES } from '../domain/publish/parse.js';
+import { MAX_PUBLISH_BODY_BYTES } from '../domain/protocol/limits.js';
 import type { ControlHandler, HttpApiEvent } from '../handlers/aws-events.js';
 import { listen } from './http.js';
 import { describeError } from './log.js';

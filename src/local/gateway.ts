@@ -2,11 +2,12 @@
  * The local WebSocket gateway: API Gateway's WebSocket API semantics on one machine, in front of the same
  * route handlers the Lambda entry points run (`$connect`, `$default`, `$disconnect`).
  *
- * It is deliberately no friendlier than API Gateway (reference/aws-facts.md §1): the handshake waits for
+ * It is deliberately no friendlier than API Gateway (docs/aws-facts.md §1): the handshake waits for
  * `$connect`, posts during `$connect` are `gone`, binary frames close with 1003, messages over 128 KB close with
  * 1009, idle (10 min) and lifetime (2 h) limits close with 1001, and `$disconnect` is delivered once per
  * connection with the close code it ended with.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { createServer, STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -14,8 +15,10 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { z } from 'zod';
 import type { Log } from '../domain/ports.js';
-import type { WebSocketEvent, WebSocketRequestContext, WebSocketRouteHandlers } from '../handlers/aws-events.js';
-import { ConnectionRegistry, MAX_MESSAGE_BYTES, type LocalConnections, type RegistryEntry } from './connections.js';
+import type { ApiGatewayWebSocketEvent, WebSocketRequestContext, WebSocketRouteHandlers } from '../handlers/aws-events.js';
+import { headerValue, isFieldValue, isHeaderName } from '../domain/protocol/headers.js';
+import { MAX_MESSAGE_BYTES } from '../domain/protocol/limits.js';
+import { ConnectionRegistry, type LocalConnections, type RegistryEntry } from './connections.js';
 import { listen } from './http.js';
 import { describeError, stderrLog } from './log.js';
 
@@ -76,9 +79,6 @@ const RESERVED_RESPONSE_HEADERS = new Set([
   'sec-websocket-extensions',
   'sec-websocket-protocol',
 ]);
-
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 interface AcceptedHandshake {
   readonly entry: RegistryEntry;
@@ -228,7 +228,7 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
     }
     const headers = responseHeaders(result.headers);
     const subprotocol = headerValue(result.headers, 'sec-websocket-protocol');
-    if (subprotocol !== undefined && !HEADER_VALUE.test(subprotocol)) {
+    if (subprotocol !== undefined && !isFieldValue(subprotocol)) {
       registry.remove(entry);
       log.error('$connect chose a subprotocol that cannot be sent in a header', { connectionId });
       writeHttpResponse(socket, INTEGRATION_FAILURE.statusCode, [], INTEGRATION_FAILURE.body);
@@ -250,7 +250,7 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
     done(true);
   }
 
-  async function invokeConnect(event: WebSocketEvent): Promise<ConnectDecision> {
+  async function invokeConnect(event: ApiGatewayWebSocketEvent): Promise<ConnectDecision> {
     const connectionId = event.requestContext.connectionId;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
@@ -326,7 +326,7 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
     track(invokeRoute('disconnect', event));
   }
 
-  async function invokeRoute(route: 'message' | 'disconnect', event: WebSocketEvent): Promise<void> {
+  async function invokeRoute(route: 'message' | 'disconnect', event: ApiGatewayWebSocketEvent): Promise<void> {
     try {
       await handlers[route](event);
     } catch (e) {
@@ -403,7 +403,7 @@ function connectEvent(
     userAgent: string | undefined;
     port: number;
   },
-): WebSocketEvent {
+): ApiGatewayWebSocketEvent {
   const { headers, multiValueHeaders } = handshakeHeaders(req, c.sourceIp, c.port);
   const url = req.url ?? '/';
   const q = url.indexOf('?');
@@ -423,7 +423,7 @@ function connectEvent(
   };
 }
 
-function messageEvent(entry: RegistryEntry, body: string, context: EventContext): WebSocketEvent {
+function messageEvent(entry: RegistryEntry, body: string, context: EventContext): ApiGatewayWebSocketEvent {
   return {
     requestContext: {
       ...baseContext('$default', 'MESSAGE', entry.connectionId, entry.connectedAt, Date.now(), context),
@@ -435,7 +435,7 @@ function messageEvent(entry: RegistryEntry, body: string, context: EventContext)
   };
 }
 
-function disconnectEvent(entry: RegistryEntry, code: number, reason: string, context: EventContext): WebSocketEvent {
+function disconnectEvent(entry: RegistryEntry, code: number, reason: string, context: EventContext): ApiGatewayWebSocketEvent {
   // The few, mostly empty, headers real $disconnect events carry.
   const headers = { Host: context.domainName, 'x-api-key': '', 'X-Forwarded-For': '', 'x-restapi': '' };
   return {
@@ -535,17 +535,11 @@ export function parseConnectResult(raw: unknown): ConnectDecision | null {
   return { statusCode, ...(headers ? { headers } : {}), ...(body !== undefined ? { body } : {}) };
 }
 
-function headerValue(headers: Readonly<Record<string, string>> | undefined, lowerName: string): string | undefined {
-  if (!headers) return undefined;
-  for (const [name, value] of Object.entries(headers)) if (name.toLowerCase() === lowerName) return value;
-  return undefined;
-}
-
 /** The result's headers that may go on the wire: gateway-owned and malformed ones are dropped. */
 function responseHeaders(headers: Readonly<Record<string, string>> | undefined): [string, string][] {
   if (!headers) return [];
   return Object.entries(headers).filter(
-    ([name, value]) => HEADER_NAME.test(name) && HEADER_VALUE.test(value) && !RESERVED_RESPONSE_HEADERS.has(name.toLowerCase()),
+    ([name, value]) => isHeaderName(name) && isFieldValue(value) && !RESERVED_RESPONSE_HEADERS.has(name.toLowerCase()),
   );
 }
 
@@ -607,8 +601,4 @@ function positive(value: number | undefined, fallback: number, name: string): nu
   if (value === undefined) return fallback;
   if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number, got ${value}`);
   return value;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,6 +1,6 @@
 /**
  * A local API Gateway Management API (`@connections`), over the local gateway's connection registry. It speaks
- * AWS's wire format (reference/local-services.md §3), so the real `@aws-sdk/client-apigatewaymanagementapi`
+ * AWS's wire format (docs/local-services.md §3), so the real `@aws-sdk/client-apigatewaymanagementapi`
  * client works against it unchanged and raises the exceptions it raises on AWS.
  *
  * For benchmarks and fault tests it can add latency, enforce a token-bucket rate limit and inject throttles and
@@ -8,9 +8,10 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { GatewayOutcome, Log } from '../domain/ports.js';
+import type { SendOutcome, Log } from '../domain/ports.js';
 import { decodeUtf8Strict } from '../domain/protocol/values.js';
-import { MAX_MESSAGE_BYTES, type LocalConnections } from './connections.js';
+import { MAX_MESSAGE_BYTES } from '../domain/protocol/limits.js';
+import type { LocalConnections } from './connections.js';
 import { listen } from './http.js';
 import { describeError, stderrLog } from './log.js';
 
@@ -204,7 +205,7 @@ export async function startManagementApi(options: ManagementApiOptions): Promise
     }
   }
 
-  function sendOutcome(res: ServerResponse, outcome: Exclude<GatewayOutcome, { kind: 'ok' }>): void {
+  function sendOutcome(res: ServerResponse, outcome: Exclude<SendOutcome, { kind: 'ok' }>): void {
     switch (outcome.kind) {
       case 'gone':
         return sendError(res, GONE);

@@ -1,9 +1,10 @@
 /**
  * The local stand-in for Lambda's SQS event source mapping: it long-polls a queue with the real SQS client,
  * invokes the worker handler with batches shaped like Lambda's SQS events, and applies partial batch responses
- * the way the mapping does (reference/aws-facts.md §2). Retries and dead-lettering are left to the queue itself
+ * the way the mapping does (docs/aws-facts.md §2). Retries and dead-lettering are left to the queue itself
  * (visibility timeout and `RedrivePolicy`), exactly as on AWS.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import {
   DeleteMessageBatchCommand,
@@ -379,8 +380,4 @@ function intIn(value: number | undefined, fallback: number, min: number, max: nu
   const v = value ?? fallback;
   if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${v}`);
   return v;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

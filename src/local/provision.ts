@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { connectionsTable, fanoutQueues } from '../config/resources.js';
@@ -41,7 +42,7 @@ export async function createConnectionsTable(ddb: DynamoDBClient, tableName: str
   for (let i = 0; i < 100; i++) {
     const d = await ddb.send(new DescribeTableCommand({ TableName: tableName }));
     if (d.Table?.TableStatus === 'ACTIVE') return;
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
   throw new Error(`table ${tableName} did not become ACTIVE`);
 }

@@ -10,7 +10,7 @@ export const LOCAL_REGION = 'us-east-1';
 export interface LocalAwsServices {
   /** DynamoDB endpoint (dynalite), e.g. `http://127.0.0.1:41234`. */
   readonly dynamoEndpoint: string;
-  /** SQS endpoint (fauxqs). Pass it to `SQSClient` as `endpoint` explicitly (see reference/local-services.md §2). */
+  /** SQS endpoint (fauxqs). Pass it to `SQSClient` as `endpoint` explicitly (see docs/local-services.md §2). */
   readonly sqsEndpoint: string;
   stop(): Promise<void>;
 }

@@ -8,19 +8,19 @@ import { DynamoConnectionStore } from '../adapters/dynamo-connection-store.js';
 import { FetchBackendClient } from '../adapters/fetch-backend-client.js';
 import { CachingGripSigner } from '../adapters/grip-signer.js';
 import { ConsoleLog, InMemoryMetrics } from '../adapters/observability.js';
-import { SignedHttpConnectionGateway } from '../adapters/signed-http-connection-gateway.js';
+import { SignedHttpConnectionSender } from '../adapters/signed-http-connection-sender.js';
 import { SqsFanoutQueue } from '../adapters/sqs-fanout-queue.js';
 import { connectionsTable } from '../config/resources.js';
 import { loadRuntimeSettings, type RuntimeSettings } from '../config/settings.js';
 import { fanoutConfigFromSettings } from '../domain/fanout/worker.js';
-import type { ConnectionGateway, Log } from '../domain/ports.js';
+import type { ConnectionSender, Log } from '../domain/ports.js';
 import type { SessionDeps } from '../domain/session/deps.js';
 import type { WebSocketRouteHandlers } from '../handlers/aws-events.js';
 import { makeControlHandler } from '../handlers/control.js';
 import { createWorkerOn, makeWorkerHandler } from '../handlers/fanout-worker.js';
 import { makeWebSocketHandlers } from '../handlers/ws.js';
 import { startControlServer, type LocalControlServer } from './control-server.js';
-import { LocalConnectionGateway } from './direct-gateway.js';
+import { InProcessConnectionSender } from './in-process-sender.js';
 import { startChatBackend, type ChatBackend } from './example/chat.js';
 import { startLocalGateway, type LocalGateway } from './gateway.js';
 import { describeError } from './log.js';
@@ -190,19 +190,19 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
     });
     stoppers.push(() => managementApi.stop());
 
-    let connectionGateway: ConnectionGateway;
+    let connectionSender: ConnectionSender;
     if (delivery === 'direct') {
-      connectionGateway = new LocalConnectionGateway(gateway.connections);
+      connectionSender = new InProcessConnectionSender(gateway.connections);
     } else {
       // Exactly what the Lambda functions use on AWS: SigV4-signed calls to the Management API over HTTP.
-      const signed = new SignedHttpConnectionGateway({
+      const signed = new SignedHttpConnectionSender({
         endpoint: managementApi.endpoint,
         region: LOCAL_REGION,
         credentials: LOCAL_CREDENTIALS,
         maxSockets: Math.max(50, settings.fanoutConcurrency),
       });
       stoppers.push(async () => signed.destroy());
-      connectionGateway = signed;
+      connectionSender = signed;
     }
     const store = new DynamoConnectionStore({ client: documents, tableName: connectionsTable.localName, clock, log });
     const queue = new SqsFanoutQueue({
@@ -235,7 +235,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
       connections: store,
       subscriptions: store,
       queue,
-      gateway: connectionGateway,
+      sender: connectionSender,
       backend: new FetchBackendClient({ timeoutMs: settings.backendTimeoutMs }),
       signer: new CachingGripSigner({ key: gripKey, iss: gripIss, clock }),
       clock,
@@ -248,7 +248,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
     const worker = createWorkerOn({
       store,
       queue,
-      gateway: connectionGateway,
+      sender: connectionSender,
       log,
       metrics,
       config: fanoutConfigFromSettings(settings, options.worker?.reserveMs ?? 10_000),

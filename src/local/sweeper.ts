@@ -3,7 +3,7 @@
  * (`connectionsTable.ttlAttribute`, epoch seconds) has passed, as DynamoDB's background TTL process would.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
 import { batchWriteAll } from '../adapters/dynamo-batch-write.js';
 import { connectionsTable } from '../config/resources.js';
 import type { Log } from '../domain/ports.js';
@@ -74,19 +74,17 @@ export function startSweeper(options: SweeperOptions): Sweeper {
     const nowSeconds = Math.floor(now() / 1000);
     let scanned = 0;
     let deleted = 0;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await ddb.send(
-        new ScanCommand({
-          TableName: tableName,
-          Limit: pageSize,
-          FilterExpression: '#ttl < :now',
-          ProjectionExpression: '#pk, #sk',
-          ExpressionAttributeNames: { '#ttl': ttlAttribute, '#pk': partitionKey, '#sk': sortKey },
-          ExpressionAttributeValues: { ':now': nowSeconds },
-          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-        }),
-      );
+    const pages = paginateScan(
+      { client: ddb, pageSize },
+      {
+        TableName: tableName,
+        FilterExpression: '#ttl < :now',
+        ProjectionExpression: '#pk, #sk',
+        ExpressionAttributeNames: { '#ttl': ttlAttribute, '#pk': partitionKey, '#sk': sortKey },
+        ExpressionAttributeValues: { ':now': nowSeconds },
+      },
+    );
+    for await (const page of pages) {
       scanned += page.ScannedCount ?? 0;
       const keys = (page.Items ?? []).map((item) => ({ [partitionKey]: item[partitionKey], [sortKey]: item[sortKey] }));
       // One page's deletes at a time: the next page is not read until these are written.
@@ -98,8 +96,8 @@ export function startSweeper(options: SweeperOptions): Sweeper {
       );
       if (!written.ok) throw new Error(`deleting expired items failed: ${written.error.message}`);
       deleted += keys.length;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey && !stopped);
+      if (stopped) break;
+    }
     if (deleted > 0) log.info('swept expired items', { tableName, deleted, scanned });
     return { scanned, deleted };
   }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
@@ -110,7 +111,7 @@ async function waitForTask(
       return { method: 'move-task', taskHandle, status, moved, toMove };
     }
     log(`moving: ${moved}${toMove !== null ? ` of ${toMove}` : ''}`);
-    await new Promise((r) => setTimeout(r, 2000));
+    await sleep(2000);
   }
 }
 

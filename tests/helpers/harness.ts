@@ -3,12 +3,12 @@
  * Each harness exposes the fakes so a test can script them and inspect what happened.
  */
 import { expiryFor, type ConnectionRecord } from '#src/domain/connection.js';
-import type { ControlDeps } from '#src/domain/control/control.js';
+import type { ControlApiDeps } from '#src/domain/control-api/handle-request.js';
 import type { FanoutConfig, FanoutDeps } from '#src/domain/fanout/worker.js';
 import type { BucketRange } from '#src/domain/ports.js';
 import type { SessionConfig, SessionDeps } from '#src/domain/session/deps.js';
 import {
-  FakeGateway,
+  FakeSender,
   FixedSigner,
   InMemoryStore,
   ManualClock,
@@ -26,7 +26,7 @@ export interface SessionHarness {
   readonly deps: SessionDeps;
   readonly store: InMemoryStore;
   readonly queue: RecordingQueue;
-  readonly gateway: FakeGateway;
+  readonly sender: FakeSender;
   readonly backend: ScriptedBackend;
   readonly signer: FixedSigner;
   readonly time: ManualClock;
@@ -41,21 +41,21 @@ function basics() {
     time,
     store: new InMemoryStore(time.clock),
     queue: new RecordingQueue(),
-    gateway: new FakeGateway(),
+    sender: new FakeSender(),
     log: new RecordingLog(),
     metrics: new RecordingMetrics(),
   };
 }
 
 export function sessionHarness(config: Partial<SessionConfig> = {}): SessionHarness {
-  const { time, store, queue, gateway, log, metrics } = basics();
+  const { time, store, queue, sender, log, metrics } = basics();
   const backend = new ScriptedBackend();
   const signer = new FixedSigner();
   const deps: SessionDeps = {
     connections: store,
     subscriptions: store,
     queue,
-    gateway,
+    sender,
     backend,
     signer,
     clock: time.clock,
@@ -63,7 +63,7 @@ export function sessionHarness(config: Partial<SessionConfig> = {}): SessionHarn
     metrics,
     config: { targetUrl: TARGET_URL, maxSubscriptionsPerConnection: 20, openGraceMs: 5_000, ...config },
   };
-  return { deps, store, queue, gateway, backend, signer, time, log, metrics };
+  return { deps, store, queue, sender, backend, signer, time, log, metrics };
 }
 
 /** A stored connection as `$connect` would leave it (GRIP mode on with `m:` unless overridden). */
@@ -85,17 +85,17 @@ export function connectionRecord(
 }
 
 export interface ControlHarness {
-  readonly deps: ControlDeps;
+  readonly deps: ControlApiDeps;
   readonly queue: RecordingQueue;
   readonly time: ManualClock;
   readonly log: RecordingLog;
   readonly metrics: RecordingMetrics;
 }
 
-export function controlHarness(config: Partial<ControlDeps['config']> = {}): ControlHarness {
+export function controlHarness(config: Partial<ControlApiDeps['config']> = {}): ControlHarness {
   const { time, queue, log, metrics } = basics();
   let n = 0;
-  const deps: ControlDeps = {
+  const deps: ControlApiDeps = {
     queue,
     clock: time.clock,
     log,
@@ -121,21 +121,21 @@ export interface FanoutHarness {
   readonly deps: FanoutDeps;
   readonly store: InMemoryStore;
   readonly queue: RecordingQueue;
-  readonly gateway: FakeGateway;
+  readonly sender: FakeSender;
   readonly time: ManualClock;
   readonly log: RecordingLog;
   readonly metrics: RecordingMetrics;
 }
 
 export function fanoutHarness(config: Partial<FanoutConfig> = {}, seed = 7): FanoutHarness {
-  const { time, store, queue, gateway, log, metrics } = basics();
+  const { time, store, queue, sender, log, metrics } = basics();
   const deps: FanoutDeps = {
     index: store,
     connections: store,
     queue,
     deadLetters: queue,
     checkpoints: store,
-    gateway,
+    sender,
     clock: time.clock,
     sleep: time.sleep,
     random: seededRandom(seed),
@@ -143,7 +143,7 @@ export function fanoutHarness(config: Partial<FanoutConfig> = {}, seed = 7): Fan
     metrics,
     config: { ...DEFAULT_FANOUT_CONFIG, ...config },
   };
-  return { deps, store, queue, gateway, time, log, metrics };
+  return { deps, store, queue, sender, time, log, metrics };
 }
 
 /** `n` distinct connection ids, shaped like API Gateway's (16 base64 characters, ending in `=`). */

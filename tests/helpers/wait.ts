@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /** Polls `check` until it returns something other than `undefined`/`false`/`null`; fails after `timeoutMs`. */
 export async function waitFor<T>(
   check: () => T | undefined | false | null | Promise<T | undefined | false | null>,
@@ -9,6 +11,6 @@ export async function waitFor<T>(
     const value = await check();
     if (value !== undefined && value !== false && value !== null) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
   }
 }

@@ -18,10 +18,12 @@ import {
 } from '@fanoutio/grip';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { GripMode } from '#src/domain/connection.js';
+import { binaryMessage } from '#src/domain/message.js';
 import { authorizeControl, signGripSig } from '#src/domain/auth.js';
 import { decodeEvents, encodeEvents } from '#src/domain/protocol/codec.js';
 import type { WsEvent } from '#src/domain/protocol/events.js';
-import { interpretReply, type ReplyContext, type ReplyDecision } from '#src/domain/protocol/reply.js';
+import { interpretOpenReply, interpretSessionReply, type OpenReplyContext, type OpenReplyDecision } from '#src/domain/protocol/reply.js';
 import { buildBackendRequest, handshakeFromClient } from '#src/domain/protocol/request.js';
 import { parsePublishBody } from '#src/domain/publish/parse.js';
 
@@ -160,9 +162,9 @@ describe('our backend requests, read by js-grip', () => {
   });
 });
 
-describe('WebSocketContext replies, read by interpretReply', () => {
-  const open: ReplyContext = { phase: 'open', grip: { enabled: false }, offeredSubprotocols: [] };
-  const session: ReplyContext = { phase: 'session', grip: { enabled: true, messagePrefix: 'm:' }, offeredSubprotocols: [] };
+describe('WebSocketContext replies, read by interpretOpenReply and interpretSessionReply', () => {
+  const open: OpenReplyContext = { offeredSubprotocols: [] };
+  const session: GripMode = { enabled: true, messagePrefix: 'm:' };
 
   function replyOf(ctx: WebSocketContext): { status: number; headers: Record<string, string>; body: Uint8Array } {
     const headers = Object.fromEntries(Object.entries(ctx.toHeaders()).map(([k, v]) => [k.toLowerCase(), v]));
@@ -177,7 +179,7 @@ describe('WebSocketContext replies, read by interpretReply', () => {
     ctx.sendBinary(new Uint8Array([1, 2]));
     ctx.meta['room'] = 'lobby';
     ctx.close();
-    const decision: ReplyDecision = interpretReply(replyOf(ctx), open);
+    const decision: OpenReplyDecision = interpretOpenReply(replyOf(ctx), open);
     expect(decision).toEqual({
       kind: 'accept',
       subprotocol: null,
@@ -187,7 +189,7 @@ describe('WebSocketContext replies, read by interpretReply', () => {
       actions: [
         { kind: 'control', message: { type: 'subscribe', channel: 'room', filters: [] } },
         { kind: 'send', message: { kind: 'text', text: 'welcome' } },
-        { kind: 'send', message: { kind: 'binary', data: new Uint8Array([1, 2]) } },
+        { kind: 'send', message: binaryMessage(new Uint8Array([1, 2])) },
         { kind: 'close', code: 1000, reason: '' },
       ],
       ignored: [],
@@ -197,7 +199,7 @@ describe('WebSocketContext replies, read by interpretReply', () => {
   it('a context that did not accept() is not an accept (no OPEN in the body)', () => {
     const ctx = new WebSocketContext('c1', {}, [new WebSocketEvent('OPEN')]);
     ctx.send('hi');
-    expect(interpretReply(replyOf(ctx), open)).toMatchObject({
+    expect(interpretOpenReply(replyOf(ctx), open)).toMatchObject({
       kind: 'invalid',
       reason: 'backend reply to OPEN starts with TEXT; the first event must be OPEN',
     });
@@ -211,7 +213,7 @@ describe('WebSocketContext replies, read by interpretReply', () => {
     delete ctx.meta['user'];
     ctx.meta['room'] = 'b';
     ctx.close(4000);
-    expect(interpretReply(replyOf(ctx), session)).toEqual({
+    expect(interpretSessionReply(replyOf(ctx), session)).toEqual({
       kind: 'update',
       metaChanges: { user: null, room: 'b' },
       actions: [
@@ -227,7 +229,7 @@ describe('WebSocketContext replies, read by interpretReply', () => {
     const ctx = new WebSocketContext('c1', {}, [new WebSocketEvent('PING'), new WebSocketEvent('TEXT', utf8('x'))]);
     ctx.recv();
     ctx.disconnect();
-    const decision = interpretReply(replyOf(ctx), session);
+    const decision = interpretSessionReply(replyOf(ctx), session);
     expect(decision).toMatchObject({ kind: 'update', actions: [{ kind: 'drop' }] });
     if (decision.kind === 'update')
       expect(decision.ignored).toEqual(['event 0 (PONG) ignored: the gateway cannot send control frames to the client']);
@@ -237,7 +239,7 @@ describe('WebSocketContext replies, read by interpretReply', () => {
     const ctx = new WebSocketContext('c1', {}, [new WebSocketEvent('OPEN')], 'app:');
     ctx.accept();
     ctx.subscribe('room');
-    expect(interpretReply(replyOf(ctx), open)).toMatchObject({
+    expect(interpretOpenReply(replyOf(ctx), open)).toMatchObject({
       actions: [{ kind: 'control', message: { type: 'subscribe', channel: 'app:room' } }],
     });
   });

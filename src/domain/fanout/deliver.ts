@@ -1,14 +1,13 @@
 import type { LimitFunction } from 'p-limit';
-import { decodeBase64 } from '../protocol/base64.js';
-import type { ConnectionGateway, GatewayOutcome, Metrics } from '../ports.js';
-import { fullJitterDelay } from './backoff.js';
-import type { Payload } from './jobs.js';
+import type { CloseRequest, ConnectionSender, Metrics, SendOutcome } from '../ports.js';
+import { fullJitterDelay } from '../backoff.js';
+import { wireData, type Payload } from '../message.js';
 import type { AdaptiveConcurrency } from './rate.js';
 
 export interface DeliveryTools {
-  readonly gateway: ConnectionGateway;
+  readonly sender: ConnectionSender;
   readonly metrics: Metrics;
-  /** The worker's one limiter: every call to the gateway goes through it, whatever job it belongs to. */
+  /** The worker's one limiter: every call to the sender goes through it, whatever job it belongs to. */
   readonly limit: LimitFunction;
   readonly rate: AdaptiveConcurrency;
   readonly clock: () => number;
@@ -61,13 +60,13 @@ export async function deliver(
   report: DeliveryReport,
   options: { readonly graceUntil?: number } = {},
 ): Promise<DeliveryReport> {
-  const decoded = payloads.map(decodePayload);
+  const steps = payloads.map(stepOf);
   // A throw (an adapter bug) must not reject while other deliveries keep running in the background, past the
   // end of the job: mark the report fatal so queued ones do not start, let started ones finish, then rethrow.
   const thrown: unknown[] = [];
   await tools.limit.map(connectionIds, async (id) => {
     try {
-      await deliverToOne(tools, id, payloads, decoded, report, options.graceUntil);
+      await deliverToOne(tools, id, payloads, steps, report, options.graceUntil);
     } catch (error) {
       thrown.push(error);
       report.fatal ??= 'a delivery threw';
@@ -77,37 +76,32 @@ export async function deliver(
   return report;
 }
 
-type Decoded =
-  { kind: 'post'; data: string | Uint8Array } | { kind: 'close'; code?: number; reason?: string } | { kind: 'invalid'; reason: string };
+/** A payload as it goes to the sender, worked out once per job rather than once per connection. */
+type Step =
+  | { readonly kind: 'post'; readonly data: string | Uint8Array }
+  | { readonly kind: 'close'; readonly request: CloseRequest }
+  | { readonly kind: 'invalid'; readonly reason: string };
 
-function decodePayload(payload: Payload): Decoded {
-  switch (payload.kind) {
-    case 'text':
-      return { kind: 'post', data: payload.text };
-    case 'binary': {
-      const bytes = decodeBase64(payload.base64);
-      return bytes ? { kind: 'post', data: bytes } : { kind: 'invalid', reason: 'binary payload is not valid base64' };
-    }
-    case 'close':
-      return {
-        kind: 'close',
-        ...(payload.code !== undefined ? { code: payload.code } : {}),
-        ...(payload.reason !== undefined ? { reason: payload.reason } : {}),
-      };
+function stepOf(payload: Payload): Step {
+  if (payload.kind === 'close') {
+    const { kind: _kind, ...request } = payload;
+    return { kind: 'close', request };
   }
+  const data = wireData(payload);
+  return data === null ? { kind: 'invalid', reason: 'binary payload is not valid base64' } : { kind: 'post', data };
 }
 
 async function deliverToOne(
   tools: DeliveryTools,
   connectionId: string,
   payloads: readonly Payload[],
-  decoded: readonly Decoded[],
+  steps: readonly Step[],
   report: DeliveryReport,
   graceUntil: number | undefined,
 ): Promise<void> {
   if (report.fatal !== null) return;
-  for (let i = 0; i < decoded.length; i++) {
-    const step = decoded[i];
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i];
     if (step === undefined) break;
     if (step.kind === 'invalid') {
       report.rejected.push({ connectionId, reason: step.reason });
@@ -115,8 +109,8 @@ async function deliverToOne(
     }
     let attempt = 0;
     for (;;) {
-      const outcome: GatewayOutcome =
-        step.kind === 'post' ? await tools.gateway.post(connectionId, step.data) : await tools.gateway.close(connectionId, step);
+      const outcome: SendOutcome =
+        step.kind === 'post' ? await tools.sender.post(connectionId, step.data) : await tools.sender.close(connectionId, step.request);
       if (outcome.kind === 'ok') {
         tools.rate.onSuccess();
         syncWindow(tools);

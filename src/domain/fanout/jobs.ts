@@ -1,43 +1,18 @@
+/**
+ * Fan-out jobs: the queue messages that deliver payloads. Every producer — the control API, `$connect`, the
+ * worker splitting, continuing and retrying, keep-alive scheduling — builds its jobs and queue entries with the
+ * constructors below, so a job's shape, its ordering group and its defaults are written down once.
+ *
+ * Adding a kind (e.g. a catch-up job): declare its interface, add it to `FanoutJob`, give it a schema in
+ * `jobSchemas` and a constructor here, and a step in the worker (`worker.ts` requires one for every kind).
+ */
 import { z } from 'zod';
 import { BUCKET_SPACE } from '../channel.js';
-import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES } from '../protocol/events.js';
-import { parseJson, utf8ByteLength } from '../protocol/values.js';
+import { payloadSchema, type Payload } from '../message.js';
+import type { BucketRange, QueueEntry } from '../ports.js';
+import { parseJson } from '../protocol/values.js';
 import { err, ok, type Result } from '../result.js';
-
-/**
- * What to deliver: a text or binary message, or a close. Binary content travels base64-encoded because queue
- * bodies must be text.
- */
-export type Payload =
-  | { readonly kind: 'text'; readonly text: string }
-  | { readonly kind: 'binary'; readonly base64: string }
-  | { readonly kind: 'close'; readonly code?: number; readonly reason?: string };
-
-const payloadSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('text'), text: z.string() }),
-  z.object({ kind: z.literal('binary'), base64: z.string() }),
-  z.object({
-    kind: z.literal('close'),
-    code: z.number().int().refine(isSendableCloseCode, { message: 'not a close code a server may send' }).exactOptional(),
-    reason: z
-      .string()
-      .refine((reason) => utf8ByteLength(reason) <= MAX_CLOSE_REASON_BYTES, {
-        message: `more than ${MAX_CLOSE_REASON_BYTES} bytes of UTF-8`,
-      })
-      .exactOptional(),
-  }),
-]);
-
-const rangeSchema = z
-  .object({
-    from: z
-      .number()
-      .int()
-      .min(0)
-      .max(BUCKET_SPACE - 1),
-    to: z.number().int().min(1).max(BUCKET_SPACE),
-  })
-  .refine((r) => r.from < r.to, { message: 'range.from must be below range.to' });
+import { channelOrderKey, connectionOrderKey, WHOLE_SPACE, type RangeJobSpec } from './ranges.js';
 
 /**
  * Deliver one payload to every subscriber of `channel` whose index bucket is in `range`, starting after
@@ -49,9 +24,9 @@ export interface ChannelJob {
   readonly channel: string;
   readonly payload: Payload;
   /** The aligned partition this job belongs to (its ordering group); the whole space for a fresh publish. */
-  readonly partition: { readonly from: number; readonly to: number };
+  readonly partition: BucketRange;
   /** The buckets still to deliver: within `partition`, from where an earlier page stopped. */
-  readonly range: { readonly from: number; readonly to: number };
+  readonly range: BucketRange;
   readonly cursor: string | null;
   /** Identifies the publish across splits and retries (logs, metrics); the GRIP item `id` when one was given. */
   readonly publishId: string;
@@ -96,46 +71,126 @@ export interface KeepAliveJob {
 }
 
 export type FanoutJob = ChannelJob | ConnectionsJob | KeepAliveJob;
+export type JobKind = FanoutJob['kind'];
 
-const channelJobSchema = z.object({
-  v: z.literal(1),
-  kind: z.literal('channel'),
-  channel: z.string().min(1),
-  payload: payloadSchema,
-  partition: rangeSchema,
-  range: rangeSchema,
-  cursor: z.string().nullable(),
-  publishId: z.string(),
-  publishedAt: z.number(),
-});
+/** Which publish a job belongs to, and when it was accepted: carried unchanged through splits and retries. */
+export interface PublishOrigin {
+  readonly publishId: string;
+  readonly publishedAt: number;
+}
 
-const connectionsJobSchema = z.object({
-  v: z.literal(1),
-  kind: z.literal('connections'),
-  connectionIds: z.array(z.string().min(1)).min(1),
-  payloads: z.array(payloadSchema).min(1),
-  attempt: z.number().int().min(0),
-  graceUntil: z.number().exactOptional(),
-  lastError: z.string().exactOptional(),
-  publishId: z.string(),
-  publishedAt: z.number(),
-});
+// ---------------------------------------------------------------------------------------------------------------
+// Constructors
 
-const keepAliveJobSchema = z.object({
-  v: z.literal(1),
-  kind: z.literal('keepalive'),
-  connectionId: z.string().min(1),
-  since: z.number(),
-  dueAt: z.number(),
-});
+/** A fresh publish to a channel: the whole bucket space, from the start, in the channel's own ordering group. */
+export function channelPublishEntry(channel: string, payload: Payload, origin: PublishOrigin): QueueEntry {
+  return channelJobEntry({
+    v: 1,
+    kind: 'channel',
+    channel,
+    payload,
+    partition: WHOLE_SPACE,
+    range: WHOLE_SPACE,
+    cursor: null,
+    publishId: origin.publishId,
+    publishedAt: origin.publishedAt,
+  });
+}
 
-const jobSchema = z.discriminatedUnion('kind', [
-  keepAliveJobSchema,
-  channelJobSchema.refine((j) => j.partition.from <= j.range.from && j.range.to <= j.partition.to, {
-    message: 'range must lie within partition',
+/** A piece of a channel job after a split (see `splitRemainder`): same publish, a smaller partition. */
+export function channelJobPiece(job: ChannelJob, piece: RangeJobSpec): ChannelJob {
+  return { ...job, partition: piece.partition, range: piece.range, cursor: piece.cursor };
+}
+
+/** The rest of a channel job, after the page that ended at `cursor`: same partition, same ordering group. */
+export function channelJobContinuation(job: ChannelJob, cursor: string): ChannelJob {
+  return { ...job, cursor };
+}
+
+/** The queue entry of a channel job: ordered within its partition's group; `dedupId` when a worker re-enqueues. */
+export function channelJobEntry(job: ChannelJob, dedupId?: string): QueueEntry {
+  const orderKey = channelOrderKey(job.channel, job.partition);
+  return dedupId === undefined ? { job, orderKey } : { job, orderKey, dedupId };
+}
+
+/**
+ * Payloads for one connection, in order, in the connection's own ordering group: a publish item addressed to a
+ * connection, or an OPEN reply's messages (with `graceUntil`, since the handshake may still be completing).
+ */
+export function connectionDeliveryEntry(
+  connectionId: string,
+  payloads: readonly Payload[],
+  origin: PublishOrigin,
+  options: { readonly graceUntil?: number } = {},
+): QueueEntry {
+  return {
+    orderKey: connectionOrderKey(connectionId),
+    job: connectionsJob({ connectionIds: [connectionId], payloads, attempt: 0, ...origin, ...options }),
+  };
+}
+
+/** A connections job; `attempt` counts retries (0 for a first try). */
+export function connectionsJob(fields: Omit<ConnectionsJob, 'v' | 'kind'>): ConnectionsJob {
+  return { v: 1, kind: 'connections', ...fields };
+}
+
+/** The heartbeat job of a connection's keep-alive chain (`since`), due at `dueAt`. */
+export function keepAliveJob(connectionId: string, since: number, dueAt: number): KeepAliveJob {
+  return { v: 1, kind: 'keepalive', connectionId, since, dueAt };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Parsing
+
+const rangeSchema = z
+  .object({
+    from: z
+      .number()
+      .int()
+      .min(0)
+      .max(BUCKET_SPACE - 1),
+    to: z.number().int().min(1).max(BUCKET_SPACE),
+  })
+  .refine((r) => r.from < r.to, { message: 'range.from must be below range.to' });
+
+/** One schema per kind; the discriminated union below is built from them. */
+const jobSchemas = {
+  channel: z
+    .object({
+      v: z.literal(1),
+      kind: z.literal('channel'),
+      channel: z.string().min(1),
+      payload: payloadSchema,
+      partition: rangeSchema,
+      range: rangeSchema,
+      cursor: z.string().nullable(),
+      publishId: z.string(),
+      publishedAt: z.number(),
+    })
+    .refine((j) => j.partition.from <= j.range.from && j.range.to <= j.partition.to, {
+      message: 'range must lie within partition',
+    }),
+  connections: z.object({
+    v: z.literal(1),
+    kind: z.literal('connections'),
+    connectionIds: z.array(z.string().min(1)).min(1),
+    payloads: z.array(payloadSchema).min(1),
+    attempt: z.number().int().min(0),
+    graceUntil: z.number().exactOptional(),
+    lastError: z.string().exactOptional(),
+    publishId: z.string(),
+    publishedAt: z.number(),
   }),
-  connectionsJobSchema,
-]);
+  keepalive: z.object({
+    v: z.literal(1),
+    kind: z.literal('keepalive'),
+    connectionId: z.string().min(1),
+    since: z.number(),
+    dueAt: z.number(),
+  }),
+} satisfies Record<JobKind, z.ZodType>;
+
+const jobSchema = z.discriminatedUnion('kind', [jobSchemas.keepalive, jobSchemas.channel, jobSchemas.connections]);
 
 export interface JobParseError {
   readonly kind: 'invalid-job';

@@ -1,20 +1,21 @@
 /**
  * The backend's reply to one WebSocket-over-HTTP request, turned into one decision value
- * (`reference/grip-protocol.md` §1.3–1.4, §2, §7). Pure and total: the session logic executes the decision.
+ * (`docs/grip-protocol.md` §1.3–1.4, §2, §7). Pure and total: the session logic executes the decision.
  */
 import type { GripMode } from '../connection.js';
+import { binaryMessage, textMessage, type Message } from '../message.js';
 import { decodeEvents } from './codec.js';
-import { parseControlMessage, type ControlMessage } from './control.js';
-import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES, WEBSOCKET_EVENTS_CONTENT_TYPE, type WsEvent } from './events.js';
+import { parseGripControlMessage, type GripControlMessage } from './grip-control.js';
+import { DEFAULT_MESSAGE_PREFIX, WEBSOCKET_EVENTS_CONTENT_TYPE, type WsEvent } from './events.js';
+import { listTokens, lowerCaseHeaders, splitOutsideQuotes, unquote } from './headers.js';
+import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES, MAX_REJECT_BODY_BYTES, MAX_REPLY_BODY_BYTES } from './limits.js';
 import { truncateUtf8 } from './values.js';
-
-export type OutgoingMessage = { kind: 'text'; text: string } | { kind: 'binary'; data: Uint8Array };
 
 /** One thing to do for the connection, in the order the backend's events came. */
 export type SessionAction =
   /** Send to the client. In GRIP mode the message prefix is already stripped. */
-  | { kind: 'send'; message: OutgoingMessage }
-  | { kind: 'control'; message: ControlMessage }
+  | { kind: 'send'; message: Message }
+  | { kind: 'control'; message: GripControlMessage }
   /**
    * The backend sent CLOSE: close the client cleanly. `code` is always sendable (see `isSendableCloseCode`) or
    * `null` for "no code". js-grip's `close()` without an argument sends code 0, which is mapped to 1000; any
@@ -25,35 +26,35 @@ export type SessionAction =
   /** The backend sent DISCONNECT, or a second OPEN: drop the client without a close handshake. */
   | { kind: 'drop' };
 
-export interface ReplyContext {
-  /** `open` for the reply to the OPEN request (`$connect`), `session` for every later reply. */
-  readonly phase: 'open' | 'session';
-  /** The connection's GRIP mode, as stored at accept time. Used in the `session` phase only. */
-  readonly grip: GripMode;
-  /** The client's `Sec-WebSocket-Protocol` offers (`offeredSubprotocols`). Used in the `open` phase only. */
+/** What the reply to the OPEN request is checked against. */
+export interface OpenReplyContext {
+  /** The client's `Sec-WebSocket-Protocol` offers (`offeredSubprotocols`): the backend may choose one of them. */
   readonly offeredSubprotocols: readonly string[];
 }
 
-export type ReplyDecision =
+/** A valid reply's effects on the connection: meta changes and actions, with what was ignored and why. */
+interface ReplyEffects {
+  metaChanges: Record<string, string | null>;
+  actions: SessionAction[];
+  ignored: string[];
+}
+
+/** A reply that breaks the protocol. */
+type Invalid = { kind: 'invalid'; reason: string };
+
+export type OpenReplyDecision =
   /** The OPEN reply accepted the connection. `clientHeaders` go on the handshake response (e.g. Set-Cookie). */
-  | {
-      kind: 'accept';
-      subprotocol: string | null;
-      grip: GripMode;
-      clientHeaders: Record<string, string>;
-      metaChanges: Record<string, string | null>;
-      actions: SessionAction[];
-      ignored: string[];
-    }
+  | ({ kind: 'accept'; subprotocol: string | null; grip: GripMode; clientHeaders: Record<string, string> } & ReplyEffects)
   /** The OPEN reply refused the connection: answer the client's handshake with this status, headers and body. */
   | { kind: 'reject'; status: number; headers: Record<string, string>; body: Uint8Array; reason: string }
+  /** The client gets a 502. */
+  | Invalid;
+
+export type SessionReplyDecision =
   /** A valid reply to a later request. */
-  | { kind: 'update'; metaChanges: Record<string, string | null>; actions: SessionAction[]; ignored: string[] }
-  /**
-   * A reply that breaks the protocol. In the `open` phase the client gets a 502; in the `session` phase the
-   * client is closed with 1011 (Pushpin tears the connection down).
-   */
-  | { kind: 'invalid'; reason: string };
+  | ({ kind: 'update' } & ReplyEffects)
+  /** The client is closed with 1011 (Pushpin tears the connection down). */
+  | Invalid;
 
 export interface ReplyResponse {
   readonly status: number;
@@ -61,12 +62,6 @@ export interface ReplyResponse {
   readonly headers: Readonly<Record<string, string>>;
   readonly body: Uint8Array;
 }
-
-/** Pushpin's `RESPONSE_BODY_MAX`. */
-export const MAX_REPLY_BODY_BYTES = 1_000_000;
-/** A rejection body passed on to the client is cut to this many bytes, as Pushpin does. */
-export const MAX_REJECT_BODY_BYTES = 100_000;
-export const DEFAULT_MESSAGE_PREFIX = 'm:';
 
 /** Headers that describe one HTTP hop or the encoding of the body we already decoded; never passed on. */
 const HOP_BY_HOP: ReadonlySet<string> = new Set([
@@ -98,60 +93,33 @@ const CONTROL_PREFIX = 'c:';
 const utf8Encoder = new TextEncoder();
 
 /**
- * Interprets the backend's HTTP reply. Total: never throws.
+ * Interprets the backend's reply to the OPEN request (`$connect`). Total: never throws.
  *
  * - The reply counts only with status exactly 200 and `Content-Type` exactly `application/websocket-events`
  *   (media type compared case-insensitively, parameters such as `; charset=` fail, like Pushpin).
- * - Body over 1,000,000 bytes → `invalid` (either phase).
- * - `open` phase: a reply that does not count is `reject` with the backend's status, headers (minus hop-by-hop,
- *   length and encoding headers) and body (cut to 100,000 bytes); a status that would not reach the client as a
- *   refusal (anything outside 300–599, e.g. a 204, which API Gateway would treat as success) becomes 502. A
- *   counting reply whose body does not decode, is empty, or does not start with OPEN is `invalid`; so is a
+ * - Body over 1,000,000 bytes → `invalid`.
+ * - A reply that does not count is `reject` with the backend's status, headers (minus hop-by-hop, length and
+ *   encoding headers) and body (cut to 100,000 bytes); a status that would not reach the client as a refusal
+ *   (anything outside 300–599, e.g. a 204, which API Gateway would treat as success) becomes 502.
+ * - A counting reply whose body does not decode, is empty, or does not start with OPEN is `invalid`; so is a
  *   `Sec-WebSocket-Protocol` the client did not offer. `Sec-WebSocket-Extensions: grip[; message-prefix=…]`
- *   sets GRIP mode (read only here).
- * - `session` phase: a reply that does not count, or does not decode, is `invalid`.
- * - `Set-Meta-<Name>` on any counting reply → `metaChanges[<name lower-case>]`, an empty value → `null`.
- * - Events become actions in order; events after CLOSE, DISCONNECT or a second OPEN are ignored. The reasons
- *   for everything ignored (unprefixed messages in GRIP mode, invalid control messages, PING/PONG, which API
- *   Gateway cannot send, `Keep-Alive-Interval`, …) are listed in `ignored` for the logs.
+ *   sets GRIP mode (read only here); the events after OPEN become actions under that mode.
+ * - `Set-Meta-<Name>` → `metaChanges[<name lower-case>]`, an empty value → `null`; events after CLOSE,
+ *   DISCONNECT or a second OPEN are ignored; everything ignored is listed with its reason in `ignored`.
  *
  * @example
- * interpretReply(
+ * interpretOpenReply(
  *   { status: 200, headers: { 'content-type': 'application/websocket-events', 'sec-websocket-extensions': 'grip' },
  *     body: new TextEncoder().encode('OPEN\r\nTEXT 7\r\nm:hello\r\n') },
- *   { phase: 'open', grip: { enabled: false }, offeredSubprotocols: [] },
+ *   { offeredSubprotocols: [] },
  * ) // { kind: 'accept', grip: { enabled: true, messagePrefix: 'm:' },
  *   //   actions: [{ kind: 'send', message: { kind: 'text', text: 'hello' } }], ... }
  */
-export function interpretReply(response: ReplyResponse, context: ReplyContext): ReplyDecision {
-  if (response.body.length > MAX_REPLY_BODY_BYTES) {
-    return invalid(`backend reply body is ${response.body.length} bytes, more than the limit of ${MAX_REPLY_BODY_BYTES}`);
-  }
-  const headers = lowerCaseKeys(response.headers);
-  const notCounting = whyNotCounting(response.status, headers['content-type']);
-  if (notCounting !== null) {
-    if (context.phase === 'open') return reject(response, headers, notCounting);
-    return invalid(notCounting);
-  }
-
-  const decoded = decodeEvents(response.body);
-  if (!decoded.ok) return invalid(`backend reply body is not valid application/websocket-events: ${decoded.error.message}`);
-  const events = decoded.value;
-
-  const ignored: string[] = [];
-  const metaChanges = readMetaChanges(headers, ignored);
-  if (headers['keep-alive-interval'] !== undefined) {
-    ignored.push('Keep-Alive-Interval header ignored: this server does not poll the backend');
-  }
-  if (headers['content-bytes-accepted'] !== undefined) {
-    ignored.push('Content-Bytes-Accepted header ignored: every request is treated as consumed in full');
-  }
-
-  if (context.phase === 'session') {
-    const actions = eventsToActions(events, 0, context.grip, ignored);
-    return { kind: 'update', metaChanges, actions, ignored };
-  }
-
+export function interpretOpenReply(response: ReplyResponse, context: OpenReplyContext): OpenReplyDecision {
+  const read = readReply(response);
+  if (read.kind === 'invalid') return read;
+  if (read.kind === 'not-counting') return reject(response, read.headers, read.reason);
+  const { headers, events, metaChanges, ignored } = read;
   const first = events[0];
   if (first === undefined) {
     return invalid('backend accepted with an empty body: the first event must be OPEN (deferred acceptance is not supported)');
@@ -166,6 +134,58 @@ export function interpretReply(response: ReplyResponse, context: ReplyContext): 
   const grip = parseGripExtension(headers['sec-websocket-extensions']) ?? { enabled: false as const };
   const actions = eventsToActions(events, 1, grip, ignored);
   return { kind: 'accept', subprotocol, grip, clientHeaders: clientHeadersOf(headers), metaChanges, actions, ignored };
+}
+
+/**
+ * Interprets the backend's reply to a later request (a client message, a close), under the connection's GRIP
+ * mode. Total: never throws. The same rules as {@link interpretOpenReply} decide whether the reply counts and
+ * what its headers and events mean, except that a reply that does not count, or does not decode, is `invalid`
+ * (there is no handshake left to refuse), and every event is an action (no leading OPEN).
+ *
+ * @example
+ * interpretSessionReply(reply('TEXT 4\r\nm:hi\r\n'), { enabled: true, messagePrefix: 'm:' })
+ * // { kind: 'update', metaChanges: {}, actions: [{ kind: 'send', message: { kind: 'text', text: 'hi' } }], ignored: [] }
+ */
+export function interpretSessionReply(response: ReplyResponse, grip: GripMode): SessionReplyDecision {
+  const read = readReply(response);
+  if (read.kind === 'invalid') return read;
+  if (read.kind === 'not-counting') return invalid(read.reason);
+  const { events, metaChanges, ignored } = read;
+  return { kind: 'update', metaChanges, actions: eventsToActions(events, 0, grip, ignored), ignored };
+}
+
+type ReadReply =
+  | Invalid
+  | { kind: 'not-counting'; reason: string; headers: Record<string, string> }
+  | {
+      kind: 'read';
+      headers: Record<string, string>;
+      events: readonly WsEvent[];
+      metaChanges: Record<string, string | null>;
+      ignored: string[];
+    };
+
+/** What both phases check first: the size limit, whether the reply counts, its events and its headers. */
+function readReply(response: ReplyResponse): ReadReply {
+  if (response.body.length > MAX_REPLY_BODY_BYTES) {
+    return invalid(`backend reply body is ${response.body.length} bytes, more than the limit of ${MAX_REPLY_BODY_BYTES}`);
+  }
+  const headers = lowerCaseHeaders(response.headers);
+  const notCounting = whyNotCounting(response.status, headers['content-type']);
+  if (notCounting !== null) return { kind: 'not-counting', reason: notCounting, headers };
+
+  const decoded = decodeEvents(response.body);
+  if (!decoded.ok) return invalid(`backend reply body is not valid application/websocket-events: ${decoded.error.message}`);
+
+  const ignored: string[] = [];
+  const metaChanges = readMetaChanges(headers, ignored);
+  if (headers['keep-alive-interval'] !== undefined) {
+    ignored.push('Keep-Alive-Interval header ignored: this server does not poll the backend');
+  }
+  if (headers['content-bytes-accepted'] !== undefined) {
+    ignored.push('Content-Bytes-Accepted header ignored: every request is treated as consumed in full');
+  }
+  return { kind: 'read', headers, events: decoded.value, metaChanges, ignored };
 }
 
 /**
@@ -203,9 +223,9 @@ function whyNotCounting(status: number, contentType: string | undefined): string
   return null;
 }
 
-function reject(response: ReplyResponse, headers: Record<string, string>, reason: string): ReplyDecision {
+function reject(response: ReplyResponse, headers: Record<string, string>, reason: string): OpenReplyDecision {
   const passOn: Record<string, string> = {};
-  const connectionTokens = connectionHeaderTokens(headers['connection']);
+  const connectionTokens = listTokens(headers['connection']);
   for (const [name, value] of Object.entries(headers)) {
     if (HOP_BY_HOP.has(name) || connectionTokens.has(name)) continue;
     passOn[name] = value;
@@ -235,7 +255,7 @@ function readMetaChanges(headers: Record<string, string>, ignored: string[]): Re
 
 function clientHeadersOf(headers: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
-  const connectionTokens = connectionHeaderTokens(headers['connection']);
+  const connectionTokens = listTokens(headers['connection']);
   for (const [name, value] of Object.entries(headers)) {
     if (HOP_BY_HOP.has(name) || connectionTokens.has(name) || NOT_FOR_CLIENT_ON_ACCEPT.has(name) || name.startsWith(SET_META_PREFIX)) {
       continue;
@@ -270,22 +290,22 @@ function eventsToActions(events: readonly WsEvent[], from: number, grip: GripMod
     switch (event.type) {
       case 'TEXT':
         if (!grip.enabled) {
-          actions.push({ kind: 'send', message: { kind: 'text', text: event.text } });
+          actions.push({ kind: 'send', message: textMessage(event.text) });
         } else if (event.text.startsWith(CONTROL_PREFIX)) {
-          const parsed = parseControlMessage(event.text.slice(CONTROL_PREFIX.length));
+          const parsed = parseGripControlMessage(event.text.slice(CONTROL_PREFIX.length));
           if (parsed.kind === 'control') actions.push({ kind: 'control', message: parsed.message });
           else ignored.push(`event ${i} (TEXT): ${parsed.reason}`);
         } else if (event.text.startsWith(grip.messagePrefix)) {
-          actions.push({ kind: 'send', message: { kind: 'text', text: event.text.slice(grip.messagePrefix.length) } });
+          actions.push({ kind: 'send', message: textMessage(event.text.slice(grip.messagePrefix.length)) });
         } else {
           ignored.push(`event ${i} (TEXT) dropped: it does not start with the message prefix ${JSON.stringify(grip.messagePrefix)}`);
         }
         break;
       case 'BINARY':
         if (!grip.enabled) {
-          actions.push({ kind: 'send', message: { kind: 'binary', data: event.data } });
+          actions.push({ kind: 'send', message: binaryMessage(event.data) });
         } else if (startsWith(event.data, prefixBytes)) {
-          actions.push({ kind: 'send', message: { kind: 'binary', data: event.data.slice(prefixBytes.length) } });
+          actions.push({ kind: 'send', message: binaryMessage(event.data.subarray(prefixBytes.length)) });
         } else {
           ignored.push(`event ${i} (BINARY) dropped: it does not start with the message prefix ${JSON.stringify(grip.messagePrefix)}`);
         }
@@ -331,52 +351,4 @@ function startsWith(data: Uint8Array, prefix: Uint8Array): boolean {
   return true;
 }
 
-function lowerCaseKeys(headers: Readonly<Record<string, string>>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    const key = name.toLowerCase();
-    out[key] = out[key] === undefined ? value : `${out[key]}, ${value}`;
-  }
-  return out;
-}
-
-function connectionHeaderTokens(value: string | undefined): Set<string> {
-  const tokens = new Set<string>();
-  if (value === undefined) return tokens;
-  for (const token of value.split(',')) {
-    const t = token.trim().toLowerCase();
-    if (t.length > 0) tokens.add(t);
-  }
-  return tokens;
-}
-
-/** Splits on `separator` except inside double quotes (with backslash escapes), as HTTP header lists allow. */
-function splitOutsideQuotes(value: string, separator: ',' | ';'): string[] {
-  const parts: string[] = [];
-  let current = '';
-  let quoted = false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charAt(i);
-    if (quoted && c === '\\' && i + 1 < value.length) {
-      current += c + value.charAt(i + 1);
-      i++;
-      continue;
-    }
-    if (c === '"') quoted = !quoted;
-    if (c === separator && !quoted) {
-      parts.push(current);
-      current = '';
-      continue;
-    }
-    current += c;
-  }
-  parts.push(current);
-  return parts;
-}
-
-function unquote(value: string): string {
-  if (value.length < 2 || !value.startsWith('"') || !value.endsWith('"')) return value;
-  return value.slice(1, -1).replace(/\\(.)/g, '$1');
-}
-
-const invalid = (reason: string): ReplyDecision => ({ kind: 'invalid', reason });
+const invalid = (reason: string): Invalid => ({ kind: 'invalid', reason });

@@ -1,11 +1,12 @@
 /**
- * The WebSocket-over-HTTP request to the backend (`reference/grip-protocol.md` §1.2, §7): the client's handshake
+ * The WebSocket-over-HTTP request to the backend (`docs/grip-protocol.md` §1.2, §7): the client's handshake
  * as it is stored at `$connect` and replayed on every request, and the request itself.
  */
 import type { Handshake } from '../connection.js';
 import type { BackendRequest } from '../ports.js';
 import { encodeEvents } from './codec.js';
 import { WEBSOCKET_EVENTS_CONTENT_TYPE, type WsEvent } from './events.js';
+import { hasLineBreakOrNul, isHeaderName } from './headers.js';
 import { utf8ByteLength } from './values.js';
 
 /**
@@ -41,10 +42,6 @@ const KEPT_LONGEST: ReadonlySet<string> = new Set([
   'authorization',
   'cookie',
 ]);
-
-const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
-// eslint-disable-next-line no-control-regex -- a header value must not smuggle line breaks or NULs
-const BAD_VALUE = /[\r\n\u0000]/;
 
 export interface HandshakeCapture {
   readonly handshake: Handshake;
@@ -82,7 +79,7 @@ export function handshakeFromClient(input: {
     const name = rawName.toLowerCase();
     if (STRIPPED.has(name) || STRIPPED_PREFIXES.some((p) => name.startsWith(p))) continue;
     const values = typeof rawValue === 'string' ? [rawValue] : [...rawValue];
-    if (!TOKEN.test(name) || values.some((v) => BAD_VALUE.test(v))) {
+    if (!isHeaderName(name) || values.some(hasLineBreakOrNul)) {
       dropped.add(name);
       continue;
     }

@@ -1,18 +1,18 @@
 /**
- * GRIP publish bodies (`POST /publish/`, `reference/grip-protocol.md` §3), parsed the way Pushpin's
+ * GRIP publish bodies (`POST /publish/`, `docs/grip-protocol.md` §3), parsed the way Pushpin's
  * `PublishItem`/`PublishFormat` do, with two extensions: an item may target one `connection` instead of a
  * `channel`, and limits that fit API Gateway (128 KB per message).
  */
 import { validateChannel } from '../channel.js';
-import type { Payload } from '../fanout/jobs.js';
+import type { Payload } from '../message.js';
 import { decodeBase64, encodeBase64 } from '../protocol/base64.js';
-import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES } from '../protocol/events.js';
+import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES, MAX_MESSAGE_BYTES, MAX_PUBLISH_BODY_BYTES } from '../protocol/limits.js';
 import { decodeUtf8Strict, integerLike, isRecord, parseJson, utf8ByteLength } from '../protocol/values.js';
 import { err, ok, type Result } from '../result.js';
 
 export type PublishTarget = { kind: 'channel'; channel: string } | { kind: 'connection'; connectionId: string };
 
-export interface PublishItem {
+export interface ParsedPublishItem {
   target: PublishTarget;
   id: string | null;
   prevId: string | null;
@@ -22,7 +22,7 @@ export interface PublishItem {
   ignored: string | null;
 }
 
-export interface PublishError {
+export interface PublishBodyError {
   kind: 'invalid-publish';
   /** A sentence for the 400 body, starting with the field path, e.g. `items[2].formats.ws-message.content-bin: not valid base64`. */
   message: string;
@@ -32,10 +32,6 @@ export interface PublishError {
   field: string | null;
 }
 
-/** Pushpin's `push_in_http_max_body_size`. */
-export const MAX_PUBLISH_BODY_BYTES = 1_000_000;
-/** API Gateway's limit on one message (`postToConnection`). */
-export const MAX_MESSAGE_BYTES = 131_072;
 /** API Gateway connection ids are 16 characters; local ids are UUIDs. This leaves room without being unbounded. */
 const MAX_CONNECTION_ID_LENGTH = 128;
 const CONNECTION_ID = /^[\x21-\x7e]+$/;
@@ -67,7 +63,7 @@ const utf8Encoder = new TextEncoder();
  * // { ok: true, value: [{ target: { kind: 'channel', channel: 'room' }, id: null, prevId: null,
  * //   payload: { kind: 'text', text: 'hi' }, ignored: null }] }
  */
-export function parsePublishBody(body: Uint8Array | string): Result<PublishItem[], PublishError> {
+export function parsePublishBody(body: Uint8Array | string): Result<ParsedPublishItem[], PublishBodyError> {
   const byteLength = typeof body === 'string' ? utf8ByteLength(body) : body.length;
   if (byteLength > MAX_PUBLISH_BODY_BYTES) {
     return bodyError(`publish body is ${byteLength} bytes, more than the limit of ${MAX_PUBLISH_BODY_BYTES}`);
@@ -83,7 +79,7 @@ export function parsePublishBody(body: Uint8Array | string): Result<PublishItem[
   if (!Array.isArray(items)) return err({ kind: 'invalid-publish', message: 'items: must be an array', itemIndex: null, field: 'items' });
   if (items.length === 0) return err({ kind: 'invalid-publish', message: 'items: must not be empty', itemIndex: null, field: 'items' });
 
-  const out: PublishItem[] = [];
+  const out: ParsedPublishItem[] = [];
   for (let index = 0; index < items.length; index++) {
     const parsed = parseItem(items[index], index);
     if (!parsed.ok) return parsed;
@@ -93,9 +89,9 @@ export function parsePublishBody(body: Uint8Array | string): Result<PublishItem[
 }
 
 /** Thrown-free failure carrier inside one item: the field path and what is wrong with it. */
-type ItemResult<T> = Result<T, PublishError>;
+type ItemResult<T> = Result<T, PublishBodyError>;
 
-function parseItem(raw: unknown, index: number): ItemResult<PublishItem> {
+function parseItem(raw: unknown, index: number): ItemResult<ParsedPublishItem> {
   const at = `items[${index}]`;
   const fail = (field: string, problem: string): ItemResult<never> => itemError(index, field === '' ? at : `${at}.${field}`, problem);
   if (!isRecord(raw)) return fail('', 'must be an object');
@@ -253,10 +249,10 @@ function parseClose(raw: Record<string, unknown>, fail: Fail): ItemResult<{ payl
   return ok({ payload, ignored: null });
 }
 
-function bodyError(message: string): Result<never, PublishError> {
+function bodyError(message: string): Result<never, PublishBodyError> {
   return err({ kind: 'invalid-publish', message, itemIndex: null, field: null });
 }
 
-function itemError(itemIndex: number, field: string, problem: string): Result<never, PublishError> {
+function itemError(itemIndex: number, field: string, problem: string): Result<never, PublishBodyError> {
   return err({ kind: 'invalid-publish', message: `${field}: ${problem}`, itemIndex, field });
 }

@@ -1,10 +1,12 @@
-import { expiryFor, type ConnectionRecord } from '../connection.js';
-import type { Payload } from '../fanout/jobs.js';
-import { connectionOrderKey } from '../fanout/ranges.js';
+import { applyMetaChanges, expiryFor, type ConnectionRecord } from '../connection.js';
+import { connectionDeliveryEntry } from '../fanout/jobs.js';
+import { forgetConnections } from '../forget-connections.js';
+import type { Payload } from '../message.js';
 import { openEvent } from '../protocol/events.js';
-import { interpretReply } from '../protocol/reply.js';
+import { interpretOpenReply } from '../protocol/reply.js';
 import { handshakeFromClient, offeredSubprotocols } from '../protocol/request.js';
-import { applyMeta, askBackend, messagePayload, subscriptionOps, unsupportedControls } from './common.js';
+import { askBackend } from './backend.js';
+import { subscriptionOps, unsupportedControls } from './reply-actions.js';
 import type { SessionDeps } from './deps.js';
 import { keepAliveEntry, keepAliveFromActions } from '../keepalive.js';
 import { planSubscriptions } from './subscriptions.js';
@@ -62,18 +64,14 @@ export async function onConnect(deps: SessionDeps, input: ConnectInput): Promise
     metrics.count('ConnectionsRejected');
     return refuse(502, 'Bad Gateway: the backend did not answer');
   }
-  const decision = interpretReply(response.value, {
-    phase: 'open',
-    grip: { enabled: false },
-    offeredSubprotocols: offeredSubprotocols(handshake),
-  });
+  const decision = interpretOpenReply(response.value, { offeredSubprotocols: offeredSubprotocols(handshake) });
   if (decision.kind === 'reject') {
     log.info('backend rejected the connection', { connectionId, status: decision.status, reason: decision.reason });
     metrics.count('ConnectionsRejected');
     return { kind: 'rejected', status: decision.status, headers: decision.headers, body: decision.body, reason: decision.reason };
   }
-  if (decision.kind !== 'accept') {
-    const reason = decision.kind === 'invalid' ? decision.reason : `unexpected ${decision.kind} decision on open`;
+  if (decision.kind === 'invalid') {
+    const reason = decision.reason;
     log.error('backend answered the OPEN request with an invalid reply; refusing with 502', { connectionId, reason });
     metrics.count('BackendErrors');
     metrics.count('ConnectionsRejected');
@@ -87,7 +85,7 @@ export async function onConnect(deps: SessionDeps, input: ConnectInput): Promise
     handshake,
     subprotocol: decision.subprotocol,
     grip: decision.grip,
-    meta: applyMeta({}, decision.metaChanges),
+    meta: applyMetaChanges({}, decision.metaChanges),
     connectedAt: now,
     expiresAt: expiryFor(now),
     keepAlive: keepAlive.change ?? null,
@@ -118,19 +116,8 @@ export async function onConnect(deps: SessionDeps, input: ConnectInput): Promise
     const entries: QueueEntry[] = [];
     if (record.keepAlive) entries.push(keepAliveEntry(connectionId, record.keepAlive, now + record.keepAlive.timeoutSeconds * 1000, now));
     if (payloads.length > 0) {
-      entries.push({
-        orderKey: connectionOrderKey(connectionId),
-        job: {
-          v: 1,
-          kind: 'connections',
-          connectionIds: [connectionId],
-          payloads,
-          attempt: 0,
-          graceUntil: now + deps.config.openGraceMs,
-          publishId: `open:${connectionId}`,
-          publishedAt: now,
-        },
-      });
+      const origin = { publishId: `open:${connectionId}`, publishedAt: now };
+      entries.push(connectionDeliveryEntry(connectionId, payloads, origin, { graceUntil: now + deps.config.openGraceMs }));
     }
     if (entries.length > 0) {
       const queued = await deps.queue.enqueue(entries);
@@ -140,7 +127,7 @@ export async function onConnect(deps: SessionDeps, input: ConnectInput): Promise
   })();
   if (failure !== null) {
     // Leave no stale subscription behind for a connection the client will never see accepted.
-    await deps.connections.deleteConnections([connectionId]);
+    await forgetConnections(deps, [connectionId], 'the OPEN reply could not be applied');
     log.error('could not apply the OPEN reply; refusing with 503', { connectionId, detail: failure });
     metrics.count('ConnectionsRejected');
     return refuse(503, 'Service Unavailable');
@@ -154,7 +141,7 @@ export async function onConnect(deps: SessionDeps, input: ConnectInput): Promise
 function openReplyPayloads(actions: Parameters<typeof subscriptionOps>[0]): Payload[] {
   const payloads: Payload[] = [];
   for (const action of actions) {
-    if (action.kind === 'send') payloads.push(messagePayload(action.message));
+    if (action.kind === 'send') payloads.push(action.message);
     else if (action.kind === 'close') {
       payloads.push(
         action.code === null

@@ -1,7 +1,7 @@
 import type {
   BackendClient,
   Clock,
-  ConnectionGateway,
+  ConnectionSender,
   ConnectionStore,
   FanoutQueue,
   GripSigner,
@@ -15,7 +15,7 @@ export interface SessionDeps {
   readonly connections: ConnectionStore;
   readonly subscriptions: SubscriptionStore;
   readonly queue: FanoutQueue;
-  readonly gateway: ConnectionGateway;
+  readonly sender: ConnectionSender;
   readonly backend: BackendClient;
   readonly signer: GripSigner;
   readonly clock: Clock;

@@ -1,5 +1,6 @@
 import { closeEvent, disconnectEvent, type WsEvent } from '../protocol/events.js';
-import { askBackend } from './common.js';
+import { forgetConnections } from '../forget-connections.js';
+import { askBackend } from './backend.js';
 import type { SessionDeps } from './deps.js';
 
 export interface DisconnectInput {
@@ -50,10 +51,8 @@ export async function onDisconnect(deps: SessionDeps, input: DisconnectInput): P
     if (!response.ok)
       log.warn('backend not told about a disconnect', { connectionId, error: response.error.kind, detail: response.error.message });
   }
-  const deleted = await deps.connections.deleteConnections([connectionId]);
-  if (!deleted.ok)
-    log.error('could not delete the connection items; TTL will remove them', { connectionId, detail: deleted.error.message });
+  const itemsDeleted = await forgetConnections(deps, [connectionId], 'disconnected', 'error');
   metrics.count('ConnectionsClosed');
   log.info('connection closed', { connectionId, statusCode: input.statusCode, backendNotified });
-  return { kind: 'disconnected', backendNotified, itemsDeleted: deleted.ok };
+  return { kind: 'disconnected', backendNotified, itemsDeleted };
 }

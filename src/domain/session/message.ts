@@ -1,10 +1,13 @@
 import { textEvent } from '../protocol/events.js';
-import { interpretReply, type SessionAction } from '../protocol/reply.js';
-import { hasChanges, askBackend, subscriptionOps, unsupportedControls } from './common.js';
+import { interpretSessionReply, type SessionAction } from '../protocol/reply.js';
+import { askBackend } from './backend.js';
+import { subscriptionOps, unsupportedControls } from './reply-actions.js';
 import type { SessionDeps } from './deps.js';
 import { keepAliveEntry, keepAliveFromActions } from '../keepalive.js';
 import { planSubscriptions } from './subscriptions.js';
 import type { ConnectionRecord } from '../connection.js';
+import { forgetConnections } from '../forget-connections.js';
+import { wireData } from '../message.js';
 import type { ConnectionChanges } from '../ports.js';
 
 export interface MessageInput {
@@ -48,7 +51,7 @@ export async function onMessage(deps: SessionDeps, input: MessageInput): Promise
   const record = found.value;
   if (record === null) {
     log.warn('message from a connection with no record; disconnecting it', { connectionId });
-    await deps.gateway.close(connectionId, { code: INTERNAL_ERROR, reason: 'unknown connection' });
+    await deps.sender.close(connectionId, { code: INTERNAL_ERROR, reason: 'unknown connection' });
     return { kind: 'unknown-connection' };
   }
 
@@ -59,15 +62,15 @@ export async function onMessage(deps: SessionDeps, input: MessageInput): Promise
       error: response.error.kind,
       detail: response.error.message,
     });
-    await deps.gateway.close(connectionId, { code: INTERNAL_ERROR, reason: 'backend unavailable' });
+    await deps.sender.close(connectionId, { code: INTERNAL_ERROR, reason: 'backend unavailable' });
     return { kind: 'closed', reason: `backend ${response.error.kind}` };
   }
-  const decision = interpretReply(response.value, { phase: 'session', grip: record.grip, offeredSubprotocols: [] });
-  if (decision.kind !== 'update') {
-    const reason = decision.kind === 'invalid' ? decision.reason : `unexpected ${decision.kind} decision in a session`;
+  const decision = interpretSessionReply(response.value, record.grip);
+  if (decision.kind === 'invalid') {
+    const reason = decision.reason;
     log.error('backend answered a message with an invalid reply; closing the connection with 1011', { connectionId, reason });
     metrics.count('BackendErrors');
-    await deps.gateway.close(connectionId, { code: INTERNAL_ERROR, reason: 'invalid backend reply' });
+    await deps.sender.close(connectionId, { code: INTERNAL_ERROR, reason: 'invalid backend reply' });
     return { kind: 'closed', reason };
   }
   for (const note of [...decision.ignored, ...unsupportedControls(decision.actions)])
@@ -77,11 +80,11 @@ export async function onMessage(deps: SessionDeps, input: MessageInput): Promise
   const keepAlive = keepAliveFromActions(decision.actions, now);
   for (const note of keepAlive.ignored) log.warn('ignored part of a reply', { connectionId, note });
   const changes: ConnectionChanges = {
-    ...(hasChanges(decision.metaChanges) ? { meta: decision.metaChanges } : {}),
+    ...(Object.keys(decision.metaChanges).length > 0 ? { meta: decision.metaChanges } : {}),
     ...(keepAlive.change !== undefined ? { keepAlive: keepAlive.change, lastActivityAt: now } : {}),
     ...(keepAlive.change === undefined && idleActivityIsStale(record, now) ? { lastActivityAt: now } : {}),
   };
-  if (hasChanges(changes)) {
+  if (Object.keys(changes).length > 0) {
     const updated = await deps.connections.updateConnection(connectionId, changes);
     if (!updated.ok)
       log.error('could not store connection changes', { connectionId, error: updated.error.kind, detail: updated.error.message });
@@ -137,23 +140,28 @@ async function deliverActions(deps: SessionDeps, connectionId: string, actions: 
   let sent = 0;
   for (const action of actions) {
     if (action.kind === 'send') {
-      const outcome = await deps.gateway.post(connectionId, action.message.kind === 'text' ? action.message.text : action.message.data);
+      const data = wireData(action.message);
+      if (data === null) {
+        log.error('a reply message has corrupt base64; not sent', { connectionId });
+        continue;
+      }
+      const outcome = await deps.sender.post(connectionId, data);
       if (outcome.kind === 'ok') {
         sent++;
         metrics.count('MessagesOut');
         continue;
       }
       if (outcome.kind === 'gone') {
-        await deps.connections.deleteConnections([connectionId]);
+        await forgetConnections(deps, [connectionId], 'gone (410) while sending a reply');
         return { kind: 'closed', reason: 'client gone' };
       }
       log.error('could not send a reply message to the client', { connectionId, outcome: outcome.kind, detail: outcome.message });
     } else if (action.kind === 'close') {
-      await deps.gateway.close(connectionId, action.code === null ? {} : { code: action.code, reason: action.reason });
+      await deps.sender.close(connectionId, action.code === null ? {} : { code: action.code, reason: action.reason });
       metrics.count('ConnectionsClosed');
       return { kind: 'closed', reason: 'backend closed the connection' };
     } else if (action.kind === 'drop') {
-      await deps.gateway.close(connectionId);
+      await deps.sender.close(connectionId);
       metrics.count('ConnectionsClosed');
       return { kind: 'closed', reason: 'backend dropped the connection' };
     }

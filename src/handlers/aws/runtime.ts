@@ -15,12 +15,12 @@ import { DynamoConnectionStore } from '../../adapters/dynamo-connection-store.js
 import { FetchBackendClient } from '../../adapters/fetch-backend-client.js';
 import { CachingGripSigner } from '../../adapters/grip-signer.js';
 import { PowertoolsLog, PowertoolsMetrics } from '../../adapters/observability.js';
-import { SignedHttpConnectionGateway } from '../../adapters/signed-http-connection-gateway.js';
+import { SignedHttpConnectionSender } from '../../adapters/signed-http-connection-sender.js';
 import { readSecretString } from '../../adapters/secrets.js';
 import { SqsFanoutQueue } from '../../adapters/sqs-fanout-queue.js';
 import { loadRuntimeSettings, type RuntimeSettings } from '../../config/settings.js';
 import { fanoutConfigFromSettings } from '../../domain/fanout/worker.js';
-import type { ConnectionGateway, FanoutQueue, Log, QueueEntry, QueueError } from '../../domain/ports.js';
+import type { ConnectionSender, FanoutQueue, Log, QueueEntry, QueueError } from '../../domain/ports.js';
 import { err, type Result } from '../../domain/result.js';
 import type { ControlHandler, WebSocketRouteHandlers, WorkerHandler } from '../aws-events.js';
 import { makeControlHandler } from '../control.js';
@@ -155,18 +155,18 @@ function fanoutQueue(env: AwsEnvironment, sqs: SQSClient, log: Log): FanoutQueue
 }
 
 /** Functions without `MANAGEMENT_API_ENDPOINT` may not touch connections; say so instead of failing obscurely. */
-const noConnectionAccess: ConnectionGateway = {
+const noConnectionAccess: ConnectionSender = {
   post: () => Promise.resolve({ kind: 'failed', retryable: false, message: 'MANAGEMENT_API_ENDPOINT is not configured for this function' }),
   close: () =>
     Promise.resolve({ kind: 'failed', retryable: false, message: 'MANAGEMENT_API_ENDPOINT is not configured for this function' }),
 };
 
-function connectionGateway(env: AwsEnvironment, maxSockets: number): ConnectionGateway {
+function connectionSender(env: AwsEnvironment, maxSockets: number): ConnectionSender {
   if (env.MANAGEMENT_API_ENDPOINT === undefined) return noConnectionAccess;
   // SigV4 signing (ExecuteApiSigner) on a keep-alive agent, without the SDK client's middleware stack: a fraction
   // of the full SDK client's CPU per call (npm run bench, benchmark 2), and CPU is what bounds a fan-out worker.
   // The credential provider reads the function's role credentials and refreshes them before they expire.
-  return new SignedHttpConnectionGateway({
+  return new SignedHttpConnectionSender({
     endpoint: env.MANAGEMENT_API_ENDPOINT,
     region: need(env, 'AWS_REGION'),
     credentials: defaultProvider(),
@@ -184,7 +184,7 @@ export async function webSocketRuntime(environment: Readonly<Record<string, stri
       connections: store,
       subscriptions: store,
       queue: fanoutQueue(env, new SQSClient({}), log),
-      gateway: connectionGateway(env, 8),
+      sender: connectionSender(env, 8),
       backend: new FetchBackendClient({ timeoutMs: env.settings.backendTimeoutMs }),
       signer: new CachingGripSigner({ key, iss: env.GRIP_ISS, clock: Date.now }),
       clock: Date.now,
@@ -225,7 +225,7 @@ export function workerRuntime(environment: Readonly<Record<string, string | unde
   const worker = createWorkerOn({
     store,
     queue,
-    gateway: connectionGateway(env, settings.fanoutConcurrency),
+    sender: connectionSender(env, settings.fanoutConcurrency),
     log,
     metrics,
     // Hand over the continuation with a margin for the page in flight and the queue call.

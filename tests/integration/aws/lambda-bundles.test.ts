@@ -19,12 +19,12 @@ import { WebSocketReply, readWebSocketRequest, verifyGripSig } from '#src/client
 import { createNodeHandler } from '#src/client/node.js';
 import { connectionsTable } from '#src/config/resources.js';
 import { loadRuntimeSettings, runtimeSettingsToEnv } from '#src/config/settings.js';
-import type { GatewayOutcome } from '#src/domain/ports.js';
+import type { SendOutcome } from '#src/domain/ports.js';
 import type {
   ControlHandler,
   HttpApiEvent,
   SqsEvent,
-  WebSocketEvent,
+  ApiGatewayWebSocketEvent,
   WebSocketRouteHandlers,
   WorkerHandler,
 } from '#src/handlers/aws-events.js';
@@ -45,12 +45,12 @@ class RecordingConnections implements LocalConnections {
   get count() {
     return this.known.size;
   }
-  post(id: string, data: string | Uint8Array): GatewayOutcome {
+  post(id: string, data: string | Uint8Array): SendOutcome {
     if (!this.known.has(id)) return { kind: 'gone' };
     this.posts.push({ id, data: typeof data === 'string' ? data : new TextDecoder().decode(data) });
     return { kind: 'ok' };
   }
-  close(): GatewayOutcome {
+  close(): SendOutcome {
     return { kind: 'ok' };
   }
   info() {
@@ -157,10 +157,10 @@ describe('Lambda bundles boot from their environment and handle real events', ()
 
   const wsEvent = (
     routeKey: string,
-    eventType: WebSocketEvent['requestContext']['eventType'],
+    eventType: ApiGatewayWebSocketEvent['requestContext']['eventType'],
     connectionId: string,
-    extra: Partial<WebSocketEvent> = {},
-  ): WebSocketEvent => ({
+    extra: Partial<ApiGatewayWebSocketEvent> = {},
+  ): ApiGatewayWebSocketEvent => ({
     requestContext: {
       routeKey,
       eventType,

@@ -106,7 +106,7 @@ describe('fan-out under injected Management API faults and a killed worker', () 
       dynamoEndpoint: stack.dynamoEndpoint,
       sqsEndpoint: stack.sqsEndpoint,
       queues: stack.queues,
-      gateway: { managementApiEndpoint: stack.managementApiEndpoint },
+      sender: { managementApiEndpoint: stack.managementApiEndpoint },
       config: fanout,
       log,
       metrics: stack.metrics,

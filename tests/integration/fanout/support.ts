@@ -10,7 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ChangeMessageVisibilityBatchCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ApiGatewayConnectionGateway, createManagementApiClient } from '#src/adapters/apigw-connection-gateway.js';
+import { ApiGatewayConnectionSender, createManagementApiClient } from '#src/adapters/apigw-connection-sender.js';
+import { subscriptionItem } from '#src/adapters/connection-items.js';
 import { batchWriteAll } from '#src/adapters/dynamo-batch-write.js';
 import { DynamoConnectionStore } from '#src/adapters/dynamo-connection-store.js';
 import { InMemoryMetrics } from '#src/adapters/observability.js';
@@ -18,15 +19,16 @@ import { SqsFanoutQueue } from '#src/adapters/sqs-fanout-queue.js';
 import { readWebSocketRequest, WebSocketReply } from '#src/client/index.js';
 import { createNodeHandler } from '#src/client/node.js';
 import { connectionsTable } from '#src/config/resources.js';
-import { bucketOf, subscriptionIndexKey } from '#src/domain/channel.js';
-import { parseJob, type ChannelJob, type FanoutJob, type Payload } from '#src/domain/fanout/jobs.js';
-import { channelOrderKey, WHOLE_SPACE } from '#src/domain/fanout/ranges.js';
+import { bucketOf } from '#src/domain/channel.js';
+import { channelPublishEntry, parseJob, type FanoutJob } from '#src/domain/fanout/jobs.js';
+import type { Payload } from '#src/domain/message.js';
 import type { FanoutConfig } from '#src/domain/fanout/worker.js';
-import type { CloseRequest, ConnectionGateway, GatewayOutcome, Log, Metrics } from '#src/domain/ports.js';
+import type { CloseRequest, ConnectionSender, SendOutcome, Log, Metrics } from '#src/domain/ports.js';
 import type { WorkerHandler } from '#src/handlers/aws-events.js';
 import { createWorkerOn, makeWorkerHandler } from '#src/handlers/fanout-worker.js';
-import { MAX_MESSAGE_BYTES, type ConnectionInfo, type LocalConnections } from '#src/local/connections.js';
-import { LocalConnectionGateway } from '#src/local/direct-gateway.js';
+import { MAX_MESSAGE_BYTES } from '#src/domain/protocol/limits.js';
+import type { ConnectionInfo, LocalConnections } from '#src/local/connections.js';
+import { InProcessConnectionSender } from '#src/local/in-process-sender.js';
 import { startManagementApi, type ManagementApi, type ManagementApiTuning } from '#src/local/management-api.js';
 import { startQueuePoller, type QueuePoller } from '#src/local/poller.js';
 import { createConnectionsTable, createFanoutQueues, type FanoutQueueUrls } from '#src/local/provision.js';
@@ -103,7 +105,7 @@ export async function peekAll(sqs: SQSClient, queueUrl: string): Promise<DeadLet
 
 /**
  * `LocalConnections` that records every message instead of writing to sockets: what the local Management API
- * or the in-process gateway delivers to it is counted per connection. Connections in `throttled` answer 429
+ * or the in-process sender delivers to it is counted per connection. Connections in `throttled` answer 429
  * ("client buffer full") on every post; posts larger than `maxBytes` answer 413.
  */
 export class SinkConnections implements LocalConnections {
@@ -133,7 +135,7 @@ export class SinkConnections implements LocalConnections {
     return this.#live.size;
   }
 
-  post(connectionId: string, data: string | Uint8Array): GatewayOutcome {
+  post(connectionId: string, data: string | Uint8Array): SendOutcome {
     this.posts++;
     if (!this.#live.has(connectionId)) return { kind: 'gone' };
     const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
@@ -145,7 +147,7 @@ export class SinkConnections implements LocalConnections {
     return { kind: 'ok' };
   }
 
-  close(connectionId: string, _request?: CloseRequest): GatewayOutcome {
+  close(connectionId: string, _request?: CloseRequest): SendOutcome {
     return this.#live.delete(connectionId) ? { kind: 'ok' } : { kind: 'gone' };
   }
 
@@ -162,8 +164,8 @@ export interface WorkerWiring {
   readonly dynamoEndpoint: string;
   readonly sqsEndpoint: string;
   readonly queues: FanoutQueueUrls;
-  /** The Management API over HTTP (real SDK client), or the in-process gateway over `connections`. */
-  readonly gateway: { readonly managementApiEndpoint: string } | { readonly connections: LocalConnections };
+  /** The Management API over HTTP (real SDK client), or the in-process sender over `connections`. */
+  readonly sender: { readonly managementApiEndpoint: string } | { readonly connections: LocalConnections };
   readonly config: FanoutConfig;
   readonly log: Log;
   readonly metrics: Metrics;
@@ -179,19 +181,19 @@ export function wireWorker(w: WorkerWiring): WiredWorker {
   const dynamo = new DynamoDBClient({ endpoint: w.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   const documents = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
   const sqs = new SQSClient({ endpoint: w.sqsEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-  let gateway: ConnectionGateway;
-  let destroyGateway = (): void => {};
-  if ('managementApiEndpoint' in w.gateway) {
+  let sender: ConnectionSender;
+  let destroySender = (): void => {};
+  if ('managementApiEndpoint' in w.sender) {
     const client = createManagementApiClient({
-      endpoint: w.gateway.managementApiEndpoint,
+      endpoint: w.sender.managementApiEndpoint,
       region: LOCAL_REGION,
       maxSockets: Math.max(50, w.config.concurrency),
       credentials: LOCAL_CREDENTIALS,
     });
-    gateway = new ApiGatewayConnectionGateway({ client });
-    destroyGateway = () => client.destroy();
+    sender = new ApiGatewayConnectionSender({ client });
+    destroySender = () => client.destroy();
   } else {
-    gateway = new LocalConnectionGateway(w.gateway.connections);
+    sender = new InProcessConnectionSender(w.sender.connections);
   }
   const store = new DynamoConnectionStore({ client: documents, tableName: connectionsTable.localName, log: w.log });
   const queue = new SqsFanoutQueue({
@@ -204,7 +206,7 @@ export function wireWorker(w: WorkerWiring): WiredWorker {
   const worker = createWorkerOn({
     store,
     queue,
-    gateway,
+    sender,
     log: w.log,
     metrics: w.metrics,
     config: w.config,
@@ -212,7 +214,7 @@ export function wireWorker(w: WorkerWiring): WiredWorker {
   return {
     handler: makeWorkerHandler(worker),
     destroy() {
-      destroyGateway();
+      destroySender();
       dynamo.destroy();
       sqs.destroy();
     },
@@ -303,7 +305,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
         dynamoEndpoint: services.dynamoEndpoint,
         sqsEndpoint: services.sqsEndpoint,
         queues: urls,
-        gateway: managementApi ? { managementApiEndpoint: managementApi.endpoint } : { connections: sink },
+        sender: managementApi ? { managementApiEndpoint: managementApi.endpoint } : { connections: sink },
         config,
         log: options.log,
         metrics,
@@ -335,17 +337,10 @@ export async function startRig(options: RigOptions): Promise<Rig> {
       metrics,
       pollers,
       async seed(channel, connectionIds) {
-        const T = connectionsTable;
-        const items = connectionIds.map((id): Record<string, unknown> => ({
-          [T.partitionKey]: id,
-          [T.sortKey]: channel,
-          [T.channelIndex.partitionKey]: channel,
-          [T.channelIndex.sortKey]: subscriptionIndexKey(id),
-          [T.ttlAttribute]: expiresAt,
-        }));
+        const items = connectionIds.map((connectionId) => subscriptionItem({ connectionId, channel, expiresAt }));
         const written = await batchWriteAll(
           documents,
-          T.localName,
+          connectionsTable.localName,
           items.map((Item) => ({ PutRequest: { Item } })),
           { concurrency: 4, maxAttempts: 10 },
         );
@@ -353,18 +348,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
         sink.add(connectionIds);
       },
       async publish(channel, payload, publishId) {
-        const job: ChannelJob = {
-          v: 1,
-          kind: 'channel',
-          channel,
-          payload,
-          partition: WHOLE_SPACE,
-          range: WHOLE_SPACE,
-          cursor: null,
-          publishId,
-          publishedAt: Date.now(),
-        };
-        const queued = await queue.enqueue([{ job, orderKey: channelOrderKey(channel, WHOLE_SPACE) }]);
+        const queued = await queue.enqueue([channelPublishEntry(channel, payload, { publishId, publishedAt: Date.now() })]);
         if (!queued.ok) throw new Error(`publishing failed: ${queued.error.message}`);
       },
       drained: () => workDrained(sqs, urls, pollers),

@@ -57,7 +57,7 @@ const worker = wireWorker({
   dynamoEndpoint: config.dynamoEndpoint,
   sqsEndpoint: config.sqsEndpoint,
   queues: config.queues,
-  gateway: { managementApiEndpoint: config.managementApiEndpoint },
+  sender: { managementApiEndpoint: config.managementApiEndpoint },
   config: config.fanout,
   log: silent,
   metrics: new DyingMetrics(),

@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { WebSocketEvent } from '#src/handlers/aws-events.js';
+import type { ApiGatewayWebSocketEvent } from '#src/handlers/aws-events.js';
 import { startLocalGateway, type LocalGateway, type LocalGatewayOptions } from '#src/local/gateway.js';
 import { deferred, HandshakeRejected, openClient, recordingHandlers, waitFor, type RecordingHandlers } from './support.js';
 import { RecordingLog } from '#test-helpers/fakes.js';
@@ -32,7 +32,7 @@ async function rejection(promise: Promise<unknown>): Promise<HandshakeRejected> 
   return e as HandshakeRejected;
 }
 
-const disconnectOf = async (handlers: RecordingHandlers, connectionId: string): Promise<WebSocketEvent> =>
+const disconnectOf = async (handlers: RecordingHandlers, connectionId: string): Promise<ApiGatewayWebSocketEvent> =>
   waitFor(() => handlers.of('DISCONNECT').find((e) => e.requestContext.connectionId === connectionId), 10_000, 'DISCONNECT');
 
 describe('local gateway: $connect', () => {

@@ -2,22 +2,22 @@
 import type { IncomingMessage } from 'node:http';
 import WebSocket, { type ClientOptions } from 'ws';
 import { waitFor as waitForValue } from '#test-helpers/wait.js';
-import type { WebSocketEvent, WebSocketResult, WebSocketRouteHandlers } from '#src/handlers/aws-events.js';
+import type { ApiGatewayWebSocketEvent, WebSocketResult, WebSocketRouteHandlers } from '#src/handlers/aws-events.js';
 
 /** Route handlers that record every event; `$connect` answers with `onConnect` (default: accept). */
 export interface RecordingHandlers extends WebSocketRouteHandlers {
-  readonly events: WebSocketEvent[];
-  of(eventType: WebSocketEvent['requestContext']['eventType']): WebSocketEvent[];
+  readonly events: ApiGatewayWebSocketEvent[];
+  of(eventType: ApiGatewayWebSocketEvent['requestContext']['eventType']): ApiGatewayWebSocketEvent[];
 }
 
 export function recordingHandlers(
   options: {
-    onConnect?: (event: WebSocketEvent) => Promise<WebSocketResult> | WebSocketResult;
-    onMessage?: (event: WebSocketEvent) => Promise<void> | void;
-    onDisconnect?: (event: WebSocketEvent) => Promise<void> | void;
+    onConnect?: (event: ApiGatewayWebSocketEvent) => Promise<WebSocketResult> | WebSocketResult;
+    onMessage?: (event: ApiGatewayWebSocketEvent) => Promise<void> | void;
+    onDisconnect?: (event: ApiGatewayWebSocketEvent) => Promise<void> | void;
   } = {},
 ): RecordingHandlers {
-  const events: WebSocketEvent[] = [];
+  const events: ApiGatewayWebSocketEvent[] = [];
   return {
     events,
     of: (eventType) => events.filter((e) => e.requestContext.eventType === eventType),

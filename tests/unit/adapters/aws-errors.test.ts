@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { QueueDoesNotExist, RequestThrottled } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { gatewayOutcomeFrom } from '#src/adapters/apigw-connection-gateway.js';
+import { sendOutcomeFrom } from '#src/adapters/apigw-connection-sender.js';
 import { classifyAwsError, describeAwsError, storeErrorFrom } from '#src/adapters/aws-errors.js';
 import { queueErrorFrom } from '#src/adapters/sqs-fanout-queue.js';
 
@@ -69,7 +69,7 @@ describe('queueErrorFrom', () => {
   });
 });
 
-describe('gatewayOutcomeFrom', () => {
+describe('sendOutcomeFrom', () => {
   it.each([
     ['GoneException', new GoneException({ message: 'gone', ...meta(410) }), { kind: 'gone' }],
     ['a bare 410 the SDK calls Unknown', serviceError('Unknown', 410, 'client'), { kind: 'gone' }],
@@ -82,6 +82,6 @@ describe('gatewayOutcomeFrom', () => {
     ['a timeout', Object.assign(new Error('timed out'), { name: 'TimeoutError', code: 'ETIMEDOUT' }), { kind: 'failed', retryable: true }],
     ['a reset socket', systemError('ECONNRESET'), { kind: 'failed', retryable: true }],
   ])('%s', (_label, thrown, outcome) => {
-    expect(gatewayOutcomeFrom(thrown)).toMatchObject(outcome);
+    expect(sendOutcomeFrom(thrown)).toMatchObject(outcome);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fullJitterDelay } from '#src/domain/fanout/backoff.js';
+import { fullJitterDelay } from '#src/domain/backoff.js';
 
 // The adapters' `backoff` (batch-write and send-batch retries) sleeps `fullJitterDelay`; these are its delays
 // with the adapters' parameters (base 25 ms, cap 1 s).

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { GripUsageError } from '#src/client/errors.js';
 import { WebSocketReply } from '#src/client/response.js';
 import { decodeEvents } from '#src/domain/protocol/codec.js';
-import { parseControlMessage } from '#src/domain/protocol/control.js';
+import { parseGripControlMessage } from '#src/domain/protocol/grip-control.js';
 import type { WsEvent } from '#src/domain/protocol/events.js';
-import { interpretReply, type ReplyResponse } from '#src/domain/protocol/reply.js';
+import { interpretOpenReply, interpretSessionReply, type ReplyResponse } from '#src/domain/protocol/reply.js';
 
 async function asServerSees(response: Response): Promise<ReplyResponse> {
   const headers: Record<string, string> = {};
@@ -108,7 +108,7 @@ describe('WebSocketReply', () => {
       .keepAlive({ content: 'hb', messageType: 'ping', timeout: 20 })
       .keepAlive();
     const events = await eventsOf(reply.toResponse());
-    const parsed = events.map((e) => (e.type === 'TEXT' && e.text.startsWith('c:') ? parseControlMessage(e.text.slice(2)) : e));
+    const parsed = events.map((e) => (e.type === 'TEXT' && e.text.startsWith('c:') ? parseGripControlMessage(e.text.slice(2)) : e));
     expect(parsed).toEqual([
       { kind: 'control', message: { type: 'detach' } },
       { kind: 'control', message: { type: 'keep-alive', message: { kind: 'text', text: '{}' }, timeoutSeconds: 30, mode: 'idle' } },
@@ -176,11 +176,7 @@ describe('WebSocketReply', () => {
       .send('welcome')
       .setMeta('user', 'alice')
       .deleteMeta('stale');
-    const accepted = interpretReply(await asServerSees(opening.toResponse()), {
-      phase: 'open',
-      grip: { enabled: false },
-      offeredSubprotocols: ['chat.v1'],
-    });
+    const accepted = interpretOpenReply(await asServerSees(opening.toResponse()), { offeredSubprotocols: ['chat.v1'] });
     expect(accepted).toMatchObject({
       kind: 'accept',
       subprotocol: 'chat.v1',
@@ -194,11 +190,7 @@ describe('WebSocketReply', () => {
     });
 
     const later = new WebSocketReply({ messagePrefix: '>' }).send('bye').close(4000, 'done');
-    const update = interpretReply(await asServerSees(later.toResponse()), {
-      phase: 'session',
-      grip: { enabled: true, messagePrefix: '>' },
-      offeredSubprotocols: [],
-    });
+    const update = interpretSessionReply(await asServerSees(later.toResponse()), { enabled: true, messagePrefix: '>' });
     expect(update).toEqual({
       kind: 'update',
       metaChanges: {},
@@ -209,11 +201,7 @@ describe('WebSocketReply', () => {
       ignored: [],
     });
 
-    const rejected = interpretReply(await asServerSees(new WebSocketReply().reject(403, 'no')), {
-      phase: 'open',
-      grip: { enabled: false },
-      offeredSubprotocols: [],
-    });
+    const rejected = interpretOpenReply(await asServerSees(new WebSocketReply().reject(403, 'no')), { offeredSubprotocols: [] });
     expect(rejected).toMatchObject({ kind: 'reject', status: 403, body: new TextEncoder().encode('no') });
   });
 });

@@ -12,7 +12,7 @@ import { ControlClient, ControlError } from '#src/client/publisher.js';
 import { readWebSocketRequest } from '#src/client/request.js';
 import { WebSocketReply } from '#src/client/response.js';
 import { decodeEvents } from '#src/domain/protocol/codec.js';
-import { parseControlMessage } from '#src/domain/protocol/control.js';
+import { parseGripControlMessage } from '#src/domain/protocol/grip-control.js';
 import type { WsEvent } from '#src/domain/protocol/events.js';
 import { parsePublishBody } from '#src/domain/publish/parse.js';
 
@@ -45,7 +45,7 @@ describe('subscribe options', () => {
       new WebSocketReply().subscribe('room', { since: 's', filters: ['skip-self', 'require-sub'] }).toResponse(),
     );
     const json = event?.type === 'TEXT' ? event.text.slice(2) : '';
-    expect(parseControlMessage(json)).toEqual({
+    expect(parseGripControlMessage(json)).toEqual({
       kind: 'control',
       message: { type: 'subscribe', channel: 'room', filters: ['skip-self', 'require-sub'] },
     });

@@ -7,7 +7,7 @@ const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 const decodePart = (part: string | undefined): unknown => JSON.parse(Buffer.from(part ?? '', 'base64url').toString('utf8'));
 const NOW = 1_800_000_000;
 
-/** Grip-Sig from capture 1 in reference/local-services.md: Pushpin 1.36 with the default sig_key "changeme". */
+/** Grip-Sig from capture 1 in docs/local-services.md: Pushpin 1.36 with the default sig_key "changeme". */
 const PUSHPIN_TOKEN =
   'eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJleHAiOjE3OTU3ODg5NTQsImlzcyI6InB1c2hwaW4ifQ.E3Eu_P2KGzl2FF3V7llckW-OECjUnbrpeqd7-eN66Ns';
 const PUSHPIN_EXP = 1_795_788_954;

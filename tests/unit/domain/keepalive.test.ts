@@ -3,7 +3,7 @@ import type { KeepAlive } from '#src/domain/connection.js';
 import type { KeepAliveJob } from '#src/domain/fanout/jobs.js';
 import { decideKeepAlive, keepAliveEntry, keepAliveFromActions } from '#src/domain/keepalive.js';
 import { MAX_QUEUE_DELAY_SECONDS } from '#src/domain/ports.js';
-import type { KeepAliveMessage } from '#src/domain/protocol/control.js';
+import type { KeepAliveMessage } from '#src/domain/protocol/grip-control.js';
 import type { SessionAction } from '#src/domain/protocol/reply.js';
 
 const NOW = 1_800_000_000_000;

@@ -64,7 +64,7 @@ describe('fan-out worker handler', () => {
 
   it('with the real worker: a failed job and the rest of its group come back, others do not', async () => {
     const h = fanoutHarness({ inJobAttempts: 1 });
-    h.gateway.always('bad', FATAL);
+    h.sender.always('bad', FATAL);
     const job = (id: string) =>
       serializeJob({
         v: 1,
@@ -90,7 +90,7 @@ describe('fan-out worker handler', () => {
     );
 
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm1' }, { itemIdentifier: 'm3' }] });
-    expect(h.gateway.posted('good')).toEqual(['x']);
+    expect(h.sender.posted('good')).toEqual(['x']);
     expect(h.queue.dead).toHaveLength(1);
   });
 });

@@ -1,14 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import type { WebSocketEvent } from '#src/handlers/aws-events.js';
+import type { ApiGatewayWebSocketEvent } from '#src/handlers/aws-events.js';
 import { makeWebSocketHandlers, rawQuery } from '#src/handlers/ws.js';
 import { backendError, eventsReply, gripAccept, httpReply, textFrame } from '#test-helpers/fakes.js';
 import { connectionRecord, sessionHarness, TARGET_URL } from '#test-helpers/harness.js';
 
 const ID = 'L0SM9cOFvHcCIhw=';
 
-type EventExtra = Omit<Partial<WebSocketEvent>, 'requestContext'> & { requestContext?: Partial<WebSocketEvent['requestContext']> };
+type EventExtra = Omit<Partial<ApiGatewayWebSocketEvent>, 'requestContext'> & {
+  requestContext?: Partial<ApiGatewayWebSocketEvent['requestContext']>;
+};
 
-function event(eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT', extra: EventExtra = {}): WebSocketEvent {
+function event(eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT', extra: EventExtra = {}): ApiGatewayWebSocketEvent {
   const { requestContext, ...rest } = extra;
   return {
     requestContext: {
@@ -47,7 +49,7 @@ describe('WebSocket handlers: malformed events', () => {
 
   it.each(malformed)('answers 400 to %s on every route, without throwing or calling anything', async (_name, raw) => {
     const { h, ws, flushes } = handlers();
-    const bad = raw as WebSocketEvent;
+    const bad = raw as ApiGatewayWebSocketEvent;
     for (const route of [ws.connect, ws.message, ws.disconnect]) {
       expect(await route(bad)).toEqual({ statusCode: 400, body: 'malformed event' });
     }
@@ -122,7 +124,7 @@ describe('WebSocket handlers: $default and $disconnect', () => {
 
     expect(h.backend.bodyText(0)).toBe('TEXT 5\r\nhello\r\n');
     expect(new TextDecoder().decode(h.backend.requests[1]?.body)).toBe('TEXT 6\r\nwörld\r\n');
-    expect(h.gateway.posted(ID)).toEqual(['echo']);
+    expect(h.sender.posted(ID)).toEqual(['echo']);
   });
 
   it('passes the disconnect status code and reason on', async () => {

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseJob, serializeJob, type FanoutJob, type Payload } from '#src/domain/fanout/jobs.js';
-import { isSendableCloseCode } from '#src/domain/protocol/events.js';
+import { parseJob, serializeJob, type FanoutJob } from '#src/domain/fanout/jobs.js';
+import type { Payload } from '#src/domain/message.js';
+import { isSendableCloseCode } from '#src/domain/protocol/limits.js';
 
 const channelJob = {
   v: 1,

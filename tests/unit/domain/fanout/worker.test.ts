@@ -8,8 +8,8 @@ import {
   type ConnectionsJob,
   type FanoutJob,
   type KeepAliveJob,
-  type Payload,
 } from '#src/domain/fanout/jobs.js';
+import type { Payload } from '#src/domain/message.js';
 import { channelOrderKey, WHOLE_SPACE } from '#src/domain/fanout/ranges.js';
 import { createFanoutWorker, type FanoutWorker, type QueueRecord } from '#src/domain/fanout/worker.js';
 import { FATAL, storeError, type RecordingQueue } from '#test-helpers/fakes.js';
@@ -79,8 +79,8 @@ describe('fan-out worker: channel jobs', () => {
     expect(failed).toEqual([]);
     expect(h.store.callsOf('pageSubscribers')).toHaveLength(1);
     expect(h.store.callsOf('pageSubscribers')[0]?.args).toEqual(['room', WHOLE_SPACE, null, 50]);
-    expect([...h.gateway.postCounts().values()]).toEqual(ids.map(() => 1));
-    expect(h.gateway.postCounts().size).toBe(30);
+    expect([...h.sender.postCounts().values()]).toEqual(ids.map(() => 1));
+    expect(h.sender.postCounts().size).toBe(30);
     expect(h.queue.enqueueCalls).toHaveLength(0);
     expect(h.store.callsOf('save')).toHaveLength(0);
     expect(h.store.callsOf('clear')).toHaveLength(0);
@@ -98,8 +98,8 @@ describe('fan-out worker: channel jobs', () => {
 
     expect(h.metrics.total('JobsSplit')).toBe(0);
     expect(h.store.callsOf('pageSubscribers')).toHaveLength(3);
-    expect(h.gateway.postCounts().size).toBe(120);
-    expect([...h.gateway.postCounts().values()].every((n) => n === 1)).toBe(true);
+    expect(h.sender.postCounts().size).toBe(120);
+    expect([...h.sender.postCounts().values()].every((n) => n === 1)).toBe(true);
     expect(h.store.callsOf('save').map((c) => c.args[0])).toEqual([record.id, record.id]);
     expect(h.store.callsOf('clear').map((c) => c.args[0])).toEqual([record.id]);
     expect(h.store.checkpoints.size).toBe(0);
@@ -110,53 +110,67 @@ describe('fan-out worker: channel jobs', () => {
     h.store.seedSubscribers('room', ['live-1', 'live-2']);
     h.store.seedSubscribers('room', ['stale'], h.store.nowSeconds() - 1);
     await createFanoutWorker(h.deps).processBatch([rec(channelJob())], plenty);
-    expect([...h.gateway.postCounts().keys()].sort()).toEqual(['live-1', 'live-2']);
+    expect([...h.sender.postCounts().keys()].sort()).toEqual(['live-1', 'live-2']);
   });
 
-  it('a big channel splits its remainder into jobs over aligned partitions, which together reach everyone exactly once', async () => {
-    const h = fanoutHarness({ pageSize: 50, buckets: 4 });
-    const ids = connectionIds(2000);
-    h.store.seedSubscribers('room', ids);
-    const worker = createFanoutWorker(h.deps);
-    const record = rec(channelJob());
+  describe('a big channel', () => {
+    /** 2,000 subscribers, pages of 50, 4-way splits: the first job delivers one page and splits. */
+    async function splitOnce() {
+      const h = fanoutHarness({ pageSize: 50, buckets: 4 });
+      const ids = connectionIds(2000);
+      h.store.seedSubscribers('room', ids);
+      const worker = createFanoutWorker(h.deps);
+      const record = rec(channelJob());
+      expect(await worker.processBatch([record], plenty)).toEqual([]);
+      const pieces = h.queue.entries();
+      return { h, worker, record, pieces, jobs: pieces.map((e) => e.job as ChannelJob) };
+    }
 
-    expect(await worker.processBatch([record], plenty)).toEqual([]);
+    it('delivers its first page and splits the rest in one enqueue (no read-ahead once it splits)', async () => {
+      const { h, pieces } = await splitOnce();
+      expect(h.store.callsOf('pageSubscribers')).toHaveLength(1);
+      expect(h.sender.calls).toHaveLength(50);
+      expect(h.queue.enqueueCalls).toHaveLength(1);
+      expect(pieces).toHaveLength(4);
+    });
 
-    // The first job reads one page (no read-ahead once it splits), delivers it and hands the rest over.
-    expect(h.store.callsOf('pageSubscribers')).toHaveLength(1);
-    expect(h.gateway.calls).toHaveLength(50);
-    const lastBucket = bucketOf(h.store.indexOf('room')[49]?.connectionId ?? '');
-    expect(h.queue.enqueueCalls).toHaveLength(1);
-    const pieces = h.queue.entries();
-    expect(pieces).toHaveLength(4);
-    const jobs = pieces.map((e) => e.job as ChannelJob);
-    expect(jobs.map((j) => j.partition)).toEqual([
-      { from: 0, to: 16384 },
-      { from: 16384, to: 32768 },
-      { from: 32768, to: 49152 },
-      { from: 49152, to: BUCKET_SPACE },
-    ]);
-    expect(pieces.map((e) => e.orderKey)).toEqual(jobs.map((j) => channelOrderKey('room', j.partition)));
-    expect(pieces.map((e) => e.dedupId)).toEqual([0, 1, 2, 3].map((i) => `${record.id}:split:${i}`));
-    expect(pieces.every((e) => e.delaySeconds === undefined)).toBe(true);
-    expect(
-      tiles(
-        jobs.map((j) => j.range),
-        lastBucket,
-        BUCKET_SPACE,
-      ),
-    ).toBe(true);
-    expect(jobs.map((j) => j.cursor !== null)).toEqual([true, false, false, false]);
-    for (const j of jobs) expect(j).toMatchObject({ channel: 'room', payload: PAYLOAD, publishId: 'pub-1', publishedAt: PUBLISHED_AT });
-    for (const m of h.queue.queued) expect(parseJob(m.body).ok).toBe(true);
+    it('splits over aligned partitions, each its own ordered group, deduplicated by the record id', async () => {
+      const { record, pieces, jobs } = await splitOnce();
+      expect(jobs.map((j) => j.partition)).toEqual([
+        { from: 0, to: 16384 },
+        { from: 16384, to: 32768 },
+        { from: 32768, to: 49152 },
+        { from: 49152, to: BUCKET_SPACE },
+      ]);
+      expect(pieces.map((e) => e.orderKey)).toEqual(jobs.map((j) => channelOrderKey('room', j.partition)));
+      expect(pieces.map((e) => e.dedupId)).toEqual([0, 1, 2, 3].map((i) => `${record.id}:split:${i}`));
+      expect(pieces.every((e) => e.delaySeconds === undefined)).toBe(true);
+    });
 
-    const processed = await drain(worker, h.queue);
+    it('gives the pieces ranges that tile the rest exactly, the cursor only to the first, and the same publish', async () => {
+      const { h, jobs } = await splitOnce();
+      const lastBucket = bucketOf(h.store.indexOf('room')[49]?.connectionId ?? '');
+      expect(
+        tiles(
+          jobs.map((j) => j.range),
+          lastBucket,
+          BUCKET_SPACE,
+        ),
+      ).toBe(true);
+      expect(jobs.map((j) => j.cursor !== null)).toEqual([true, false, false, false]);
+      for (const j of jobs) expect(j).toMatchObject({ channel: 'room', payload: PAYLOAD, publishId: 'pub-1', publishedAt: PUBLISHED_AT });
+      for (const m of h.queue.queued) expect(parseJob(m.body).ok).toBe(true);
+    });
 
-    expect(processed).toBeGreaterThan(4);
-    expect(h.metrics.total('JobsSplit')).toBeGreaterThan(1);
-    const counts = h.gateway.postCounts();
-    expect(counts.size).toBe(2000);
-    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    it('reaches every subscriber exactly once once the pieces (and their splits) have run', async () => {
+      const { h, worker } = await splitOnce();
+      const processed = await drain(worker, h.queue);
+      expect(processed).toBeGreaterThan(4);
+      expect(h.metrics.total('JobsSplit')).toBeGreaterThan(1);
+      const counts = h.sender.postCounts();
+      expect(counts.size).toBe(2000);
+      expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    });
   });
 
   it('hands over a continuation that resumes at the cursor when invocation time runs short', async () => {
@@ -170,7 +184,7 @@ describe('fan-out worker: channel jobs', () => {
     let calls = 0;
     expect(await worker.processBatch([record], () => (calls++ === 0 ? 60_000 : 999))).toEqual([]);
 
-    expect(h.gateway.calls).toHaveLength(50);
+    expect(h.sender.calls).toHaveLength(50);
     expect(h.metrics.total('JobsContinued')).toBe(1);
     const [entry] = h.queue.entries();
     const cursor = (entry?.job as ChannelJob).cursor;
@@ -183,8 +197,8 @@ describe('fan-out worker: channel jobs', () => {
 
     await drain(worker, h.queue);
     expect(h.store.callsOf('pageSubscribers').slice(-2)[0]?.args[2]).toBe(cursor);
-    expect(h.gateway.postCounts().size).toBe(120);
-    expect([...h.gateway.postCounts().values()].every((n) => n === 1)).toBe(true);
+    expect(h.sender.postCounts().size).toBe(120);
+    expect([...h.sender.postCounts().values()].every((n) => n === 1)).toBe(true);
   });
 
   it('keeps at most a quarter of a short invocation in reserve, so a short timeout still makes progress', async () => {
@@ -194,7 +208,7 @@ describe('fan-out worker: channel jobs', () => {
     // 8 s left in all: a 10 s reserve would hand over after every page; a quarter (2 s) lets it finish.
     expect(await worker.processBatch([rec(channelJob())], () => 8_000)).toEqual([]);
     expect(h.metrics.total('JobsContinued')).toBe(0);
-    expect(h.gateway.postCounts().size).toBe(120);
+    expect(h.sender.postCounts().size).toBe(120);
   });
 
   it('a redelivered job (receiveCount > 1) resumes at its checkpoint: only the page in flight is sent twice', async () => {
@@ -203,7 +217,7 @@ describe('fan-out worker: channel jobs', () => {
     h.store.seedSubscribers('room', ids);
     const order = h.store.indexOf('room').map((e) => e.connectionId);
     const firstPages = order.slice(0, 100);
-    h.gateway.script(order[120] ?? '', new Error('adapter bug: socket exploded'));
+    h.sender.script(order[120] ?? '', new Error('adapter bug: socket exploded'));
     const worker = createFanoutWorker(h.deps);
     const record = rec(channelJob());
 
@@ -217,7 +231,7 @@ describe('fan-out worker: channel jobs', () => {
 
     expect(h.store.callsOf('load').map((c) => c.args[0])).toEqual([record.id]);
     expect(h.store.callsOf('pageSubscribers')[readsBefore]?.args[2]).toBe(saved);
-    const counts = h.gateway.postCounts();
+    const counts = h.sender.postCounts();
     expect(order.every((id) => (counts.get(id) ?? 0) >= 1)).toBe(true);
     expect(firstPages.every((id) => counts.get(id) === 1)).toBe(true);
     const duplicates = [...counts.values()].reduce((n, c) => n + c - 1, 0);
@@ -239,7 +253,7 @@ describe('fan-out worker: channel jobs', () => {
       .indexOf('room')
       .slice(0, 50)
       .map((e) => e.connectionId);
-    h.gateway.script(firstPage[10] ?? '', FATAL);
+    h.sender.script(firstPage[10] ?? '', FATAL);
     const worker = createFanoutWorker(h.deps);
     const record = rec(channelJob());
 
@@ -250,7 +264,7 @@ describe('fan-out worker: channel jobs', () => {
     expect(h.queue.queued).toHaveLength(4);
     expect(h.queue.deduplicated).toHaveLength(4);
     await drain(worker, h.queue);
-    const counts = h.gateway.postCounts();
+    const counts = h.sender.postCounts();
     expect(counts.size).toBe(2000);
     // Only the page in flight when the first try failed may be sent twice.
     expect([...counts].filter(([id, n]) => n !== 1 && !firstPage.includes(id))).toEqual([]);
@@ -264,7 +278,7 @@ describe('fan-out worker: channel jobs', () => {
     const record = rec(channelJob());
 
     expect(await createFanoutWorker(h.deps).processBatch([record], plenty)).toEqual([record.id]);
-    expect(h.gateway.calls).toHaveLength(0);
+    expect(h.sender.calls).toHaveLength(0);
   });
 
   it('fails the job when the index cannot be read, at the start or midway', async () => {
@@ -273,14 +287,14 @@ describe('fan-out worker: channel jobs', () => {
     start.store.fail('pageSubscribers', storeError('throttled'));
     const first = rec(channelJob());
     expect(await createFanoutWorker(start.deps).processBatch([first], plenty)).toEqual([first.id]);
-    expect(start.gateway.calls).toHaveLength(0);
+    expect(start.sender.calls).toHaveLength(0);
 
     const midway = fanoutHarness({ pageSize: 50 });
     midway.store.seedSubscribers('room', connectionIds(120));
     midway.store.fail('pageSubscribers', storeError('unavailable'), 1, 1);
     const second = rec(channelJob());
     expect(await createFanoutWorker(midway.deps).processBatch([second], plenty)).toEqual([second.id]);
-    expect(midway.gateway.calls).toHaveLength(50);
+    expect(midway.sender.calls).toHaveLength(50);
   });
 
   it('deletes 410 connections in one batch and does not count them as failures', async () => {
@@ -288,7 +302,7 @@ describe('fan-out worker: channel jobs', () => {
     const ids = connectionIds(30);
     h.store.seedSubscribers('room', ids);
     const gone = ids.slice(3, 8);
-    for (const id of gone) h.gateway.always(id, 'gone');
+    for (const id of gone) h.sender.always(id, 'gone');
 
     expect(await createFanoutWorker(h.deps).processBatch([rec(channelJob())], plenty)).toEqual([]);
 
@@ -303,7 +317,7 @@ describe('fan-out worker: channel jobs', () => {
   it('fails the job on a non-retryable gateway failure', async () => {
     const h = fanoutHarness();
     h.store.seedSubscribers('room', ['a', 'b']);
-    h.gateway.otherwise(FATAL);
+    h.sender.otherwise(FATAL);
     const record = rec(channelJob());
     expect(await createFanoutWorker(h.deps).processBatch([record], plenty)).toEqual([record.id]);
     expect(h.queue.enqueueCalls).toHaveLength(0);
@@ -311,13 +325,18 @@ describe('fan-out worker: channel jobs', () => {
 });
 
 describe('fan-out worker: retries and dead letters', () => {
-  it('re-enqueues deferred deliveries as a delayed ConnectionsJob with attempt + 1, then dead-letters after maxAttempts', async () => {
+  /** 20 subscribers of which two throttle every call; 3 attempts of 2 in-job tries each. */
+  function stuckDeliveries() {
     const h = fanoutHarness({ maxAttempts: 3, inJobAttempts: 2 });
     const ids = connectionIds(20);
     h.store.seedSubscribers('room', ids);
     const stuck = [ids[4] ?? '', ids[9] ?? ''];
-    for (const id of stuck) h.gateway.always(id, 'throttled');
-    const worker = createFanoutWorker(h.deps);
+    for (const id of stuck) h.sender.always(id, 'throttled');
+    return { h, ids, stuck, worker: createFanoutWorker(h.deps) };
+  }
+
+  it('re-enqueues deferred deliveries as a delayed ConnectionsJob with attempt + 1', async () => {
+    const { h, stuck, worker } = stuckDeliveries();
 
     expect(await worker.processBatch([rec(channelJob())], plenty)).toEqual([]);
 
@@ -337,6 +356,11 @@ describe('fan-out worker: retries and dead letters', () => {
       publishedAt: PUBLISHED_AT,
     });
     expect((retry?.job as ConnectionsJob).connectionIds).toHaveLength(2);
+  });
+
+  it('dead-letters the deferred deliveries once maxAttempts attempts failed, with the count and last error', async () => {
+    const { h, ids, stuck, worker } = stuckDeliveries();
+    expect(await worker.processBatch([rec(channelJob())], plenty)).toEqual([]);
 
     // Attempt 1 fails again → attempt 2 is queued; attempt 2 fails → 3 attempts made: dead-lettered.
     expect(await worker.processBatch(h.queue.take(), plenty)).toEqual([]);
@@ -349,13 +373,13 @@ describe('fan-out worker: retries and dead letters', () => {
     const body = parseJob(h.queue.dead[0]?.body ?? '');
     expect(body.ok && body.value.kind === 'connections' ? [...body.value.connectionIds].sort() : null).toEqual([...stuck].sort());
     expect(h.metrics.total('DeliveriesDeadLettered')).toBe(2);
-    expect(stuck.every((id) => h.gateway.posted(id).length === 6)).toBe(true);
-    expect(ids.filter((id) => !stuck.includes(id)).every((id) => h.gateway.posted(id).length === 1)).toBe(true);
+    expect(stuck.every((id) => h.sender.posted(id).length === 6)).toBe(true);
+    expect(ids.filter((id) => !stuck.includes(id)).every((id) => h.sender.posted(id).length === 1)).toBe(true);
   });
 
   it('a retry job carries the remaining payloads of each connection', async () => {
     const h = fanoutHarness({ inJobAttempts: 1 });
-    h.gateway.script('a', 'ok', 'failed');
+    h.sender.script('a', 'ok', 'failed');
     const payloads: Payload[] = [
       { kind: 'text', text: '1' },
       { kind: 'text', text: '2' },
@@ -378,7 +402,7 @@ describe('fan-out worker: retries and dead letters', () => {
   it('splits a large retry into jobs of at most 100 connections', async () => {
     const h = fanoutHarness({ inJobAttempts: 1, concurrency: 50 });
     const ids = connectionIds(250);
-    h.gateway.otherwise('throttled');
+    h.sender.otherwise('throttled');
 
     await createFanoutWorker(h.deps).processBatch([rec(connectionsJob(ids))], plenty);
 
@@ -389,13 +413,13 @@ describe('fan-out worker: retries and dead letters', () => {
 
   it('fails the job when deferred deliveries cannot be re-enqueued or dead-lettered', async () => {
     const requeue = fanoutHarness({ inJobAttempts: 1 });
-    requeue.gateway.otherwise('throttled');
+    requeue.sender.otherwise('throttled');
     requeue.queue.fail('enqueue');
     const a = rec(connectionsJob(['a']));
     expect(await createFanoutWorker(requeue.deps).processBatch([a], plenty)).toEqual([a.id]);
 
     const dead = fanoutHarness({ inJobAttempts: 1, maxAttempts: 1 });
-    dead.gateway.otherwise('throttled');
+    dead.sender.otherwise('throttled');
     dead.queue.fail('deadLetter');
     const b = rec(connectionsJob(['a']));
     expect(await createFanoutWorker(dead.deps).processBatch([b], plenty)).toEqual([b.id]);
@@ -403,12 +427,12 @@ describe('fan-out worker: retries and dead letters', () => {
 
   it('an OPEN-reply job retries 410s until graceUntil', async () => {
     const h = fanoutHarness();
-    h.gateway.script('new-conn', 'gone', 'gone', 'ok');
+    h.sender.script('new-conn', 'gone', 'gone', 'ok');
     const job = connectionsJob(['new-conn'], { graceUntil: h.time.now + 5_000, payloads: [{ kind: 'text', text: 'welcome' }] });
 
     expect(await createFanoutWorker(h.deps).processBatch([rec(job)], plenty)).toEqual([]);
 
-    expect(h.gateway.posted('new-conn')).toEqual(['welcome', 'welcome', 'welcome']);
+    expect(h.sender.posted('new-conn')).toEqual(['welcome', 'welcome', 'welcome']);
     expect(h.store.callsOf('deleteConnections')).toHaveLength(0);
   });
 });
@@ -418,7 +442,7 @@ describe('fan-out worker: batches', () => {
     const h = fanoutHarness();
     h.store.seedSubscribers('a', ['a-1', 'a-2']);
     h.store.seedSubscribers('b', ['b-1', 'b-2']);
-    h.gateway.script('a-2', new Error('adapter bug'));
+    h.sender.script('a-2', new Error('adapter bug'));
     const a1 = rec(channelJob('a', { payload: { kind: 'text', text: 'a1' } }));
     const a2 = rec(channelJob('a', { payload: { kind: 'text', text: 'a2' } }));
     const a3 = rec(channelJob('a', { payload: { kind: 'text', text: 'a3' } }));
@@ -428,20 +452,20 @@ describe('fan-out worker: batches', () => {
     const failed = await createFanoutWorker(h.deps).processBatch([a1, b1, a2, b2, a3], plenty);
 
     expect(failed).toEqual([a1.id, a2.id, a3.id]);
-    expect(h.gateway.posted('b-1')).toEqual(['b1', 'b2']);
-    expect(h.gateway.posted('b-2')).toEqual(['b1', 'b2']);
+    expect(h.sender.posted('b-1')).toEqual(['b1', 'b2']);
+    expect(h.sender.posted('b-2')).toEqual(['b1', 'b2']);
     expect(h.store.callsOf('pageSubscribers').filter((c) => c.args[0] === 'a')).toHaveLength(1);
-    expect(h.gateway.posted('a-1')).not.toContain('a2');
+    expect(h.sender.posted('a-1')).not.toContain('a2');
     expect(h.log.find('warn', 'rest of its group').map((e) => e.attributes['following'])).toEqual([2]);
   });
 
   it('records on the unordered lane are independent of each other', async () => {
     const h = fanoutHarness({ inJobAttempts: 1 });
-    h.gateway.always('bad', FATAL);
+    h.sender.always('bad', FATAL);
     const bad = rec(connectionsJob(['bad']));
     const good = rec(connectionsJob(['good']));
     expect(await createFanoutWorker(h.deps).processBatch([bad, good], plenty)).toEqual([bad.id]);
-    expect(h.gateway.posted('good')).toEqual(['news']);
+    expect(h.sender.posted('good')).toEqual(['news']);
   });
 
   it.each([
@@ -456,7 +480,7 @@ describe('fan-out worker: batches', () => {
     expect(await createFanoutWorker(h.deps).processBatch([record], plenty)).toEqual([]);
 
     expect(h.queue.dead).toEqual([{ body, reason: expect.stringContaining('job body') }]);
-    expect(h.gateway.calls).toHaveLength(0);
+    expect(h.sender.calls).toHaveLength(0);
   });
 
   it('fails an invalid message when it cannot even be dead-lettered', async () => {
@@ -473,8 +497,8 @@ describe('fan-out worker: batches', () => {
       ['a', 'b', 'c', 'd'].map((c) => rec(channelJob(c))),
       plenty,
     );
-    expect(h.gateway.calls).toHaveLength(120);
-    expect(h.gateway.maxInFlight).toBeLessThanOrEqual(5);
+    expect(h.sender.calls).toHaveLength(120);
+    expect(h.sender.maxInFlight).toBeLessThanOrEqual(5);
   });
 });
 
@@ -485,7 +509,7 @@ describe('fan-out worker: keep-alive jobs', () => {
   function setUp(outcome: 'ok' | 'gone' | 'too-large', stored: KeepAlive = keepAlive) {
     const h = fanoutHarness();
     h.store.seedConnection(connectionRecord(ID, { keepAlive: stored }));
-    h.gateway.always(ID, outcome);
+    h.sender.always(ID, outcome);
     const job: KeepAliveJob = { v: 1, kind: 'keepalive', connectionId: ID, since: keepAlive.since, dueAt: h.time.now };
     return { h, job, worker: createFanoutWorker(h.deps) };
   }
@@ -495,7 +519,7 @@ describe('fan-out worker: keep-alive jobs', () => {
 
     expect(await worker.processBatch([rec(job)], plenty)).toEqual([]);
 
-    expect(h.gateway.posted(ID)).toEqual(['{}']);
+    expect(h.sender.posted(ID)).toEqual(['{}']);
     expect(h.queue.queued.map((q) => q.entry)).toEqual([{ job: { ...job, dueAt: h.time.now + 30_000 }, delaySeconds: 30 }]);
   });
 
@@ -513,7 +537,7 @@ describe('fan-out worker: keep-alive jobs', () => {
 
     expect(await worker.processBatch([rec(job)], plenty)).toEqual([]);
 
-    expect(h.gateway.posted(ID)).toEqual(['{}']);
+    expect(h.sender.posted(ID)).toEqual(['{}']);
     expect(h.queue.queued).toEqual([]);
     expect(h.store.callsOf('deleteConnections')).toEqual([]);
     expect(h.log.find('error', 'heartbeats stopped')).toHaveLength(1);
@@ -524,7 +548,7 @@ describe('fan-out worker: keep-alive jobs', () => {
 
     expect(await worker.processBatch([rec(job)], plenty)).toEqual([]);
 
-    expect(h.gateway.calls).toEqual([]);
+    expect(h.sender.calls).toEqual([]);
     expect(h.queue.queued).toEqual([]);
   });
 });

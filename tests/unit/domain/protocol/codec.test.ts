@@ -147,7 +147,7 @@ describe('decodeEvents', () => {
   });
 });
 
-describe('the byte-exact Pushpin captures (reference/local-services.md)', () => {
+describe('the byte-exact Pushpin captures (docs/local-services.md)', () => {
   // Bodies copied from the captures, with the HTTP chunked framing removed (the chunk sizes are checked).
   const captures: { name: string; body: string; chunkSize?: number; events: WsEvent[] }[] = [
     { name: '1. OPEN request', body: 'OPEN\r\n', events: [{ type: 'OPEN' }] },

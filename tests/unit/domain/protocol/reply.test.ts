@@ -1,15 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { binaryMessage } from '#src/domain/message.js';
 import type { GripMode } from '#src/domain/connection.js';
 import { encodeEvents } from '#src/domain/protocol/codec.js';
-import { isSendableCloseCode, type WsEvent } from '#src/domain/protocol/events.js';
+import type { WsEvent } from '#src/domain/protocol/events.js';
+import { isSendableCloseCode, MAX_REJECT_BODY_BYTES, MAX_REPLY_BODY_BYTES } from '#src/domain/protocol/limits.js';
 import {
-  interpretReply,
-  MAX_REJECT_BODY_BYTES,
-  MAX_REPLY_BODY_BYTES,
+  interpretOpenReply,
+  interpretSessionReply,
   parseGripExtension,
-  type ReplyContext,
-  type ReplyDecision,
+  type OpenReplyContext,
+  type OpenReplyDecision,
+  type SessionReplyDecision,
 } from '#src/domain/protocol/reply.js';
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -18,8 +20,9 @@ const EVENTS = 'application/websocket-events';
 const GRIP: GripMode = { enabled: true, messagePrefix: 'm:' };
 const NO_GRIP: GripMode = { enabled: false };
 
-const openPhase = (offeredSubprotocols: string[] = []): ReplyContext => ({ phase: 'open', grip: NO_GRIP, offeredSubprotocols });
-const sessionPhase = (grip: GripMode = GRIP): ReplyContext => ({ phase: 'session', grip, offeredSubprotocols: [] });
+const openPhase = (offeredSubprotocols: string[] = []): OpenReplyContext => ({ offeredSubprotocols });
+const sessionPhase = (grip: GripMode = GRIP): GripMode => grip;
+type ReplyDecision = OpenReplyDecision | SessionReplyDecision;
 
 function reply(body: string | WsEvent[], headers: Record<string, string> = {}, status = 200) {
   return {
@@ -34,9 +37,9 @@ function expectKind<K extends ReplyDecision['kind']>(decision: ReplyDecision, ki
   return decision as Extract<ReplyDecision, { kind: K }>;
 }
 
-describe('interpretReply: OPEN phase, accept', () => {
+describe('interpretOpenReply: accept', () => {
   it('accepts a bare OPEN without GRIP', () => {
-    expect(interpretReply(reply('OPEN\r\n'), openPhase())).toEqual({
+    expect(interpretOpenReply(reply('OPEN\r\n'), openPhase())).toEqual({
       kind: 'accept',
       subprotocol: null,
       grip: NO_GRIP,
@@ -48,7 +51,7 @@ describe('interpretReply: OPEN phase, accept', () => {
   });
 
   it('capture 2: Pushpin backend accepts with grip and subscribes (the real response headers)', () => {
-    const decision = interpretReply(
+    const decision = interpretOpenReply(
       {
         status: 200,
         headers: {
@@ -76,7 +79,7 @@ describe('interpretReply: OPEN phase, accept', () => {
 
   it('carries the chosen subprotocol, other headers for the 101, and meta', () => {
     const decision = expectKind(
-      interpretReply(
+      interpretOpenReply(
         reply('OPEN\r\n', {
           'sec-websocket-protocol': 'chat',
           'set-cookie': 'sid=2; HttpOnly',
@@ -100,7 +103,7 @@ describe('interpretReply: OPEN phase, accept', () => {
 
   it('drops headers named in Connection from the client headers', () => {
     const decision = expectKind(
-      interpretReply(reply('OPEN\r\n', { connection: 'close, X-Hop', 'x-hop': '1', 'x-end': '2' }), openPhase()),
+      interpretOpenReply(reply('OPEN\r\n', { connection: 'close, X-Hop', 'x-hop': '1', 'x-end': '2' }), openPhase()),
       'accept',
     );
     expect(decision.clientHeaders).toEqual({ 'x-end': '2' });
@@ -108,7 +111,7 @@ describe('interpretReply: OPEN phase, accept', () => {
 
   it('treats header names case-insensitively even if the adapter did not lower-case them', () => {
     const decision = expectKind(
-      interpretReply(
+      interpretOpenReply(
         {
           status: 200,
           headers: { 'Content-Type': EVENTS, 'Sec-WebSocket-Extensions': 'grip' },
@@ -123,12 +126,12 @@ describe('interpretReply: OPEN phase, accept', () => {
   });
 
   it('accepts the content type case-insensitively and with surrounding spaces', () => {
-    expect(interpretReply(reply('OPEN\r\n', { 'content-type': ' Application/WebSocket-Events ' }), openPhase()).kind).toBe('accept');
+    expect(interpretOpenReply(reply('OPEN\r\n', { 'content-type': ' Application/WebSocket-Events ' }), openPhase()).kind).toBe('accept');
   });
 
   it('runs the events after OPEN under the GRIP mode the OPEN reply turned on', () => {
     const decision = expectKind(
-      interpretReply(
+      interpretOpenReply(
         reply(
           [
             { type: 'OPEN' },
@@ -147,14 +150,14 @@ describe('interpretReply: OPEN phase, accept', () => {
     expect(decision.actions).toEqual([
       { kind: 'control', message: { type: 'subscribe', channel: 'room', filters: [] } },
       { kind: 'send', message: { kind: 'text', text: 'welcome' } },
-      { kind: 'send', message: { kind: 'binary', data: new Uint8Array([0, 1]) } },
+      { kind: 'send', message: binaryMessage(new Uint8Array([0, 1])) },
     ]);
     expect(decision.ignored).toEqual(['event 3 (TEXT) dropped: it does not start with the message prefix ">>"']);
   });
 
   it('sends TEXT and BINARY verbatim without GRIP, and c: means nothing', () => {
     const decision = expectKind(
-      interpretReply(
+      interpretOpenReply(
         reply([{ type: 'OPEN' }, { type: 'TEXT', text: 'c:{"type":"detach"}' }, { type: 'BINARY', data: utf8('raw') }]),
         openPhase(),
       ),
@@ -162,22 +165,22 @@ describe('interpretReply: OPEN phase, accept', () => {
     );
     expect(decision.actions).toEqual([
       { kind: 'send', message: { kind: 'text', text: 'c:{"type":"detach"}' } },
-      { kind: 'send', message: { kind: 'binary', data: utf8('raw') } },
+      { kind: 'send', message: binaryMessage(utf8('raw')) },
     ]);
   });
 
   it('an accept may close right away', () => {
     const decision = expectKind(
-      interpretReply(reply([{ type: 'OPEN' }, { type: 'CLOSE', code: 4001, reason: 'go away' }]), openPhase()),
+      interpretOpenReply(reply([{ type: 'OPEN' }, { type: 'CLOSE', code: 4001, reason: 'go away' }]), openPhase()),
       'accept',
     );
     expect(decision.actions).toEqual([{ kind: 'close', code: 4001, reason: 'go away' }]);
   });
 });
 
-describe('interpretReply: OPEN phase, reject and invalid', () => {
+describe('interpretOpenReply: reject and invalid', () => {
   it('rejects with the backend status, passable headers and body', () => {
-    const decision = interpretReply(
+    const decision = interpretOpenReply(
       {
         status: 403,
         headers: {
@@ -217,7 +220,7 @@ describe('interpretReply: OPEN phase, reject and invalid', () => {
     ['a 500', 500, {}, 500, 'status 500'],
     ['a 404', 404, {}, 404, 'status 404'],
   ])('rejects %s with status %#', (_name, status, headers, expectedStatus, reason) => {
-    const decision = expectKind(interpretReply({ status, headers, body: utf8('OPEN\r\n') }, openPhase()), 'reject');
+    const decision = expectKind(interpretOpenReply({ status, headers, body: utf8('OPEN\r\n') }, openPhase()), 'reject');
     expect(decision.status).toBe(expectedStatus);
     expect(decision.reason).toContain(reason);
     if (expectedStatus !== status) expect(decision.reason).toContain('refused with 502 instead');
@@ -225,7 +228,7 @@ describe('interpretReply: OPEN phase, reject and invalid', () => {
 
   it('cuts a rejection body to 100,000 bytes', () => {
     const body = new Uint8Array(MAX_REJECT_BODY_BYTES + 5).fill(0x61);
-    const decision = expectKind(interpretReply({ status: 401, headers: {}, body }, openPhase()), 'reject');
+    const decision = expectKind(interpretOpenReply({ status: 401, headers: {}, body }, openPhase()), 'reject');
     expect(decision.body.length).toBe(MAX_REJECT_BODY_BYTES);
   });
 
@@ -236,32 +239,37 @@ describe('interpretReply: OPEN phase, reject and invalid', () => {
     ['an undecodable body', 'OPEN\r\nTEXT 9\r\nhi\r\n', 'not valid application/websocket-events'],
     ['garbage', '<html>', 'not valid application/websocket-events'],
   ])('is invalid with %s', (_name, body, reason) => {
-    const decision = expectKind(interpretReply(reply(body), openPhase()), 'invalid');
+    const decision = expectKind(interpretOpenReply(reply(body), openPhase()), 'invalid');
     expect(decision.reason).toContain(reason);
   });
 
   it('is invalid when the backend picks a subprotocol the client did not offer', () => {
-    const decision = expectKind(interpretReply(reply('OPEN\r\n', { 'sec-websocket-protocol': 'mqtt' }), openPhase(['chat'])), 'invalid');
+    const decision = expectKind(
+      interpretOpenReply(reply('OPEN\r\n', { 'sec-websocket-protocol': 'mqtt' }), openPhase(['chat'])),
+      'invalid',
+    );
     expect(decision.reason).toBe('backend chose subprotocol "mqtt", which the client did not offer (offered: "chat")');
-    const none = expectKind(interpretReply(reply('OPEN\r\n', { 'sec-websocket-protocol': 'chat' }), openPhase()), 'invalid');
+    const none = expectKind(interpretOpenReply(reply('OPEN\r\n', { 'sec-websocket-protocol': 'chat' }), openPhase()), 'invalid');
     expect(none.reason).toContain('(offered: none)');
   });
 
   it('is invalid when the body is over 1,000,000 bytes, in either phase', () => {
     const body = new Uint8Array(MAX_REPLY_BODY_BYTES + 1);
-    expect(interpretReply({ status: 200, headers: { 'content-type': EVENTS }, body }, openPhase()).kind).toBe('invalid');
-    expect(interpretReply({ status: 403, headers: {}, body }, openPhase()).kind).toBe('invalid');
-    expect(interpretReply({ status: 200, headers: { 'content-type': EVENTS }, body }, sessionPhase()).kind).toBe('invalid');
+    expect(interpretOpenReply({ status: 200, headers: { 'content-type': EVENTS }, body }, openPhase()).kind).toBe('invalid');
+    expect(interpretOpenReply({ status: 403, headers: {}, body }, openPhase()).kind).toBe('invalid');
+    expect(interpretSessionReply({ status: 200, headers: { 'content-type': EVENTS }, body }, sessionPhase()).kind).toBe('invalid');
   });
 
   it('ignores an empty subprotocol header', () => {
-    expect(expectKind(interpretReply(reply('OPEN\r\n', { 'sec-websocket-protocol': ' ' }), openPhase()), 'accept').subprotocol).toBeNull();
+    expect(
+      expectKind(interpretOpenReply(reply('OPEN\r\n', { 'sec-websocket-protocol': ' ' }), openPhase()), 'accept').subprotocol,
+    ).toBeNull();
   });
 });
 
-describe('interpretReply: session phase', () => {
+describe('interpretSessionReply', () => {
   it('capture 3: the unprefixed message is dropped, the m: one delivered', () => {
-    const decision = interpretReply(reply('TEXT f\r\npong-unprefixed\r\nTEXT f\r\nm:pong-prefixed\r\n'), sessionPhase());
+    const decision = interpretSessionReply(reply('TEXT f\r\npong-unprefixed\r\nTEXT f\r\nm:pong-prefixed\r\n'), sessionPhase());
     expect(decision).toEqual({
       kind: 'update',
       metaChanges: {},
@@ -272,43 +280,43 @@ describe('interpretReply: session phase', () => {
 
   it('capture 4: unsubscribe', () => {
     const decision = expectKind(
-      interpretReply(reply('TEXT 29\r\nc:{"type":"unsubscribe","channel":"test"}\r\n'), sessionPhase()),
+      interpretSessionReply(reply('TEXT 29\r\nc:{"type":"unsubscribe","channel":"test"}\r\n'), sessionPhase()),
       'update',
     );
     expect(decision.actions).toEqual([{ kind: 'control', message: { type: 'unsubscribe', channel: 'test' } }]);
   });
 
   it('capture 5 and 7: CLOSE with code and reason', () => {
-    expect(expectKind(interpretReply(reply('CLOSE 6\r\n\x03\xe8done\r\n'), sessionPhase()), 'update').actions).toEqual([
+    expect(expectKind(interpretSessionReply(reply('CLOSE 6\r\n\x03\xe8done\r\n'), sessionPhase()), 'update').actions).toEqual([
       { kind: 'close', code: 1000, reason: 'done' },
     ]);
-    expect(expectKind(interpretReply(reply('CLOSE c\r\n\x0f\xa0server-bye\r\n'), sessionPhase()), 'update').actions).toEqual([
+    expect(expectKind(interpretSessionReply(reply('CLOSE c\r\n\x0f\xa0server-bye\r\n'), sessionPhase()), 'update').actions).toEqual([
       { kind: 'close', code: 4000, reason: 'server-bye' },
     ]);
   });
 
   it('capture 6: DISCONNECT drops', () => {
-    expect(expectKind(interpretReply(reply('DISCONNECT\r\n'), sessionPhase()), 'update').actions).toEqual([{ kind: 'drop' }]);
+    expect(expectKind(interpretSessionReply(reply('DISCONNECT\r\n'), sessionPhase()), 'update').actions).toEqual([{ kind: 'drop' }]);
   });
 
   it('an empty body is a valid no-op', () => {
-    expect(interpretReply(reply(''), sessionPhase())).toEqual({ kind: 'update', metaChanges: {}, actions: [], ignored: [] });
+    expect(interpretSessionReply(reply(''), sessionPhase())).toEqual({ kind: 'update', metaChanges: {}, actions: [], ignored: [] });
   });
 
   it('maps js-grip close() code 0 to 1000, and unsendable codes to no code', () => {
-    const decision = expectKind(interpretReply(reply('CLOSE 2\r\n\x00\x00\r\n'), sessionPhase()), 'update');
+    const decision = expectKind(interpretSessionReply(reply('CLOSE 2\r\n\x00\x00\r\n'), sessionPhase()), 'update');
     expect(decision.actions).toEqual([{ kind: 'close', code: 1000, reason: '' }]);
-    const odd = expectKind(interpretReply(reply([{ type: 'CLOSE', code: 1005, reason: 'x' }]), sessionPhase()), 'update');
+    const odd = expectKind(interpretSessionReply(reply([{ type: 'CLOSE', code: 1005, reason: 'x' }]), sessionPhase()), 'update');
     expect(odd.actions).toEqual([{ kind: 'close', code: null, reason: '' }]);
     expect(odd.ignored).toEqual(['event 0 (CLOSE): close code 1005 cannot be sent to a client; closing without a code']);
-    expect(expectKind(interpretReply(reply('CLOSE\r\n'), sessionPhase()), 'update').actions).toEqual([
+    expect(expectKind(interpretSessionReply(reply('CLOSE\r\n'), sessionPhase()), 'update').actions).toEqual([
       { kind: 'close', code: null, reason: '' },
     ]);
   });
 
   it('cuts a close reason to the 123 bytes a close frame can carry, at a character boundary', () => {
     const decision = expectKind(
-      interpretReply(reply([{ type: 'CLOSE', code: 1000, reason: `${'r'.repeat(122)}éé` }]), sessionPhase()),
+      interpretSessionReply(reply([{ type: 'CLOSE', code: 1000, reason: `${'r'.repeat(122)}éé` }]), sessionPhase()),
       'update',
     );
     expect(decision.actions).toEqual([{ kind: 'close', code: 1000, reason: 'r'.repeat(122) }]);
@@ -317,7 +325,7 @@ describe('interpretReply: session phase', () => {
 
   it('ignores events after CLOSE, DISCONNECT or a second OPEN', () => {
     const afterClose = expectKind(
-      interpretReply(
+      interpretSessionReply(
         reply([
           { type: 'TEXT', text: 'm:a' },
           { type: 'CLOSE', code: 1000, reason: '' },
@@ -334,22 +342,22 @@ describe('interpretReply: session phase', () => {
     ]);
     expect(afterClose.ignored).toEqual(['event 2 (TEXT) after CLOSE ignored', 'event 3 (DISCONNECT) after CLOSE ignored']);
 
-    const afterOpen = expectKind(interpretReply(reply('OPEN\r\nTEXT 3\r\nm:x\r\n'), sessionPhase()), 'update');
+    const afterOpen = expectKind(interpretSessionReply(reply('OPEN\r\nTEXT 3\r\nm:x\r\n'), sessionPhase()), 'update');
     expect(afterOpen.actions).toEqual([{ kind: 'drop' }]);
     expect(afterOpen.ignored).toEqual(['event 1 (TEXT) after a second OPEN ignored']);
 
-    const afterDrop = expectKind(interpretReply(reply('DISCONNECT\r\nCLOSE\r\n'), sessionPhase()), 'update');
+    const afterDrop = expectKind(interpretSessionReply(reply('DISCONNECT\r\nCLOSE\r\n'), sessionPhase()), 'update');
     expect(afterDrop.actions).toEqual([{ kind: 'drop' }]);
     expect(afterDrop.ignored).toEqual(['event 1 (CLOSE) after DISCONNECT ignored']);
   });
 
   it('a second OPEN inside the OPEN reply also drops', () => {
-    const decision = expectKind(interpretReply(reply('OPEN\r\nOPEN\r\n'), openPhase()), 'accept');
+    const decision = expectKind(interpretOpenReply(reply('OPEN\r\nOPEN\r\n'), openPhase()), 'accept');
     expect(decision.actions).toEqual([{ kind: 'drop' }]);
   });
 
   it('ignores PING and PONG from the backend with a reason', () => {
-    const decision = expectKind(interpretReply(reply('PING\r\nPONG 1\r\nx\r\n'), sessionPhase()), 'update');
+    const decision = expectKind(interpretSessionReply(reply('PING\r\nPONG 1\r\nx\r\n'), sessionPhase()), 'update');
     expect(decision.actions).toEqual([]);
     expect(decision.ignored).toEqual([
       'event 0 (PING) ignored: the gateway cannot send control frames to the client',
@@ -359,7 +367,7 @@ describe('interpretReply: session phase', () => {
 
   it('lists invalid control messages in ignored and keeps going', () => {
     const decision = expectKind(
-      interpretReply(
+      interpretSessionReply(
         reply([
           { type: 'TEXT', text: 'c:{"type":"nope"}' },
           { type: 'TEXT', text: 'c:{bad' },
@@ -376,7 +384,7 @@ describe('interpretReply: session phase', () => {
 
   it('c: is a control message even with an empty prefix', () => {
     const decision = expectKind(
-      interpretReply(
+      interpretSessionReply(
         reply([
           { type: 'TEXT', text: 'c:{"type":"detach"}' },
           { type: 'TEXT', text: 'plain' },
@@ -392,22 +400,28 @@ describe('interpretReply: session phase', () => {
   });
 
   it('BINARY starting with c: is not a control message', () => {
-    const decision = expectKind(interpretReply(reply([{ type: 'BINARY', data: utf8('c:{"type":"detach"}') }]), sessionPhase()), 'update');
+    const decision = expectKind(
+      interpretSessionReply(reply([{ type: 'BINARY', data: utf8('c:{"type":"detach"}') }]), sessionPhase()),
+      'update',
+    );
     expect(decision.actions).toEqual([]);
     expect(decision.ignored).toEqual(['event 0 (BINARY) dropped: it does not start with the message prefix "m:"']);
   });
 
   it('a multi-byte prefix is matched on bytes for BINARY', () => {
     const decision = expectKind(
-      interpretReply(reply([{ type: 'BINARY', data: utf8('→ab') }]), sessionPhase({ enabled: true, messagePrefix: '→' })),
+      interpretSessionReply(reply([{ type: 'BINARY', data: utf8('→ab') }]), sessionPhase({ enabled: true, messagePrefix: '→' })),
       'update',
     );
-    expect(decision.actions).toEqual([{ kind: 'send', message: { kind: 'binary', data: utf8('ab') } }]);
+    expect(decision.actions).toEqual([{ kind: 'send', message: binaryMessage(utf8('ab')) }]);
   });
 
   it('reads Set-Meta-* on session replies; Sec-WebSocket-Extensions there changes nothing', () => {
     const decision = expectKind(
-      interpretReply(reply('TEXT 3\r\nraw\r\n', { 'set-meta-user': ' bob ', 'sec-websocket-extensions': 'grip' }), sessionPhase(NO_GRIP)),
+      interpretSessionReply(
+        reply('TEXT 3\r\nraw\r\n', { 'set-meta-user': ' bob ', 'sec-websocket-extensions': 'grip' }),
+        sessionPhase(NO_GRIP),
+      ),
       'update',
     );
     expect(decision.metaChanges).toEqual({ user: 'bob' });
@@ -416,7 +430,7 @@ describe('interpretReply: session phase', () => {
 
   it('notes Keep-Alive-Interval, Content-Bytes-Accepted and a nameless Set-Meta- as ignored', () => {
     const decision = expectKind(
-      interpretReply(reply('', { 'keep-alive-interval': '30', 'content-bytes-accepted': '4', 'set-meta-': 'x' }), sessionPhase()),
+      interpretSessionReply(reply('', { 'keep-alive-interval': '30', 'content-bytes-accepted': '4', 'set-meta-': 'x' }), sessionPhase()),
       'update',
     );
     expect(decision.metaChanges).toEqual({});
@@ -432,12 +446,12 @@ describe('interpretReply: session phase', () => {
     ['a 204', 204, {}, 'status 204'],
     ['the wrong content type', 200, { 'content-type': 'text/plain' }, 'Content-Type "text/plain"'],
   ])('is invalid on %s', (_name, status, headers, reason) => {
-    const decision = expectKind(interpretReply({ status, headers, body: new Uint8Array(0) }, sessionPhase()), 'invalid');
+    const decision = expectKind(interpretSessionReply({ status, headers, body: new Uint8Array(0) }, sessionPhase()), 'invalid');
     expect(decision.reason).toContain(reason);
   });
 
   it('is invalid on an undecodable body', () => {
-    expect(interpretReply(reply('TEXT 5\r\nhi\r\n'), sessionPhase()).kind).toBe('invalid');
+    expect(interpretSessionReply(reply('TEXT 5\r\nhi\r\n'), sessionPhase()).kind).toBe('invalid');
   });
 });
 
@@ -464,7 +478,7 @@ describe('parseGripExtension', () => {
   });
 });
 
-describe('interpretReply properties', () => {
+describe('interpretOpenReply and interpretSessionReply properties', () => {
   const contextArb = fc.record({
     phase: fc.constantFrom('open' as const, 'session' as const),
     grip: fc.oneof(
@@ -521,7 +535,9 @@ describe('interpretReply properties', () => {
     const reached = { reject: 0, accept: 0, update: 0, invalid: 0, ended: 0 };
     fc.assert(
       fc.property(statusArb, countingHeadersArb, bodyArb, contextArb, (status, headers, body, context) => {
-        const decision = interpretReply({ status, headers, body }, context);
+        const reply = { status, headers, body };
+        const decision: ReplyDecision =
+          context.phase === 'open' ? interpretOpenReply(reply, context) : interpretSessionReply(reply, context.grip);
         reached[decision.kind]++;
         switch (decision.kind) {
           case 'reject':

@@ -1,23 +1,18 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  MAX_MESSAGE_BYTES,
-  MAX_PUBLISH_BODY_BYTES,
-  parsePublishBody,
-  type PublishError,
-  type PublishItem,
-} from '#src/domain/publish/parse.js';
+import { MAX_MESSAGE_BYTES, MAX_PUBLISH_BODY_BYTES } from '#src/domain/protocol/limits.js';
+import { parsePublishBody, type PublishBodyError, type ParsedPublishItem } from '#src/domain/publish/parse.js';
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 const b64 = (data: Uint8Array | string): string => Buffer.from(typeof data === 'string' ? utf8(data) : data).toString('base64');
 
-function items(body: unknown): PublishItem[] {
+function items(body: unknown): ParsedPublishItem[] {
   const result = parsePublishBody(typeof body === 'string' ? body : JSON.stringify(body));
   if (!result.ok) throw new Error(`expected items, got: ${result.error.message}`);
   return result.value;
 }
 
-function error(body: unknown): PublishError {
+function error(body: unknown): PublishBodyError {
   const result = parsePublishBody(typeof body === 'string' ? body : JSON.stringify(body));
   if (result.ok) throw new Error(`expected an error, got ${JSON.stringify(result.value)}`);
   return result.error;
@@ -37,7 +32,9 @@ describe('parsePublishBody: accepted items', () => {
 
   it('parses js-grip Publisher bodies (formats before channel), and a Uint8Array body', () => {
     const body = '{"items":[{"formats":{"ws-message":{"content":"hello"}},"channel":"room"}]}';
-    const expected: PublishItem[] = [{ target: room, id: null, prevId: null, payload: { kind: 'text', text: 'hello' }, ignored: null }];
+    const expected: ParsedPublishItem[] = [
+      { target: room, id: null, prevId: null, payload: { kind: 'text', text: 'hello' }, ignored: null },
+    ];
     expect(items(body)).toEqual(expected);
     expect(parsePublishBody(utf8(body))).toEqual({ ok: true, value: expected });
   });
@@ -58,7 +55,7 @@ describe('parsePublishBody: accepted items', () => {
     expect(parsed.map((i) => i.payload)).toEqual([{ kind: 'text', text: '1' }, { kind: 'text', text: '2' }, { kind: 'close' }]);
   });
 
-  it.each<[string, unknown, PublishItem['payload']]>([
+  it.each<[string, unknown, ParsedPublishItem['payload']]>([
     ['content-bin is binary', { 'content-bin': b64('\x00\x01') }, { kind: 'binary', base64: 'AAE=' }],
     ['content-bin wins over content', { content: 'text', 'content-bin': b64('bin') }, { kind: 'binary', base64: b64('bin') }],
     ['content-bin is re-encoded canonically', { 'content-bin': 'aGk' }, { kind: 'binary', base64: 'aGk=' }],
@@ -138,7 +135,7 @@ describe('parsePublishBody: accepted items', () => {
 });
 
 describe('parsePublishBody: errors name the item and field', () => {
-  it.each<[string, unknown, Partial<PublishError>]>([
+  it.each<[string, unknown, Partial<PublishBodyError>]>([
     ['bad JSON', '{"items":[', { itemIndex: null, field: null }],
     ['a JSON array', '[]', { itemIndex: null, field: null, message: 'publish body must be a JSON object with an "items" array' }],
     ['no items', {}, { itemIndex: null, field: 'items', message: 'items: required' }],

@@ -73,32 +73,48 @@ describe('onConnect: the backend accepts', () => {
     expect(h.queue.enqueueCalls).toHaveLength(0);
   });
 
-  it('builds the OPEN request: Connection-Id, Grip-Sig, replayed handshake, client Meta-*/Grip-*/Connection-Id stripped', async () => {
-    const h = sessionHarness();
-    h.backend.respond(gripAccept());
+  describe('the OPEN request', () => {
+    async function sentOpen() {
+      const h = sessionHarness();
+      h.backend.respond(gripAccept());
+      await onConnect(h.deps, input());
+      const request = h.backend.requests[0];
+      const headers = request?.headers ?? {};
+      return { h, request, headers, lower: Object.keys(headers).map((n) => n.toLowerCase()) };
+    }
 
-    await onConnect(h.deps, input());
+    it('is one POST to the target with the client’s query and an OPEN body', async () => {
+      const { h, request } = await sentOpen();
+      expect(h.backend.requests).toHaveLength(1);
+      expect(request?.url).toBe(`${TARGET_URL}?room=1`);
+      expect(h.backend.bodyText()).toBe('OPEN\r\n');
+    });
 
-    expect(h.backend.requests).toHaveLength(1);
-    const request = h.backend.requests[0];
-    expect(request?.url).toBe(`${TARGET_URL}?room=1`);
-    expect(h.backend.bodyText()).toBe('OPEN\r\n');
-    const headers = request?.headers ?? {};
-    expect(headers['Connection-Id']).toBe(ID);
-    expect(headers['Grip-Sig']).toBe(h.signer.token);
-    expect(headers['Content-Type']).toBe('application/websocket-events');
-    expect(headers['Accept']).toBe('application/websocket-events');
-    expect(headers['Sec-WebSocket-Extensions']).toBe('grip');
-    expect(headers['cookie']).toBe('sid=abc');
-    expect(headers['x-custom']).toBe('kept');
-    const lower = Object.keys(headers).map((n) => n.toLowerCase());
-    expect(lower.filter((n) => n.startsWith('meta-'))).toEqual([]);
-    expect(lower.filter((n) => n === 'connection-id')).toHaveLength(1);
-    expect(lower.filter((n) => n.startsWith('grip-'))).toEqual(['grip-sig']);
-    expect(lower).not.toContain('host');
-    expect(Object.values(headers)).not.toContain('forged.token.here');
-    expect(Object.values(headers)).not.toContain('mallory');
-    expect(h.signer.signed).toBe(1);
+    it('carries Connection-Id, a freshly signed Grip-Sig and the WebSocket-over-HTTP headers', async () => {
+      const { h, headers } = await sentOpen();
+      expect(headers['Connection-Id']).toBe(ID);
+      expect(headers['Grip-Sig']).toBe(h.signer.token);
+      expect(h.signer.signed).toBe(1);
+      expect(headers['Content-Type']).toBe('application/websocket-events');
+      expect(headers['Accept']).toBe('application/websocket-events');
+      expect(headers['Sec-WebSocket-Extensions']).toBe('grip');
+    });
+
+    it('replays the client’s handshake headers', async () => {
+      const { headers } = await sentOpen();
+      expect(headers['cookie']).toBe('sid=abc');
+      expect(headers['x-custom']).toBe('kept');
+    });
+
+    it('strips the client’s Meta-*, Grip-*, Connection-Id and Host headers', async () => {
+      const { headers, lower } = await sentOpen();
+      expect(lower.filter((n) => n.startsWith('meta-'))).toEqual([]);
+      expect(lower.filter((n) => n === 'connection-id')).toHaveLength(1);
+      expect(lower.filter((n) => n.startsWith('grip-'))).toEqual(['grip-sig']);
+      expect(lower).not.toContain('host');
+      expect(Object.values(headers)).not.toContain('forged.token.here');
+      expect(Object.values(headers)).not.toContain('mallory');
+    });
   });
 
   it('writes the reply’s subscriptions with the record’s expiry', async () => {

@@ -63,7 +63,7 @@ describe('onDisconnect', () => {
     const outcome = await onDisconnect(h.deps, { connectionId: ID, statusCode: 1000, reason: '' });
 
     expect(outcome.itemsDeleted).toBe(true);
-    expect(h.gateway.calls).toEqual([]);
+    expect(h.sender.calls).toEqual([]);
   });
 
   it('deletes the items even when the backend is down', async () => {

@@ -42,8 +42,8 @@ describe('onMessage: forwarding', () => {
     const outcome = await onMessage(h.deps, { connectionId: ID, text: 'hi' });
 
     expect(outcome).toEqual({ kind: 'handled', sent: 3 });
-    expect(h.gateway.posted(ID)).toEqual(['one', new Uint8Array([7, 8]), 'two']);
-    expect(h.gateway.closes()).toEqual([]);
+    expect(h.sender.posted(ID)).toEqual(['one', new Uint8Array([7, 8]), 'two']);
+    expect(h.sender.closes()).toEqual([]);
     expect(h.metrics.total('MessagesOut')).toBe(3);
     expect(h.log.find('warn', 'does not start with the message prefix')).toHaveLength(1);
   });
@@ -92,7 +92,7 @@ describe('onMessage: closing', () => {
     const outcome = await onMessage(h.deps, { connectionId: ID, text: 'hi' });
 
     expect(outcome.kind).toBe('closed');
-    expect(h.gateway.calls).toEqual([
+    expect(h.sender.calls).toEqual([
       { op: 'post', connectionId: ID, data: 'bye soon' },
       { op: 'close', connectionId: ID, request: { code: 4001, reason: 'kicked' } },
     ]);
@@ -103,12 +103,12 @@ describe('onMessage: closing', () => {
     const plain = connected();
     plain.backend.respond(eventsReply(closeFrame(null)));
     await onMessage(plain.deps, { connectionId: ID, text: 'hi' });
-    expect(plain.gateway.closes(ID)).toEqual([{ connectionId: ID, request: {} }]);
+    expect(plain.sender.closes(ID)).toEqual([{ connectionId: ID, request: {} }]);
 
     const zero = connected();
     zero.backend.respond(eventsReply(closeFrame(0)));
     await onMessage(zero.deps, { connectionId: ID, text: 'hi' });
-    expect(zero.gateway.closes(ID)).toEqual([{ connectionId: ID, request: { code: 1000, reason: '' } }]);
+    expect(zero.sender.closes(ID)).toEqual([{ connectionId: ID, request: { code: 1000, reason: '' } }]);
   });
 
   it('a close reason longer than a close frame allows is cut to 123 bytes', async () => {
@@ -117,7 +117,7 @@ describe('onMessage: closing', () => {
 
     await onMessage(h.deps, { connectionId: ID, text: 'hi' });
 
-    const reason = h.gateway.closes(ID)[0]?.request?.reason ?? '';
+    const reason = h.sender.closes(ID)[0]?.request?.reason ?? '';
     expect(new TextEncoder().encode(reason).length).toBeLessThanOrEqual(123);
     expect(reason).toBe('é'.repeat(61));
   });
@@ -129,7 +129,7 @@ describe('onMessage: closing', () => {
     const outcome = await onMessage(h.deps, { connectionId: ID, text: 'hi' });
 
     expect(outcome).toEqual({ kind: 'closed', reason: 'backend dropped the connection' });
-    expect(h.gateway.closes(ID)).toEqual([{ connectionId: ID, request: undefined }]);
+    expect(h.sender.closes(ID)).toEqual([{ connectionId: ID, request: undefined }]);
   });
 
   it.each(['connect', 'timeout', 'too-large', 'protocol'] as const)(
@@ -141,7 +141,7 @@ describe('onMessage: closing', () => {
       const outcome = await onMessage(h.deps, { connectionId: ID, text: 'hi' });
 
       expect(outcome).toEqual({ kind: 'closed', reason: `backend ${kind}` });
-      expect(h.gateway.calls).toEqual([{ op: 'close', connectionId: ID, request: { code: 1011, reason: 'backend unavailable' } }]);
+      expect(h.sender.calls).toEqual([{ op: 'close', connectionId: ID, request: { code: 1011, reason: 'backend unavailable' } }]);
       expect(h.store.callsOf('updateConnection')).toHaveLength(0);
       expect(h.log.find('error', ID)).toHaveLength(1);
     },
@@ -158,7 +158,7 @@ describe('onMessage: closing', () => {
     const outcome = await onMessage(h.deps, { connectionId: ID, text: 'hi' });
 
     expect(outcome.kind).toBe('closed');
-    expect(h.gateway.calls).toEqual([{ op: 'close', connectionId: ID, request: { code: 1011, reason: 'invalid backend reply' } }]);
+    expect(h.sender.calls).toEqual([{ op: 'close', connectionId: ID, request: { code: 1011, reason: 'invalid backend reply' } }]);
     expect(h.store.records.get(ID)?.meta).toEqual({ user: 'alice' });
     expect(h.store.callsOf('updateConnection')).toHaveLength(0);
     expect(h.metrics.total('BackendErrors')).toBe(1);
@@ -171,8 +171,8 @@ describe('onMessage: closing', () => {
 
     expect(outcome).toEqual({ kind: 'unknown-connection' });
     expect(h.backend.requests).toHaveLength(0);
-    expect(h.gateway.closes('nobody')).toHaveLength(1);
-    expect(h.gateway.closes('nobody')[0]?.request?.code).toBe(1011);
+    expect(h.sender.closes('nobody')).toHaveLength(1);
+    expect(h.sender.closes('nobody')[0]?.request?.code).toBe(1011);
   });
 
   it('a store read failure drops the message but keeps the connection', async () => {
@@ -183,7 +183,7 @@ describe('onMessage: closing', () => {
 
     expect(outcome).toEqual({ kind: 'handled', sent: 0 });
     expect(h.backend.requests).toHaveLength(0);
-    expect(h.gateway.calls).toEqual([]);
+    expect(h.sender.calls).toEqual([]);
     expect(h.log.find('error', ID)).toHaveLength(1);
   });
 });
@@ -192,25 +192,25 @@ describe('onMessage: sending the reply', () => {
   it('a 410 on a reply send deletes the connection’s items and stops sending', async () => {
     const h = connected();
     h.store.seedSubscribers('room', [ID]);
-    h.gateway.script(ID, 'gone');
+    h.sender.script(ID, 'gone');
     h.backend.respond(eventsReply([textFrame('m:one'), textFrame('m:two')]));
 
     const outcome = await onMessage(h.deps, { connectionId: ID, text: 'hi' });
 
     expect(outcome).toEqual({ kind: 'closed', reason: 'client gone' });
-    expect(h.gateway.calls).toHaveLength(1);
+    expect(h.sender.calls).toHaveLength(1);
     expect(h.store.hasItems(ID)).toBe(false);
   });
 
   it('other send failures are logged and the remaining messages still go out', async () => {
     const h = connected();
-    h.gateway.script(ID, 'throttled', 'ok');
+    h.sender.script(ID, 'throttled', 'ok');
     h.backend.respond(eventsReply([textFrame('m:one'), textFrame('m:two')]));
 
     const outcome = await onMessage(h.deps, { connectionId: ID, text: 'hi' });
 
     expect(outcome).toEqual({ kind: 'handled', sent: 1 });
-    expect(h.gateway.posted(ID)).toEqual(['one', 'two']);
+    expect(h.sender.posted(ID)).toEqual(['one', 'two']);
     expect(h.log.find('error', 'could not send a reply message')).toHaveLength(1);
     expect(h.store.hasItems(ID)).toBe(true);
   });

@@ -3,9 +3,9 @@ import type { AddressInfo, Socket } from 'node:net';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, createHmac } from 'node:crypto';
-import { ApiGatewayConnectionGateway, createManagementApiClient } from '#src/adapters/apigw-connection-gateway.js';
-import { SignedHttpConnectionGateway } from '#src/adapters/signed-http-connection-gateway.js';
-import type { ConnectionGateway } from '#src/domain/ports.js';
+import { ApiGatewayConnectionSender, createManagementApiClient } from '#src/adapters/apigw-connection-sender.js';
+import { SignedHttpConnectionSender } from '#src/adapters/signed-http-connection-sender.js';
+import type { ConnectionSender } from '#src/domain/ports.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#src/local/services.js';
 
 /**
@@ -104,14 +104,14 @@ function managementApi(seen: Seen[], sockets: Set<Socket>, inFlight: { now: numb
 }
 
 interface Made {
-  readonly gateway: ConnectionGateway;
+  readonly gateway: ConnectionSender;
   destroy(): void;
 }
 
 /** Both Management API adapters: the SDK client, and the signer on a bare keep-alive agent. Same contract. */
 const implementations: { name: string; make: (endpoint: string, maxSockets: number, requestTimeoutMs?: number) => Made }[] = [
   {
-    name: 'ApiGatewayConnectionGateway (SDK client)',
+    name: 'ApiGatewayConnectionSender (SDK client)',
     make: (endpoint, maxSockets, requestTimeoutMs) => {
       const client = createManagementApiClient({
         endpoint,
@@ -120,13 +120,13 @@ const implementations: { name: string; make: (endpoint: string, maxSockets: numb
         credentials: LOCAL_CREDENTIALS,
         ...(requestTimeoutMs ? { requestTimeoutMs } : {}),
       });
-      return { gateway: new ApiGatewayConnectionGateway({ client }), destroy: () => client.destroy() };
+      return { gateway: new ApiGatewayConnectionSender({ client }), destroy: () => client.destroy() };
     },
   },
   {
-    name: 'SignedHttpConnectionGateway (SigV4 signer + keep-alive agent)',
+    name: 'SignedHttpConnectionSender (SigV4 signer + keep-alive agent)',
     make: (endpoint, maxSockets, requestTimeoutMs) => {
-      const gateway = new SignedHttpConnectionGateway({
+      const gateway = new SignedHttpConnectionSender({
         endpoint,
         region: LOCAL_REGION,
         maxSockets,
@@ -144,7 +144,7 @@ describe.each(implementations)('$name against an HTTP server with AWS error shap
   const inFlight = { now: 0, max: 0 };
   let server: Server;
   let endpoint: string;
-  let gateway: ConnectionGateway;
+  let gateway: ConnectionSender;
   let made: Made;
 
   beforeAll(async () => {

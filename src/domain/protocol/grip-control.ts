@@ -1,6 +1,6 @@
 /**
  * GRIP control messages: the JSON a backend sends in a TEXT event as `c:<json>` once GRIP mode is on
- * (`reference/grip-protocol.md` §2). Parsing mirrors Pushpin's `WsControlMessage::fromVariant`: any key order and
+ * (`docs/grip-protocol.md` §2). Parsing mirrors Pushpin's `WsControlMessage::fromVariant`: any key order and
  * whitespace, unknown keys ignored, and anything invalid becomes an "ignored, because …" value, never an
  * exception, because Pushpin logs and ignores bad control messages without telling the backend.
  */
@@ -15,7 +15,7 @@ export type KeepAliveMessage =
   | { kind: 'ping'; data: Uint8Array }
   | { kind: 'pong'; data: Uint8Array };
 
-export type ControlMessage =
+export type GripControlMessage =
   | { type: 'subscribe'; channel: string; filters: string[] }
   | { type: 'unsubscribe'; channel: string }
   | { type: 'detach' }
@@ -30,7 +30,7 @@ export type ControlMessage =
   /** Subscriber meta for publish filters; `value: null` deletes it. Not the same as `Set-Meta-*` headers. */
   | { type: 'set-meta'; name: string; value: string | null };
 
-export type ControlParse = { kind: 'control'; message: ControlMessage } | { kind: 'ignored'; reason: string };
+export type GripControlParse = { kind: 'control'; message: GripControlMessage } | { kind: 'ignored'; reason: string };
 
 /** Pushpin's `DEFAULT_WS_KEEPALIVE_TIMEOUT`. */
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS = 55;
@@ -58,10 +58,10 @@ const utf8Encoder = new TextEncoder();
  *   `{ kind: 'ignored', reason }` with a reason naming the field.
  *
  * @example
- * parseControlMessage('{"channel":"room","type":"subscribe"}')
+ * parseGripControlMessage('{"channel":"room","type":"subscribe"}')
  * // { kind: 'control', message: { type: 'subscribe', channel: 'room', filters: [] } }
  */
-export function parseControlMessage(json: string): ControlParse {
+export function parseGripControlMessage(json: string): GripControlParse {
   const result = parseJson(json);
   if (!result.ok) return ignored(`control message is not valid JSON: ${result.error}`);
   const parsed = result.value;
@@ -85,7 +85,7 @@ export function parseControlMessage(json: string): ControlParse {
   }
 }
 
-function parseSubscription(type: 'subscribe' | 'unsubscribe', obj: Record<string, unknown>): ControlParse {
+function parseSubscription(type: 'subscribe' | 'unsubscribe', obj: Record<string, unknown>): GripControlParse {
   const channel = validateChannel(obj['channel']);
   if (!channel.ok) return ignored(`${type} control message 'channel' is invalid: ${channel.error.message}`);
   if (type === 'unsubscribe') return control({ type, channel: channel.value });
@@ -106,7 +106,7 @@ function parseSubscription(type: 'subscribe' | 'unsubscribe', obj: Record<string
   return control({ type, channel: channel.value, filters });
 }
 
-function parseKeepAlive(obj: Record<string, unknown>): ControlParse {
+function parseKeepAlive(obj: Record<string, unknown>): GripControlParse {
   const rawType = obj['message-type'];
   let messageType: KeepAliveMessage['kind'] = 'text';
   if (rawType !== undefined && rawType !== null) {
@@ -161,7 +161,7 @@ function parseKeepAlive(obj: Record<string, unknown>): ControlParse {
   return control({ type: 'keep-alive', message, timeoutSeconds, mode });
 }
 
-function parseSetMeta(obj: Record<string, unknown>): ControlParse {
+function parseSetMeta(obj: Record<string, unknown>): GripControlParse {
   const name = obj['name'];
   if (typeof name !== 'string' || name.length === 0) return ignored("set-meta control message 'name' must be a non-empty string");
   const value = obj['value'];
@@ -171,16 +171,16 @@ function parseSetMeta(obj: Record<string, unknown>): ControlParse {
 }
 
 /**
- * Encodes a control message as the JSON that follows `c:`, in a form Pushpin and {@link parseControlMessage}
- * both accept: `parseControlMessage(encodeControlMessage(m))` gives back `m` (for a keep-alive, a
+ * Encodes a control message as the JSON that follows `c:`, in a form Pushpin and {@link parseGripControlMessage}
+ * both accept: `parseGripControlMessage(encodeGripControlMessage(m))` gives back `m` (for a keep-alive, a
  * `timeoutSeconds` of 0 comes back as 55). Empty `filters` are left out; binary keep-alive content travels as
  * base64 `content-bin` with an explicit `message-type`.
  *
  * @example
- * `c:${encodeControlMessage({ type: 'subscribe', channel: 'room', filters: [] })}`
+ * `c:${encodeGripControlMessage({ type: 'subscribe', channel: 'room', filters: [] })}`
  * // 'c:{"type":"subscribe","channel":"room"}'
  */
-export function encodeControlMessage(message: ControlMessage): string {
+export function encodeGripControlMessage(message: GripControlMessage): string {
   switch (message.type) {
     case 'subscribe':
       return JSON.stringify(
@@ -218,5 +218,5 @@ function safeJson(value: unknown): string {
   return text.length > 64 ? `${text.slice(0, 61)}...` : text;
 }
 
-const control = (message: ControlMessage): ControlParse => ({ kind: 'control', message });
-const ignored = (reason: string): ControlParse => ({ kind: 'ignored', reason });
+const control = (message: GripControlMessage): GripControlParse => ({ kind: 'control', message });
+const ignored = (reason: string): GripControlParse => ({ kind: 'ignored', reason });

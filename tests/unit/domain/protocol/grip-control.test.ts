@@ -1,24 +1,29 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { validateChannel } from '#src/domain/channel.js';
-import { encodeControlMessage, parseControlMessage, type ControlMessage, type ControlParse } from '#src/domain/protocol/control.js';
+import {
+  encodeGripControlMessage,
+  parseGripControlMessage,
+  type GripControlMessage,
+  type GripControlParse,
+} from '#src/domain/protocol/grip-control.js';
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 
-function parsedMessage(json: string): ControlMessage {
-  const result = parseControlMessage(json);
+function parsedMessage(json: string): GripControlMessage {
+  const result = parseGripControlMessage(json);
   if (result.kind !== 'control') throw new Error(`expected a control message, got: ${result.reason}`);
   return result.message;
 }
 
 function ignoredReason(json: string): string {
-  const result = parseControlMessage(json);
+  const result = parseGripControlMessage(json);
   if (result.kind !== 'ignored') throw new Error(`expected ignored, got ${JSON.stringify(result.message)}`);
   return result.reason;
 }
 
-describe('parseControlMessage: subscribe / unsubscribe / detach', () => {
-  it.each<[string, string, ControlMessage]>([
+describe('parseGripControlMessage: subscribe / unsubscribe / detach', () => {
+  it.each<[string, string, GripControlMessage]>([
     [
       'js-grip subscribe (channel before type)',
       '{"channel":"room","type":"subscribe"}',
@@ -70,8 +75,8 @@ describe('parseControlMessage: subscribe / unsubscribe / detach', () => {
   });
 });
 
-describe('parseControlMessage: keep-alive', () => {
-  it.each<[string, string, ControlMessage]>([
+describe('parseGripControlMessage: keep-alive', () => {
+  it.each<[string, string, GripControlMessage]>([
     [
       'the pushpin.org example',
       '{"type": "keep-alive", "content": "{}", "timeout": 30}',
@@ -168,8 +173,8 @@ describe('parseControlMessage: keep-alive', () => {
   });
 });
 
-describe('parseControlMessage: set-meta', () => {
-  it.each<[string, string, ControlMessage]>([
+describe('parseGripControlMessage: set-meta', () => {
+  it.each<[string, string, GripControlMessage]>([
     ['issue #47236 example', '{"type":"set-meta","name":"user","value":"alice"}', { type: 'set-meta', name: 'user', value: 'alice' }],
     ['no value deletes', '{"type":"set-meta","name":"user"}', { type: 'set-meta', name: 'user', value: null }],
     ['a null value deletes', '{"type":"set-meta","name":"user","value":null}', { type: 'set-meta', name: 'user', value: null }],
@@ -187,7 +192,7 @@ describe('parseControlMessage: set-meta', () => {
   });
 });
 
-describe('parseControlMessage: what is ignored', () => {
+describe('parseGripControlMessage: what is ignored', () => {
   it.each<[string, string, string]>([
     ['bad JSON', '{"type":"subscribe",', 'not valid JSON'],
     ['empty text', '', 'not valid JSON'],
@@ -208,7 +213,7 @@ describe('parseControlMessage: what is ignored', () => {
   it('never throws on arbitrary text (10,000 runs)', () => {
     fc.assert(
       fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 80 }), fc.json(), controlishJsonArb), (text) => {
-        const result: ControlParse = parseControlMessage(text);
+        const result: GripControlParse = parseGripControlMessage(text);
         expect(['control', 'ignored']).toContain(result.kind);
         if (result.kind === 'ignored') expect(result.reason.length).toBeGreaterThan(0);
       }),
@@ -244,7 +249,7 @@ const keepAliveMessageArb = fc.oneof(
 );
 const channelArb = fc.string({ unit: 'binary', minLength: 1, maxLength: 30 }).filter((c) => validateChannel(c).ok);
 
-const controlMessageArb: fc.Arbitrary<ControlMessage> = fc.oneof(
+const controlMessageArb: fc.Arbitrary<GripControlMessage> = fc.oneof(
   fc.record({
     type: fc.constant('subscribe' as const),
     channel: channelArb,
@@ -265,8 +270,8 @@ const controlMessageArb: fc.Arbitrary<ControlMessage> = fc.oneof(
   }),
 );
 
-describe('encodeControlMessage', () => {
-  it.each<[ControlMessage, string]>([
+describe('encodeGripControlMessage', () => {
+  it.each<[GripControlMessage, string]>([
     [{ type: 'subscribe', channel: 'room', filters: [] }, '{"type":"subscribe","channel":"room"}'],
     [{ type: 'subscribe', channel: 'room', filters: ['skip-self'] }, '{"type":"subscribe","channel":"room","filters":["skip-self"]}'],
     [{ type: 'unsubscribe', channel: 'room' }, '{"type":"unsubscribe","channel":"room"}'],
@@ -283,13 +288,13 @@ describe('encodeControlMessage', () => {
     ],
     [{ type: 'keep-alive', message: null, timeoutSeconds: 55, mode: 'idle' }, '{"type":"keep-alive","timeout":55,"mode":"idle"}'],
   ])('%j', (message, json) => {
-    expect(encodeControlMessage(message)).toBe(json);
+    expect(encodeGripControlMessage(message)).toBe(json);
   });
 
   it('parse(encode(m)) is m for any control message (10,000 runs)', () => {
     fc.assert(
       fc.property(controlMessageArb, (message) => {
-        expect(parseControlMessage(encodeControlMessage(message))).toEqual({ kind: 'control', message });
+        expect(parseGripControlMessage(encodeGripControlMessage(message))).toEqual({ kind: 'control', message });
       }),
       { numRuns: 10_000 },
     );

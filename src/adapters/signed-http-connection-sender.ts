@@ -1,11 +1,11 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import type { CloseRequest, ConnectionGateway, GatewayOutcome } from '../domain/ports.js';
-import { MAX_MESSAGE_BYTES } from '../domain/publish/parse.js';
+import type { CloseRequest, ConnectionSender, SendOutcome } from '../domain/ports.js';
+import { MAX_MESSAGE_BYTES } from '../domain/protocol/limits.js';
 import { ExecuteApiSigner } from './sigv4.js';
 
-export interface SignedHttpConnectionGatewayOptions {
+export interface SignedHttpConnectionSenderOptions {
   /** The stage's callback URL, `https://{api}.execute-api.{region}.amazonaws.com/{stage}` (or a local endpoint). */
   readonly endpoint: string;
   readonly region: string;
@@ -18,9 +18,9 @@ export interface SignedHttpConnectionGatewayOptions {
 }
 
 /**
- * `ConnectionGateway` on the API Gateway Management API: SigV4-signed requests (`ExecuteApiSigner`) on a
+ * `ConnectionSender` on the API Gateway Management API: SigV4-signed requests (`ExecuteApiSigner`) on a
  * keep-alive `node:http(s)` agent, without the SDK client's middleware stack. Same wire requests and the same
- * outcomes as `ApiGatewayConnectionGateway`, at a fraction of the CPU: a fan-out worker is CPU-bound on
+ * outcomes as `ApiGatewayConnectionSender`, at a fraction of the CPU: a fan-out worker is CPU-bound on
  * building and signing requests, so this is what it uses (`npm run bench`, benchmark 2, has the figures).
  *
  * Contract: one attempt per call (retries are the worker's); never throws. 2xx → ok; 410 → gone; 429 →
@@ -28,10 +28,10 @@ export interface SignedHttpConnectionGatewayOptions {
  * `close` is `DeleteConnection`: the code and reason are ignored (API Gateway cannot send them).
  *
  * @example
- * const gateway = new SignedHttpConnectionGateway({ endpoint: callbackUrl, region, credentials: defaultProvider(), maxSockets: 100 });
- * await gateway.post('abc=', 'hello');
+ * const sender = new SignedHttpConnectionSender({ endpoint: callbackUrl, region, credentials: defaultProvider(), maxSockets: 100 });
+ * await sender.post('abc=', 'hello');
  */
-export class SignedHttpConnectionGateway implements ConnectionGateway {
+export class SignedHttpConnectionSender implements ConnectionSender {
   private readonly url: URL;
   private readonly basePath: string;
   private readonly signer: ExecuteApiSigner;
@@ -39,7 +39,7 @@ export class SignedHttpConnectionGateway implements ConnectionGateway {
   private readonly send: typeof httpRequest;
   private readonly timeoutMs: number;
 
-  constructor(options: SignedHttpConnectionGatewayOptions) {
+  constructor(options: SignedHttpConnectionSenderOptions) {
     this.url = new URL(options.endpoint);
     this.basePath = this.url.pathname.replace(/\/+$/, '');
     const secure = this.url.protocol === 'https:';
@@ -51,7 +51,7 @@ export class SignedHttpConnectionGateway implements ConnectionGateway {
     this.signer = new ExecuteApiSigner(options.region, options.credentials);
   }
 
-  post(connectionId: string, data: string | Uint8Array): Promise<GatewayOutcome> {
+  post(connectionId: string, data: string | Uint8Array): Promise<SendOutcome> {
     const body = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     // API Gateway would answer 413; not sending saves the call.
     if (body.length > MAX_MESSAGE_BYTES)
@@ -60,7 +60,7 @@ export class SignedHttpConnectionGateway implements ConnectionGateway {
   }
 
   /** `DeleteConnection`. API Gateway cannot send a close code or reason: clients see 1000. */
-  close(connectionId: string, _request?: CloseRequest): Promise<GatewayOutcome> {
+  close(connectionId: string, _request?: CloseRequest): Promise<SendOutcome> {
     return this.call('DELETE', connectionId, null);
   }
 
@@ -69,7 +69,7 @@ export class SignedHttpConnectionGateway implements ConnectionGateway {
     this.agent.destroy();
   }
 
-  private async call(method: 'POST' | 'DELETE', connectionId: string, body: Buffer | null): Promise<GatewayOutcome> {
+  private async call(method: 'POST' | 'DELETE', connectionId: string, body: Buffer | null): Promise<SendOutcome> {
     const path = `${this.basePath}/@connections/${encodeURIComponent(connectionId)}`;
     const headers: Record<string, string> = { host: this.url.host };
     if (body !== null) {
@@ -83,7 +83,7 @@ export class SignedHttpConnectionGateway implements ConnectionGateway {
       // No credentials (or a provider failure): every call would fail the same way.
       return { kind: 'failed', retryable: false, message: `could not sign the request: ${(e as Error).message}`, cause: e };
     }
-    return new Promise<GatewayOutcome>((resolve) => {
+    return new Promise<SendOutcome>((resolve) => {
       const req = this.send(
         {
           protocol: this.url.protocol,
@@ -113,7 +113,7 @@ export class SignedHttpConnectionGateway implements ConnectionGateway {
   }
 }
 
-function outcomeOf(status: number, errorType: string | string[] | undefined, body: string): GatewayOutcome {
+function outcomeOf(status: number, errorType: string | string[] | undefined, body: string): SendOutcome {
   if (status >= 200 && status < 300) return { kind: 'ok' };
   const type = (Array.isArray(errorType) ? errorType[0] : errorType)?.split(':')[0] ?? '';
   const message = `HTTP ${status}${type ? ` ${type}` : ''}${body ? `: ${body.slice(0, 200)}` : ''}`;

@@ -1,11 +1,12 @@
 import { authorizeControl, type SharedKey } from '../auth.js';
-import { channelOrderKey, connectionOrderKey, WHOLE_SPACE } from '../fanout/ranges.js';
+import { channelPublishEntry, connectionDeliveryEntry } from '../fanout/jobs.js';
+import type { Payload } from '../message.js';
 import type { Clock, FanoutQueue, Log, Metrics, QueueEntry } from '../ports.js';
 import { decodeUtf8Strict, isRecord, parseJson } from '../protocol/values.js';
-import { parsePublishBody, type PublishItem } from '../publish/parse.js';
+import { parsePublishBody, type ParsedPublishItem } from '../publish/parse.js';
 import { err, ok, type Result } from '../result.js';
 
-export interface ControlDeps {
+export interface ControlApiDeps {
   readonly queue: FanoutQueue;
   readonly clock: Clock;
   readonly log: Log;
@@ -15,7 +16,7 @@ export interface ControlDeps {
   readonly config: { readonly key: SharedKey; readonly iss?: string };
 }
 
-export interface ControlRequest {
+export interface ControlApiRequest {
   readonly method: string;
   /** Path without the query string. */
   readonly path: string;
@@ -24,13 +25,13 @@ export interface ControlRequest {
   readonly body: Uint8Array;
 }
 
-export interface ControlResponse {
+export interface ControlApiResponse {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
 }
 
-const text = (status: number, body: string, headers: Record<string, string> = {}): ControlResponse => ({
+const text = (status: number, body: string, headers: Record<string, string> = {}): ControlApiResponse => ({
   status,
   headers: { 'content-type': 'text/plain; charset=utf-8', ...headers },
   body: `${body}\n`,
@@ -50,7 +51,7 @@ const CONNECTION_PATH = /^\/connections\/([^/]+)\/(messages|close)\/?$/;
  * and nothing is queued. A queue failure is a 503: some items may have been queued, so the publisher may retry
  * (delivery is at-least-once).
  */
-export async function handleControlRequest(deps: ControlDeps, request: ControlRequest): Promise<ControlResponse> {
+export async function handleControlApiRequest(deps: ControlApiDeps, request: ControlApiRequest): Promise<ControlApiResponse> {
   const path = request.path.length > 1 ? request.path.replace(/\/+$/, '') : request.path;
   if (path === '' || path === '/') {
     if (request.method === 'GET' || request.method === 'HEAD') return text(200, 'GRIP channel server control API');
@@ -107,28 +108,11 @@ export async function handleControlRequest(deps: ControlDeps, request: ControlRe
   return text(200, 'Published');
 }
 
-function toQueueEntry(item: PublishItem, payload: NonNullable<PublishItem['payload']>, publishId: string, now: number): QueueEntry {
-  if (item.target.kind === 'channel') {
-    return {
-      orderKey: channelOrderKey(item.target.channel, WHOLE_SPACE),
-      job: {
-        v: 1,
-        kind: 'channel',
-        channel: item.target.channel,
-        payload,
-        partition: WHOLE_SPACE,
-        range: WHOLE_SPACE,
-        cursor: null,
-        publishId,
-        publishedAt: now,
-      },
-    };
-  }
-  const connectionId = item.target.connectionId;
-  return {
-    orderKey: connectionOrderKey(connectionId),
-    job: { v: 1, kind: 'connections', connectionIds: [connectionId], payloads: [payload], attempt: 0, publishId, publishedAt: now },
-  };
+function toQueueEntry(item: ParsedPublishItem, payload: Payload, publishId: string, now: number): QueueEntry {
+  const origin = { publishId, publishedAt: now };
+  return item.target.kind === 'channel'
+    ? channelPublishEntry(item.target.channel, payload, origin)
+    : connectionDeliveryEntry(item.target.connectionId, [payload], origin);
 }
 
 /** `decodeURIComponent` throws on malformed escapes such as `%E0%A4%A`; that is the client's error, not ours. */

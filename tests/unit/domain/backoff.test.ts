@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fullJitterDelay, requeueDelaySeconds } from '#src/domain/fanout/backoff.js';
+import { fullJitterDelay } from '#src/domain/backoff.js';
 
 const unit = fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true });
 
@@ -30,21 +30,5 @@ describe('fullJitterDelay', () => {
     expect(fullJitterDelay(3, 50, 2000, max)).toBe(399);
     expect(fullJitterDelay(10, 50, 2000, max)).toBe(1999);
     expect(fullJitterDelay(5, 50, 2000, () => 0)).toBe(0);
-  });
-});
-
-describe('requeueDelaySeconds', () => {
-  it('is 1–900 s, roughly doubling per attempt', () => {
-    fc.assert(
-      fc.property(fc.integer({ min: 0, max: 100 }), unit, (attempt, r) => {
-        const delay = requeueDelaySeconds(attempt, () => r);
-        expect(Number.isInteger(delay)).toBe(true);
-        expect(delay).toBeGreaterThanOrEqual(1);
-        expect(delay).toBeLessThanOrEqual(900);
-      }),
-    );
-    expect(requeueDelaySeconds(0, () => 0.5)).toBe(1);
-    expect(requeueDelaySeconds(3, () => 0.5)).toBe(8);
-    expect(requeueDelaySeconds(20, () => 0.99)).toBe(900);
   });
 });

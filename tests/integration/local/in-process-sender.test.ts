@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { LocalConnectionGateway } from '#src/local/direct-gateway.js';
+import { InProcessConnectionSender } from '#src/local/in-process-sender.js';
 import { startLocalGateway, type LocalGateway } from '#src/local/gateway.js';
 import { openClient, recordingHandlers, waitFor } from './support.js';
 import { RecordingLog } from '#test-helpers/fakes.js';
@@ -13,7 +13,7 @@ describe('in-process connection gateway', () => {
   it('posts to a live connection and closes it with the code and reason asked for', async () => {
     const handlers = recordingHandlers();
     gateway = await startLocalGateway({ port: 0, handlers, log: new RecordingLog() });
-    const port = new LocalConnectionGateway(gateway.connections);
+    const port = new InProcessConnectionSender(gateway.connections);
     const client = await openClient(gateway.url);
     const id = handlers.of('CONNECT')[0]!.requestContext.connectionId;
     expect(await port.post(id, 'hello')).toEqual({ kind: 'ok' });
@@ -28,7 +28,7 @@ describe('in-process connection gateway', () => {
   it('answers gone for unknown connections and too-large above 128 KB, without throwing', async () => {
     const handlers = recordingHandlers();
     gateway = await startLocalGateway({ port: 0, handlers, log: new RecordingLog() });
-    const port = new LocalConnectionGateway(gateway.connections);
+    const port = new InProcessConnectionSender(gateway.connections);
     const client = await openClient(gateway.url);
     const id = handlers.of('CONNECT')[0]!.requestContext.connectionId;
     expect(await port.post('missing', 'x')).toEqual({ kind: 'gone' });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { signGripSig } from '#src/domain/auth.js';
-import { handleControlRequest, type ControlRequest } from '#src/domain/control/control.js';
+import { handleControlApiRequest, type ControlApiRequest } from '#src/domain/control-api/handle-request.js';
 import { parseJob } from '#src/domain/fanout/jobs.js';
 import { queueError } from '#test-helpers/fakes.js';
 import { controlHarness, SHARED_KEY } from '#test-helpers/harness.js';
@@ -14,7 +14,7 @@ const sendItem = (channel: string, content: string, extra: Record<string, unknow
   ...extra,
 });
 
-function request(overrides: Partial<ControlRequest> = {}): ControlRequest {
+function request(overrides: Partial<ControlApiRequest> = {}): ControlApiRequest {
   return {
     method: 'POST',
     path: '/publish/',
@@ -27,7 +27,7 @@ function request(overrides: Partial<ControlRequest> = {}): ControlRequest {
 describe('control API: routes', () => {
   it.each(['/publish/', '/publish', '/publish//'])('POST %s publishes', async (path) => {
     const h = controlHarness();
-    const response = await handleControlRequest(h.deps, request({ path }));
+    const response = await handleControlApiRequest(h.deps, request({ path }));
     expect(response.status).toBe(200);
     expect(response.body).toBe('Published\n');
     expect(h.queue.queued).toHaveLength(1);
@@ -35,8 +35,8 @@ describe('control API: routes', () => {
 
   it('GET / answers 200; other methods on / get 405 with Allow: GET', async () => {
     const h = controlHarness();
-    expect((await handleControlRequest(h.deps, request({ method: 'GET', path: '/', headers: {} }))).status).toBe(200);
-    const post = await handleControlRequest(h.deps, request({ method: 'POST', path: '/' }));
+    expect((await handleControlApiRequest(h.deps, request({ method: 'GET', path: '/', headers: {} }))).status).toBe(200);
+    const post = await handleControlApiRequest(h.deps, request({ method: 'POST', path: '/' }));
     expect(post.status).toBe(405);
     expect(post.headers['allow']).toBe('GET');
   });
@@ -48,7 +48,7 @@ describe('control API: routes', () => {
     ['DELETE', '/connections/abc=/close'],
   ])('%s %s is 405 with Allow: POST and queues nothing', async (method, path) => {
     const h = controlHarness();
-    const response = await handleControlRequest(h.deps, request({ method, path }));
+    const response = await handleControlApiRequest(h.deps, request({ method, path }));
     expect(response.status).toBe(405);
     expect(response.headers['allow']).toBe('POST');
     expect(h.queue.enqueueCalls).toHaveLength(0);
@@ -58,29 +58,29 @@ describe('control API: routes', () => {
     '%s is 404',
     async (path) => {
       const h = controlHarness();
-      expect((await handleControlRequest(h.deps, request({ path }))).status).toBe(404);
+      expect((await handleControlApiRequest(h.deps, request({ path }))).status).toBe(404);
       expect(h.queue.enqueueCalls).toHaveLength(0);
     },
   );
 
   it('answers 406 when Accept allows neither text/plain nor JSON', async () => {
     const h = controlHarness();
-    const response = await handleControlRequest(h.deps, request({ headers: { authorization: KEY_AUTH, accept: 'image/png' } }));
+    const response = await handleControlApiRequest(h.deps, request({ headers: { authorization: KEY_AUTH, accept: 'image/png' } }));
     expect(response.status).toBe(406);
     expect(h.queue.enqueueCalls).toHaveLength(0);
   });
 
   it('answers JSON when Accept asks for JSON only, text otherwise', async () => {
     const h = controlHarness();
-    const json = await handleControlRequest(h.deps, request({ headers: { authorization: KEY_AUTH, accept: 'application/json' } }));
+    const json = await handleControlApiRequest(h.deps, request({ headers: { authorization: KEY_AUTH, accept: 'application/json' } }));
     expect(json).toEqual({ status: 200, headers: { 'content-type': 'application/json' }, body: '{"message":"Published"}' });
-    const text = await handleControlRequest(
+    const text = await handleControlApiRequest(
       h.deps,
       request({ headers: { authorization: KEY_AUTH, accept: 'text/plain, application/json;q=0.5' } }),
     );
     expect(text.headers['content-type']).toMatch(/^text\/plain/);
     expect(text.body).toBe('Published\n');
-    const any = await handleControlRequest(h.deps, request({ headers: { authorization: KEY_AUTH, accept: '*/*' } }));
+    const any = await handleControlApiRequest(h.deps, request({ headers: { authorization: KEY_AUTH, accept: '*/*' } }));
     expect(any.body).toBe('Published\n');
   });
 });
@@ -90,16 +90,16 @@ describe('control API: authentication', () => {
 
   it('accepts Bearer <key>', async () => {
     const h = controlHarness();
-    expect((await handleControlRequest(h.deps, request({ headers: { authorization: KEY_AUTH } }))).status).toBe(200);
+    expect((await handleControlApiRequest(h.deps, request({ headers: { authorization: KEY_AUTH } }))).status).toBe(200);
   });
 
   it('accepts a Bearer HS256 JWT signed with the key, and checks iss when one is configured', async () => {
     const token = await signGripSig({ key: SHARED_KEY, iss: 'publisher', nowSeconds: now() });
     const h = controlHarness({ iss: 'publisher' });
-    expect((await handleControlRequest(h.deps, request({ headers: { authorization: `Bearer ${token}` } }))).status).toBe(200);
+    expect((await handleControlApiRequest(h.deps, request({ headers: { authorization: `Bearer ${token}` } }))).status).toBe(200);
 
     const strict = controlHarness({ iss: 'someone-else' });
-    const refused = await handleControlRequest(strict.deps, request({ headers: { authorization: `Bearer ${token}` } }));
+    const refused = await handleControlApiRequest(strict.deps, request({ headers: { authorization: `Bearer ${token}` } }));
     expect(refused.status).toBe(401);
     expect(refused.body).toContain('wrong-issuer');
     expect(strict.queue.enqueueCalls).toHaveLength(0);
@@ -117,7 +117,7 @@ describe('control API: authentication', () => {
   ])('refuses %s with 401 and queues nothing', async (_name, authorization) => {
     const h = controlHarness();
     const value = await authorization();
-    const response = await handleControlRequest(h.deps, request({ headers: value === undefined ? {} : { authorization: value } }));
+    const response = await handleControlApiRequest(h.deps, request({ headers: value === undefined ? {} : { authorization: value } }));
     expect(response.status).toBe(401);
     expect(response.headers['www-authenticate']).toBe('Bearer');
     expect(response.body).not.toContain(SHARED_KEY);
@@ -128,7 +128,7 @@ describe('control API: authentication', () => {
 
   it('checks authentication before reading the body', async () => {
     const h = controlHarness();
-    const response = await handleControlRequest(h.deps, request({ headers: {}, body: utf8('not json') }));
+    const response = await handleControlApiRequest(h.deps, request({ headers: {}, body: utf8('not json') }));
     expect(response.status).toBe(401);
   });
 });
@@ -143,7 +143,7 @@ describe('control API: publishing', () => {
       { channel: 'room', formats: { 'ws-message': { action: 'close', code: 4000, reason: 'bye' } } },
     ]);
 
-    const response = await handleControlRequest(h.deps, request({ body }));
+    const response = await handleControlApiRequest(h.deps, request({ body }));
 
     expect(response.status).toBe(200);
     expect(h.queue.enqueueCalls).toHaveLength(1);
@@ -185,7 +185,7 @@ describe('control API: publishing', () => {
       { channel: 'room', formats: { 'ws-message': { action: 'refresh' } } },
     ]);
 
-    const response = await handleControlRequest(h.deps, request({ body }));
+    const response = await handleControlApiRequest(h.deps, request({ body }));
 
     expect(response.status).toBe(200);
     expect(h.queue.jobs()).toHaveLength(1);
@@ -194,7 +194,7 @@ describe('control API: publishing', () => {
 
   it('answers 200 without queueing when no item has anything to deliver', async () => {
     const h = controlHarness();
-    const response = await handleControlRequest(
+    const response = await handleControlApiRequest(
       h.deps,
       request({ body: publishBody([{ channel: 'room', formats: { 'http-stream': { content: 'x' } } }]) }),
     );
@@ -214,7 +214,7 @@ describe('control API: publishing', () => {
     ['an unsendable close code', publishBody([{ channel: 'a', formats: { 'ws-message': { action: 'close', code: 1006 } } }]), 'code'],
   ])('answers 400 naming the item and field for %s, and queues nothing', async (_name, body, reason) => {
     const h = controlHarness();
-    const response = await handleControlRequest(h.deps, request({ body }));
+    const response = await handleControlApiRequest(h.deps, request({ body }));
     expect(response.status).toBe(400);
     expect(response.body).toContain(reason);
     expect(h.queue.enqueueCalls).toHaveLength(0);
@@ -223,7 +223,7 @@ describe('control API: publishing', () => {
   it('answers 503 with Retry-After when the queue fails', async () => {
     const h = controlHarness();
     h.queue.fail('enqueue', queueError('throttled'));
-    const response = await handleControlRequest(h.deps, request());
+    const response = await handleControlApiRequest(h.deps, request());
     expect(response.status).toBe(503);
     expect(response.headers['retry-after']).toBe('1');
     expect(h.metrics.total('Published')).toBe(0);
@@ -234,7 +234,10 @@ describe('control API: publishing', () => {
 describe('control API: single-connection routes', () => {
   it('POST /connections/{id}/messages queues a ConnectionsJob for that connection', async () => {
     const h = controlHarness();
-    const response = await handleControlRequest(h.deps, request({ path: '/connections/abc%3D/messages', body: utf8('{"content":"hi"}') }));
+    const response = await handleControlApiRequest(
+      h.deps,
+      request({ path: '/connections/abc%3D/messages', body: utf8('{"content":"hi"}') }),
+    );
     expect(response.status).toBe(200);
     expect(h.queue.entries()).toEqual([
       expect.objectContaining({
@@ -252,9 +255,10 @@ describe('control API: single-connection routes', () => {
   it('POST /connections/{id}/close queues a close, with or without a body', async () => {
     const h = controlHarness();
     expect(
-      (await handleControlRequest(h.deps, request({ path: '/connections/abc=/close', body: utf8('{"code":4001,"reason":"bye"}') }))).status,
+      (await handleControlApiRequest(h.deps, request({ path: '/connections/abc=/close', body: utf8('{"code":4001,"reason":"bye"}') })))
+        .status,
     ).toBe(200);
-    expect((await handleControlRequest(h.deps, request({ path: '/connections/abc=/close/', body: new Uint8Array() }))).status).toBe(200);
+    expect((await handleControlApiRequest(h.deps, request({ path: '/connections/abc=/close/', body: new Uint8Array() }))).status).toBe(200);
     expect(h.queue.jobs().map((j) => (j.kind === 'connections' ? j.payloads : null))).toEqual([
       [{ kind: 'close', code: 4001, reason: 'bye' }],
       [{ kind: 'close' }],
@@ -274,7 +278,7 @@ describe('control API: single-connection routes', () => {
     ['a malformed percent-encoding', '/connections/%E0%A4%A/messages', '{"content":"x"}'],
   ])('answers 400 for %s', async (_name, path, body) => {
     const h = controlHarness();
-    const response = await handleControlRequest(h.deps, request({ path, body: typeof body === 'string' ? utf8(body) : body }));
+    const response = await handleControlApiRequest(h.deps, request({ path, body: typeof body === 'string' ? utf8(body) : body }));
     expect(response.status).toBe(400);
     expect(h.queue.enqueueCalls).toHaveLength(0);
   });

@@ -7,8 +7,8 @@ import {
   type ApiGatewayManagementApiClientConfig,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { CloseRequest, ConnectionGateway, GatewayOutcome } from '../domain/ports.js';
-import { MAX_MESSAGE_BYTES } from '../domain/publish/parse.js';
+import type { CloseRequest, ConnectionSender, SendOutcome } from '../domain/ports.js';
+import { MAX_MESSAGE_BYTES } from '../domain/protocol/limits.js';
 import { describeAwsError, summarizeAwsError } from './aws-errors.js';
 
 export interface ManagementApiClientOptions {
@@ -30,7 +30,7 @@ export interface ManagementApiClientOptions {
  *
  * @example
  * const client = createManagementApiClient({ endpoint: `https://${domain}/${stage}`, region, maxSockets: 100 });
- * const gateway = new ApiGatewayConnectionGateway({ client });
+ * const sender = new ApiGatewayConnectionSender({ client });
  */
 export function createManagementApiClient(options: ManagementApiClientOptions): ApiGatewayManagementApiClient {
   const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
@@ -60,7 +60,7 @@ export function createManagementApiClient(options: ManagementApiClientOptions): 
  * - 5xx, timeouts and network errors → `failed`, retryable.
  * The status code is checked as well as the name: a 410 without AWS's error header parses as `Unknown`.
  */
-export function gatewayOutcomeFrom(thrown: unknown): GatewayOutcome {
+export function sendOutcomeFrom(thrown: unknown): SendOutcome {
   const info = describeAwsError(thrown);
   const message = summarizeAwsError(info);
   if (info.name === 'GoneException' || info.status === 410) return { kind: 'gone' };
@@ -71,27 +71,27 @@ export function gatewayOutcomeFrom(thrown: unknown): GatewayOutcome {
   return { kind: 'failed', retryable: !clientSide, message, cause: thrown };
 }
 
-export interface ApiGatewayConnectionGatewayOptions {
+export interface ApiGatewayConnectionSenderOptions {
   /** Build it with `createManagementApiClient` (one per container). */
   readonly client: ApiGatewayManagementApiClient;
 }
 
 /**
- * `ConnectionGateway` over the API Gateway Management API (`@connections`). Each call is exactly one HTTP
- * request; outcomes are translated by `gatewayOutcomeFrom` and nothing throws.
+ * `ConnectionSender` over the API Gateway Management API (`@connections`). Each call is exactly one HTTP
+ * request; outcomes are translated by `sendOutcomeFrom` and nothing throws.
  *
  * `post` refuses data over 128 KB locally (`too-large`, no request made), as API Gateway would.
  * `close` is `DeleteConnection`: API Gateway cannot send a close code or reason, so the client sees 1000 whatever
  * `request` says; the code and reason are ignored here (the local gateway honours them).
  */
-export class ApiGatewayConnectionGateway implements ConnectionGateway {
+export class ApiGatewayConnectionSender implements ConnectionSender {
   private readonly client: ApiGatewayManagementApiClient;
 
-  constructor(options: ApiGatewayConnectionGatewayOptions) {
+  constructor(options: ApiGatewayConnectionSenderOptions) {
     this.client = options.client;
   }
 
-  async post(connectionId: string, data: string | Uint8Array): Promise<GatewayOutcome> {
+  async post(connectionId: string, data: string | Uint8Array): Promise<SendOutcome> {
     const size = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.byteLength;
     if (size > MAX_MESSAGE_BYTES) {
       return { kind: 'too-large', message: `message is ${size} bytes; API Gateway accepts at most ${MAX_MESSAGE_BYTES}` };
@@ -100,16 +100,16 @@ export class ApiGatewayConnectionGateway implements ConnectionGateway {
       await this.client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: data }));
       return { kind: 'ok' };
     } catch (e) {
-      return gatewayOutcomeFrom(e);
+      return sendOutcomeFrom(e);
     }
   }
 
-  async close(connectionId: string, _request?: CloseRequest): Promise<GatewayOutcome> {
+  async close(connectionId: string, _request?: CloseRequest): Promise<SendOutcome> {
     try {
       await this.client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
       return { kind: 'ok' };
     } catch (e) {
-      return gatewayOutcomeFrom(e);
+      return sendOutcomeFrom(e);
     }
   }
 }

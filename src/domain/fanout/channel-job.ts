@@ -1,0 +1,146 @@
+import type { StoreError, SubscriberPage } from '../ports.js';
+import { InvariantError, type Result } from '../result.js';
+import { DONE, failed, type JobResult } from './batch.js';
+import { deliver, emptyReport } from './deliver.js';
+import { channelJobContinuation, channelJobEntry, channelJobPiece, type ChannelJob } from './jobs.js';
+import { estimateRemaining, splitRemainder } from './ranges.js';
+import { applyDeliveryReport } from './settle.js';
+import type { JobContext, QueueRecord } from './worker.js';
+
+/** A channel holding more than this many further pages (estimated) is split rather than paged by one job. */
+const SPLIT_WHEN_REMAINING_PAGES = 2;
+/** Checkpoints outlive any job: the longest a message can keep coming back (visibility × receives) is far less. */
+const CHECKPOINT_TTL_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * A channel job, page by page: resume from a checkpoint (a redelivered job), split the rest off to other workers
+ * when the channel is large, deliver each page (reading the next one meanwhile), checkpoint after each page, and
+ * hand the rest over to a continuation job when the invocation runs out of time.
+ */
+export async function runChannelJob(ctx: JobContext, job: ChannelJob, record: QueueRecord): Promise<JobResult> {
+  const { deps } = ctx;
+  const start = await resumeFromCheckpoint(ctx, job, record);
+  let checkpointed = start.checkpointed;
+  let page = await readPage(ctx, job, start.cursor);
+  for (let pageNo = 0; ; pageNo++) {
+    if (!page.ok) return await unreadable(ctx, job, record, page.error);
+    const current = page.value;
+    let last = current.cursor === null;
+    if (pageNo === 0 && !last) {
+      const split = await splitIfLarge(ctx, job, record, current);
+      if (!split.ok) return split;
+      last = split.split;
+    }
+    // Read the next page while this one is delivered: paging then costs no time on the critical path.
+    const next = !last && current.cursor !== null ? readPage(ctx, job, current.cursor) : null;
+    const delivered = await deliverPage(ctx, job, current.connectionIds);
+    if (!delivered.ok) {
+      await next; // do not leave a query running into the next invocation
+      return delivered;
+    }
+    if (last || current.cursor === null) {
+      if (checkpointed || pageNo > 0) await deps.checkpoints.clear(record.id);
+      deps.metrics.timing('PublishLatency', deps.clock() - job.publishedAt);
+      return DONE;
+    }
+    if (ctx.remainingMs() < ctx.reserveMs) {
+      await next;
+      return handOver(ctx, job, record, current.cursor);
+    }
+    if (await checkpoint(ctx, record, current.cursor)) checkpointed = true;
+    // Only a last page has no next one, and a last page returned above: re-reading `page` would loop forever.
+    if (next === null) throw new InvariantError('PAGE_WITHOUT_NEXT', 'a channel job went on past its last page');
+    page = await next;
+  }
+}
+
+/** Where to start: after the last page a previous delivery of this same queue message finished, if any. */
+async function resumeFromCheckpoint(
+  ctx: JobContext,
+  job: ChannelJob,
+  record: QueueRecord,
+): Promise<{ readonly cursor: string | null; readonly checkpointed: boolean }> {
+  if (record.receiveCount > 1) {
+    const saved = await ctx.deps.checkpoints.load(record.id);
+    if (saved.ok && saved.value !== null) {
+      ctx.deps.log.info('resuming a redelivered job after its last finished page', { jobId: record.id, channel: job.channel });
+      return { cursor: saved.value, checkpointed: true };
+    }
+  }
+  return { cursor: job.cursor, checkpointed: false };
+}
+
+function readPage(ctx: JobContext, job: ChannelJob, cursor: string | null): Promise<Result<SubscriberPage, StoreError>> {
+  return ctx.deps.index.pageSubscribers(job.channel, job.range, cursor, ctx.deps.config.pageSize);
+}
+
+/**
+ * `invalid` (a malformed cursor, a missing table) fails the same way on every retry: retrying would hold the
+ * job's FIFO group for maxReceiveCount × visibility and then reach the DLQ without a reason. Dead-letter it now.
+ * Other read failures are transient: the queue retries the job.
+ */
+async function unreadable(ctx: JobContext, job: ChannelJob, record: QueueRecord, error: StoreError): Promise<JobResult> {
+  const reason = `reading subscribers failed (${error.kind}): ${error.message}`;
+  if (error.kind !== 'invalid') return failed(reason);
+  ctx.deps.log.error('a channel job cannot be read; dead-lettering it', { jobId: record.id, channel: job.channel, reason });
+  const dead = await ctx.deps.deadLetters.deadLetter([{ body: record.body, reason }]);
+  return dead.ok ? DONE : failed(`${reason}; dead-lettering failed: ${dead.error.message}`);
+}
+
+/**
+ * After the first page: when the rest of the range holds more than a few pages (estimated from the first page's
+ * density), enqueue it as jobs over the partition's sub-partitions and stop after this page. `true` when split.
+ */
+async function splitIfLarge(
+  ctx: JobContext,
+  job: ChannelJob,
+  record: QueueRecord,
+  page: SubscriberPage,
+): Promise<{ readonly ok: true; readonly split: boolean } | { readonly ok: false; readonly reason: string }> {
+  const { config, log } = ctx.deps;
+  if (page.cursor === null || page.lastBucket === null) return { ok: true, split: false };
+  const remaining = estimateRemaining(job.range, page.lastBucket, page.connectionIds.length);
+  if (remaining <= SPLIT_WHEN_REMAINING_PAGES * config.pageSize || job.partition.to - job.partition.from <= 1) {
+    return { ok: true, split: false };
+  }
+  const pieces = splitRemainder(job.partition, page.lastBucket, page.cursor, config.buckets);
+  const split = await ctx.deps.queue.enqueue(
+    pieces.map((piece, i) => channelJobEntry(channelJobPiece(job, piece), `${record.id}:split:${i}`)),
+  );
+  if (!split.ok) return { ok: false, reason: `splitting failed: ${split.error.message}` };
+  ctx.deps.metrics.count('JobsSplit');
+  log.debug('split a channel job', { jobId: record.id, channel: job.channel, pieces: pieces.length, estimatedRemaining: remaining });
+  return { ok: true, split: true };
+}
+
+/** Delivers the job's payload to one page of subscribers and applies the report (gone, deferred, fatal). */
+async function deliverPage(ctx: JobContext, job: ChannelJob, connectionIds: readonly string[]): Promise<JobResult> {
+  const report = await deliver(ctx.tools, connectionIds, [job.payload], emptyReport());
+  return applyDeliveryReport(ctx.deps, {
+    report,
+    origin: { publishId: job.publishId, publishedAt: job.publishedAt },
+    attempt: 0,
+    channelPayload: job.payload,
+  });
+}
+
+/** Out of time: the rest of the range goes back to the queue as a continuation in the same ordering group. */
+async function handOver(ctx: JobContext, job: ChannelJob, record: QueueRecord, cursor: string): Promise<JobResult> {
+  const continued = await ctx.deps.queue.enqueue([channelJobEntry(channelJobContinuation(job, cursor), `${record.id}:continue:${cursor}`)]);
+  if (!continued.ok) return failed(`handing over the continuation failed: ${continued.error.message}`);
+  ctx.deps.metrics.count('JobsContinued');
+  return DONE;
+}
+
+/** Remembers that the pages up to `cursor` are done, so a redelivery resumes there. Best effort: `true` if saved. */
+async function checkpoint(ctx: JobContext, record: QueueRecord, cursor: string): Promise<boolean> {
+  const { deps } = ctx;
+  const saved = await deps.checkpoints.save(record.id, cursor, Math.floor((deps.clock() + CHECKPOINT_TTL_MS) / 1000));
+  if (!saved.ok) {
+    deps.log.warn('could not save a job checkpoint; a crash would resend more than one page', {
+      jobId: record.id,
+      detail: saved.error.message,
+    });
+  }
+  return saved.ok;
+}

@@ -1,0 +1,79 @@
+/** The fan-out queue and the dead-letter queue, recording what was enqueued. */
+import { serializeJob, type FanoutJob } from '#src/domain/fanout/jobs.js';
+import type { DeadLetters, FanoutQueue, QueueEntry, QueueError } from '#src/domain/ports.js';
+import { err, ok, type Result } from '#src/domain/result.js';
+import { Failures, queueError } from './failures.js';
+
+/** A queued entry as the fake keeps it: the entry itself, its serialized body and a message id. */
+export interface QueuedMessage {
+  readonly messageId: string;
+  readonly entry: QueueEntry;
+  readonly body: string;
+}
+
+/**
+ * `FanoutQueue` + `DeadLetters` in memory. Successful `enqueue` calls append to `queued` in order; a failing
+ * call queues nothing. Like a FIFO queue, an ordered-lane entry whose `dedupId` was already seen is dropped
+ * (listed in `deduplicated`). `take()` hands the queued messages out as worker records (and forgets them),
+ * which lets a test drain the pipeline the way the event source mapping would.
+ */
+export class RecordingQueue implements FanoutQueue, DeadLetters {
+  readonly queued: QueuedMessage[] = [];
+  readonly deduplicated: QueueEntry[] = [];
+  readonly dead: { readonly body: string; readonly reason: string }[] = [];
+  /** Every call, failed or not: the entries each `enqueue` was given. */
+  readonly enqueueCalls: (readonly QueueEntry[])[] = [];
+  readonly #failures = new Failures<'enqueue' | 'deadLetter', QueueError>();
+  readonly #dedupIds = new Set<string>();
+  #next = 1;
+
+  fail(method: 'enqueue' | 'deadLetter', error: QueueError = queueError(), times = Number.POSITIVE_INFINITY): this {
+    this.#failures.set(method, error, times);
+    return this;
+  }
+  failOnce(method: 'enqueue' | 'deadLetter', error: QueueError = queueError()): this {
+    return this.fail(method, error, 1);
+  }
+
+  async enqueue(entries: readonly QueueEntry[]): Promise<Result<void, QueueError>> {
+    this.enqueueCalls.push(entries);
+    const failed = this.#failures.take('enqueue');
+    if (failed) return err(failed);
+    for (const entry of entries) {
+      if (entry.delaySeconds === undefined && entry.dedupId !== undefined) {
+        if (this.#dedupIds.has(entry.dedupId)) {
+          this.deduplicated.push(entry);
+          continue;
+        }
+        this.#dedupIds.add(entry.dedupId);
+      }
+      this.queued.push({ messageId: `msg-${this.#next++}`, entry, body: serializeJob(entry.job) });
+    }
+    return ok(undefined);
+  }
+
+  async deadLetter(entries: readonly { readonly body: string; readonly reason: string }[]): Promise<Result<void, QueueError>> {
+    const failed = this.#failures.take('deadLetter');
+    if (failed) return err(failed);
+    this.dead.push(...entries);
+    return ok(undefined);
+  }
+
+  jobs(): FanoutJob[] {
+    return this.queued.map((m) => m.entry.job);
+  }
+  entries(): QueueEntry[] {
+    return this.queued.map((m) => m.entry);
+  }
+
+  /** Removes and returns up to `max` queued messages as worker records (group = orderKey unless delayed). */
+  take(max = Number.POSITIVE_INFINITY): { id: string; body: string; group: string | null; receiveCount: number }[] {
+    const batch = this.queued.splice(0, Math.min(max, this.queued.length));
+    return batch.map((m) => ({
+      id: m.messageId,
+      body: m.body,
+      group: m.entry.delaySeconds === undefined ? (m.entry.orderKey ?? null) : null,
+      receiveCount: 1,
+    }));
+  }
+}

@@ -1,0 +1,246 @@
+/** The storage ports in memory: connections, subscriptions, the bucketed channel index, job checkpoints. */
+import { bucketKey, bucketOf, BUCKET_SPACE, subscriptionIndexKey, validateChannel } from '#src/domain/channel.js';
+import type { ConnectionRecord } from '#src/domain/connection.js';
+import type {
+  BucketRange,
+  ConnectionChanges,
+  ConnectionStore,
+  JobCheckpoints,
+  StoreError,
+  SubscriberIndex,
+  SubscriberPage,
+  SubscriptionStore,
+} from '#src/domain/ports.js';
+import { err, ok, type Result } from '#src/domain/result.js';
+import { Failures, storeError } from './failures.js';
+
+type StoreMethod =
+  | 'putConnection'
+  | 'getConnection'
+  | 'updateConnection'
+  | 'deleteConnections'
+  | 'listSubscriptions'
+  | 'subscribe'
+  | 'unsubscribe'
+  | 'pageSubscribers'
+  | 'load'
+  | 'save'
+  | 'clear';
+
+export interface StoreCall {
+  readonly method: StoreMethod;
+  readonly args: readonly unknown[];
+}
+
+const CURSOR_PREFIX = 'mem1.';
+
+/**
+ * One in-memory `Connections` table behind the four storage ports, shaped like the DynamoDB adapter:
+ *
+ * - `pageSubscribers` reads the sparse channel index in `subscriptionIndexKey` order (`<bucket hex4>#<id>`),
+ *   restricted to buckets `[from, to)`, after an opaque cursor. Like a DynamoDB Query with `Limit`, a page
+ *   *evaluates* at most `limit` entries; expired ones (`expiresAt <= now`) are filtered out afterwards, so a page
+ *   may be short, or empty, while its cursor is still non-null. A cursor (and `lastBucket`) is returned whenever
+ *   the page evaluated `limit` entries, even if nothing follows — DynamoDB's `LastEvaluatedKey` behaves the same.
+ *   A cursor outside the range, or not made here, is `invalid`.
+ * - `deleteConnections` removes records and subscriptions; idempotent. `updateConnection` of a missing record
+ *   is `conflict`. Channels are validated as the adapter does (`$connection` and bad names are `invalid`).
+ *
+ * Every call is recorded in `calls`; `fail`/`failOnce` make a method return an error (and change nothing).
+ */
+export class InMemoryStore implements ConnectionStore, SubscriptionStore, SubscriberIndex, JobCheckpoints {
+  readonly records = new Map<string, ConnectionRecord>();
+  /** connectionId → channel → expiresAt (epoch seconds). */
+  readonly subscriptions = new Map<string, Map<string, number>>();
+  readonly checkpoints = new Map<string, { readonly cursor: string; readonly expiresAt: number }>();
+  readonly calls: StoreCall[] = [];
+  readonly #failures = new Failures<StoreMethod, StoreError>();
+
+  constructor(private readonly clock: () => number = () => 1_800_000_000_000) {}
+
+  /** Makes `method` fail with `error` on `times` calls (default: every call), after `after` calls that succeed. */
+  fail(method: StoreMethod, error: StoreError = storeError(), times = Number.POSITIVE_INFINITY, after = 0): this {
+    this.#failures.set(method, error, times, after);
+    return this;
+  }
+  failOnce(method: StoreMethod, error: StoreError = storeError()): this {
+    return this.fail(method, error, 1);
+  }
+  callsOf(method: StoreMethod): StoreCall[] {
+    return this.calls.filter((c) => c.method === method);
+  }
+
+  /** Test setup: subscribes many connections to a channel directly (no call recorded). */
+  seedSubscribers(channel: string, connectionIds: readonly string[], expiresAt = this.nowSeconds() + 3600): void {
+    for (const id of connectionIds) this.#channelsOf(id).set(channel, expiresAt);
+  }
+  /** Test setup: stores a record directly (no call recorded). */
+  seedConnection(record: ConnectionRecord): void {
+    this.records.set(record.connectionId, record);
+  }
+  /** The channel's subscribers in index order (what a full scan of the index returns). */
+  indexOf(channel: string): { connectionId: string; subKey: string; expiresAt: number }[] {
+    const out: { connectionId: string; subKey: string; expiresAt: number }[] = [];
+    for (const [connectionId, channels] of this.subscriptions) {
+      const expiresAt = channels.get(channel);
+      if (expiresAt !== undefined) out.push({ connectionId, subKey: subscriptionIndexKey(connectionId), expiresAt });
+    }
+    return out.sort((a, b) => (a.subKey < b.subKey ? -1 : a.subKey > b.subKey ? 1 : 0));
+  }
+  /** Whether the connection has any item left (record or subscription). */
+  hasItems(connectionId: string): boolean {
+    return this.records.has(connectionId) || (this.subscriptions.get(connectionId)?.size ?? 0) > 0;
+  }
+
+  async putConnection(record: ConnectionRecord): Promise<Result<void, StoreError>> {
+    const failed = this.#begin('putConnection', [record]);
+    if (failed) return err(failed);
+    this.records.set(record.connectionId, record);
+    return ok(undefined);
+  }
+
+  async getConnection(connectionId: string): Promise<Result<ConnectionRecord | null, StoreError>> {
+    const failed = this.#begin('getConnection', [connectionId]);
+    if (failed) return err(failed);
+    return ok(this.records.get(connectionId) ?? null);
+  }
+
+  async updateConnection(connectionId: string, changes: ConnectionChanges): Promise<Result<ConnectionRecord, StoreError>> {
+    const failed = this.#begin('updateConnection', [connectionId, changes]);
+    if (failed) return err(failed);
+    const current = this.records.get(connectionId);
+    if (current === undefined) return err({ kind: 'conflict', message: `connection ${connectionId} no longer exists` });
+    const meta: Record<string, string> = { ...current.meta };
+    for (const [name, value] of Object.entries(changes.meta ?? {})) {
+      if (value === null) delete meta[name];
+      else meta[name] = value;
+    }
+    const updated: ConnectionRecord = {
+      ...current,
+      meta,
+      ...(changes.subprotocol !== undefined ? { subprotocol: changes.subprotocol } : {}),
+      ...(changes.keepAlive !== undefined ? { keepAlive: changes.keepAlive } : {}),
+      ...(changes.lastActivityAt !== undefined ? { lastActivityAt: changes.lastActivityAt } : {}),
+    };
+    this.records.set(connectionId, updated);
+    return ok(updated);
+  }
+
+  async deleteConnections(connectionIds: readonly string[]): Promise<Result<void, StoreError>> {
+    const failed = this.#begin('deleteConnections', [[...connectionIds]]);
+    if (failed) return err(failed);
+    for (const id of connectionIds) {
+      this.records.delete(id);
+      this.subscriptions.delete(id);
+    }
+    return ok(undefined);
+  }
+
+  async listSubscriptions(connectionId: string): Promise<Result<string[], StoreError>> {
+    const failed = this.#begin('listSubscriptions', [connectionId]);
+    if (failed) return err(failed);
+    return ok([...(this.subscriptions.get(connectionId)?.keys() ?? [])].sort());
+  }
+
+  async subscribe(connectionId: string, channels: readonly string[], expiresAt: number): Promise<Result<void, StoreError>> {
+    const failed = this.#begin('subscribe', [connectionId, [...channels], expiresAt]) ?? this.#invalidChannel(channels);
+    if (failed) return err(failed);
+    for (const channel of channels) this.#channelsOf(connectionId).set(channel, expiresAt);
+    return ok(undefined);
+  }
+
+  async unsubscribe(connectionId: string, channels: readonly string[]): Promise<Result<void, StoreError>> {
+    const failed = this.#begin('unsubscribe', [connectionId, [...channels]]) ?? this.#invalidChannel(channels);
+    if (failed) return err(failed);
+    const mine = this.subscriptions.get(connectionId);
+    for (const channel of channels) mine?.delete(channel);
+    if (mine?.size === 0) this.subscriptions.delete(connectionId);
+    return ok(undefined);
+  }
+
+  async pageSubscribers(
+    channel: string,
+    range: BucketRange,
+    cursor: string | null,
+    limit: number,
+  ): Promise<Result<SubscriberPage, StoreError>> {
+    const failed = this.#begin('pageSubscribers', [channel, { ...range }, cursor, limit]);
+    if (failed) return err(failed);
+    const { from, to } = range;
+    if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to > BUCKET_SPACE || from >= to) {
+      return err(storeError('invalid', `bucket range [${from}, ${to}) is not valid`));
+    }
+    if (!Number.isInteger(limit) || limit < 1) return err(storeError('invalid', `page limit ${limit} must be a positive integer`));
+    const lo = bucketKey(from);
+    const hi = `${bucketKey(to - 1)}$`;
+    let after: string | null = null;
+    if (cursor !== null) {
+      after = decodeCursor(cursor);
+      if (after === null || after < lo || after > hi) return err(storeError('invalid', 'malformed subscriber cursor'));
+    }
+    const evaluated = this.indexOf(channel)
+      .filter((e) => e.subKey >= lo && e.subKey <= hi && (after === null || e.subKey > after))
+      .slice(0, limit);
+    const now = this.nowSeconds();
+    const connectionIds = evaluated.filter((e) => e.expiresAt > now).map((e) => e.connectionId);
+    const last = evaluated[evaluated.length - 1];
+    if (evaluated.length < limit || last === undefined) return ok({ connectionIds, cursor: null, lastBucket: null });
+    return ok({ connectionIds, cursor: encodeCursor(last.subKey), lastBucket: bucketOf(last.connectionId) });
+  }
+
+  async load(jobId: string): Promise<Result<string | null, StoreError>> {
+    const failed = this.#begin('load', [jobId]);
+    if (failed) return err(failed);
+    return ok(this.checkpoints.get(jobId)?.cursor ?? null);
+  }
+
+  async save(jobId: string, cursor: string, expiresAt: number): Promise<Result<void, StoreError>> {
+    const failed = this.#begin('save', [jobId, cursor, expiresAt]);
+    if (failed) return err(failed);
+    this.checkpoints.set(jobId, { cursor, expiresAt });
+    return ok(undefined);
+  }
+
+  async clear(jobId: string): Promise<Result<void, StoreError>> {
+    const failed = this.#begin('clear', [jobId]);
+    if (failed) return err(failed);
+    this.checkpoints.delete(jobId);
+    return ok(undefined);
+  }
+
+  nowSeconds(): number {
+    return Math.floor(this.clock() / 1000);
+  }
+
+  #begin(method: StoreMethod, args: readonly unknown[]): StoreError | null {
+    this.calls.push({ method, args });
+    return this.#failures.take(method);
+  }
+
+  #channelsOf(connectionId: string): Map<string, number> {
+    let mine = this.subscriptions.get(connectionId);
+    if (mine === undefined) {
+      mine = new Map();
+      this.subscriptions.set(connectionId, mine);
+    }
+    return mine;
+  }
+
+  #invalidChannel(channels: readonly string[]): StoreError | null {
+    for (const channel of channels) {
+      const v = validateChannel(channel);
+      if (!v.ok) return storeError('invalid', v.error.message);
+    }
+    return null;
+  }
+}
+
+function encodeCursor(subKey: string): string {
+  return CURSOR_PREFIX + Buffer.from(subKey, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): string | null {
+  if (!cursor.startsWith(CURSOR_PREFIX)) return null;
+  const subKey = Buffer.from(cursor.slice(CURSOR_PREFIX.length), 'base64url').toString('utf8');
+  return /^[0-9a-f]{4}#./.test(subKey) ? subKey : null;
+}
