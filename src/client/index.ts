@@ -1,7 +1,7 @@
 /**
  * The backend client library: read WebSocket-over-HTTP requests from a GRIP proxy (this server or Pushpin),
  * build the replies, verify `Grip-Sig`, and publish through the GRIP control API. Web standards only
- * (`Request`, `Response`, `fetch`, WebCrypto); Node glue is in `./node.js` (`<package>/client/node`).
+ * (`Request`, `Response`, `fetch`, WebCrypto); Node glue is in `./node.js` (`@grip-channel-server/client/node`).
  */
 export { GripUsageError, type GripUsageErrorCode } from './errors.js';
 export {
@@ -13,7 +13,14 @@ export {
   type WebSocketRequest,
   type WebSocketRequestError,
 } from './request.js';
-export { WebSocketReply, type AcceptOptions, type KeepAliveOptions, type WebSocketReplyOptions } from './response.js';
+export {
+  WebSocketReply,
+  type AcceptOptions,
+  type KeepAliveOptions,
+  type SubscribeFilter,
+  type SubscribeOptions,
+  type WebSocketReplyOptions,
+} from './response.js';
 export { verifyGripSig, type GripSigResult, type SharedKey, type VerifyGripSigOptions } from './signature.js';
 export {
   binaryItem,
@@ -28,12 +35,20 @@ export {
 } from './items.js';
 export {
   ControlClient,
+  ControlError,
   parseRetryAfter,
   PublishError,
   type ControlClientOptions,
+  type ControlErrorCode,
   type PublishErrorCode,
   type RetryOptions,
 } from './publisher.js';
-export { DEFAULT_MESSAGE_PREFIX } from '../domain/protocol/reply.js';
-export { MAX_CLOSE_REASON_BYTES, MAX_MESSAGE_BYTES, MAX_PUBLISH_BODY_BYTES, MAX_REPLY_BODY_BYTES } from '../domain/protocol/limits.js';
+export { MAX_HISTORY_LIMIT, type HistoryGap, type HistoryItem, type HistoryOptions, type HistoryPage } from './history.js';
+export {
+  DEFAULT_MESSAGE_PREFIX,
+  MAX_CLOSE_REASON_BYTES,
+  MAX_MESSAGE_BYTES,
+  MAX_PUBLISH_BODY_BYTES,
+  MAX_REPLY_BODY_BYTES,
+} from './limits.js';
 export type { Result } from '../domain/result.js';

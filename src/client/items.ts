@@ -16,6 +16,8 @@ interface ItemBase {
   /** An id for this message; Pushpin orders the messages of a channel by `id`/`prev-id`. */
   readonly id?: string;
   readonly 'prev-id'?: string;
+  /** Values publish filters compare with subscribers' filter meta (e.g. `sender` for `skip-self`). */
+  readonly meta?: Readonly<Record<string, string>>;
   readonly formats: { readonly 'ws-message': WsMessageFormat };
 }
 
@@ -25,8 +27,18 @@ export type PublishItem =
   | (ItemBase & { readonly connection: string; readonly channel?: never });
 
 export interface ItemOptions {
+  /**
+   * The item's id. Pushpin drops an item whose id it saw on the channel in the last 60 s; this server keeps items
+   * that have an id in the channel's history, so clients can resume after it (`subscribe(channel, { since })`).
+   */
   readonly id?: string;
+  /** The id of the item before this one: Pushpin holds this item until that one was delivered (at most ~5 s). */
   readonly prevId?: string;
+  /**
+   * The item's `meta`, for publish filters: e.g. `{ sender: 'alice' }` with subscribers that set filter meta
+   * `user` and subscribed with the `skip-self` filter.
+   */
+  readonly meta?: Readonly<Record<string, string>>;
 }
 
 export interface CloseOptions {
@@ -86,10 +98,11 @@ export function connectionCloseItem(connectionId: string, options: CloseOptions 
   return { connection: connectionId, ...ids(options), formats: { 'ws-message': closeFormat(options) } };
 }
 
-function ids(options: ItemOptions): { id?: string; 'prev-id'?: string } {
+function ids(options: ItemOptions): { id?: string; 'prev-id'?: string; meta?: Readonly<Record<string, string>> } {
   return {
     ...(options.id !== undefined ? { id: options.id } : {}),
     ...(options.prevId !== undefined ? { 'prev-id': options.prevId } : {}),
+    ...(options.meta !== undefined ? { meta: { ...options.meta } } : {}),
   };
 }
 

@@ -229,7 +229,7 @@ export interface NodeHandlerOptions extends ToWebRequestOptions {
  *
  * @example
  * import { createServer } from 'node:http';
- * import { createNodeHandler } from 'grip-channel-server/client/node';
+ * import { createNodeHandler } from '@grip-channel-server/client/node';
  * createServer(createNodeHandler(async (request) => new Response('ok'))).listen(8080);
  */
 export function createNodeHandler(

@@ -1,6 +1,7 @@
-import { signGripSig, type SharedKey } from '../domain/auth.js';
 import { fullJitterDelay } from '../domain/backoff.js';
 import { parsePublishBody } from '../domain/publish/parse.js';
+import { err, type Result } from '../domain/result.js';
+import type { SharedKey } from '../domain/shared-key.js';
 import { GripUsageError } from './errors.js';
 import {
   binaryItem,
@@ -12,7 +13,10 @@ import {
   type ItemOptions,
   type PublishItem,
 } from './items.js';
+import { MAX_HISTORY_LIMIT, parseHistoryPage, sinceUnknown, type HistoryGap, type HistoryOptions, type HistoryPage } from './history.js';
+import { signHs256 } from './jwt.js';
 import { checkKey } from './signature.js';
+import { checkChannel } from './validate.js';
 
 /** Lifetime of the control JWT, as js-grip (`exp: now + 10 min`). */
 const CONTROL_JWT_TTL_SECONDS = 600;
@@ -56,22 +60,62 @@ export interface ControlClientOptions {
 }
 
 /**
- * Why a publish failed, as a stable code:
+ * Why a control API request failed, as a stable code:
  * - `unauthorized`: 401 or 403 (wrong key or issuer); never retried.
  * - `rejected`: any other non-2xx that is not 429 or 5xx (a 400 names the invalid item); never retried.
  * - `rate-limited`: 429, still after the last retry (or with a `Retry-After` over `maxRetryAfterMs`).
  * - `server-error`: 5xx, still after the last retry.
  * - `network`: `fetch` failed or timed out, still after the last retry.
+ * - `invalid-answer`: a 2xx whose body is not what the API promises (history only).
  */
-export type PublishErrorCode = 'unauthorized' | 'rejected' | 'rate-limited' | 'server-error' | 'network';
+export type ControlErrorCode = 'unauthorized' | 'rejected' | 'rate-limited' | 'server-error' | 'network' | 'invalid-answer';
+/** The codes a publish fails with (all of {@link ControlErrorCode} but `invalid-answer`). */
+export type PublishErrorCode = Exclude<ControlErrorCode, 'invalid-answer'>;
+
+interface ControlErrorDetails {
+  readonly status: number | null;
+  readonly body: string | null;
+  readonly attempts: number;
+  readonly cause?: unknown;
+}
 
 /**
- * A publish that did not succeed. `status` and `body` are those of the last response (null after a network
- * error), `attempts` how many requests were made, `retryable` whether trying again later may help (false for
- * `unauthorized` and `rejected`), and `cause` the network error if there was one.
+ * A control API request that did not succeed. `status` and `body` are those of the last response (null after a
+ * network error), `attempts` how many requests were made, `retryable` whether trying again later may help (false
+ * for `unauthorized`, `rejected` and `invalid-answer`), and `cause` the network error if there was one. Publishes
+ * fail with its subclass {@link PublishError}.
+ *
+ * @example
+ * try {
+ *   await control.history('room:lobby', { since: lastId });
+ * } catch (e) {
+ *   if (e instanceof ControlError) console.error(e.code, e.status, e.body);
+ * }
+ */
+export class ControlError extends Error {
+  override readonly name: string = 'ControlError';
+  readonly code: ControlErrorCode;
+  readonly status: number | null;
+  readonly body: string | null;
+  readonly attempts: number;
+  readonly retryable: boolean;
+
+  constructor(code: ControlErrorCode, message: string, details: ControlErrorDetails) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.status = details.status;
+    this.body = details.body;
+    this.attempts = details.attempts;
+    this.retryable = code === 'rate-limited' || code === 'server-error' || code === 'network';
+  }
+}
+
+/**
+ * A publish that did not succeed (see {@link ControlError} for the fields).
  *
  * Note that a request which timed out or got a 5xx may still have been published; retries are therefore
- * at-least-once. Give items an `id` when duplicates matter.
+ * at-least-once. Give items an `id`: Pushpin drops an item whose id it saw on the channel in the last 60 s (this
+ * server does not yet; see the README's list of differences).
  *
  * @example
  * try {
@@ -80,36 +124,35 @@ export type PublishErrorCode = 'unauthorized' | 'rejected' | 'rate-limited' | 's
  *   if (e instanceof PublishError && e.code === 'unauthorized') console.error('check GRIP_KEY', e.status, e.body);
  * }
  */
-export class PublishError extends Error {
-  override readonly name = 'PublishError';
-  readonly code: PublishErrorCode;
-  readonly status: number | null;
-  readonly body: string | null;
-  readonly attempts: number;
-  readonly retryable: boolean;
+export class PublishError extends ControlError {
+  override readonly name: string = 'PublishError';
+  declare readonly code: PublishErrorCode;
 
-  constructor(
-    code: PublishErrorCode,
-    message: string,
-    details: { status: number | null; body: string | null; attempts: number; cause?: unknown },
-  ) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
-    this.code = code;
-    this.status = details.status;
-    this.body = details.body;
-    this.attempts = details.attempts;
-    this.retryable = code !== 'unauthorized' && code !== 'rejected';
+  constructor(code: PublishErrorCode, message: string, details: ControlErrorDetails) {
+    super(code, message, details);
   }
 }
 
 /** What one attempt ended with, when it did not succeed. */
 type Failure = {
-  readonly error: PublishError;
+  readonly code: PublishErrorCode;
+  readonly message: string;
+  readonly details: ControlErrorDetails;
   /** Whether another attempt may succeed. */
   readonly retry: boolean;
   /** The delay the server asked for, in ms, if it did. */
   readonly retryAfterMs: number | null;
 };
+
+/** A control API request: what to send, and which non-2xx statuses are answers rather than failures. */
+interface ControlRequest {
+  readonly method: 'GET' | 'POST';
+  readonly url: string;
+  readonly body: string | null;
+  readonly answers?: readonly number[];
+  /** Builds the error thrown after the last attempt. */
+  readonly error: (code: PublishErrorCode, message: string, details: ControlErrorDetails) => ControlError;
+}
 
 /**
  * Publishes to a GRIP control API (`POST <url>/publish/`): to channels, as any GRIP publisher does, and to single
@@ -128,6 +171,8 @@ type Failure = {
 export class ControlClient {
   /** The URL publishes are POSTed to. */
   readonly publishUrl: string;
+  /** The control URL, ending in `/`. */
+  readonly #baseUrl: string;
   readonly #key: SharedKey | undefined;
   readonly #iss: string | undefined;
   readonly #fetch: typeof fetch;
@@ -148,7 +193,8 @@ export class ControlClient {
    * const control = new ControlClient({ url: 'http://127.0.0.1:5561', key: 'changeme', retry: { retries: 5 } });
    */
   constructor(options: ControlClientOptions) {
-    this.publishUrl = publishUrlOf(options.url);
+    this.#baseUrl = baseUrlOf(options.url);
+    this.publishUrl = `${this.#baseUrl}publish/`;
     if (options.key !== undefined) checkKey(options.key);
     if (options.iss !== undefined && (typeof options.iss !== 'string' || options.iss === '')) {
       throw new GripUsageError('invalid-config', 'iss must be a non-empty string');
@@ -268,45 +314,91 @@ export class ControlClient {
     // bytes per body, 131,072 per message).
     const parsed = parsePublishBody(body);
     if (!parsed.ok) throw new GripUsageError('invalid-item', `invalid publish: ${parsed.error.message}`);
-    await this.#send(body);
+    const error = (code: PublishErrorCode, message: string, details: ControlErrorDetails) => new PublishError(code, message, details);
+    await this.#send({ method: 'POST', url: this.publishUrl, body, error });
   }
 
   async #publishBuilt(build: () => PublishItem): Promise<void> {
     await this.publishItems([build()]);
   }
 
-  async #send(body: string): Promise<void> {
+  /**
+   * Reads a channel's retained history (this server's extension; see `history.ts` for the wire format):
+   * `GET <url>/channels/<channel>/messages?since=&limit=`, with the same authentication as publishes and the same
+   * retries (a read is safe to repeat). Resolves with the items in publish order and whether `more` follow, or
+   * with `{ ok: false, error: { kind: 'since-unknown' } }` when `since` is not (or no longer) in the history, so
+   * the app knows it must reload its state. Rejects with a {@link ControlError} when the request fails.
+   *
+   * @example
+   * const page = await control.history('room:lobby', { since: lastSeenId, limit: 100 });
+   * if (page.ok) for (const item of page.value.items) show(item.id, item.content);
+   * else reloadEverything();
+   */
+  async history(channel: string, options: HistoryOptions = {}): Promise<Result<HistoryPage, HistoryGap>> {
+    const query = new URLSearchParams();
+    if (options.since !== undefined) {
+      if (typeof options.since !== 'string' || options.since === '')
+        throw new GripUsageError('invalid-argument', 'since must be a non-empty item id');
+      query.set('since', options.since);
+    }
+    if (options.limit !== undefined) {
+      if (!Number.isInteger(options.limit) || options.limit < 1 || options.limit > MAX_HISTORY_LIMIT) {
+        throw new GripUsageError(
+          'invalid-argument',
+          `limit must be an integer from 1 to ${MAX_HISTORY_LIMIT}, got ${String(options.limit)}`,
+        );
+      }
+      query.set('limit', String(options.limit));
+    }
+    const search = query.toString() === '' ? '' : `?${query}`;
+    const url = `${this.#baseUrl}channels/${encodeURIComponent(checkChannel(channel))}/messages${search}`;
+    const error = (code: ControlErrorCode, message: string, details: ControlErrorDetails) => new ControlError(code, message, details);
+    const answer = await this.#send({ method: 'GET', url, body: null, answers: [410], error });
+    const attempts = answer.attempts;
+    if (answer.status === 410) {
+      const message = sinceUnknown(answer.text);
+      if (message === null)
+        throw error('rejected', `history of ${channel} failed with HTTP 410: ${excerpt(answer.text)}`, {
+          status: 410,
+          body: answer.text,
+          attempts,
+        });
+      return err({ kind: 'since-unknown', message });
+    }
+    const page = parseHistoryPage(answer.text);
+    if (!page.ok) throw error('invalid-answer', page.error, { status: answer.status, body: answer.text, attempts });
+    return page;
+  }
+
+  /** Sends a request, retrying as configured; resolves with the first 2xx (or listed) answer, else throws. */
+  async #send(request: ControlRequest): Promise<{ status: number; text: string; attempts: number }> {
     for (let attempt = 1; ; attempt++) {
-      const failure = await this.#attempt(body, attempt);
-      if (failure === null) return;
+      const outcome = await this.#attempt(request, attempt);
+      if (!('retry' in outcome)) return { ...outcome, attempts: attempt };
       const retriesLeft = this.#retries - (attempt - 1);
-      if (!failure.retry || retriesLeft <= 0) throw failure.error;
-      if (failure.retryAfterMs !== null && failure.retryAfterMs > this.#maxRetryAfterMs) throw failure.error;
-      await this.#sleep(failure.retryAfterMs ?? fullJitterDelay(attempt - 1, this.#baseDelayMs, this.#maxDelayMs, this.#random));
+      const tooLong = outcome.retryAfterMs !== null && outcome.retryAfterMs > this.#maxRetryAfterMs;
+      if (!outcome.retry || retriesLeft <= 0 || tooLong) throw request.error(outcome.code, outcome.message, outcome.details);
+      await this.#sleep(outcome.retryAfterMs ?? fullJitterDelay(attempt - 1, this.#baseDelayMs, this.#maxDelayMs, this.#random));
     }
   }
 
-  /** One request: null on success, else what went wrong and whether to try again. */
-  async #attempt(body: string, attempt: number): Promise<Failure | null> {
-    const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+  /** One request: the answer, or what went wrong and whether to try again. */
+  async #attempt(request: ControlRequest, attempt: number): Promise<{ status: number; text: string } | Failure> {
+    const what = `${request.method === 'POST' ? 'publish to' : 'GET'} ${request.url}`;
+    const headers: Record<string, string> = request.body === null ? { Accept: 'application/json' } : { 'Content-Type': 'application/json' };
     const authorization = await this.#authorization();
     if (authorization !== null) headers['Authorization'] = authorization;
     let response: Response;
     try {
-      response = await this.#fetch(this.publishUrl, {
-        method: 'POST',
+      response = await this.#fetch(request.url, {
+        method: request.method,
         headers,
-        body,
+        ...(request.body !== null ? { body: request.body } : {}),
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (cause) {
-      const error = new PublishError('network', `publish to ${this.publishUrl} failed: ${describeCause(cause)}`, {
-        status: null,
-        body: null,
-        attempts: attempt,
-        cause,
-      });
-      return { error, retry: true, retryAfterMs: null };
+      const details = { status: null, body: null, attempts: attempt, cause };
+      return { code: 'network', message: `${what} failed: ${describeCause(cause)}`, details, retry: true, retryAfterMs: null };
     }
     let text = '';
     try {
@@ -314,33 +406,29 @@ export class ControlClient {
     } catch {
       // The body was lost mid-read; the status alone decides what happens next.
     }
-    if (response.ok) return null;
     const status = response.status;
+    if (response.ok || request.answers?.includes(status)) return { status, text };
     const code: PublishErrorCode =
       status === 401 || status === 403 ? 'unauthorized' : status === 429 ? 'rate-limited' : status >= 500 ? 'server-error' : 'rejected';
-    const error = new PublishError(code, `publish to ${this.publishUrl} failed with HTTP ${status}: ${excerpt(text)}`, {
-      status,
-      body: text,
-      attempts: attempt,
-    });
     const retry = code === 'rate-limited' || code === 'server-error';
-    return { error, retry, retryAfterMs: retry ? parseRetryAfter(response.headers.get('retry-after'), this.#now()) : null };
+    return {
+      code,
+      message: `${what} failed with HTTP ${status}: ${excerpt(text)}`,
+      details: { status, body: text, attempts: attempt },
+      retry,
+      retryAfterMs: retry ? parseRetryAfter(response.headers.get('retry-after'), this.#now()) : null,
+    };
   }
 
   async #authorization(): Promise<string | null> {
     if (this.#key === undefined) return null;
     if (this.#iss === undefined) return typeof this.#key === 'string' ? `Bearer ${this.#key}` : null;
-    const token = await signGripSig({
-      key: this.#key,
-      iss: this.#iss,
-      nowSeconds: Math.floor(this.#now() / 1000),
-      ttlSeconds: CONTROL_JWT_TTL_SECONDS,
-    });
+    const token = await signHs256({ iss: this.#iss, exp: Math.floor(this.#now() / 1000) + CONTROL_JWT_TTL_SECONDS }, this.#key);
     return `Bearer ${token}`;
   }
 }
 
-function publishUrlOf(raw: string): string {
+function baseUrlOf(raw: string): string {
   let url: URL;
   try {
     url = new URL(raw);
@@ -354,7 +442,8 @@ function publishUrlOf(raw: string): string {
     throw new GripUsageError('invalid-config', 'control url must not contain credentials: use key (and iss) instead');
   }
   if (!url.pathname.endsWith('/')) url.pathname += '/';
-  url.pathname += 'publish/';
+  url.search = '';
+  url.hash = '';
   return url.toString();
 }
 

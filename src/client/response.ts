@@ -2,17 +2,25 @@ import { encodeEvents } from '../domain/protocol/codec.js';
 import {
   DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS,
   encodeGripControlMessage,
+  MAX_SUBSCRIBE_FILTERS,
   type GripControlMessage,
   type KeepAliveMessage,
 } from '../domain/protocol/grip-control.js';
 import { WEBSOCKET_EVENTS_CONTENT_TYPE, type WsEvent } from '../domain/protocol/events.js';
-import { MAX_REPLY_BODY_BYTES } from '../domain/protocol/limits.js';
-import { DEFAULT_MESSAGE_PREFIX } from '../domain/protocol/reply.js';
-import { decodeUtf8Strict } from '../domain/protocol/values.js';
+import { MAX_MESSAGE_BYTES, MAX_REPLY_BODY_BYTES } from '../domain/protocol/limits.js';
+import { DEFAULT_MESSAGE_PREFIX } from '../domain/protocol/events.js';
+import { decodeUtf8Strict, utf8ByteLength } from '../domain/protocol/values.js';
 import { GripUsageError } from './errors.js';
+import type { WebSocketRequest } from './request.js';
 import { checkChannel, checkClose, describe } from './validate.js';
 
 export interface WebSocketReplyOptions {
+  /**
+   * The request this reply answers. Each `PING` event in it is answered with a `PONG` carrying the same payload,
+   * first in the reply, as js-grip's `recv()` does (behind Pushpin, client pings reach the backend as `PING`
+   * events, and the client gets a pong only if the backend sends one). Leave it out to answer pings yourself.
+   */
+  readonly request?: Pick<WebSocketRequest, 'events'>;
   /**
    * The message prefix `send`/`sendBinary` add, for replies to requests after the OPEN one. It must be the
    * prefix chosen when the connection was accepted. Default `m:`. `accept({ messagePrefix })` overrides it.
@@ -44,11 +52,49 @@ export interface KeepAliveOptions {
   readonly mode?: 'idle' | 'interval';
 }
 
+/**
+ * Pushpin's publish filters (`c:{"type":"subscribe",…,"filters":[…]}`), applied per subscriber when an item is
+ * published. They compare the connection's filter meta ({@link WebSocketReply.setFilterMeta}) with the item's
+ * `meta` (names are exact): `skip-self` drops the item for the connection whose `user` equals the item's `sender`;
+ * `skip-users` for each `user` in the item's comma-separated `skip_users`; `require-sub` unless the connection is
+ * subscribed to the item's `require_sub` channel; `var-subst` replaces `%(name)s` in the content with the
+ * connection's meta `name`; `build-id` is for HTTP streaming. Pushpin ignores names it does not know.
+ */
+export type SubscribeFilter = 'skip-self' | 'skip-users' | 'require-sub' | 'build-id' | 'var-subst' | (string & {});
+
+export interface SubscribeOptions {
+  /**
+   * Resume (this server's extension): the id of the last item of this channel the client saw. The server first
+   * delivers, in order, every retained item published after it, then live items, with no gap and no duplicate
+   * between the two. Pushpin ignores it (the subscription is then simply live).
+   */
+  readonly since?: string | undefined;
+  /**
+   * With `since`: the text the client gets instead of a replay when `since` cannot be honoured (unknown, expired,
+   * or further behind than the history keeps), delivered as published content is (no message prefix is added);
+   * then the subscription continues live. Without it, the subscription just continues live.
+   */
+  readonly recoveryFailed?: string | undefined;
+  /** Publish filters for this subscription, at most 5 (Pushpin closes the client with 1011 beyond that). */
+  readonly filters?: readonly SubscribeFilter[] | undefined;
+}
+
+/** The wire form of a subscribe control message, with this server's resume fields. */
+interface SubscribeWire {
+  readonly type: 'subscribe';
+  readonly channel: string;
+  readonly since?: string;
+  readonly 'recovery-failed'?: string;
+  readonly filters?: readonly string[];
+}
+
 /** Something queued for the reply; messages get their prefix only when the reply is built. */
 type Queued =
   | { readonly kind: 'text'; readonly text: string }
   | { readonly kind: 'binary'; readonly data: Uint8Array }
-  | { readonly kind: 'control'; readonly message: GripControlMessage };
+  | { readonly kind: 'ping' | 'pong'; readonly data: Uint8Array }
+  | { readonly kind: 'control'; readonly message: GripControlMessage }
+  | { readonly kind: 'subscribe'; readonly message: SubscribeWire };
 
 const utf8 = new TextEncoder();
 /** RFC 9110 token characters: what a header name or a subprotocol may be made of. */
@@ -58,19 +104,21 @@ const HEADER_VALUE = /^(?:[\x21-\x7e](?:[\x20-\x7e\t]*[\x21-\x7e])?)?$/;
 /** What a quoted-string parameter can hold without escapes. */
 const PREFIX = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 const MAX_KEEP_ALIVE_TIMEOUT = 2_147_483_647;
+/** A ping or pong payload: a control frame carries at most 125 bytes (RFC 6455 §5.5). */
+const MAX_CONTROL_FRAME_PAYLOAD = 125;
 
 /**
  * Builds the reply to one WebSocket-over-HTTP request: a `Response` with status 200,
  * `Content-Type: application/websocket-events`, and the events in this order: `OPEN` first (if `accept()` was
- * called), then every message and control message in call order, then `CLOSE` or `DISCONNECT` last (if `close()`
- * or `drop()` was called; the later of the two wins). Like js-grip's `WebSocketContext`, but typed and producing
- * a Fetch `Response`.
+ * called), then a `PONG` for each `PING` of the `request` option, then every message and control message in call
+ * order, then `CLOSE` or `DISCONNECT` last (if `close()` or `drop()` was called; the later of the two wins). Like
+ * js-grip's `WebSocketContext`, but typed and producing a Fetch `Response`.
  *
  * Every method checks its arguments and throws a {@link GripUsageError} on a bad one (an invalid channel, a
  * close code that cannot be sent...): those are bugs in the caller, not conditions to handle.
  *
  * @example
- * const reply = new WebSocketReply();
+ * const reply = new WebSocketReply({ request: ws });
  * if (ws.isOpening) reply.accept();
  * reply.subscribe('room:lobby').send('welcome');
  * return reply.toResponse();
@@ -89,6 +137,9 @@ export class WebSocketReply {
    */
   constructor(options: WebSocketReplyOptions = {}) {
     this.#messagePrefix = checkPrefix(options.messagePrefix ?? DEFAULT_MESSAGE_PREFIX);
+    for (const event of options.request?.events ?? []) {
+      if (event.type === 'PING') this.#queued.push({ kind: 'pong', data: event.data.slice() });
+    }
   }
 
   /**
@@ -136,13 +187,44 @@ export class WebSocketReply {
   }
 
   /**
-   * Subscribes this connection to a channel: messages published to it reach the client.
+   * Subscribes this connection to a channel: messages published to it reach the client. `since` resumes from the
+   * last item the client saw and `recoveryFailed` says what to send when that is impossible (this server's
+   * extension; see {@link SubscribeOptions}); `filters` are Pushpin's publish filters. Throws a
+   * {@link GripUsageError} for an invalid channel, an empty `since`, more than 5 filters or a `recoveryFailed`
+   * text over 131,072 bytes.
    *
    * @example
    * reply.subscribe('room:lobby');
+   * // c:{"type":"subscribe","channel":"room:lobby","since":"m-41","recovery-failed":"{\"type\":\"reload\"}","filters":["skip-self"]}
+   * reply.subscribe('room:lobby', { since: 'm-41', recoveryFailed: '{"type":"reload"}', filters: ['skip-self'] });
    */
-  subscribe(channel: string): this {
-    return this.#control({ type: 'subscribe', channel: checkChannel(channel), filters: [] });
+  subscribe(channel: string, options: SubscribeOptions = {}): this {
+    const message: SubscribeWire = {
+      type: 'subscribe',
+      channel: checkChannel(channel),
+      ...(options.since !== undefined ? { since: checkSince(options.since) } : {}),
+      ...(options.recoveryFailed !== undefined ? { 'recovery-failed': checkRecoveryFailed(options.recoveryFailed) } : {}),
+      ...(options.filters !== undefined && options.filters.length > 0 ? { filters: checkFilters(options.filters) } : {}),
+    };
+    this.#queued.push({ kind: 'subscribe', message });
+    return this;
+  }
+
+  /**
+   * Sets (or, with `null`, removes) this connection's filter meta, which publish filters compare with an item's
+   * `meta` (e.g. `user` for `skip-self`): `c:{"type":"set-meta","name":…,"value":…}`. Pushpin keeps it apart from
+   * {@link WebSocketReply.setMeta}'s `Set-Meta-*` values, which only come back to the backend.
+   *
+   * @example
+   * reply.setFilterMeta('user', 'alice').subscribe('room:lobby', { filters: ['skip-self'] });
+   * await control.publish('room:lobby', 'hi', { meta: { sender: 'alice' } }); // every subscriber but alice
+   */
+  setFilterMeta(name: string, value: string | null): this {
+    if (typeof name !== 'string' || name === '')
+      throw new GripUsageError('invalid-meta-name', 'filter meta name must be a non-empty string');
+    if (value !== null && typeof value !== 'string')
+      throw new GripUsageError('invalid-meta-value', 'filter meta value must be a string or null');
+    return this.#control({ type: 'set-meta', name, value });
   }
 
   /**
@@ -156,14 +238,41 @@ export class WebSocketReply {
   }
 
   /**
-   * Tells the server to stop forwarding this connection's messages to the backend while keeping the client
-   * and its subscriptions (a push-only connection).
+   * Detaches the backend from this connection, as Pushpin does: the backend gets one last request, a `CLOSE` without
+   * a code; the client's later frames are read and discarded; the client stays connected with its subscriptions
+   * and keeps receiving what is published (a push-only connection); when it finally closes, the proxy answers the
+   * close itself and the backend hears nothing more. This server follows Pushpin here once its issue 11 lands;
+   * until then it ignores `detach` (see the README's list of differences).
    *
    * @example
    * reply.accept().subscribe('news').detach();
    */
   detach(): this {
     return this.#control({ type: 'detach' });
+  }
+
+  /**
+   * Sends the client a ping frame (`PING` event), with an optional payload of at most 125 bytes. Pushpin sends it
+   * as a real ping; this server cannot send control frames on AWS and drops it there with a log line.
+   *
+   * @example
+   * reply.ping(new TextEncoder().encode('are you there?'));
+   */
+  ping(data: Uint8Array = new Uint8Array(0)): this {
+    this.#queued.push({ kind: 'ping', data: checkControlPayload('ping', data) });
+    return this;
+  }
+
+  /**
+   * Sends the client a pong frame (`PONG` event), with an optional payload of at most 125 bytes. Replies built
+   * with `{ request }` already answer each `PING` with a `PONG`.
+   *
+   * @example
+   * reply.pong();
+   */
+  pong(data: Uint8Array = new Uint8Array(0)): this {
+    this.#queued.push({ kind: 'pong', data: checkControlPayload('pong', data) });
+    return this;
   }
 
   /**
@@ -300,6 +409,12 @@ function toEvent(item: Queued, prefix: string): WsEvent {
   switch (item.kind) {
     case 'control':
       return { type: 'TEXT', text: `c:${encodeGripControlMessage(item.message)}` };
+    case 'subscribe':
+      return { type: 'TEXT', text: `c:${JSON.stringify(item.message)}` };
+    case 'ping':
+      return { type: 'PING', data: item.data };
+    case 'pong':
+      return { type: 'PONG', data: item.data };
     case 'text':
       // With an empty prefix the proxy would take this message for a control message.
       if (item.text.startsWith('c:') && prefix === '') {
@@ -324,6 +439,43 @@ function checkPrefix(prefix: unknown): string {
     throw new GripUsageError('invalid-message-prefix', 'a message prefix must not start with "c:", the control-message prefix');
   }
   return prefix;
+}
+
+function checkSince(since: unknown): string {
+  if (typeof since !== 'string' || since === '')
+    throw new GripUsageError('invalid-argument', 'subscribe: since must be a non-empty item id');
+  return since;
+}
+
+function checkRecoveryFailed(text: unknown): string {
+  if (typeof text !== 'string') throw new GripUsageError('invalid-argument', 'subscribe: recoveryFailed must be a string');
+  if (utf8ByteLength(text) > MAX_MESSAGE_BYTES) {
+    throw new GripUsageError('message-too-large', `subscribe: recoveryFailed is over ${MAX_MESSAGE_BYTES} bytes, the largest message`);
+  }
+  return text;
+}
+
+function checkFilters(filters: readonly unknown[]): string[] {
+  if (!Array.isArray(filters)) throw new GripUsageError('invalid-argument', 'subscribe: filters must be an array of filter names');
+  if (filters.length > MAX_SUBSCRIBE_FILTERS) {
+    throw new GripUsageError(
+      'invalid-argument',
+      `subscribe: ${filters.length} filters, more than the ${MAX_SUBSCRIBE_FILTERS} Pushpin allows (it would close the client with 1011)`,
+    );
+  }
+  return filters.map((filter) => {
+    if (typeof filter !== 'string' || filter === '')
+      throw new GripUsageError('invalid-argument', `subscribe: invalid filter ${describe(filter)}`);
+    return filter;
+  });
+}
+
+function checkControlPayload(kind: 'ping' | 'pong', data: unknown): Uint8Array {
+  if (!(data instanceof Uint8Array)) throw new GripUsageError('invalid-argument', `${kind}() takes a Uint8Array`);
+  if (data.length > MAX_CONTROL_FRAME_PAYLOAD) {
+    throw new GripUsageError('invalid-argument', `${kind} payload is ${data.length} bytes; a control frame carries at most 125`);
+  }
+  return data.slice();
 }
 
 function checkMetaName(name: unknown): string {

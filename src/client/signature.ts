@@ -1,4 +1,5 @@
-import { keyBytes, verifyHs256, type SharedKey } from '../domain/auth.js';
+import { keyBytes, type SharedKey } from '../domain/shared-key.js';
+import { verifyHs256 } from './jwt.js';
 import { GripUsageError } from './errors.js';
 
 export type { SharedKey };
@@ -38,8 +39,7 @@ export async function verifyGripSig(request: Request, options: VerifyGripSigOpti
   const token = request.headers.get('grip-sig');
   if (token === null || token.trim() === '') return { signed: false, reason: 'missing' };
   const nowSeconds = Math.floor((options.now ?? Date.now)() / 1000);
-  const check = await verifyHs256(token.trim(), {
-    key: options.key,
+  const check = await verifyHs256(token.trim(), options.key, {
     nowSeconds,
     ...(options.iss !== undefined ? { iss: options.iss } : {}),
   });

@@ -4,37 +4,13 @@
  * Nothing here ever puts a key or a token in an error, a reason or a log line.
  */
 import { errors, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
-import { decodeBase64 } from './protocol/base64.js';
 import { InvariantError } from './result.js';
+import { JWT_SHAPE, keyBytes, MAX_TOKEN_LENGTH, type SharedKey } from './shared-key.js';
 
-/** A shared secret. A string starting `base64:` is the base64 of the key bytes (Pushpin's `sig_key` convention). */
-export type SharedKey = string | Uint8Array;
+export { keyBytes, type SharedKey };
 
 export const DEFAULT_GRIP_SIG_TTL_SECONDS = 3600;
-/** Tokens longer than this are rejected unparsed; ours and js-grip's are ~150 bytes. */
-const MAX_TOKEN_LENGTH = 8192;
-const BASE64_PREFIX = 'base64:';
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const utf8Encoder = new TextEncoder();
-
-/**
- * The key's bytes: `base64:<b64>` is decoded, any other string is its UTF-8 bytes (as js-grip and Pushpin do).
- *
- * @throws InvariantError `INVALID_SHARED_KEY` for an empty key or invalid base64 after `base64:` (a
- *   configuration error; the message never contains the key).
- * @example
- * keyBytes('base64:aGk=') // Uint8Array [0x68, 0x69]
- * keyBytes('changeme')    // the 8 UTF-8 bytes of "changeme"
- */
-export function keyBytes(key: SharedKey): Uint8Array {
-  let bytes: Uint8Array | null;
-  if (typeof key !== 'string') bytes = key;
-  else if (key.startsWith(BASE64_PREFIX)) bytes = decodeBase64(key.slice(BASE64_PREFIX.length));
-  else bytes = utf8Encoder.encode(key);
-  if (bytes === null) throw new InvariantError('INVALID_SHARED_KEY', 'shared key starts with "base64:" but the rest is not valid base64');
-  if (bytes.length === 0) throw new InvariantError('INVALID_SHARED_KEY', 'shared key is empty');
-  return bytes;
-}
 
 /**
  * Mints a `Grip-Sig` value: an HS256 JWT with header `{"alg":"HS256","typ":"JWT"}` and claims

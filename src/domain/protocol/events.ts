@@ -21,6 +21,9 @@ export const WS_EVENT_TYPES: readonly WsEventType[] = ['OPEN', 'TEXT', 'BINARY',
 /** The content type of WebSocket-over-HTTP bodies. Pushpin requires the backend's reply to carry exactly this. */
 export const WEBSOCKET_EVENTS_CONTENT_TYPE = 'application/websocket-events';
 
+/** The prefix GRIP mode expects on messages unless the backend chose another when accepting (Pushpin's default). */
+export const DEFAULT_MESSAGE_PREFIX = 'm:';
+
 export const openEvent = (): WsEvent => ({ type: 'OPEN' });
 export const textEvent = (text: string): WsEvent => ({ type: 'TEXT', text });
 export const closeEvent = (code: number | null, reason = ''): WsEvent => ({ type: 'CLOSE', code, reason: code === null ? '' : reason });

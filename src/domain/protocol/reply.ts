@@ -6,7 +6,7 @@ import type { GripMode } from '../connection.js';
 import { binaryMessage, textMessage, type Message } from '../message.js';
 import { decodeEvents } from './codec.js';
 import { parseGripControlMessage, type GripControlMessage } from './grip-control.js';
-import { WEBSOCKET_EVENTS_CONTENT_TYPE, type WsEvent } from './events.js';
+import { DEFAULT_MESSAGE_PREFIX, WEBSOCKET_EVENTS_CONTENT_TYPE, type WsEvent } from './events.js';
 import { listTokens, lowerCaseHeaders, splitOutsideQuotes, unquote } from './headers.js';
 import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES, MAX_REJECT_BODY_BYTES, MAX_REPLY_BODY_BYTES } from './limits.js';
 import { truncateUtf8 } from './values.js';
@@ -62,8 +62,6 @@ export interface ReplyResponse {
   readonly headers: Readonly<Record<string, string>>;
   readonly body: Uint8Array;
 }
-
-export const DEFAULT_MESSAGE_PREFIX = 'm:';
 
 /** Headers that describe one HTTP hop or the encoding of the body we already decoded; never passed on. */
 const HOP_BY_HOP: ReadonlySet<string> = new Set([

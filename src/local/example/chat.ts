@@ -2,14 +2,27 @@
  * The example backend `npm start` runs when no `TARGET_URL` is given: a chat, written only with the public
  * client library (`src/client`), exactly as a user's backend would be.
  *
- * - `GET /` (or any path) serves a small chat page; `?room=NAME` picks the room, `?name=` the display name.
- * - WebSocket-over-HTTP `POST`s: OPEN → accept, subscribe to `room:<NAME>`, store room and name as meta, send a
- *   welcome; TEXT → publish `<name>: <text>` to the room through the control API; CLOSE → echo it.
+ * - `GET /` (or any path) serves the chat page (`chat-page.ts`); `?room=NAME` picks the room, `?name=` the name.
+ * - WebSocket-over-HTTP `POST`s: OPEN → check the room (400 with the reason if invalid), accept, subscribe to
+ *   `room:<NAME>` (resuming after `?last=<id>`, the last message the page saw), store room and name as meta, send
+ *   a welcome; TEXT → publish `{type:'message', id, name, text}` to the room with that `id`; CLOSE → echo it.
+ *   Everything the page gets is JSON: `welcome`, `message`, `error` (to the sender only) and `gap` (resume failed).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ControlClient, PublishError, WebSocketReply, isWsOverHttp, readWebSocketRequest, verifyGripSig } from '../../client/index.js';
+import { randomUUID } from 'node:crypto';
+import {
+  ControlClient,
+  GripUsageError,
+  MAX_MESSAGE_BYTES,
+  PublishError,
+  WebSocketReply,
+  isWsOverHttp,
+  readWebSocketRequest,
+  verifyGripSig,
+} from '../../client/index.js';
 import { createNodeHandler } from '../../client/node.js';
+import { chatPage, MAX_CHAT_TEXT_BYTES, ROOM_PATTERN, ROOM_RULE } from './chat-page.js';
 
 export interface ChatBackendOptions {
   /** The GRIP shared key: verifies `Grip-Sig` and signs control requests. */
@@ -29,7 +42,8 @@ export interface ChatBackend {
   stop(): Promise<void>;
 }
 
-const ROOM = /^[\w-]{1,64}$/;
+const ROOM = new RegExp(ROOM_PATTERN);
+const utf8 = new TextEncoder();
 
 /** Starts the chat backend on loopback. */
 export async function startChatBackend(options: ChatBackendOptions): Promise<ChatBackend> {
@@ -39,26 +53,30 @@ export async function startChatBackend(options: ChatBackendOptions): Promise<Cha
 
   async function handle(request: Request): Promise<Response> {
     if (!isWsOverHttp(request)) {
-      return new Response(page, { headers: { 'content-type': 'text/html; charset=utf-8' } });
+      return new Response(page, { headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' } });
     }
     const sig = await verifyGripSig(request, { key: options.key });
     if (!sig.signed) return new Response(`Grip-Sig not valid: ${sig.reason}\n`, { status: 401 });
     const read = await readWebSocketRequest(request);
     if (!read.ok) return new Response(`${read.error.kind}\n`, { status: 400 });
     const ws = read.value;
-    const reply = new WebSocketReply();
+    const reply = new WebSocketReply({ request: ws });
 
     if (ws.isOpening) {
       const params = new URL(request.url).searchParams;
       const room = params.get('room') ?? 'lobby';
-      if (!ROOM.test(room)) return reply.reject(400, 'room must be 1-64 letters, digits, - or _\n');
-      const name = (params.get('name') ?? `guest-${ws.connectionId.slice(0, 4)}`).replace(/[^\w .-]/g, '').slice(0, 32) || 'guest';
+      if (!ROOM.test(room)) return reply.reject(400, `${ROOM_RULE}\n`);
+      const name = (params.get('name') ?? '').replace(/[^\w .-]/g, '').slice(0, 32) || `guest-${ws.connectionId.slice(0, 4)}`;
       reply
         .accept()
-        .subscribe(`room:${room}`)
+        .subscribe(`room:${room}`, {
+          // The page passes the id of the last message it saw: the server replays what it missed.
+          since: params.get('last') || undefined,
+          recoveryFailed: JSON.stringify({ type: 'gap' }),
+        })
         .setMeta('room', room)
         .setMeta('name', name)
-        .send(`welcome to ${room}, ${name}! messages you type go to everyone in the room.`);
+        .send(JSON.stringify({ type: 'welcome', room, name }));
       log(`chat: ${name} joined ${room}`);
       return reply.toResponse();
     }
@@ -67,17 +85,40 @@ export async function startChatBackend(options: ChatBackendOptions): Promise<Cha
     const name = ws.meta['name'] ?? 'guest';
     for (const event of ws.events) {
       if (event.type === 'TEXT' && room !== undefined) {
-        try {
-          await control.publish(`room:${room}`, `${name}: ${event.text}`);
-        } catch (e) {
-          // The sender still has a working connection; tell them instead of failing the request.
-          reply.send(`(not delivered: ${e instanceof PublishError ? e.code : 'error'})`);
-        }
+        await publish(reply, room, name, event.text);
       } else if (event.type === 'CLOSE') {
         reply.close(event.code ?? 1000);
       }
     }
     return reply.toResponse();
+  }
+
+  /** Publishes one chat message; what goes wrong is told to the sender, whose connection keeps working. */
+  async function publish(reply: WebSocketReply, room: string, name: string, text: string): Promise<void> {
+    const textBytes = utf8.encode(text).length;
+    if (textBytes > MAX_CHAT_TEXT_BYTES) {
+      reply.send(
+        JSON.stringify({
+          type: 'error',
+          text: `not sent: ${textBytes} bytes, more than the ${MAX_CHAT_TEXT_BYTES} a chat message may have`,
+        }),
+      );
+      return;
+    }
+    const id = randomUUID();
+    const message = JSON.stringify({ type: 'message', id, name, text });
+    const bytes = utf8.encode(message).length;
+    if (bytes > MAX_MESSAGE_BYTES) {
+      reply.send(JSON.stringify({ type: 'error', text: `not sent: ${bytes} bytes once encoded, over the server's ${MAX_MESSAGE_BYTES}` }));
+      return;
+    }
+    try {
+      await control.publish(`room:${room}`, message, { id });
+    } catch (e) {
+      if (!(e instanceof PublishError) && !(e instanceof GripUsageError)) throw e;
+      log(`chat: publish to ${room} failed: ${e.message}`);
+      reply.send(JSON.stringify({ type: 'error', text: `not delivered (${e.code}), try again` }));
+    }
   }
 
   const server: Server = createServer(createNodeHandler(handle, { onError: (e) => log(`chat backend error: ${String(e)}`) }));
@@ -94,42 +135,4 @@ export async function startChatBackend(options: ChatBackendOptions): Promise<Cha
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-function chatPage(websocketUrl: string): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>GRIP chat</title>
-<style>
-body{font:15px system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}
-#log{border:1px solid #ccc;height:22rem;overflow-y:auto;padding:.5rem;white-space:pre-wrap}
-form{display:flex;gap:.5rem;margin-top:.5rem} #text{flex:1} .sys{color:#777}
-</style></head><body>
-<h1>GRIP chat</h1>
-<p>Room <b id="room"></b>. Open this page in two tabs (add <code>?room=NAME&amp;name=YOU</code> to the URL) and talk.</p>
-<div id="log"></div>
-<form id="form"><input id="text" autocomplete="off" placeholder="say something" autofocus><button>Send</button></form>
-<script>
-const params = new URLSearchParams(location.search);
-const room = params.get('room') || 'lobby';
-document.getElementById('room').textContent = room;
-const log = document.getElementById('log');
-const line = (text, cls) => { const d = document.createElement('div'); d.textContent = text; if (cls) d.className = cls; log.append(d); log.scrollTop = log.scrollHeight; };
-const url = new URL(${JSON.stringify(websocketUrl)});
-url.pathname = '/chat';
-url.search = params.toString() || 'room=lobby';
-let ws;
-function connect() {
-  ws = new WebSocket(url);
-  ws.onopen = () => line('connected', 'sys');
-  ws.onmessage = (e) => line(e.data);
-  ws.onclose = (e) => { line('disconnected (' + e.code + '), reconnecting in 2 s', 'sys'); setTimeout(connect, 2000); };
-}
-connect();
-document.getElementById('form').onsubmit = (e) => {
-  e.preventDefault();
-  const input = document.getElementById('text');
-  if (input.value && ws.readyState === WebSocket.OPEN) ws.send(input.value);
-  input.value = '';
-};
-</script></body></html>`;
 }
