@@ -21,11 +21,12 @@ async function writeAll(documents: DynamoDBDocumentClient, tableName: string, re
 
 /** Subscribes every id of `family` to `channel`, valid for a day. */
 export async function seedSubscribers(documents: DynamoDBDocumentClient, channel: string, family: IdFamily): Promise<void> {
-  const expiresAt = Math.floor(Date.now() / 1000) + 24 * 3600;
+  const connectedAt = Date.now();
+  const expiresAt = Math.floor(connectedAt / 1000) + 24 * 3600;
   const requests: BatchWriteWriteRequest[] = [];
   for (let i = 0; i < family.count; i++) {
     const connectionId = connectionIdOf(family.prefix, i);
-    requests.push({ PutRequest: { Item: subscriptionItem({ connectionId, channel, expiresAt }) } });
+    requests.push({ PutRequest: { Item: subscriptionItem({ connectionId, channel, expiresAt, connectedAt }) } });
   }
   await writeAll(documents, T.localName, requests);
 }

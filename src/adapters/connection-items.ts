@@ -9,7 +9,7 @@ import { connectionsTable } from '../config/resources.js';
 import { CONNECTION_ITEM_SORT_KEY, subscriptionIndexKey } from '../domain/channel.js';
 import type { ConnectionRecord } from '../domain/connection.js';
 import { messageSchema } from '../domain/message.js';
-import type { StoreError } from '../domain/ports.js';
+import type { StoreError, Subscriber } from '../domain/ports.js';
 import { err, ok, type Result } from '../domain/result.js';
 
 const T = connectionsTable;
@@ -20,6 +20,8 @@ export interface Subscription {
   readonly channel: string;
   /** Epoch seconds (DynamoDB TTL); the subscription's connection expires then too. */
   readonly expiresAt: number;
+  /** Epoch ms when the connection was accepted (projected into the channel index). */
+  readonly connectedAt: number;
 }
 
 /**
@@ -33,8 +35,31 @@ export function subscriptionItem(subscription: Subscription): Record<string, unk
     [T.channelIndex.partitionKey]: subscription.channel,
     [T.channelIndex.sortKey]: subscriptionIndexKey(subscription.connectionId),
     [T.ttlAttribute]: subscription.expiresAt,
+    connectedAt: subscription.connectedAt,
   };
 }
+
+/** A channel-index entry as a query returns it (the keys plus the projected attributes). */
+const indexEntrySchema = z.object({
+  [T.partitionKey]: z.string().min(1),
+  connectedAt: z.number().optional(),
+});
+
+/** Reads one channel-index entry into a `Subscriber`; an entry of another shape is `invalid`. */
+export function subscriberFromIndexEntry(item: unknown): Result<Subscriber, StoreError> {
+  const parsed = indexEntrySchema.safeParse(item);
+  if (!parsed.success) {
+    return err({ kind: 'invalid', message: `channel index entry has an unexpected shape: ${z.prettifyError(parsed.error)}` });
+  }
+  const entry = parsed.data;
+  return ok({
+    connectionId: entry[T.partitionKey],
+    ...(entry.connectedAt !== undefined ? { connectedAt: entry.connectedAt } : {}),
+  });
+}
+
+/** The attributes a channel-index query reads: the connection id and every projected subscriber attribute. */
+export const INDEX_ENTRY_ATTRIBUTES: readonly string[] = [T.partitionKey, ...T.channelIndex.subscriberAttributes];
 
 const keepAliveSchema = z.object({
   payload: messageSchema,

@@ -22,12 +22,20 @@ import type {
   Log,
   StoreError,
   SubscriberIndex,
+  Subscriber,
   SubscriberPage,
+  SubscriptionOwner,
   SubscriptionStore,
 } from '../domain/ports.js';
 import { err, ok, type Result } from '../domain/result.js';
 import { storeErrorFrom } from './aws-errors.js';
-import { connectionItem, connectionRecordFromItem, subscriptionItem } from './connection-items.js';
+import {
+  connectionItem,
+  connectionRecordFromItem,
+  INDEX_ENTRY_ATTRIBUTES,
+  subscriberFromIndexEntry,
+  subscriptionItem,
+} from './connection-items.js';
 import { batchWriteAll } from './dynamo-batch-write.js';
 import { DynamoJobCheckpoints } from './dynamo-job-checkpoints.js';
 import { bucketOfPosition, decodeSubscriberCursor, encodeSubscriberCursor, indexKeyBounds } from './subscriber-cursor.js';
@@ -53,7 +61,6 @@ export interface DynamoConnectionStoreOptions {
 }
 
 const keySchema = z.object({ connectionId: z.string(), channel: z.string() });
-const indexItemSchema = z.object({ connectionId: z.string().min(1) });
 const indexPositionSchema = z.object({ connectionId: z.string().min(1), subKey: z.string().min(1) });
 
 type Key = z.infer<typeof keySchema>;
@@ -219,11 +226,12 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
    * `expiresAt`. Channels are validated first (the reserved `$connection` among them): one bad channel makes
    * the whole call `invalid` with nothing written. Does not check that the connection item exists.
    */
-  async subscribe(connectionId: string, channels: readonly string[], expiresAt: number): Promise<Result<void, StoreError>> {
+  async subscribe(owner: SubscriptionOwner, channels: readonly string[]): Promise<Result<void, StoreError>> {
     const valid = this.validChannels(channels);
     if (!valid.ok) return valid;
+    const { connectionId, connectedAt, expiresAt } = owner;
     return this.batchWrite(
-      valid.value.map((channel) => ({ PutRequest: { Item: subscriptionItem({ connectionId, channel, expiresAt }) } })),
+      valid.value.map((channel) => ({ PutRequest: { Item: subscriptionItem({ connectionId, channel, expiresAt, connectedAt }) } })),
     );
   }
 
@@ -258,22 +266,22 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
       start = this.indexStartKey(channel, position.value.connectionId, position.value.subKey);
     }
     const nowSeconds = Math.floor(this.clock() / 1000);
-    const connectionIds: string[] = [];
+    const subscribers: Subscriber[] = [];
     for (let queries = 1; ; queries++) {
       const input: QueryCommandInput = {
         TableName: this.tableName,
         IndexName: T.channelIndex.name,
         KeyConditionExpression: '#ch = :ch AND #sk BETWEEN :lo AND :hi',
         FilterExpression: '#exp > :now',
-        ProjectionExpression: '#id',
+        ProjectionExpression: INDEX_ENTRY_ATTRIBUTES.map((_, i) => `#a${i}`).join(', '),
         ExpressionAttributeNames: {
           '#ch': T.channelIndex.partitionKey,
           '#sk': T.channelIndex.sortKey,
           '#exp': T.ttlAttribute,
-          '#id': T.partitionKey,
+          ...Object.fromEntries(INDEX_ENTRY_ATTRIBUTES.map((name, i) => [`#a${i}`, name])),
         },
         ExpressionAttributeValues: { ':ch': channel, ':lo': bounds.value.lo, ':hi': bounds.value.hi, ':now': nowSeconds },
-        Limit: limit - connectionIds.length,
+        Limit: limit - subscribers.length,
         ...(start ? { ExclusiveStartKey: start } : {}),
       };
       let out;
@@ -283,19 +291,19 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
         return err(storeErrorFrom(e, 'Query (channel index)'));
       }
       for (const item of out.Items ?? []) {
-        const parsed = indexItemSchema.safeParse(item);
-        if (!parsed.success) return err({ kind: 'invalid', message: 'channel index returned an item without a connectionId' });
-        connectionIds.push(parsed.data.connectionId);
+        const subscriber = subscriberFromIndexEntry(item);
+        if (!subscriber.ok) return subscriber;
+        subscribers.push(subscriber.value);
       }
-      if (out.LastEvaluatedKey === undefined) return ok({ connectionIds, cursor: null, lastBucket: null });
+      if (out.LastEvaluatedKey === undefined) return ok({ subscribers, cursor: null, lastBucket: null });
       const position = indexPositionSchema.safeParse({
         connectionId: out.LastEvaluatedKey[T.partitionKey],
         subKey: out.LastEvaluatedKey[T.channelIndex.sortKey],
       });
       if (!position.success) return err({ kind: 'invalid', message: 'channel index returned an unexpected LastEvaluatedKey' });
       start = this.indexStartKey(channel, position.data.connectionId, position.data.subKey);
-      if (connectionIds.length >= limit || queries >= MAX_QUERIES_PER_PAGE) {
-        return ok({ connectionIds, cursor: encodeSubscriberCursor(position.data), lastBucket: bucketOfPosition(position.data) });
+      if (subscribers.length >= limit || queries >= MAX_QUERIES_PER_PAGE) {
+        return ok({ subscribers, cursor: encodeSubscriberCursor(position.data), lastBucket: bucketOfPosition(position.data) });
       }
     }
   }

@@ -3,6 +3,9 @@
  * key names, the sparse bucketed channel index and the redrive settings cannot drift apart.
  */
 
+/** The projected attributes fan-out reads per subscriber (`Subscriber` in domain/ports.ts). */
+const SUBSCRIBER_ATTRIBUTES = ['connectedAt'] as const;
+
 /**
  * `Connections` table. One item per connection (sort key `$connection`, holding the record) and one item per
  * subscription (sort key = channel). Only subscription items carry the two index attributes, which makes the
@@ -21,8 +24,12 @@ export const connectionsTable = {
     partitionKey: 'subChannel',
     /** `<bucket hex4>#<connectionId>`: lets workers page disjoint bucket ranges in parallel. */
     sortKey: 'subKey',
-    /** Besides the keys, the index carries the expiry so expired subscriptions can be filtered out of pages. */
-    nonKeyAttributes: ['expiresAt'],
+    /**
+     * Besides the keys, the index carries the expiry (expired subscriptions are filtered out of pages) and what
+     * fan-out decides per subscriber. Changing this list replaces the index on AWS (see README, "Upgrading").
+     */
+    nonKeyAttributes: ['expiresAt', ...SUBSCRIBER_ATTRIBUTES],
+    subscriberAttributes: SUBSCRIBER_ATTRIBUTES,
   },
 } as const;
 

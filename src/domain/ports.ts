@@ -58,8 +58,30 @@ export interface ConnectionStore {
  */
 export interface SubscriptionStore {
   listSubscriptions(connectionId: string): Promise<Result<string[], StoreError>>;
-  subscribe(connectionId: string, channels: readonly string[], expiresAt: number): Promise<Result<void, StoreError>>;
+  /** Subscribes `owner` to each channel; what the index needs about the owner is written with each subscription. */
+  subscribe(owner: SubscriptionOwner, channels: readonly string[]): Promise<Result<void, StoreError>>;
   unsubscribe(connectionId: string, channels: readonly string[]): Promise<Result<void, StoreError>>;
+}
+
+/** The connection a subscription belongs to, as its subscription items carry it (see `Subscriber`). */
+export interface SubscriptionOwner {
+  readonly connectionId: string;
+  /** Epoch ms when the connection was accepted. */
+  readonly connectedAt: number;
+  /** Epoch seconds (DynamoDB TTL) after which the subscription is garbage: the connection's own expiry. */
+  readonly expiresAt: number;
+}
+
+/**
+ * One subscriber of a channel, as a page of the channel index carries it. Everything fan-out decides per
+ * subscriber (the 410 grace rule, filters, resume state) must come from here, never from a read per subscriber:
+ * a feature that needs more adds it to the subscription item and the index projection
+ * (`adapters/connection-items.ts`, `config/resources.ts`) and here.
+ */
+export interface Subscriber {
+  readonly connectionId: string;
+  /** Epoch ms when the connection was accepted; absent on entries written before the index carried it. */
+  readonly connectedAt?: number;
 }
 
 /** A half-open range of index buckets, `[from, to)`, with 0 ≤ from < to ≤ 65,536 (see `channel.ts`). */
@@ -69,7 +91,7 @@ export interface BucketRange {
 }
 
 export interface SubscriberPage {
-  readonly connectionIds: string[];
+  readonly subscribers: Subscriber[];
   /** Opaque; pass it back to read the next page. `null` when the range is exhausted. */
   readonly cursor: string | null;
   /**

@@ -200,7 +200,7 @@ describe('Connections table', () => {
             { AttributeName: 'subChannel', KeyType: 'HASH' },
             { AttributeName: 'subKey', KeyType: 'RANGE' },
           ],
-          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['expiresAt'] },
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['expiresAt', 'connectedAt'] },
         },
       ],
       TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },

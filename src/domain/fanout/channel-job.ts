@@ -1,4 +1,4 @@
-import type { StoreError, SubscriberPage } from '../ports.js';
+import type { StoreError, Subscriber, SubscriberPage } from '../ports.js';
 import { InvariantError, type Result } from '../result.js';
 import { DONE, failed, type JobResult } from './batch.js';
 import { deliver, emptyReport } from './deliver.js';
@@ -33,7 +33,7 @@ export async function runChannelJob(ctx: JobContext, job: ChannelJob, record: Qu
     }
     // Read the next page while this one is delivered: paging then costs no time on the critical path.
     const next = !last && current.cursor !== null ? readPage(ctx, job, current.cursor) : null;
-    const delivered = await deliverPage(ctx, job, current.connectionIds);
+    const delivered = await deliverPage(ctx, job, current.subscribers);
     if (!delivered.ok) {
       await next; // do not leave a query running into the next invocation
       return delivered;
@@ -99,7 +99,7 @@ async function splitIfLarge(
 ): Promise<{ readonly ok: true; readonly split: boolean } | { readonly ok: false; readonly reason: string }> {
   const { config, log } = ctx.deps;
   if (page.cursor === null || page.lastBucket === null) return { ok: true, split: false };
-  const remaining = estimateRemaining(job.range, page.lastBucket, page.connectionIds.length);
+  const remaining = estimateRemaining(job.range, page.lastBucket, page.subscribers.length);
   if (remaining <= SPLIT_WHEN_REMAINING_PAGES * config.pageSize || job.partition.to - job.partition.from <= 1) {
     return { ok: true, split: false };
   }
@@ -114,7 +114,8 @@ async function splitIfLarge(
 }
 
 /** Delivers the job's payload to one page of subscribers and applies the report (gone, deferred, fatal). */
-async function deliverPage(ctx: JobContext, job: ChannelJob, connectionIds: readonly string[]): Promise<JobResult> {
+async function deliverPage(ctx: JobContext, job: ChannelJob, subscribers: readonly Subscriber[]): Promise<JobResult> {
+  const connectionIds = subscribers.map((s) => s.connectionId);
   const report = await deliver(ctx.tools, connectionIds, [job.payload], emptyReport());
   return applyDeliveryReport(ctx.deps, {
     report,

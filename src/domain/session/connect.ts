@@ -110,7 +110,7 @@ export async function onConnect(deps: ConnectDeps, input: ConnectInput): Promise
   const payloads = openReplyPayloads(decision.actions);
   const failure = await (async () => {
     if (plan.subscribe.length > 0) {
-      const subscribed = await deps.subscriptions.subscribe(connectionId, plan.subscribe, record.expiresAt);
+      const subscribed = await deps.subscriptions.subscribe(record, plan.subscribe);
       if (!subscribed.ok) return `subscribe failed: ${subscribed.error.message}`;
     }
     const entries: QueueEntry[] = [];

@@ -8,7 +8,7 @@ import { planSubscriptions } from './subscriptions.js';
 import type { ConnectionRecord } from '../connection.js';
 import { forgetConnections } from '../forget-connections.js';
 import { wireData } from '../message.js';
-import type { ConnectionChanges } from '../ports.js';
+import type { ConnectionChanges, SubscriptionOwner } from '../ports.js';
 
 export interface MessageInput {
   readonly connectionId: string;
@@ -101,7 +101,7 @@ export async function applySessionReply(
     deps.log.warn('ignored part of a reply', { connectionId, note });
   await storeConnectionChanges(deps, record, reply);
   const ops = subscriptionOps(reply.actions);
-  if (ops.length > 0) await applySubscriptionOps(deps, connectionId, ops, record.expiresAt);
+  if (ops.length > 0) await applySubscriptionOps(deps, record, ops);
   return deliverActions(deps, connectionId, reply.actions);
 }
 
@@ -144,13 +144,9 @@ function idleActivityIsStale(record: ConnectionRecord, now: number): boolean {
   return now - (record.lastActivityAt ?? record.connectedAt) > (keepAlive.timeoutSeconds * 1000) / 2;
 }
 
-async function applySubscriptionOps(
-  deps: SessionDeps,
-  connectionId: string,
-  ops: ReturnType<typeof subscriptionOps>,
-  expiresAt: number,
-): Promise<void> {
+async function applySubscriptionOps(deps: SessionDeps, owner: SubscriptionOwner, ops: ReturnType<typeof subscriptionOps>): Promise<void> {
   const { log } = deps;
+  const { connectionId } = owner;
   const current = await deps.subscriptions.listSubscriptions(connectionId);
   if (!current.ok) {
     log.error('could not read subscriptions; subscription changes dropped', { connectionId, detail: current.error.message });
@@ -163,7 +159,7 @@ async function applySubscriptionOps(
     if (!r.ok) log.error('unsubscribe failed', { connectionId, channels: plan.unsubscribe, detail: r.error.message });
   }
   if (plan.subscribe.length > 0) {
-    const r = await deps.subscriptions.subscribe(connectionId, plan.subscribe, expiresAt);
+    const r = await deps.subscriptions.subscribe(owner, plan.subscribe);
     if (!r.ok) log.error('subscribe failed', { connectionId, channels: plan.subscribe, detail: r.error.message });
   }
 }

@@ -9,6 +9,7 @@ import type {
   StoreError,
   SubscriberIndex,
   SubscriberPage,
+  SubscriptionOwner,
   SubscriptionStore,
 } from '#src/domain/ports.js';
 import { err, ok, type Result } from '#src/domain/result.js';
@@ -142,7 +143,8 @@ export class InMemoryStore implements ConnectionStore, SubscriptionStore, Subscr
     return ok([...(this.subscriptions.get(connectionId)?.keys() ?? [])].sort());
   }
 
-  async subscribe(connectionId: string, channels: readonly string[], expiresAt: number): Promise<Result<void, StoreError>> {
+  async subscribe(owner: SubscriptionOwner, channels: readonly string[]): Promise<Result<void, StoreError>> {
+    const { connectionId, expiresAt } = owner;
     const failed = this.#begin('subscribe', [connectionId, [...channels], expiresAt]) ?? this.#invalidChannel(channels);
     if (failed) return err(failed);
     for (const channel of channels) this.#channelsOf(connectionId).set(channel, expiresAt);
@@ -182,10 +184,10 @@ export class InMemoryStore implements ConnectionStore, SubscriptionStore, Subscr
       .filter((e) => e.subKey >= lo && e.subKey <= hi && (after === null || e.subKey > after))
       .slice(0, limit);
     const now = this.nowSeconds();
-    const connectionIds = evaluated.filter((e) => e.expiresAt > now).map((e) => e.connectionId);
+    const subscribers = evaluated.filter((e) => e.expiresAt > now).map((e) => ({ connectionId: e.connectionId }));
     const last = evaluated[evaluated.length - 1];
-    if (evaluated.length < limit || last === undefined) return ok({ connectionIds, cursor: null, lastBucket: null });
-    return ok({ connectionIds, cursor: encodeCursor(last.subKey), lastBucket: bucketOf(last.connectionId) });
+    if (evaluated.length < limit || last === undefined) return ok({ subscribers, cursor: null, lastBucket: null });
+    return ok({ subscribers, cursor: encodeCursor(last.subKey), lastBucket: bucketOf(last.connectionId) });
   }
 
   async load(jobId: string): Promise<Result<string | null, StoreError>> {

@@ -30,6 +30,11 @@ function record(connectionId: string, overrides: Partial<ConnectionRecord> = {})
   };
 }
 
+/** A subscription owner accepted at NOW_MS. */
+function owner(connectionId: string, expiresAt: number) {
+  return { connectionId, connectedAt: NOW_MS, expiresAt };
+}
+
 async function allPages(index: SubscriberIndex, channel: string, from: number, to: number, limit: number) {
   const ids: string[] = [];
   let cursor: string | null = null;
@@ -37,7 +42,7 @@ async function allPages(index: SubscriberIndex, channel: string, from: number, t
   do {
     const page = await index.pageSubscribers(channel, { from, to }, cursor, limit);
     if (!page.ok) throw new Error(page.error.message);
-    ids.push(...page.value.connectionIds);
+    ids.push(...page.value.subscribers.map((s) => s.connectionId));
     cursor = page.value.cursor;
     pages++;
   } while (cursor !== null);
@@ -149,8 +154,8 @@ describe('DynamoConnectionStore against dynalite', () => {
 
   it('subscribe is idempotent, refreshes the expiry, and lists channels; unsubscribe removes only those', async () => {
     await store.putConnection(record('sub'));
-    expect((await store.subscribe('sub', ['b', 'a', 'a'], LATER)).ok).toBe(true);
-    expect((await store.subscribe('sub', ['a'], LATER + 60)).ok).toBe(true);
+    expect((await store.subscribe(owner('sub', LATER), ['b', 'a', 'a'])).ok).toBe(true);
+    expect((await store.subscribe(owner('sub', LATER + 60), ['a'])).ok).toBe(true);
     expect(await store.listSubscriptions('sub')).toEqual({ ok: true, value: ['a', 'b'] });
     const raw = await ddb.send(
       new RawQueryCommand({
@@ -165,6 +170,7 @@ describe('DynamoConnectionStore against dynalite', () => {
       subChannel: { S: 'a' },
       subKey: { S: subscriptionIndexKey('sub') },
       expiresAt: { N: String(LATER + 60) },
+      connectedAt: { N: String(NOW_MS) },
     });
     expect((await store.unsubscribe('sub', ['b', 'never-joined'])).ok).toBe(true);
     expect(await store.listSubscriptions('sub')).toEqual({ ok: true, value: ['a'] });
@@ -173,7 +179,7 @@ describe('DynamoConnectionStore against dynalite', () => {
 
   it('rejects the reserved channel and bad channels without writing anything', async () => {
     await store.putConnection(record('reserved'));
-    const r = await store.subscribe('reserved', ['ok', '$connection'], LATER);
+    const r = await store.subscribe(owner('reserved', LATER), ['ok', '$connection']);
     expect(!r.ok && r.error.kind).toBe('invalid');
     expect(await store.listSubscriptions('reserved')).toEqual({ ok: true, value: [] });
     expect((await store.getConnection('reserved')).ok).toBe(true);
@@ -193,15 +199,14 @@ describe('DynamoConnectionStore against dynalite', () => {
       expect(
         (
           await s.subscribe(
-            id,
+            owner(id, LATER),
             Array.from({ length: 30 }, (_, c) => `ch-${c}`),
-            LATER,
           )
         ).ok,
       ).toBe(true);
     }
     await s.putConnection(record('survivor'));
-    await s.subscribe('survivor', ['ch-1'], LATER);
+    await s.subscribe(owner('survivor', LATER), ['ch-1']);
     expect((await s.deleteConnections([...ids, ids[0]!, 'never-existed'])).ok).toBe(true);
     const left = await ddb.send(new ScanCommand({ TableName: tableName }));
     expect(left.Items?.map((i) => i.connectionId?.S).sort()).toEqual(['survivor', 'survivor']);
@@ -215,9 +220,9 @@ describe('DynamoConnectionStore against dynalite', () => {
     const ids = Array.from({ length: 2500 }, (_, i) => `conn-${i.toString(36)}-${(i * 7919) % 10007}`);
     const limitWrites = 16;
     for (let i = 0; i < ids.length; i += limitWrites) {
-      await Promise.all(ids.slice(i, i + limitWrites).map((id) => s.subscribe(id, ['big'], LATER)));
+      await Promise.all(ids.slice(i, i + limitWrites).map((id) => s.subscribe(owner(id, LATER), ['big'])));
     }
-    await s.subscribe('other-conn', ['small'], LATER);
+    await s.subscribe(owner('other-conn', LATER), ['small']);
 
     const whole = await allPages(s, 'big', 0, BUCKET_SPACE, 300);
     expect(whole.ids).toHaveLength(2500);
@@ -247,28 +252,34 @@ describe('DynamoConnectionStore against dynalite', () => {
       ids.filter((id) => bucketOf(id) === b).sort((x, y) => (subscriptionIndexKey(x) < subscriptionIndexKey(y) ? -1 : 1)),
     );
 
+    // the index carries what fan-out decides per subscriber: here, when the connection was accepted
     const small = await s.pageSubscribers('small', { from: 0, to: BUCKET_SPACE }, null, 10);
-    expect(small).toEqual({ ok: true, value: { connectionIds: ['other-conn'], cursor: null, lastBucket: null } });
+    expect(small).toEqual({
+      ok: true,
+      value: { subscribers: [{ connectionId: 'other-conn', connectedAt: NOW_MS }], cursor: null, lastBucket: null },
+    });
     const none = await s.pageSubscribers('nobody-here', { from: 0, to: BUCKET_SPACE }, null, 10);
-    expect(none).toEqual({ ok: true, value: { connectionIds: [], cursor: null, lastBucket: null } });
+    expect(none).toEqual({ ok: true, value: { subscribers: [], cursor: null, lastBucket: null } });
   });
 
   it('a cursor resumes exactly where the previous page stopped', async () => {
     const tableName = await newTable();
     const s = new DynamoConnectionStore({ client: doc, tableName, clock: () => NOW_MS });
     const ids = Array.from({ length: 25 }, (_, i) => `resume-${i}`);
-    for (const id of ids) await s.subscribe(id, ['r'], LATER);
+    for (const id of ids) await s.subscribe(owner(id, LATER), ['r']);
     const first = await s.pageSubscribers('r', { from: 0, to: BUCKET_SPACE }, null, 10);
     if (!first.ok) throw new Error(first.error.message);
-    expect(first.value.connectionIds).toHaveLength(10);
+    const firstIds = first.value.subscribers.map((sub) => sub.connectionId);
+    expect(firstIds).toHaveLength(10);
     expect(first.value.cursor).toMatch(/^[A-Za-z0-9_-]+$/);
-    expect(first.value.lastBucket).toBe(bucketOf(first.value.connectionIds[9]!));
+    expect(first.value.lastBucket).toBe(bucketOf(firstIds[9]!));
     const second = await s.pageSubscribers('r', { from: 0, to: BUCKET_SPACE }, first.value.cursor, 100);
     if (!second.ok) throw new Error(second.error.message);
+    const secondIds = second.value.subscribers.map((sub) => sub.connectionId);
     expect(second.value.cursor).toBeNull();
-    expect([...first.value.connectionIds, ...second.value.connectionIds].sort()).toEqual([...ids].sort());
+    expect([...firstIds, ...secondIds].sort()).toEqual([...ids].sort());
     // a cursor is bound to its range: reusing it with a range that excludes its position is invalid
-    const pos = bucketOf(first.value.connectionIds[9]!);
+    const pos = bucketOf(firstIds[9]!);
     expect(pos).toBeGreaterThan(0); // the ids are fixed: the tenth in index order is never in bucket 0
     const wrong = await s.pageSubscribers('r', { from: 0, to: pos }, first.value.cursor, 10);
     expect(!wrong.ok && wrong.error.kind).toBe('invalid');
@@ -279,9 +290,9 @@ describe('DynamoConnectionStore against dynalite', () => {
     const s = new DynamoConnectionStore({ client: doc, tableName, clock: () => NOW_MS });
     const live = Array.from({ length: 5 }, (_, i) => `live-${i}`);
     const dead = Array.from({ length: 40 }, (_, i) => `dead-${i}`);
-    for (const id of live) await s.subscribe(id, ['exp'], LATER);
-    for (const id of dead) await s.subscribe(id, ['exp'], NOW_S - 1);
-    await s.subscribe('edge', ['exp'], NOW_S); // expiresAt == now counts as expired
+    for (const id of live) await s.subscribe(owner(id, LATER), ['exp']);
+    for (const id of dead) await s.subscribe(owner(id, NOW_S - 1), ['exp']);
+    await s.subscribe(owner('edge', NOW_S), ['exp']); // expiresAt == now counts as expired
     const all = await allPages(s, 'exp', 0, BUCKET_SPACE, 3);
     expect(all.ids.sort()).toEqual([...live].sort());
   });

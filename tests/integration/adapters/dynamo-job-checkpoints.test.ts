@@ -51,7 +51,7 @@ describe('DynamoJobCheckpoints against dynalite', () => {
     });
     expect(await store.getConnection('$job#msg-3')).toEqual({ ok: true, value: null });
     const page = await store.pageSubscribers('$checkpoint', { from: 0, to: BUCKET_SPACE }, null, 10);
-    expect(page.ok && page.value.connectionIds).toEqual([]);
+    expect(page.ok && page.value.subscribers).toEqual([]);
   });
 
   it("is also reachable through DynamoConnectionStore, the worker's single table adapter", async () => {

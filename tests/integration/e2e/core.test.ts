@@ -295,8 +295,10 @@ describe.each<LocalDelivery>(['direct', 'management-api'])('end to end, %s deliv
       };
       expect((await store.putConnection({ ...record, connectedAt: now, expiresAt: expiryFor(now) })).ok).toBe(true);
     }
-    expect((await store.subscribe(ghost, [channel], expiryFor(now))).ok).toBe(true);
-    expect((await store.subscribe(ghostByRoute, [`elsewhere-${delivery}`], expiryFor(now))).ok).toBe(true);
+    expect((await store.subscribe({ connectionId: ghost, connectedAt: now, expiresAt: expiryFor(now) }, [channel])).ok).toBe(true);
+    expect(
+      (await store.subscribe({ connectionId: ghostByRoute, connectedAt: now, expiresAt: expiryFor(now) }, [`elsewhere-${delivery}`])).ok,
+    ).toBe(true);
     const live = await clients.connect(ws(`/ghost?channel=${channel}`));
     const liveId = e2e.backend.connectionIdOf('/ghost');
     const gone410 = e2e.stack.managementApi.stats().byStatus[410] ?? 0;

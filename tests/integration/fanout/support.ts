@@ -337,7 +337,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
       metrics,
       pollers,
       async seed(channel, connectionIds) {
-        const items = connectionIds.map((connectionId) => subscriptionItem({ connectionId, channel, expiresAt }));
+        const items = connectionIds.map((connectionId) => subscriptionItem({ connectionId, channel, expiresAt, connectedAt: Date.now() }));
         const written = await batchWriteAll(
           documents,
           connectionsTable.localName,
