@@ -34,7 +34,7 @@ describe('local provisioning from the shared definitions', () => {
       { AttributeName: 'subChannel', KeyType: 'HASH' },
       { AttributeName: 'subKey', KeyType: 'RANGE' },
     ]);
-    expect(index?.Projection).toEqual({ ProjectionType: 'INCLUDE', NonKeyAttributes: ['expiresAt'] });
+    expect(index?.Projection).toEqual({ ProjectionType: 'INCLUDE', NonKeyAttributes: ['expiresAt', 'connectedAt'] });
   });
 
   it('creates the FIFO and delayed queues with redrive to their dead-letter queues', async () => {
