@@ -1,4 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SettingError } from '#src/config/settings.js';
@@ -97,9 +100,10 @@ describe('stack configuration from context', () => {
 describe('cdk synth with bad context (the CLI path)', () => {
   const app = fileURLToPath(new URL('infrastructure/bin/app.ts', projectRoot));
   // The CDK CLI hands context to the app in CDK_CONTEXT_JSON; nothing is bundled before validation fails.
-  const run = (context: Record<string, unknown>) => {
+  const run = (context: Record<string, unknown>, outdir?: string) => {
     const env: Record<string, string | undefined> = { ...process.env, CDK_CONTEXT_JSON: JSON.stringify(context) };
     delete env.TARGET_URL;
+    if (outdir !== undefined) env.CDK_OUTDIR = outdir;
     return spawnSync(process.execPath, ['--import', 'tsx', app], {
       cwd: fileURLToPath(projectRoot),
       env,
@@ -108,10 +112,31 @@ describe('cdk synth with bad context (the CLI path)', () => {
     });
   };
 
-  it('exits 1 with one line naming targetUrl when it is missing', () => {
-    const out = run(cdkJsonContext());
+  it('without targetUrl synthesizes an empty stack carrying the error, so cdk bootstrap works and cdk synth/deploy refuse', () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'cdk-no-target-'));
+    try {
+      // As the CLI runs it: the CLI reports error annotations itself (and refuses synth and deploy).
+      const out = run({ ...cdkJsonContext(), '@aws-cdk/core:failSynthOnValidationErrors': false }, outdir);
+      expect(out.status).toBe(0);
+      const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as {
+        pluginReports: { pluginName: string; violations: { description: string }[] }[];
+      };
+      expect(report.pluginReports.flatMap((r) => r.violations.map((v) => `${r.pluginName}: ${v.description}`))).toEqual([
+        expect.stringMatching(/^Construct Annotations: Configuration error: context "targetUrl" is missing and TARGET_URL is not set/),
+      ]);
+      const template = JSON.parse(readFileSync(join(outdir, 'GripChannelServer.template.json'), 'utf8'));
+      expect(Object.values(template.Resources).map((r) => (r as { Type: string }).Type)).toEqual([
+        'AWS::CloudFormation::WaitConditionHandle',
+      ]);
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+
+  it('without targetUrl still refuses another invalid value, in one line', () => {
+    const out = run({ ...cdkJsonContext(), fanoutConcurrency: 0 });
     expect(out.status).toBe(1);
-    expect(out.stderr).toContain('Configuration error: context "targetUrl" is missing and TARGET_URL is not set');
+    expect(out.stderr).toContain('Configuration error: context "fanoutConcurrency" is 0');
   });
 
   it('exits 1 with one line naming the keys and the quota when the fan-out could crowd clients out of the API Gateway quota', () => {
