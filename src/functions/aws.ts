@@ -72,7 +72,8 @@ export async function awsResources<N extends HandlerName>(name: N, environment: 
   }
   if (access.sendTo !== undefined) {
     available.queue = new SqsFanoutQueue({
-      client: new SQSClient({}),
+      // The queue URLs come from the stack, whose region the client resolves too: no reason to let a URL pick the host.
+      client: new SQSClient({ useQueueUrlAsEndpoint: false }),
       ...(names.orderedQueueUrl !== undefined ? { orderedQueueUrl: names.orderedQueueUrl } : {}),
       ...(names.delayedQueueUrl !== undefined ? { delayedQueueUrl: names.delayedQueueUrl } : {}),
       ...(names.delayedDeadLetterQueueUrl !== undefined ? { deadLetterQueueUrl: names.delayedDeadLetterQueueUrl } : {}),

@@ -150,8 +150,12 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
     const services: LocalAwsServices = await startLocalAwsServices({ host, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
     stoppers.push(() => services.stop());
     // One process runs every function locally: a mass disconnect is hundreds of concurrent store calls, more than
-    // the SDK's default 50 sockets (it would queue them and warn).
-    const requestHandler = new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 256 }) });
+    // the SDK's default 50 sockets. Past 256 they queue on purpose (dynalite runs in this same process, so more
+    // sockets would not make it faster); the SDK's warning about that queue would only alarm the user.
+    const requestHandler = new NodeHttpHandler({
+      httpAgent: new Agent({ keepAlive: true, maxSockets: 256 }),
+      socketAcquisitionWarningTimeout: 60_000,
+    });
     const dynamo = new DynamoDBClient({
       endpoint: services.dynamoEndpoint,
       region: LOCAL_REGION,

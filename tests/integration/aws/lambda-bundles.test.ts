@@ -118,7 +118,8 @@ describe('Lambda bundles boot from their environment and handle real events', ()
     );
     const targetUrl = await listen(backend);
 
-    const settings = loadRuntimeSettings({});
+    // Quiet, as a passing test run should be: errors only, and no EMF lines on stdout.
+    const settings = loadRuntimeSettings({ LOG_LEVEL: 'ERROR' });
     Object.assign(process.env, {
       AWS_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
@@ -134,7 +135,7 @@ describe('Lambda bundles boot from their environment and handle real events', ()
       GRIP_KEY_SECRET_ARN: SECRET_ARN,
       GRIP_ISS: 'bundle-test',
       TARGET_URL: targetUrl,
-      LOG_LEVEL: 'ERROR',
+      POWERTOOLS_METRICS_DISABLED: 'true',
       POWERTOOLS_METRICS_NAMESPACE: 'GripChannelServer',
       POWERTOOLS_SERVICE_NAME: 'grip-channel-server',
       ...runtimeSettingsToEnv(settings),

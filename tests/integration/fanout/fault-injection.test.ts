@@ -163,14 +163,16 @@ describe('fan-out under injected Management API faults and a killed worker', () 
     expect(stack.metrics.counter('DeliveriesRetried')).toBeGreaterThan(0);
     expect(poller.stats().received).toBeGreaterThan(0);
 
-    console.info(
-      `[fault injection] ${SUBSCRIBERS} subscribers × ${PUBLISHES} publishes; worker killed after ${Math.floor(SUBSCRIBERS * 1.5)} deliveries; ` +
-        `delivered: ${delivered} of ${SUBSCRIBERS * PUBLISHES} (copies received: ${delivered + duplicates}); duplicates: ${duplicates}; ` +
-        `dead-lettered deliveries: ${deadPairs.size}; Management API statuses: ${JSON.stringify(statuses)}; ` +
-        `retried in job: ${stack.metrics.counter('DeliveriesRetried')}; jobs split: ${stack.metrics.counter('JobsSplit')}; ` +
-        `continued: ${stack.metrics.counter('JobsContinued')}; resumed from a checkpoint: ${log.entries.filter((l) => l.message.startsWith('resuming a redelivered job')).length}; ` +
-        `invocations timed out: ${poller.stats().timeouts + stack.pollers.delayed.stats().timeouts}`,
-    );
+    // The figures for the record (npm run bench has the measured ones); a passing run prints only the summary.
+    if (process.env.TEST_REPORT === '1')
+      console.info(
+        `[fault injection] ${SUBSCRIBERS} subscribers × ${PUBLISHES} publishes; worker killed after ${Math.floor(SUBSCRIBERS * 1.5)} deliveries; ` +
+          `delivered: ${delivered} of ${SUBSCRIBERS * PUBLISHES} (copies received: ${delivered + duplicates}); duplicates: ${duplicates}; ` +
+          `dead-lettered deliveries: ${deadPairs.size}; Management API statuses: ${JSON.stringify(statuses)}; ` +
+          `retried in job: ${stack.metrics.counter('DeliveriesRetried')}; jobs split: ${stack.metrics.counter('JobsSplit')}; ` +
+          `continued: ${stack.metrics.counter('JobsContinued')}; resumed from a checkpoint: ${log.entries.filter((l) => l.message.startsWith('resuming a redelivered job')).length}; ` +
+          `invocations timed out: ${poller.stats().timeouts + stack.pollers.delayed.stats().timeouts}`,
+      );
   }, 120_000);
 });
 
