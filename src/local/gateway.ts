@@ -385,7 +385,16 @@ class Gateway {
   }
 
   #open(ws: WebSocket, req: IncomingMessage): void {
-    ws.on('error', (e) => this.#log.warn('websocket error', { error: describeError(e) }));
+    // When `ws` itself fails the connection (a message over the limit), it sends the close code to the client but
+    // reports 1006 locally, since no close frame came back: remember what the client was told.
+    let closedWith: { code: number; reason: string } | undefined;
+    ws.on('error', (e) => {
+      const code = 'code' in e ? e.code : undefined;
+      if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        closedWith = { code: 1009, reason: 'Message too big' };
+        this.#log.info('message over the size limit; closed with 1009', { connectionId: handshake?.entry.connectionId });
+      } else this.#log.warn('websocket error', { error: describeError(e) });
+    });
     const handshake = this.#accepted.get(req);
     this.#accepted.delete(req);
     if (!handshake) {
@@ -414,7 +423,7 @@ class Gateway {
     ws.on('close', (code: number, reason: Buffer) => {
       stopTimers();
       this.registry.remove(entry);
-      this.#disconnect(entry, api, code, reason.toString('utf8'));
+      this.#disconnect(entry, api, closedWith?.code ?? code, closedWith?.reason ?? reason.toString('utf8'));
     });
   }
 

@@ -280,6 +280,9 @@ describe('local gateway: messages', () => {
     client.ws.send('a'.repeat(131_073));
     expect((await client.closed).code).toBe(1009);
     expect(handlers.of('MESSAGE')).toHaveLength(1);
+    // $disconnect reports what the client was told, not the 1006 `ws` sees locally.
+    const id = handlers.of('CONNECT')[0]!.requestContext.connectionId;
+    expect((await disconnectOf(handlers, id)).requestContext.disconnectStatusCode).toBe(1009);
   });
 
   it('honours a smaller maxMessageBytes', async () => {
