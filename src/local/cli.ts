@@ -15,6 +15,7 @@ import {
   SettingError,
 } from '../config/settings.js';
 import { help, localReadable } from './settings-help.js';
+import { stopLine } from './cli-summary.js';
 import { startLocal, type LocalOptions } from './start.js';
 
 function readConfig(argv: string[], env: NodeJS.ProcessEnv): LocalOptions | 'help' {
@@ -103,7 +104,10 @@ async function main(): Promise<void> {
     console.log(`\n${signal}: stopping…`);
     stack
       .stop()
-      .then(() => process.exit(0))
+      .then((summary) => {
+        console.log(stopLine(summary));
+        process.exit(0);
+      })
       .catch((e: unknown) => {
         console.error(`error while stopping: ${String(e)}`);
         process.exit(1);

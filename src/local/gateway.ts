@@ -16,6 +16,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pLimit from 'p-limit';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Log } from '../domain/ports.js';
 import type { ApiGatewayWebSocketEvent, WebSocketRouteHandlers } from '../handlers/aws-events.js';
@@ -86,9 +87,16 @@ export interface LocalGateway {
   readonly connections: LocalConnections;
   /**
    * Stops accepting, closes every open connection with 1001 (each gets its `$disconnect`), refuses pending
-   * handshakes with 503, and resolves when every handler invocation has settled.
+   * handshakes with 503, and resolves when every handler invocation has settled. `$disconnect`s not yet started
+   * when `budgetMs` runs out are dropped (and counted): a stop must end in bounded time however many clients there
+   * are. Dropped ones leave their records behind; fan-out forgets them at their first 410, the sweeper at expiry.
    */
-  stop(): Promise<void>;
+  stop(options?: { readonly budgetMs?: number }): Promise<GatewayStopResult>;
+}
+
+export interface GatewayStopResult {
+  /** `$disconnect` invocations dropped because the stop's budget ran out. */
+  readonly disconnectsDropped: number;
 }
 
 /** A gateway that listens but does not serve yet: its URL is known, upgrade requests wait for `serve`. */
@@ -100,6 +108,9 @@ export interface BoundLocalGateway {
   /** Closes the port without serving (start-up failed): waiting requests are dropped. */
   close(): Promise<void>;
 }
+
+/** How many `$disconnect` handlers run at once. */
+const DISCONNECT_CONCURRENCY = 64;
 
 /** How long `stop()` waits for clients to answer the close handshake before dropping them. */
 const STOP_CLOSE_GRACE_MS = 2_000;
@@ -175,7 +186,7 @@ export async function bindLocalGateway(options: LocalGatewayBindOptions): Promis
       const serving = new Gateway(serveOptions, { server, sockets, host, port: bound.port, log });
       gateway = serving;
       for (const [req, socket, head] of waiting.splice(0)) serving.upgrade(req, socket, head);
-      return { url, port: bound.port, connections: serving.registry, stop: () => serving.stop() };
+      return { url, port: bound.port, connections: serving.registry, stop: (stopOptions) => serving.stop(stopOptions) };
     },
     async close() {
       for (const [, socket] of waiting.splice(0)) socket.destroy();
@@ -219,6 +230,14 @@ class Gateway {
   readonly #disconnected = new WeakSet<RegistryEntry>();
   /** Handler invocations and handshakes still running; `stop` waits for them. */
   readonly #inFlight = new Set<Promise<unknown>>();
+  // A mass disconnect (the stop, a network drop) would otherwise start thousands of $disconnect handlers at once,
+  // and thousands of backend requests in one burst time out together. On AWS, Lambda concurrency bounds them.
+  readonly #disconnectLimit = pLimit(DISCONNECT_CONCURRENCY);
+  /** `$disconnect` invocations that have started (a stop past its budget still waits for these). */
+  readonly #running = new Set<Promise<void>>();
+  /** Set once a stop's budget is spent: later closes get no `$disconnect` (they are counted as dropped). */
+  #dropDisconnects = false;
+  #lateDisconnects = 0;
   #stopping = false;
 
   constructor(options: LocalGatewayServeOptions, listener: Listener) {
@@ -270,18 +289,34 @@ class Gateway {
     }
   }
 
-  async stop(): Promise<void> {
-    if (this.#stopping) return;
+  async stop(options: { readonly budgetMs?: number } = {}): Promise<GatewayStopResult> {
+    if (this.#stopping) return { disconnectsDropped: 0 };
     this.#stopping = true;
+    const started = Date.now();
+    const budgetMs = options.budgetMs ?? Number.POSITIVE_INFINITY;
     const { server, sockets } = this.#listener;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const entry of this.registry.openEntries()) this.registry.close(entry.connectionId, { code: 1001, reason: 'Going away' });
-    const deadline = Date.now() + STOP_CLOSE_GRACE_MS;
-    while (this.registry.count > 0 && Date.now() < deadline) await sleep(10);
+    const graceEnd = started + Math.min(STOP_CLOSE_GRACE_MS, budgetMs);
+    while (this.registry.count > 0 && Date.now() < graceEnd) await sleep(10);
     for (const socket of sockets) socket.destroy();
     server.closeAllConnections();
+    // Destroyed sockets report their close on the next turns; let them, so their $disconnects are queued.
+    const settleEnd = Date.now() + 500;
+    while (this.registry.count > 0 && Date.now() < settleEnd) await sleep(5);
+    let disconnectsDropped = 0;
+    while (this.#disconnectLimit.pendingCount > 0 && Date.now() - started < budgetMs) await sleep(10);
+    this.#dropDisconnects = true;
+    if (this.#disconnectLimit.pendingCount > 0) {
+      disconnectsDropped = this.#disconnectLimit.pendingCount;
+      // Queued invocations never start, so their promises never settle: forget them along with the queue.
+      this.#disconnectLimit.clearQueue();
+      this.#inFlight.clear();
+      await Promise.allSettled([...this.#running]);
+    }
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
     await closed;
+    return { disconnectsDropped: disconnectsDropped + this.#lateDisconnects };
   }
 
   #track(work: Promise<unknown>): void {
@@ -454,8 +489,19 @@ class Gateway {
   #disconnect(entry: RegistryEntry, api: ApiContext, code: number, reason: string): void {
     if (this.#disconnected.has(entry)) return;
     this.#disconnected.add(entry);
+    if (this.#dropDisconnects) {
+      this.#lateDisconnects++;
+      return;
+    }
     const close = { code, reason: disconnectReason(code, reason, entry.serverClose) };
-    this.#track(this.#invokeRoute('disconnect', disconnectEvent(facts(entry), close, { requestId: randomId(), now: Date.now() }, api)));
+    const event = disconnectEvent(facts(entry), close, { requestId: randomId(), now: Date.now() }, api);
+    this.#track(
+      this.#disconnectLimit(() => {
+        const running = this.#invokeRoute('disconnect', event).finally(() => this.#running.delete(running));
+        this.#running.add(running);
+        return running;
+      }),
+    );
   }
 
   async #invokeRoute(route: 'message' | 'disconnect', event: ApiGatewayWebSocketEvent): Promise<void> {

@@ -16,3 +16,29 @@ export function describeError(thrown: unknown): string {
   if (thrown instanceof Error) return `${thrown.name}: ${thrown.message}`;
   return String(thrown);
 }
+
+/**
+ * A log that can be told to keep only warnings and errors from then on: local mode's shutdown closes every client
+ * at once, and one "connection closed" line per client would bury the one summary line that matters.
+ */
+export class QuietableLog implements Log {
+  #quiet = false;
+  constructor(private readonly inner: Log) {}
+
+  /** From now on, drop debug and info lines. */
+  quiet(): void {
+    this.#quiet = true;
+  }
+  debug(message: string, attributes?: Record<string, unknown>): void {
+    if (!this.#quiet) this.inner.debug(message, attributes);
+  }
+  info(message: string, attributes?: Record<string, unknown>): void {
+    if (!this.#quiet) this.inner.info(message, attributes);
+  }
+  warn(message: string, attributes?: Record<string, unknown>): void {
+    this.inner.warn(message, attributes);
+  }
+  error(message: string, attributes?: Record<string, unknown>): void {
+    this.inner.error(message, attributes);
+  }
+}

@@ -63,7 +63,7 @@ describe('fan-out under injected Management API faults and a killed worker', () 
       },
       sweepIntervalMs: 3_600_000,
     });
-    cleanups.push(() => stack.stop());
+    cleanups.push(async () => void (await stack.stop()));
     // The ordered lane (channel jobs) is served by the worker that will be killed, then by its replacement;
     // local mode's own worker keeps serving the delayed lane (re-enqueued retries).
     await stack.pollers.ordered.stop();

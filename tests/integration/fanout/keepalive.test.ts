@@ -28,7 +28,7 @@ describe('keep-alive heartbeats through the delayed queue', () => {
       worker: { waitTimeSeconds: 1 },
       sweepIntervalMs: 3_600_000,
     });
-    cleanups.push(() => stack.stop());
+    cleanups.push(async () => void (await stack.stop()));
 
     const modes = ['interval', 'idle'] as const;
     const clients = new Map<string, TestClient>();
