@@ -16,6 +16,7 @@ import {
 } from '../config/settings.js';
 import { help, localReadable } from './settings-help.js';
 import { stopLine } from './cli-summary.js';
+import { portProblems } from './ports.js';
 import { startLocal, type LocalOptions } from './start.js';
 
 function readConfig(argv: string[], env: NodeJS.ProcessEnv): LocalOptions | 'help' {
@@ -52,6 +53,17 @@ async function main(): Promise<void> {
   if (config === 'help') {
     console.log(help());
     return;
+  }
+  const problems = await portProblems('127.0.0.1', [
+    { setting: 'WS_PORT', port: config.wsPort ?? localSettings.wsPort.default },
+    { setting: 'CONTROL_PORT', port: config.controlPort ?? localSettings.controlPort.default },
+    ...(config.targetUrl === undefined ? [{ setting: 'EXAMPLE_PORT', port: config.examplePort ?? localSettings.examplePort.default }] : []),
+  ]);
+  if (problems.length > 0) {
+    console.error(
+      `npm start: cannot listen:\n${problems.map((p) => `  - ${p}`).join('\n')}\nSet WS_PORT, CONTROL_PORT or EXAMPLE_PORT (0 picks a free port).`,
+    );
+    process.exit(1);
   }
   const log = new ConsoleLog({ level: config.settings?.logLevel });
   let stack;
