@@ -17,6 +17,7 @@ import {
 import { help, localReadable } from './settings-help.js';
 import { stopLine } from './cli-summary.js';
 import { portProblems } from './ports.js';
+import { localStatePath, writeLocalState } from './state-file.js';
 import { startLocal, type LocalOptions } from './start.js';
 
 function readConfig(argv: string[], env: NodeJS.ProcessEnv): LocalOptions | 'help' {
@@ -77,6 +78,11 @@ async function main(): Promise<void> {
     }
     throw e;
   }
+  const removeState = writeLocalState(localStatePath(), {
+    pid: process.pid,
+    sqsEndpoint: stack.sqsEndpoint,
+    queues: stack.queues,
+  });
   const wsBase = stack.wsUrl;
   const lines = [
     '',
@@ -102,6 +108,7 @@ async function main(): Promise<void> {
   lines.push(
     `Publish: curl -H "Authorization: Bearer ${stack.gripKey}" -d '{"items":[{"channel":"room:lobby","formats":{"ws-message":{"content":"hello"}}}]}' ${stack.controlUrl}/publish/`,
     '',
+    'Dead letters: npm run redrive -- --local   (moves both dead-letter queues back)',
     'Ctrl-C stops everything.',
   );
   console.log(lines.join('\n'));
@@ -117,6 +124,7 @@ async function main(): Promise<void> {
     stack
       .stop()
       .then((summary) => {
+        removeState();
         console.log(stopLine(summary));
         process.exit(0);
       })
