@@ -6,7 +6,18 @@ import tseslint from 'typescript-eslint';
 const awsPatterns = ['@aws-sdk/*', '@smithy/*', 'aws-lambda', 'aws-cdk-lib', 'aws-cdk-lib/*', '@aws-lambda-powertools/*'];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '**/dist/**', '**/dist.building-*/**', 'cdk.out/**', 'coverage/**', '.bench/**', '.pushpin/**', '.lambda-bundles/**'] },
+  {
+    ignores: [
+      'node_modules/**',
+      '**/dist/**',
+      '**/dist.building-*/**',
+      'cdk.out/**',
+      'coverage/**',
+      '.bench/**',
+      '.pushpin/**',
+      '.lambda-bundles/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,4 +1,5 @@
 import {
+  DeleteCommand,
   GetCommand,
   paginateQuery,
   PutCommand,
@@ -198,13 +199,30 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
    * concurrency), then BatchWriteItem deletes of 25, retrying `UnprocessedItems`. Idempotent; duplicate ids are
    * fine. On failure, what could be deleted is deleted and the first error is returned: retrying is safe.
    */
-  async deleteConnections(connectionIds: readonly string[]): Promise<Result<void, StoreError>> {
-    const ids = [...new Set(connectionIds)];
-    if (ids.length === 0) return ok(undefined);
+  async deleteConnections(
+    connectionIds: readonly string[],
+    options: { readonly ifConnectedAt?: ReadonlyMap<string, number> } = {},
+  ): Promise<Result<void, StoreError>> {
     const limit = pLimit(this.concurrency);
+    let firstError: StoreError | undefined;
+    // A conditional one first deletes its record only while it is the same connection; if it is another, its
+    // subscriptions are another connection's too and stay.
+    const same = await Promise.all(
+      [...new Set(connectionIds)].map((id) =>
+        limit(async () => {
+          const connectedAt = options.ifConnectedAt?.get(id);
+          if (connectedAt === undefined) return id;
+          const deleted = await this.deleteRecordIfConnectedAt(id, connectedAt);
+          if (deleted.ok) return id;
+          if (deleted.error.kind !== 'conflict') firstError ??= deleted.error;
+          return null;
+        }),
+      ),
+    );
+    const ids = same.filter((id) => id !== null);
+    if (ids.length === 0) return firstError ? err(firstError) : ok(undefined);
     const found = await Promise.all(ids.map((id) => limit(() => this.itemKeys(id))));
     const keys: Key[] = [];
-    let firstError: StoreError | undefined;
     for (const r of found) {
       if (r.ok) keys.push(...r.value);
       else firstError ??= r.error;
@@ -212,6 +230,23 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
     const deleted = await this.batchWrite(keys.map((Key) => ({ DeleteRequest: { Key } })));
     if (!deleted.ok) firstError ??= deleted.error;
     return firstError ? err(firstError) : ok(undefined);
+  }
+
+  private async deleteRecordIfConnectedAt(connectionId: string, connectedAt: number): Promise<Result<void, StoreError>> {
+    try {
+      await this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: this.connectionKey(connectionId),
+          ConditionExpression: 'attribute_not_exists(#pk) OR #at = :at',
+          ExpressionAttributeNames: { '#pk': T.partitionKey, '#at': 'connectedAt' },
+          ExpressionAttributeValues: { ':at': connectedAt },
+        }),
+      );
+      return ok(undefined);
+    } catch (e) {
+      return err(storeErrorFrom(e, 'DeleteItem'));
+    }
   }
 
   /** The connection's channels (consistent read), in channel order. */

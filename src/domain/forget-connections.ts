@@ -17,9 +17,10 @@ export async function forgetConnections(
   connectionIds: readonly string[],
   why: string,
   level: 'warn' | 'error' = 'warn',
+  ifConnectedAt?: ReadonlyMap<string, number>,
 ): Promise<boolean> {
   if (connectionIds.length === 0) return true;
-  const deleted = await deps.connections.deleteConnections(connectionIds);
+  const deleted = await deps.connections.deleteConnections(connectionIds, ifConnectedAt !== undefined ? { ifConnectedAt } : {});
   if (!deleted.ok) {
     deps.log[level]('could not delete connection items; their TTL will remove them', {
       why,

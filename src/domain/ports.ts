@@ -45,8 +45,17 @@ export interface ConnectionStore {
   getConnection(connectionId: string): Promise<Result<ConnectionRecord | null, StoreError>>;
   /** Applies meta/subprotocol changes. Fails with `conflict` if the connection item no longer exists. */
   updateConnection(connectionId: string, changes: ConnectionChanges): Promise<Result<ConnectionRecord, StoreError>>;
-  /** Deletes the connections' records and all their subscriptions, batched. Idempotent. */
-  deleteConnections(connectionIds: readonly string[]): Promise<Result<void, StoreError>>;
+  /**
+   * Deletes the connections' records and all their subscriptions, batched. Idempotent.
+   *
+   * `ifConnectedAt` makes it conditional per connection: an id listed there is deleted only if its record still
+   * has that `connectedAt` (or has no record left), so a 410 seen for one connection never deletes another's
+   * items. The check and the record's delete are one conditional write.
+   */
+  deleteConnections(
+    connectionIds: readonly string[],
+    options?: { readonly ifConnectedAt?: ReadonlyMap<string, number> },
+  ): Promise<Result<void, StoreError>>;
 }
 
 /**

@@ -115,6 +115,7 @@ export const DEFAULT_FANOUT_CONFIG: FanoutConfig = {
   retryBaseMs: 10,
   retryMaxMs: 200,
   reserveMs: 1_000,
+  joinGraceMs: 5_000,
 };
 
 export interface FanoutHarness {

@@ -113,15 +113,29 @@ async function splitIfLarge(
   return { ok: true, split: true };
 }
 
-/** Delivers the job's payload to one page of subscribers and applies the report (gone, deferred, fatal). */
+/**
+ * Delivers the job's payload to one page of subscribers and applies the report (gone, deferred, fatal).
+ *
+ * A subscriber is in the index before its `$connect` returns, and until then API Gateway answers 410 for it: a
+ * 410 for a subscriber that connected less than `joinGraceMs` ago is retried until then (it receives this
+ * publish once its handshake completes), and a 410 for an older one forgets it only if its record is still that
+ * same connection.
+ */
 async function deliverPage(ctx: JobContext, job: ChannelJob, subscribers: readonly Subscriber[]): Promise<JobResult> {
   const connectionIds = subscribers.map((s) => s.connectionId);
-  const report = await deliver(ctx.tools, connectionIds, [job.payload], emptyReport());
+  const connectedAt = new Map(subscribers.flatMap((s) => (s.connectedAt !== undefined ? [[s.connectionId, s.connectedAt] as const] : [])));
+  const { joinGraceMs } = ctx.deps.config;
+  const graceUntil = (id: string): number | undefined => {
+    const at = connectedAt.get(id);
+    return at === undefined ? undefined : at + joinGraceMs;
+  };
+  const report = await deliver(ctx.tools, connectionIds, [job.payload], emptyReport(), { graceUntil });
   return applyDeliveryReport(ctx.deps, {
     report,
     origin: { publishId: job.publishId, publishedAt: job.publishedAt },
     attempt: 0,
     channelPayload: job.payload,
+    connectedAt,
   });
 }
 

@@ -48,8 +48,10 @@ export function emptyReport(): DeliveryReport {
  * Delivers `payloads`, in order, to each connection, all connections concurrently within the worker's limiter.
  * Per connection: a 429 or a retryable failure is retried with full-jitter backoff up to `inJobAttempts` times
  * (a 429 also shrinks the worker's window); what still fails is deferred with the payloads not yet delivered; a
- * 410 marks the connection gone — unless `graceUntil` is in the future, when it means "handshake not complete
- * yet" and is retried until then; a 413 skips that payload. A close payload ends the connection's sequence.
+ * 410 marks the connection gone — unless the connection's grace (`graceUntil`: one time for all, or per
+ * connection) is in the future, when it means "handshake not complete yet" (API Gateway answers 410 until
+ * `$connect` has returned) and is retried until then; a 413 skips that payload. A close payload ends the
+ * connection's sequence.
  *
  * Never throws for delivery outcomes; the report says what happened to every connection.
  */
@@ -58,15 +60,17 @@ export async function deliver(
   connectionIds: readonly string[],
   payloads: readonly Payload[],
   report: DeliveryReport,
-  options: { readonly graceUntil?: number } = {},
+  options: { readonly graceUntil?: number | ((connectionId: string) => number | undefined) } = {},
 ): Promise<DeliveryReport> {
+  const { graceUntil } = options;
+  const graceOf = typeof graceUntil === 'function' ? graceUntil : () => graceUntil;
   const steps = payloads.map(stepOf);
   // A throw (an adapter bug) must not reject while other deliveries keep running in the background, past the
   // end of the job: mark the report fatal so queued ones do not start, let started ones finish, then rethrow.
   const thrown: unknown[] = [];
   await tools.limit.map(connectionIds, async (id) => {
     try {
-      await deliverToOne(tools, id, payloads, steps, report, options.graceUntil);
+      await deliverToOne(tools, id, payloads, steps, report, graceOf(id));
     } catch (error) {
       thrown.push(error);
       report.fatal ??= 'a delivery threw';

@@ -21,6 +21,8 @@ export interface FinishedDelivery {
    * whose deferred connections each keep the payloads they had left.
    */
   readonly channelPayload: Payload | null;
+  /** When the index said each connection was accepted: a 410 then forgets only that same connection. */
+  readonly connectedAt?: ReadonlyMap<string, number>;
 }
 
 /**
@@ -36,7 +38,7 @@ export async function applyDeliveryReport(deps: FanoutDeps, delivery: FinishedDe
   if (report.fatal !== null) return failed(report.fatal);
   for (const r of report.rejected)
     log.error('a payload can never be delivered; skipped', { connectionId: r.connectionId, reason: r.reason, publishId });
-  await forgetConnections(deps, report.gone, 'gone (410) during a delivery');
+  await forgetConnections(deps, report.gone, 'gone (410) during a delivery', 'warn', delivery.connectedAt);
   if (report.deferred.length === 0) return DONE;
 
   const nextAttempt = attempt + 1;

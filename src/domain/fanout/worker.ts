@@ -34,6 +34,11 @@ export interface FanoutConfig {
   readonly retryMaxMs: number;
   /** A job hands over a continuation when less than this much invocation time remains. */
   readonly reserveMs: number;
+  /**
+   * How long after a subscriber's `connectedAt` a 410 means "its `$connect` has not returned yet" and is retried:
+   * the backend's time to answer the OPEN plus the open grace.
+   */
+  readonly joinGraceMs: number;
 }
 
 export interface FanoutDeps {
@@ -204,6 +209,8 @@ export function fanoutConfigFromSettings(
     readonly fanoutMaxAttempts: number;
     readonly fanoutRetryBaseMs: number;
     readonly fanoutRetryMaxMs: number;
+    readonly backendTimeoutMs: number;
+    readonly openGraceMs: number;
   },
   reserveMs = 10_000,
 ): FanoutConfig {
@@ -216,5 +223,6 @@ export function fanoutConfigFromSettings(
     retryBaseMs: settings.fanoutRetryBaseMs,
     retryMaxMs: settings.fanoutRetryMaxMs,
     reserveMs,
+    joinGraceMs: settings.backendTimeoutMs + settings.openGraceMs,
   };
 }

@@ -44,7 +44,8 @@ const CURSOR_PREFIX = 'mem1.';
  *   may be short, or empty, while its cursor is still non-null. A cursor (and `lastBucket`) is returned whenever
  *   the page evaluated `limit` entries, even if nothing follows — DynamoDB's `LastEvaluatedKey` behaves the same.
  *   A cursor outside the range, or not made here, is `invalid`.
- * - `deleteConnections` removes records and subscriptions; idempotent. `updateConnection` of a missing record
+ * - `deleteConnections` removes records and subscriptions; idempotent; `ifConnectedAt` skips an id whose record
+ *   has another `connectedAt`. `updateConnection` of a missing record
  *   is `conflict`. Channels are validated as the adapter does (`$connection` and bad names are `invalid`).
  *
  * Every call is recorded in `calls`; `fail`/`failOnce` make a method return an error (and change nothing).
@@ -127,10 +128,16 @@ export class InMemoryStore implements ConnectionStore, SubscriptionStore, Subscr
     return ok(updated);
   }
 
-  async deleteConnections(connectionIds: readonly string[]): Promise<Result<void, StoreError>> {
+  async deleteConnections(
+    connectionIds: readonly string[],
+    options: { readonly ifConnectedAt?: ReadonlyMap<string, number> } = {},
+  ): Promise<Result<void, StoreError>> {
     const failed = this.#begin('deleteConnections', [[...connectionIds]]);
     if (failed) return err(failed);
     for (const id of connectionIds) {
+      const expected = options.ifConnectedAt?.get(id);
+      const record = this.records.get(id);
+      if (expected !== undefined && record !== undefined && record.connectedAt !== expected) continue;
       this.records.delete(id);
       this.subscriptions.delete(id);
     }

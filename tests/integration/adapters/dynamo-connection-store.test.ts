@@ -214,6 +214,27 @@ describe('DynamoConnectionStore against dynalite', () => {
     expect((await s.deleteConnections([])).ok).toBe(true);
   });
 
+  it('deleteConnections with ifConnectedAt deletes only the same connection (or one whose record is gone)', async () => {
+    const tableName = await newTable();
+    const s = new DynamoConnectionStore({ client: doc, tableName, clock: () => NOW_MS });
+    for (const id of ['same', 'other', 'orphan']) {
+      if (id !== 'orphan') await s.putConnection(record(id, { connectedAt: id === 'same' ? NOW_MS : NOW_MS + 1 }));
+      await s.subscribe(owner(id, LATER), ['ch-a', 'ch-b']);
+    }
+    const ifConnectedAt = new Map([
+      ['same', NOW_MS],
+      ['other', NOW_MS],
+      ['orphan', NOW_MS],
+    ]);
+    expect((await s.deleteConnections(['same', 'other', 'orphan'], { ifConnectedAt })).ok).toBe(true);
+    const left = await ddb.send(new ScanCommand({ TableName: tableName }));
+    expect(left.Items?.map((i) => `${i.connectionId?.S}/${i.channel?.S}`).sort()).toEqual([
+      'other/$connection',
+      'other/ch-a',
+      'other/ch-b',
+    ]);
+  });
+
   it('pages 2,500 subscribers: disjoint ranges cover every one exactly once, other channels excluded', async () => {
     const tableName = await newTable();
     const s = new DynamoConnectionStore({ client: doc, tableName, clock: () => NOW_MS, concurrency: 16 });

@@ -49,6 +49,7 @@ export function testFanoutConfig(overrides: Partial<FanoutConfig> = {}): FanoutC
     retryBaseMs: 5,
     retryMaxMs: 50,
     reserveMs: 1_000,
+    joinGraceMs: 5_000,
     ...overrides,
   };
 }

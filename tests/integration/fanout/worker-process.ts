@@ -34,6 +34,7 @@ const configSchema = z.object({
     retryBaseMs: z.number(),
     retryMaxMs: z.number(),
     reserveMs: z.number(),
+    joinGraceMs: z.number(),
   }),
   killAfterDeliveries: z.number().int().min(1),
   functionTimeoutMs: z.number().int().min(1),

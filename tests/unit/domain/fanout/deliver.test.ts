@@ -157,6 +157,20 @@ describe('deliver', () => {
     expect(sender.calls.length).toBeGreaterThan(1);
   });
 
+  it('takes the grace per connection: a young connection’s 410 is retried, an old one’s is gone', async () => {
+    const { t, sender, time } = tools();
+    sender.script('young', 'gone', 'gone', 'ok');
+    sender.always('old', 'gone');
+    const graceUntil = (id: string) => (id === 'young' ? time.now + 5_000 : undefined);
+
+    const report = await deliver(t, ['young', 'old'], [text('news')], emptyReport(), { graceUntil });
+
+    expect(report.gone).toEqual(['old']);
+    expect(report.delivered).toBe(1);
+    expect(sender.posted('young')).toEqual(['news', 'news', 'news']);
+    expect(sender.calls.filter((c) => c.connectionId === 'old')).toHaveLength(1);
+  });
+
   it('a close payload ends the connection’s sequence', async () => {
     const { t, sender } = tools();
     const report = await deliver(t, ['a'], [text('bye'), { kind: 'close', code: 4000, reason: 'done' }, text('never')], emptyReport());
