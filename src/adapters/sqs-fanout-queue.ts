@@ -1,5 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  SendMessageBatchCommand,
+  type SendMessageBatchRequestEntry,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import pLimit from 'p-limit';
 import { serializeJob, type FanoutJob } from '../domain/fanout/jobs.js';
 import {
@@ -9,6 +14,8 @@ import {
   type Log,
   type QueueEntry,
   type QueueError,
+  type Redelivery,
+  type RedeliveryScheduler,
 } from '../domain/ports.js';
 import { err, ok, type Result } from '../domain/result.js';
 import { classifyAwsError, describeAwsError, summarizeAwsError } from './aws-errors.js';
@@ -123,19 +130,58 @@ export function queueErrorFrom(thrown: unknown, operation: string): QueueError {
  * const queue = new SqsFanoutQueue({ client: sqs, orderedQueueUrl, delayedQueueUrl, deadLetterQueueUrl });
  * await queue.enqueue([{ job, orderKey: 'ch:room' }, { job: retry, delaySeconds: 2 }]);
  */
-export class SqsFanoutQueue implements FanoutQueue, DeadLetters {
+export class SqsFanoutQueue implements FanoutQueue, DeadLetters, RedeliveryScheduler {
   private readonly sender: SqsBatchSender;
   private readonly orderedQueueUrl: string | null;
   private readonly delayedQueueUrl: string | null;
   private readonly deadLetters: SqsDeadLetters | null;
+  private readonly client: SQSClient;
 
   constructor(options: SqsFanoutQueueOptions) {
     this.sender = new SqsBatchSender(options);
+    this.client = options.client;
     this.orderedQueueUrl = options.orderedQueueUrl ?? null;
     this.delayedQueueUrl = options.delayedQueueUrl ?? null;
     this.deadLetters = options.deadLetterQueueUrl
       ? new SqsDeadLetters({ ...options, deadLetterQueueUrl: options.deadLetterQueueUrl })
       : null;
+  }
+
+  /**
+   * `RedeliveryScheduler`: ChangeMessageVisibilityBatch on the ordered or delayed queue (matched by the name at the
+   * end of the receipt's queue ARN), 10 receipts per call. The first failure is returned; the rest are still tried.
+   */
+  async redeliverAfter(items: readonly Redelivery[]): Promise<Result<void, QueueError>> {
+    const byQueue = new Map<string, Redelivery[]>();
+    for (const item of items) {
+      const name = item.queueArn.slice(item.queueArn.lastIndexOf(':') + 1);
+      const url = [this.orderedQueueUrl, this.delayedQueueUrl].find((u) => u !== null && u.endsWith(`/${name}`));
+      if (url === undefined || url === null) return err({ kind: 'invalid', message: `no queue URL for ${item.queueArn}` });
+      byQueue.set(url, [...(byQueue.get(url) ?? []), item]);
+    }
+    let first: QueueError | undefined;
+    for (const [queueUrl, list] of byQueue) {
+      for (let i = 0; i < list.length; i += 10) {
+        const chunk = list.slice(i, i + 10);
+        try {
+          const out = await this.client.send(
+            new ChangeMessageVisibilityBatchCommand({
+              QueueUrl: queueUrl,
+              Entries: chunk.map((r, n) => ({ Id: String(n), ReceiptHandle: r.receiptHandle, VisibilityTimeout: r.afterSeconds })),
+            }),
+          );
+          const failure = out.Failed?.[0];
+          if (failure)
+            first ??= {
+              kind: 'unavailable',
+              message: `ChangeMessageVisibilityBatch: ${failure.Code ?? ''} ${failure.Message ?? ''}`.trim(),
+            };
+        } catch (e) {
+          first ??= queueErrorFrom(e, 'ChangeMessageVisibilityBatch');
+        }
+      }
+    }
+    return first ? err(first) : ok(undefined);
   }
 
   /** `DeadLetters` through `deadLetterQueueUrl`: see `SqsDeadLetters`. */

@@ -268,6 +268,27 @@ export interface Log {
   error(message: string, attributes?: Record<string, unknown>): void;
 }
 
+/** A received queue message to be handed out again after `afterSeconds`: its queue and its receipt. */
+export interface Redelivery {
+  readonly queueArn: string;
+  readonly receiptHandle: string;
+  readonly afterSeconds: number;
+}
+
+/**
+ * Shortens the wait before failed or skipped queue messages come back (SQS `ChangeMessageVisibility` on their
+ * receipt handles), instead of the queue's whole visibility timeout.
+ *
+ * Contract: best effort. A failure is returned and changes nothing: the messages still come back, after the
+ * visibility timeout. A receipt from an unknown queue is `invalid`.
+ *
+ * @example
+ * await scheduler.redeliverAfter([{ queueArn: record.eventSourceARN, receiptHandle: record.receiptHandle, afterSeconds: 4 }]);
+ */
+export interface RedeliveryScheduler {
+  redeliverAfter(items: readonly Redelivery[]): Promise<Result<void, QueueError>>;
+}
+
 /** Counters and timings as the domain emits them (EMF metrics on AWS). Names are stable: dashboards use them. */
 export interface Metrics {
   count(name: MetricName, value?: number): void;

@@ -19,5 +19,5 @@ export function composeFanoutWorker(r: FunctionResources<'fanout-worker'>, optio
     metrics,
     config: fanoutConfigFromSettings(r.settings, options.reserveMs ?? 10_000),
   });
-  return makeWorkerHandler(worker, r.afterEach);
+  return makeWorkerHandler(worker, r.afterEach, { scheduler: queue, log });
 }

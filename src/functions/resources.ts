@@ -11,6 +11,7 @@ import type {
   ConnectionSender,
   ConnectionStore,
   DeadLetters,
+  RedeliveryScheduler,
   FanoutQueue,
   JobCheckpoints,
   Log,
@@ -42,8 +43,11 @@ export interface GrantableResources {
   /** `gripKey` access: the key itself. */
   readonly gripKey: string;
   readonly backend: BackendTarget;
-  /** `sendTo` access; the dead letters only with the `delayedDeadLetter` lane. */
-  readonly queue: FanoutQueue & DeadLetters;
+  /**
+   * `sendTo` access; the dead letters only with the `delayedDeadLetter` lane, which only the worker (the queues'
+   * consumer) has, and so also the redelivery of its failed records.
+   */
+  readonly queue: FanoutQueue & DeadLetters & RedeliveryScheduler;
   /** `manageConnections` access. */
   readonly sender: ConnectionSender;
 }
@@ -64,7 +68,7 @@ export type FunctionResources<N extends HandlerName> = FunctionBasics &
   (Access<N> extends { readonly gripKey: true } ? Granted<'gripKey'> : unknown) &
   (Access<N> extends { readonly backend: true } ? Granted<'backend'> : unknown) &
   (Access<N> extends { readonly sendTo: readonly (infer L)[] }
-    ? Granted<'queue', 'delayedDeadLetter' extends L ? FanoutQueue & DeadLetters : FanoutQueue>
+    ? Granted<'queue', 'delayedDeadLetter' extends L ? FanoutQueue & DeadLetters & RedeliveryScheduler : FanoutQueue>
     : unknown) &
   (Access<N> extends { readonly manageConnections: true } ? Granted<'sender'> : unknown);
 

@@ -7,17 +7,28 @@ import type {
   JobCheckpoints,
   Log,
   Metrics,
+  RedeliveryScheduler,
   SubscriberIndex,
 } from '../domain/ports.js';
+import { redeliveryDelaySeconds } from '../domain/fanout/requeue.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { InvocationContext, SqsEvent, WorkerHandler } from './aws-events.js';
+
+/** What the handler needs besides the worker to bring failed records back soon. */
+export interface RedeliveryOptions {
+  readonly scheduler: RedeliveryScheduler;
+  readonly log: Log;
+  readonly random?: () => number;
+}
 
 /**
  * The fan-out worker's SQS handler: every record becomes a job, and the records the worker could not finish are
  * returned in `batchItemFailures` (the event source mapping has `ReportBatchItemFailures` on), so SQS redelivers
- * exactly those — and, after `maxReceiveCount`, moves them to the dead-letter queue.
+ * exactly those — and, after `maxReceiveCount`, moves them to the dead-letter queue. With `redelivery`, those
+ * records come back after `redeliveryDelaySeconds` (seconds, growing with their receive count) rather than after
+ * the visibility timeout: on the FIFO lane their whole group waits for them.
  */
-export function makeWorkerHandler(worker: FanoutWorker, afterEach: () => void = () => {}): WorkerHandler {
+export function makeWorkerHandler(worker: FanoutWorker, afterEach: () => void = () => {}, redelivery?: RedeliveryOptions): WorkerHandler {
   return async (event: SqsEvent, context: InvocationContext) => {
     const records: QueueRecord[] = event.Records.map((r) => ({
       id: r.messageId,
@@ -26,9 +37,28 @@ export function makeWorkerHandler(worker: FanoutWorker, afterEach: () => void = 
       receiveCount: Number(r.attributes['ApproximateReceiveCount'] ?? '1') || 1,
     }));
     const failed = await worker.processBatch(records, () => context.getRemainingTimeInMillis());
+    if (redelivery !== undefined && failed.length > 0) await redeliverSoon(redelivery, event, records, failed);
     afterEach();
     return { batchItemFailures: failed.map((id) => ({ itemIdentifier: id })) };
   };
+}
+
+async function redeliverSoon(options: RedeliveryOptions, event: SqsEvent, records: readonly QueueRecord[], failed: readonly string[]) {
+  const random = options.random ?? Math.random;
+  const items = failed.flatMap((id) => {
+    const raw = event.Records.find((r) => r.messageId === id);
+    const record = records.find((r) => r.id === id);
+    if (raw === undefined || record === undefined) return [];
+    return [
+      { queueArn: raw.eventSourceARN, receiptHandle: raw.receiptHandle, afterSeconds: redeliveryDelaySeconds(record.receiveCount, random) },
+    ];
+  });
+  const changed = await options.scheduler.redeliverAfter(items);
+  if (!changed.ok) {
+    options.log.warn('could not shorten the wait of failed jobs; they come back after the visibility timeout', {
+      detail: changed.error.message,
+    });
+  }
 }
 
 /** What a deployment builds the worker from: one store and one queue, each serving several of the worker's ports. */

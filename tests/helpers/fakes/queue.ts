@@ -1,6 +1,6 @@
 /** The fan-out queue and the dead-letter queue, recording what was enqueued. */
 import { serializeJob, type FanoutJob } from '#src/domain/fanout/jobs.js';
-import type { DeadLetters, FanoutQueue, QueueEntry, QueueError } from '#src/domain/ports.js';
+import type { DeadLetters, FanoutQueue, QueueEntry, QueueError, Redelivery, RedeliveryScheduler } from '#src/domain/ports.js';
 import { err, ok, type Result } from '#src/domain/result.js';
 import { Failures, queueError } from './failures.js';
 
@@ -17,8 +17,10 @@ export interface QueuedMessage {
  * (listed in `deduplicated`). `take()` hands the queued messages out as worker records (and forgets them),
  * which lets a test drain the pipeline the way the event source mapping would.
  */
-export class RecordingQueue implements FanoutQueue, DeadLetters {
+export class RecordingQueue implements FanoutQueue, DeadLetters, RedeliveryScheduler {
   readonly queued: QueuedMessage[] = [];
+  /** Every `redeliverAfter` item, in call order. */
+  readonly redeliveries: Redelivery[] = [];
   readonly deduplicated: QueueEntry[] = [];
   readonly dead: { readonly body: string; readonly reason: string }[] = [];
   /** Every call, failed or not: the entries each `enqueue` was given. */
@@ -33,6 +35,11 @@ export class RecordingQueue implements FanoutQueue, DeadLetters {
   }
   failOnce(method: 'enqueue' | 'deadLetter', error: QueueError = queueError()): this {
     return this.fail(method, error, 1);
+  }
+
+  async redeliverAfter(items: readonly Redelivery[]): Promise<Result<void, QueueError>> {
+    this.redeliveries.push(...items);
+    return ok(undefined);
   }
 
   async enqueue(entries: readonly QueueEntry[]): Promise<Result<void, QueueError>> {

@@ -26,7 +26,8 @@ describe('clients joining a busy channel', () => {
     const started: number[] = []; // publish n (its content) → when its request started
     let publishing = true;
     const publisher = (async () => {
-      for (let n = 0; publishing; n++) {
+      // At least 20 publishes, however slow a loaded machine makes them, and on until every client has joined.
+      for (let n = 0; publishing || n < 20; n++) {
         started[n] = Date.now();
         await control.publish(channel, String(n));
         await sleep(5);
@@ -52,6 +53,6 @@ describe('clients joining a busy channel', () => {
       const missed = started.flatMap((at, n) => (at > openedAt && !received.has(String(n)) ? [n] : []));
       expect(missed).toEqual([]);
     }
-    expect(started.length).toBeGreaterThan(20);
+    expect(started.length).toBeGreaterThanOrEqual(20);
   });
 });

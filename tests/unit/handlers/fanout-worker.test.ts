@@ -3,7 +3,7 @@ import { serializeJob } from '#src/domain/fanout/jobs.js';
 import { createFanoutWorker, type FanoutWorker, type QueueRecord } from '#src/domain/fanout/worker.js';
 import type { SqsEvent } from '#src/handlers/aws-events.js';
 import { makeWorkerHandler } from '#src/handlers/fanout-worker.js';
-import { FATAL } from '#test-helpers/fakes.js';
+import { FATAL, RecordingLog, RecordingQueue } from '#test-helpers/fakes.js';
 import { fanoutHarness } from '#test-helpers/harness.js';
 import { sqsRecord } from '#test-helpers/lambda-events.js';
 
@@ -50,6 +50,30 @@ describe('fan-out worker handler', () => {
     const handler = makeWorkerHandler(new RecordingWorker(['m2']));
     const result = await handler({ Records: [sqsRecord('m1', 'x'), sqsRecord('m2', 'y')] }, { getRemainingTimeInMillis: () => 1 });
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm2' }] });
+  });
+
+  it('brings failed records back after seconds that grow with their receive count, not the visibility timeout', async () => {
+    const queue = new RecordingQueue();
+    const handler = makeWorkerHandler(new RecordingWorker(['m2', 'm3']), () => {}, {
+      scheduler: queue,
+      log: new RecordingLog(),
+      random: () => 0.5,
+    });
+    const result = await handler(
+      {
+        Records: [
+          sqsRecord('m1', 'x'),
+          sqsRecord('m2', 'y', { ApproximateReceiveCount: '1' }),
+          sqsRecord('m3', 'z', { ApproximateReceiveCount: '4' }, 'arn:aws:sqs:eu-west-1:000000000000:other.fifo'),
+        ],
+      },
+      { getRemainingTimeInMillis: () => 1 },
+    );
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'm2' }, { itemIdentifier: 'm3' }]);
+    expect(queue.redeliveries).toEqual([
+      { queueArn: 'arn:aws:sqs:eu-west-1:000000000000:q.fifo', receiptHandle: 'rh-m2', afterSeconds: 1 },
+      { queueArn: 'arn:aws:sqs:eu-west-1:000000000000:other.fifo', receiptHandle: 'rh-m3', afterSeconds: 8 },
+    ]);
   });
 
   it('with the real worker: a failed job and the rest of its group come back, others do not', async () => {
