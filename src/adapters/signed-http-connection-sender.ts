@@ -138,6 +138,8 @@ export interface ManagementApiFailure {
  * - 410 / `GoneException` → `gone` (the client left; delete its items; not a failure);
  * - 429 / `LimitExceededException` → `throttled` (account rate or the client's buffer; retry with backoff);
  * - 413 / `PayloadTooLargeException` → `too-large` (never succeeds on retry);
+ * - 400 / `BadRequestException` → `rejected` (this connection's call is invalid, e.g. a malformed id; others are
+ *   not affected, so it must not fail a whole fan-out job);
  * - 403 / `ForbiddenException`, other 4xx and unexpected 3xx → `failed`, not retryable (configuration or a bug);
  * - 5xx, timeouts and network errors → `failed`, retryable.
  * The status is checked as well as the type: a 410 without AWS's error header has no type.
@@ -148,6 +150,7 @@ export function managementApiOutcome(failure: ManagementApiFailure): SendOutcome
   if (errorType === 'GoneException' || status === 410) return { kind: 'gone' };
   if (errorType === 'LimitExceededException' || status === 429) return { kind: 'throttled', message };
   if (errorType === 'PayloadTooLargeException' || status === 413) return { kind: 'too-large', message };
+  if (errorType === 'BadRequestException' || status === 400) return { kind: 'rejected', message };
   const serverSide = fault === 'server' || (status !== undefined && (status === 0 || status >= 500));
   const clientSide = !serverSide && (errorType === 'ForbiddenException' || fault === 'client' || (status ?? 0) >= 300);
   return { kind: 'failed', retryable: !clientSide, message, ...cause };

@@ -184,13 +184,15 @@ export interface JobCheckpoints {
 /**
  * The outcome of one call to a connection. `gone` (410) means the client is no longer there: delete its items,
  * it is not a failure. `throttled` (429) and `failed` with `retryable` may be retried with backoff. `too-large`
- * (413) never succeeds on retry.
+ * (413) and `rejected` (400) never succeed on retry, and concern only that connection.
  */
 export type SendOutcome =
   | { readonly kind: 'ok' }
   | { readonly kind: 'gone' }
   | { readonly kind: 'throttled'; readonly message: string }
   | { readonly kind: 'too-large'; readonly message: string }
+  /** 400: this call is invalid for this connection (a malformed connection id); never succeeds on retry. */
+  | { readonly kind: 'rejected'; readonly message: string }
   | { readonly kind: 'failed'; readonly retryable: boolean; readonly message: string; readonly cause?: unknown };
 
 export interface CloseRequest {

@@ -213,6 +213,8 @@ export async function startManagementApi(options: ManagementApiOptions): Promise
         return sendError(res, { ...LIMIT, message: outcome.message });
       case 'too-large':
         return sendError(res, { status: 413, type: 'PayloadTooLargeException', message: outcome.message });
+      case 'rejected':
+        return sendError(res, { status: 400, type: 'BadRequestException', message: outcome.message });
       case 'failed':
         log.error('connection call failed', { error: outcome.message, cause: describeError(outcome.cause) });
         return sendError(res, outcome.retryable ? INTERNAL : { status: 400, type: 'BadRequestException', message: outcome.message });

@@ -34,7 +34,7 @@ export interface DeliveryReport {
   readonly gone: string[];
   /** Throttled or failed retryably on every in-job try: retry later with the remaining payloads. */
   readonly deferred: Deferred[];
-  /** Payloads that can never be delivered (413: too large), skipped with the reason. */
+  /** Payloads that can never be delivered (413: too large; 400: the connection's calls are invalid), skipped with the reason. */
   readonly rejected: { readonly connectionId: string; readonly reason: string }[];
   /** A failure that no retry of single deliveries fixes (e.g. 403: this worker may not call the API). */
   fatal: string | null;
@@ -131,6 +131,12 @@ async function deliverToOne(
         }
         report.gone.push(connectionId);
         tools.metrics.count('DeliveriesGone');
+        return;
+      }
+      if (outcome.kind === 'rejected') {
+        // That connection's calls are invalid (a malformed id): the rest of its payloads would fail the same way.
+        report.rejected.push({ connectionId, reason: `rejected by API Gateway (400): ${outcome.message}` });
+        tools.metrics.count('DeliveriesFailed');
         return;
       }
       if (outcome.kind === 'too-large') {

@@ -34,7 +34,12 @@ export interface PublishBodyError {
 
 /** API Gateway connection ids are 16 characters; local ids are UUIDs. This leaves room without being unbounded. */
 const MAX_CONNECTION_ID_LENGTH = 128;
-const CONNECTION_ID = /^[\x21-\x7e]+$/;
+/**
+ * API Gateway's connection ids are base64 (16 characters ending in `=`, e.g. `L0SM9cOFvHcCIhw=`); anything else
+ * gets 400 from the Management API. Checked here so it is the publisher's 400 naming the item, rather than a
+ * rejected delivery found later by the worker.
+ */
+const CONNECTION_ID = /^[A-Za-z0-9+/]+={0,2}$/;
 
 const FORMAT_NAMES = ['http-response', 'http-stream', 'ws-message'] as const;
 const utf8Encoder = new TextEncoder();
@@ -146,7 +151,10 @@ function parseTarget(raw: Record<string, unknown>, fail: Fail): ItemResult<Publi
     const id = raw['connection'];
     if (typeof id !== 'string' || id.length === 0) return fail('connection', 'must be a non-empty connection id string');
     if (id.length > MAX_CONNECTION_ID_LENGTH || !CONNECTION_ID.test(id)) {
-      return fail('connection', `must be 1 to ${MAX_CONNECTION_ID_LENGTH} visible ASCII characters`);
+      return fail(
+        'connection',
+        `must be an API Gateway connection id: 1 to ${MAX_CONNECTION_ID_LENGTH} base64 characters, e.g. "L0SM9cOFvHcCIhw="`,
+      );
     }
     return ok({ kind: 'connection', connectionId: id });
   }

@@ -2,7 +2,7 @@
 import type { CloseRequest, ConnectionSender, SendOutcome } from '#src/domain/ports.js';
 
 /** Shorthands for scripted outcomes. `failed` is retryable; give a full outcome for a non-retryable one. */
-export type OutcomeSpec = 'ok' | 'gone' | 'throttled' | 'failed' | 'too-large' | SendOutcome | Error;
+export type OutcomeSpec = 'ok' | 'gone' | 'throttled' | 'failed' | 'too-large' | 'rejected' | SendOutcome | Error;
 
 function outcomeOf(spec: Exclude<OutcomeSpec, Error>): SendOutcome {
   if (typeof spec !== 'string') return spec;
@@ -17,6 +17,8 @@ function outcomeOf(spec: Exclude<OutcomeSpec, Error>): SendOutcome {
       return { kind: 'failed', retryable: true, message: 'InternalServerError' };
     case 'too-large':
       return { kind: 'too-large', message: 'PayloadTooLargeException' };
+    case 'rejected':
+      return { kind: 'rejected', message: 'BadRequestException: Invalid connectionId' };
   }
 }
 

@@ -277,8 +277,8 @@ describe.each<LocalDelivery>(['direct', 'management-api'])('end to end, %s deliv
   it('deletes the items of a connection that is gone when a delivery finds it', async () => {
     // Connections whose $disconnect never reached the store: their items exist, their sockets do not. Their ids
     // hold the characters API Gateway ids may have and URL paths must escape.
-    const ghost = `ghost/${delivery}+1=`;
-    const ghostByRoute = `ghost/${delivery}+2=`;
+    const ghost = `ghost/${delivery === 'direct' ? 'D' : 'M'}+1=`;
+    const ghostByRoute = `ghost/${delivery === 'direct' ? 'D' : 'M'}+2=`;
     const channel = `haunted-${delivery}`;
     const store = new DynamoConnectionStore({
       client: DynamoDBDocumentClient.from(e2e.stack.clients.dynamo),

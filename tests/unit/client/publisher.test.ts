@@ -101,14 +101,14 @@ describe('ControlClient requests', () => {
     await control.publishBinary('bin', new Uint8Array([0, 255, 1]));
     await control.closeChannel('room', { code: 4000, reason: 'closed' });
     await control.closeChannel('room');
-    await control.sendToConnection('conn-1', 'hi');
-    await control.closeConnection('conn-1', { code: 1000 });
+    await control.sendToConnection('L0SM9cOFvHcCIhw=', 'hi');
+    await control.closeConnection('L0SM9cOFvHcCIhw=', { code: 1000 });
     expect(calls.map((c) => c.body)).toEqual([
       { items: [{ channel: 'bin', formats: { 'ws-message': { 'content-bin': 'AP8B' } } }] },
       { items: [{ channel: 'room', formats: { 'ws-message': { action: 'close', code: 4000, reason: 'closed' } } }] },
       { items: [{ channel: 'room', formats: { 'ws-message': { action: 'close' } } }] },
-      { items: [{ connection: 'conn-1', formats: { 'ws-message': { content: 'hi' } } }] },
-      { items: [{ connection: 'conn-1', formats: { 'ws-message': { action: 'close', code: 1000 } } }] },
+      { items: [{ connection: 'L0SM9cOFvHcCIhw=', formats: { 'ws-message': { content: 'hi' } } }] },
+      { items: [{ connection: 'L0SM9cOFvHcCIhw=', formats: { 'ws-message': { action: 'close', code: 1000 } } }] },
     ]);
   });
 

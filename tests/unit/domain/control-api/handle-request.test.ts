@@ -134,6 +134,15 @@ describe('control API: authentication', () => {
 });
 
 describe('control API: publishing', () => {
+  it('refuses a connection id API Gateway never makes with a 400 naming the item, and queues nothing', async () => {
+    const h = controlHarness();
+    const body = publishBody([sendItem('room', 'one'), { connection: 'conn_1', formats: { 'ws-message': { content: 'x' } } }]);
+    const response = await handleControlApiRequest(h.deps, request({ body }));
+    expect(response.status).toBe(400);
+    expect(String(response.body)).toContain('items[1].connection');
+    expect(h.queue.enqueueCalls).toHaveLength(0);
+  });
+
   it('queues one job per item with orderKey ch:<channel> / conn:<id>, in order', async () => {
     const h = controlHarness();
     const body = publishBody([
@@ -275,6 +284,7 @@ describe('control API: single-connection routes', () => {
     ['a body that is not an object', '/connections/abc=/messages', '[1]'],
     ['a message without content', '/connections/abc=/messages', '{}'],
     ['a bad connection id', '/connections/a%20b/messages', '{"content":"x"}'],
+    ['a connection id API Gateway never makes', '/connections/conn-1/messages', '{"content":"x"}'],
     ['a malformed percent-encoding', '/connections/%E0%A4%A/messages', '{"content":"x"}'],
   ])('answers 400 for %s', async (_name, path, body) => {
     const h = controlHarness();

@@ -171,6 +171,18 @@ describe('deliver', () => {
     expect(sender.calls.filter((c) => c.connectionId === 'old')).toHaveLength(1);
   });
 
+  it('a 400 rejects that connection only: its remaining payloads are skipped, the job goes on, nothing is fatal', async () => {
+    const { t, sender } = tools();
+    sender.always('bad', 'rejected');
+    const report = await deliver(t, ['good', 'bad'], [text('1'), text('2')], emptyReport());
+    expect(report.fatal).toBeNull();
+    expect(report.delivered).toBe(2);
+    expect(report.rejected).toEqual([
+      { connectionId: 'bad', reason: 'rejected by API Gateway (400): BadRequestException: Invalid connectionId' },
+    ]);
+    expect(sender.calls.filter((c) => c.connectionId === 'bad')).toHaveLength(1);
+  });
+
   it('a close payload ends the connection’s sequence', async () => {
     const { t, sender } = tools();
     const report = await deliver(t, ['a'], [text('bye'), { kind: 'close', code: 4000, reason: 'done' }, text('never')], emptyReport());
