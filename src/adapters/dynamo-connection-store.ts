@@ -15,6 +15,7 @@ import { connectionsTable } from '../config/resources.js';
 import { CONNECTION_ITEM_SORT_KEY, validateChannel } from '../domain/channel.js';
 import type { ConnectionRecord } from '../domain/connection.js';
 import type {
+  KeepAliveClaim,
   BucketRange,
   Clock,
   ConnectionChanges,
@@ -230,6 +231,56 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
     const deleted = await this.batchWrite(keys.map((Key) => ({ DeleteRequest: { Key } })));
     if (!deleted.ok) firstError ??= deleted.error;
     return firstError ? err(firstError) : ok(undefined);
+  }
+
+  /** One conditional UpdateItem on the connection item's `keepAliveClaim` (`<since>:<generation>`). */
+  async claimKeepAlive(connectionId: string, claim: KeepAliveClaim): Promise<Result<boolean, StoreError>> {
+    const token = (g: number) => `${claim.since}:${g}`;
+    const first = claim.generation === 0;
+    return this.updateClaim(connectionId, {
+      UpdateExpression: 'SET #c = :next',
+      ConditionExpression: first ? 'attribute_exists(#pk) AND (attribute_not_exists(#c) OR NOT begins_with(#c, :chain))' : '#c = :current',
+      ExpressionAttributeValues: {
+        ':next': token(claim.generation + 1),
+        ...(first ? { ':chain': `${claim.since}:` } : { ':current': token(claim.generation) }),
+      },
+    });
+  }
+
+  /** Undoes `claimKeepAlive` if nothing claimed after it; a no-op otherwise. */
+  async releaseKeepAlive(connectionId: string, claim: KeepAliveClaim): Promise<Result<void, StoreError>> {
+    const released = await this.updateClaim(connectionId, {
+      UpdateExpression: claim.generation === 0 ? 'REMOVE #c' : 'SET #c = :current',
+      ConditionExpression: '#c = :next',
+      ExpressionAttributeValues: {
+        ':next': `${claim.since}:${claim.generation + 1}`,
+        ...(claim.generation === 0 ? {} : { ':current': `${claim.since}:${claim.generation}` }),
+      },
+    });
+    return released.ok ? ok(undefined) : released;
+  }
+
+  private async updateClaim(
+    connectionId: string,
+    update: { UpdateExpression: string; ConditionExpression: string; ExpressionAttributeValues: Record<string, unknown> },
+  ): Promise<Result<boolean, StoreError>> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.connectionKey(connectionId),
+          ExpressionAttributeNames: {
+            '#c': 'keepAliveClaim',
+            ...(update.ConditionExpression.includes('#pk') ? { '#pk': T.partitionKey } : {}),
+          },
+          ...update,
+        }),
+      );
+      return ok(true);
+    } catch (e) {
+      const error = storeErrorFrom(e, 'UpdateItem');
+      return error.kind === 'conflict' ? ok(false) : err(error);
+    }
   }
 
   private async deleteRecordIfConnectedAt(connectionId: string, connectedAt: number): Promise<Result<void, StoreError>> {

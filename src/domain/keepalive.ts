@@ -34,8 +34,8 @@ export function keepAliveFromActions(actions: readonly SessionAction[], now: num
 }
 
 /** The queue entry that fires a connection's heartbeat `dueAt` (through the delayed lane). */
-export function keepAliveEntry(connectionId: string, keepAlive: KeepAlive, dueAt: number, now: number): QueueEntry {
-  const job = keepAliveJob(connectionId, keepAlive.since, dueAt);
+export function keepAliveEntry(connectionId: string, keepAlive: KeepAlive, dueAt: number, now: number, generation = 0): QueueEntry {
+  const job = keepAliveJob(connectionId, keepAlive.since, dueAt, generation);
   // Longer keep-alive periods than SQS's delay limit hop more than once.
   const delaySeconds = Math.min(MAX_QUEUE_DELAY_SECONDS, Math.max(1, Math.ceil((dueAt - now) / 1000)));
   return { job, delaySeconds };

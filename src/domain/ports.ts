@@ -46,6 +46,17 @@ export interface ConnectionStore {
   /** Applies meta/subprotocol changes. Fails with `conflict` if the connection item no longer exists. */
   updateConnection(connectionId: string, changes: ConnectionChanges): Promise<Result<ConnectionRecord, StoreError>>;
   /**
+   * Moves the connection's keep-alive chain from `generation` to `generation + 1`, if it is at `generation` (for
+   * generation 0: if no generation of the chain `since` was claimed yet). One conditional write: of two jobs
+   * claiming the same generation (a duplicate queue delivery) exactly one gets `true`. `false` also when the
+   * connection is gone. `release` undoes a claim whose follow-up could not be queued, so a retry can claim again.
+   *
+   * @example
+   * if (!(await store.claimKeepAlive(id, { since, generation: 3 })).value) return; // a duplicate: end quietly
+   */
+  claimKeepAlive(connectionId: string, claim: KeepAliveClaim): Promise<Result<boolean, StoreError>>;
+  releaseKeepAlive(connectionId: string, claim: KeepAliveClaim): Promise<Result<void, StoreError>>;
+  /**
    * Deletes the connections' records and all their subscriptions, batched. Idempotent.
    *
    * `ifConnectedAt` makes it conditional per connection: an id listed there is deleted only if its record still
@@ -56,6 +67,12 @@ export interface ConnectionStore {
     connectionIds: readonly string[],
     options?: { readonly ifConnectedAt?: ReadonlyMap<string, number> },
   ): Promise<Result<void, StoreError>>;
+}
+
+/** One generation of a connection's keep-alive chain (the chain is named by its setting's `since`). */
+export interface KeepAliveClaim {
+  readonly since: number;
+  readonly generation: number;
 }
 
 /**

@@ -68,6 +68,11 @@ export interface KeepAliveJob {
   readonly since: number;
   /** Epoch ms when the heartbeat is next due (the queue's delay is capped at 15 minutes). */
   readonly dueAt: number;
+  /**
+   * The job's place in its chain (0 for the first): a job runs only if it can claim its generation on the
+   * connection item, so a duplicate delivery of a job ends quietly instead of forking a second chain.
+   */
+  readonly generation?: number;
 }
 
 export type FanoutJob = ChannelJob | ConnectionsJob | KeepAliveJob;
@@ -135,8 +140,8 @@ export function connectionsJob(fields: Omit<ConnectionsJob, 'v' | 'kind'>): Conn
 }
 
 /** The heartbeat job of a connection's keep-alive chain (`since`), due at `dueAt`. */
-export function keepAliveJob(connectionId: string, since: number, dueAt: number): KeepAliveJob {
-  return { v: 1, kind: 'keepalive', connectionId, since, dueAt };
+export function keepAliveJob(connectionId: string, since: number, dueAt: number, generation = 0): KeepAliveJob {
+  return { v: 1, kind: 'keepalive', connectionId, since, dueAt, ...(generation > 0 ? { generation } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -187,6 +192,7 @@ const jobSchemas = {
     connectionId: z.string().min(1),
     since: z.number(),
     dueAt: z.number(),
+    generation: z.number().int().min(1).exactOptional(),
   }),
 } satisfies Record<JobKind, z.ZodType>;
 

@@ -170,6 +170,15 @@ async function runKeepAliveJob(ctx: JobContext, job: KeepAliveJob): Promise<JobR
   }
   const keepAlive = found.value?.keepAlive;
   if (!keepAlive) return DONE;
+  // Claim this generation of the chain before any effect: a duplicate delivery of this job (standard queue, a
+  // retried batch) finds it claimed and ends here, instead of sending twice and forking a second chain.
+  const claim = { since: job.since, generation: job.generation ?? 0 };
+  const claimed = await deps.connections.claimKeepAlive(job.connectionId, claim);
+  if (!claimed.ok) return failed(`claiming the heartbeat failed: ${claimed.error.message}`);
+  if (!claimed.value) {
+    deps.log.debug('duplicate heartbeat job ended', { connectionId: job.connectionId, generation: claim.generation });
+    return DONE;
+  }
   let nextDueAt = decision.kind === 'wait' ? decision.dueAt : decision.nextDueAt;
   if (decision.kind === 'send') {
     const report = await deliver(ctx.tools, [job.connectionId], [keepAlive.payload], emptyReport());
@@ -190,8 +199,11 @@ async function runKeepAliveJob(ctx: JobContext, job: KeepAliveJob): Promise<JobR
     // A heartbeat that could not go out now is simply tried again soon; the next one is not worth a DLQ entry.
     if (report.deferred.length > 0) nextDueAt = now + Math.min(keepAlive.timeoutSeconds * 1000, 10_000);
   }
-  const queued = await deps.queue.enqueue([keepAliveEntry(job.connectionId, keepAlive, nextDueAt, now)]);
-  return queued.ok ? DONE : failed(`scheduling the next heartbeat failed: ${queued.error.message}`);
+  const queued = await deps.queue.enqueue([keepAliveEntry(job.connectionId, keepAlive, nextDueAt, now, claim.generation + 1)]);
+  if (queued.ok) return DONE;
+  // The retry of this job must be able to claim again, or the chain would end here.
+  await deps.connections.releaseKeepAlive(job.connectionId, claim);
+  return failed(`scheduling the next heartbeat failed: ${queued.error.message}`);
 }
 
 /** Tries per delivery inside a job before it is handed back to the queue for a delayed retry. */

@@ -3,6 +3,7 @@ import { bucketKey, bucketOf, BUCKET_SPACE, subscriptionIndexKey, validateChanne
 import type { ConnectionRecord } from '#src/domain/connection.js';
 import type {
   BucketRange,
+  KeepAliveClaim,
   ConnectionChanges,
   ConnectionStore,
   JobCheckpoints,
@@ -55,6 +56,8 @@ export class InMemoryStore implements ConnectionStore, SubscriptionStore, Subscr
   /** connectionId → channel → expiresAt (epoch seconds). */
   readonly subscriptions = new Map<string, Map<string, number>>();
   readonly checkpoints = new Map<string, { readonly cursor: string; readonly expiresAt: number }>();
+  /** connectionId → keep-alive claim `<since>:<generation>`, as the adapter stores it. */
+  readonly keepAliveClaims = new Map<string, string>();
   readonly calls: StoreCall[] = [];
   readonly #failures = new Failures<StoreMethod, StoreError>();
 
@@ -141,6 +144,23 @@ export class InMemoryStore implements ConnectionStore, SubscriptionStore, Subscr
       this.records.delete(id);
       this.subscriptions.delete(id);
     }
+    return ok(undefined);
+  }
+
+  async claimKeepAlive(connectionId: string, claim: KeepAliveClaim): Promise<Result<boolean, StoreError>> {
+    const current = this.keepAliveClaims.get(connectionId);
+    const claimable =
+      claim.generation === 0
+        ? this.records.has(connectionId) && (current === undefined || !current.startsWith(`${claim.since}:`))
+        : current === `${claim.since}:${claim.generation}`;
+    if (claimable) this.keepAliveClaims.set(connectionId, `${claim.since}:${claim.generation + 1}`);
+    return ok(claimable);
+  }
+
+  async releaseKeepAlive(connectionId: string, claim: KeepAliveClaim): Promise<Result<void, StoreError>> {
+    if (this.keepAliveClaims.get(connectionId) !== `${claim.since}:${claim.generation + 1}`) return ok(undefined);
+    if (claim.generation === 0) this.keepAliveClaims.delete(connectionId);
+    else this.keepAliveClaims.set(connectionId, `${claim.since}:${claim.generation}`);
     return ok(undefined);
   }
 

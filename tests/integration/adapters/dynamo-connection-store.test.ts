@@ -214,6 +214,20 @@ describe('DynamoConnectionStore against dynalite', () => {
     expect((await s.deleteConnections([])).ok).toBe(true);
   });
 
+  it('claims keep-alive generations with one conditional write each: duplicates lose, release undoes, a new chain starts over', async () => {
+    const tableName = await newTable();
+    const s = new DynamoConnectionStore({ client: doc, tableName, clock: () => NOW_MS });
+    expect(await s.claimKeepAlive('ka', { since: 5, generation: 0 })).toEqual({ ok: true, value: false }); // no connection
+    await s.putConnection(record('ka'));
+    const claims = await Promise.all([0, 1, 2, 3].map(() => s.claimKeepAlive('ka', { since: 5, generation: 0 })));
+    expect(claims.filter((c) => c.ok && c.value)).toHaveLength(1);
+    expect(await s.claimKeepAlive('ka', { since: 5, generation: 0 })).toEqual({ ok: true, value: false });
+    expect(await s.claimKeepAlive('ka', { since: 5, generation: 1 })).toEqual({ ok: true, value: true });
+    expect((await s.releaseKeepAlive('ka', { since: 5, generation: 1 })).ok).toBe(true);
+    expect(await s.claimKeepAlive('ka', { since: 5, generation: 1 })).toEqual({ ok: true, value: true });
+    expect(await s.claimKeepAlive('ka', { since: 9, generation: 0 })).toEqual({ ok: true, value: true });
+  });
+
   it('deleteConnections with ifConnectedAt deletes only the same connection (or one whose record is gone)', async () => {
     const tableName = await newTable();
     const s = new DynamoConnectionStore({ client: doc, tableName, clock: () => NOW_MS });

@@ -520,7 +520,32 @@ describe('fan-out worker: keep-alive jobs', () => {
     expect(await worker.processBatch([rec(job)], plenty)).toEqual([]);
 
     expect(h.sender.posted(ID)).toEqual(['{}']);
-    expect(h.queue.queued.map((q) => q.entry)).toEqual([{ job: { ...job, dueAt: h.time.now + 30_000 }, delaySeconds: 30 }]);
+    expect(h.queue.queued.map((q) => q.entry)).toEqual([{ job: { ...job, dueAt: h.time.now + 30_000, generation: 1 }, delaySeconds: 30 }]);
+  });
+
+  it('a job delivered twice sends once and continues one chain (the duplicate finds its generation claimed)', async () => {
+    const { h, job, worker } = setUp('ok');
+
+    expect(await worker.processBatch([rec(job)], plenty)).toEqual([]);
+    expect(await worker.processBatch([rec(job)], plenty)).toEqual([]);
+
+    expect(h.sender.posted(ID)).toEqual(['{}']);
+    expect(h.queue.queued).toHaveLength(1);
+    // The next generation runs; a late duplicate of the first job still ends quietly.
+    const next = h.queue.queued[0]!.entry.job;
+    h.time.advance(30_000);
+    expect(await worker.processBatch([rec(next), rec(job)], plenty)).toEqual([]);
+    expect(h.sender.posted(ID)).toEqual(['{}', '{}']);
+    expect(h.queue.queued).toHaveLength(2);
+  });
+
+  it('releases its claim when the next heartbeat cannot be queued, so the retry continues the chain', async () => {
+    const { h, job, worker } = setUp('ok');
+    h.queue.failOnce('enqueue');
+    const record = rec(job);
+    expect(await worker.processBatch([record], plenty)).toEqual([record.id]);
+    expect(await worker.processBatch([{ ...record, receiveCount: 2 }], plenty)).toEqual([]);
+    expect(h.queue.queued).toHaveLength(1);
   });
 
   it('ends the chain and deletes the connection when API Gateway no longer knows it', async () => {
