@@ -15,6 +15,7 @@ import { connectionsTable } from '../config/resources.js';
 import { CONNECTION_ITEM_SORT_KEY, validateChannel } from '../domain/channel.js';
 import type { ConnectionRecord } from '../domain/connection.js';
 import type {
+  JobProgress,
   KeepAliveClaim,
   BucketRange,
   Clock,
@@ -106,11 +107,11 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
   }
 
   /** `JobCheckpoints` in the same table: see `DynamoJobCheckpoints`. */
-  load(jobId: string): Promise<Result<string | null, StoreError>> {
+  load(jobId: string): Promise<Result<JobProgress | null, StoreError>> {
     return this.checkpoints.load(jobId);
   }
-  save(jobId: string, cursor: string, expiresAt: number): Promise<Result<void, StoreError>> {
-    return this.checkpoints.save(jobId, cursor, expiresAt);
+  save(jobId: string, progress: JobProgress, expiresAt: number): Promise<Result<void, StoreError>> {
+    return this.checkpoints.save(jobId, progress, expiresAt);
   }
   clear(jobId: string): Promise<Result<void, StoreError>> {
     return this.checkpoints.clear(jobId);

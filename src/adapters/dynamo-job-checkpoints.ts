@@ -1,7 +1,7 @@
 import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { connectionsTable } from '../config/resources.js';
-import type { JobCheckpoints, StoreError } from '../domain/ports.js';
+import type { JobCheckpoints, JobProgress, StoreError } from '../domain/ports.js';
 import { err, ok, type Result } from '../domain/result.js';
 import { storeErrorFrom } from './aws-errors.js';
 
@@ -16,7 +16,11 @@ export interface DynamoJobCheckpointsOptions {
   readonly tableName: string;
 }
 
-const checkpointSchema = z.object({ cursor: z.string() });
+const checkpointSchema = z.object({
+  cursor: z.string().nullable().optional(),
+  split: z.boolean().optional(),
+  handedOver: z.boolean().optional(),
+});
 
 /**
  * `JobCheckpoints` in the `Connections` table: one item per job, partition key `$job#<jobId>` (API Gateway
@@ -28,7 +32,7 @@ const checkpointSchema = z.object({ cursor: z.string() });
  *
  * @example
  * const checkpoints = new DynamoJobCheckpoints({ client: doc, tableName });
- * await checkpoints.save(record.id, cursor, nowSeconds + 3600);
+ * await checkpoints.save(record.id, { cursor, split: false, handedOver: false }, nowSeconds + 3600);
  */
 export class DynamoJobCheckpoints implements JobCheckpoints {
   private readonly client: DynamoDBDocumentClient;
@@ -39,20 +43,25 @@ export class DynamoJobCheckpoints implements JobCheckpoints {
     this.tableName = options.tableName;
   }
 
-  async load(jobId: string): Promise<Result<string | null, StoreError>> {
+  async load(jobId: string): Promise<Result<JobProgress | null, StoreError>> {
     try {
       const out = await this.client.send(new GetCommand({ TableName: this.tableName, Key: key(jobId), ConsistentRead: true }));
       if (out.Item === undefined) return ok(null);
       const parsed = checkpointSchema.safeParse(out.Item);
-      return parsed.success ? ok(parsed.data.cursor) : err({ kind: 'invalid', message: `checkpoint of job ${jobId} has no cursor` });
+      if (!parsed.success) return err({ kind: 'invalid', message: `checkpoint of job ${jobId} is malformed` });
+      const { cursor = null, split = false, handedOver = false } = parsed.data;
+      return ok({ cursor, split, handedOver });
     } catch (e) {
       return err(storeErrorFrom(e, 'GetItem (checkpoint)'));
     }
   }
 
-  async save(jobId: string, cursor: string, expiresAt: number): Promise<Result<void, StoreError>> {
+  async save(jobId: string, progress: JobProgress, expiresAt: number): Promise<Result<void, StoreError>> {
+    const { cursor, split, handedOver } = progress;
     try {
-      await this.client.send(new PutCommand({ TableName: this.tableName, Item: { ...key(jobId), cursor, [T.ttlAttribute]: expiresAt } }));
+      await this.client.send(
+        new PutCommand({ TableName: this.tableName, Item: { ...key(jobId), cursor, split, handedOver, [T.ttlAttribute]: expiresAt } }),
+      );
       return ok(undefined);
     } catch (e) {
       return err(storeErrorFrom(e, 'PutItem (checkpoint)'));

@@ -184,14 +184,26 @@ export interface DeadLetters {
   deadLetter(entries: readonly { readonly body: string; readonly reason: string }[]): Promise<Result<void, QueueError>>;
 }
 
+/** How far a channel job got: what a redelivery of it must not do again. */
+export interface JobProgress {
+  /** Pages up to this cursor are delivered; `null`: none yet. */
+  readonly cursor: string | null;
+  /** The rest of the range was split off to other jobs: this job only has its first page to deliver. */
+  readonly split: boolean;
+  /** The rest was handed over to a continuation job: this job is done. */
+  readonly handedOver: boolean;
+}
+
 /**
  * Progress markers for long channel jobs, so a job redelivered after a crash resumes after the last page it
- * finished instead of starting over (duplicates stay bounded to the page in flight). Keyed by the queue
- * message id, which SQS keeps across redeliveries. Entries expire on their own (TTL); `clear` is best effort.
+ * finished instead of starting over (duplicates stay bounded to the page in flight), and never splits or hands
+ * over twice: a failed job comes back after the visibility timeout, past SQS FIFO's 5-minute deduplication
+ * window, so the queue would not drop the second split. Keyed by the queue message id, which SQS keeps across
+ * redeliveries. Entries expire on their own (TTL); `clear` is best effort.
  */
 export interface JobCheckpoints {
-  load(jobId: string): Promise<Result<string | null, StoreError>>;
-  save(jobId: string, cursor: string, expiresAt: number): Promise<Result<void, StoreError>>;
+  load(jobId: string): Promise<Result<JobProgress | null, StoreError>>;
+  save(jobId: string, progress: JobProgress, expiresAt: number): Promise<Result<void, StoreError>>;
   clear(jobId: string): Promise<Result<void, StoreError>>;
 }
 

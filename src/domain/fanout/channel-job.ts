@@ -1,4 +1,4 @@
-import type { StoreError, Subscriber, SubscriberPage } from '../ports.js';
+import type { JobProgress, StoreError, Subscriber, SubscriberPage } from '../ports.js';
 import { InvariantError, type Result } from '../result.js';
 import { DONE, failed, type JobResult } from './batch.js';
 import { deliver, emptyReport } from './deliver.js';
@@ -20,16 +20,22 @@ const CHECKPOINT_TTL_MS = 24 * 60 * 60 * 1000;
 export async function runChannelJob(ctx: JobContext, job: ChannelJob, record: QueueRecord): Promise<JobResult> {
   const { deps } = ctx;
   const start = await resumeFromCheckpoint(ctx, job, record);
+  if (start.handedOver) {
+    await deps.checkpoints.clear(record.id);
+    return DONE;
+  }
   let checkpointed = start.checkpointed;
   let page = await readPage(ctx, job, start.cursor);
   for (let pageNo = 0; ; pageNo++) {
     if (!page.ok) return await unreadable(ctx, job, record, page.error);
     const current = page.value;
-    let last = current.cursor === null;
+    let last = current.cursor === null || start.split;
     if (pageNo === 0 && !last) {
       const split = await splitIfLarge(ctx, job, record, current);
       if (!split.ok) return split;
       last = split.split;
+      // Recorded before delivering: a redelivery (past FIFO's 5-minute deduplication) must not split again.
+      if (split.split && (await checkpoint(ctx, record, { cursor: start.cursor, split: true, handedOver: false }))) checkpointed = true;
     }
     // Read the next page while this one is delivered: paging then costs no time on the critical path.
     const next = !last && current.cursor !== null ? readPage(ctx, job, current.cursor) : null;
@@ -47,7 +53,7 @@ export async function runChannelJob(ctx: JobContext, job: ChannelJob, record: Qu
       await next;
       return handOver(ctx, job, record, current.cursor);
     }
-    if (await checkpoint(ctx, record, current.cursor)) checkpointed = true;
+    if (await checkpoint(ctx, record, { cursor: current.cursor, split: false, handedOver: false })) checkpointed = true;
     // Only a last page has no next one, and a last page returned above: re-reading `page` would loop forever.
     if (next === null) throw new InvariantError('PAGE_WITHOUT_NEXT', 'a channel job went on past its last page');
     page = await next;
@@ -59,15 +65,20 @@ async function resumeFromCheckpoint(
   ctx: JobContext,
   job: ChannelJob,
   record: QueueRecord,
-): Promise<{ readonly cursor: string | null; readonly checkpointed: boolean }> {
+): Promise<JobProgress & { readonly checkpointed: boolean }> {
   if (record.receiveCount > 1) {
     const saved = await ctx.deps.checkpoints.load(record.id);
     if (saved.ok && saved.value !== null) {
-      ctx.deps.log.info('resuming a redelivered job after its last finished page', { jobId: record.id, channel: job.channel });
-      return { cursor: saved.value, checkpointed: true };
+      ctx.deps.log.info('resuming a redelivered job after what it finished', {
+        jobId: record.id,
+        channel: job.channel,
+        split: saved.value.split,
+        handedOver: saved.value.handedOver,
+      });
+      return { ...saved.value, cursor: saved.value.cursor ?? job.cursor, checkpointed: true };
     }
   }
-  return { cursor: job.cursor, checkpointed: false };
+  return { cursor: job.cursor, split: false, handedOver: false, checkpointed: false };
 }
 
 function readPage(ctx: JobContext, job: ChannelJob, cursor: string | null): Promise<Result<SubscriberPage, StoreError>> {
@@ -144,13 +155,15 @@ async function handOver(ctx: JobContext, job: ChannelJob, record: QueueRecord, c
   const continued = await ctx.deps.queue.enqueue([channelJobEntry(channelJobContinuation(job, cursor), `${record.id}:continue:${cursor}`)]);
   if (!continued.ok) return failed(`handing over the continuation failed: ${continued.error.message}`);
   ctx.deps.metrics.count('JobsContinued');
+  // Should this job still come back (its deletion lost), it must not hand over a second continuation.
+  await checkpoint(ctx, record, { cursor, split: false, handedOver: true });
   return DONE;
 }
 
-/** Remembers that the pages up to `cursor` are done, so a redelivery resumes there. Best effort: `true` if saved. */
-async function checkpoint(ctx: JobContext, record: QueueRecord, cursor: string): Promise<boolean> {
+/** Remembers how far the job got, so a redelivery resumes there. Best effort: `true` if saved. */
+async function checkpoint(ctx: JobContext, record: QueueRecord, progress: JobProgress): Promise<boolean> {
   const { deps } = ctx;
-  const saved = await deps.checkpoints.save(record.id, cursor, Math.floor((deps.clock() + CHECKPOINT_TTL_MS) / 1000));
+  const saved = await deps.checkpoints.save(record.id, progress, Math.floor((deps.clock() + CHECKPOINT_TTL_MS) / 1000));
   if (!saved.ok) {
     deps.log.warn('could not save a job checkpoint; a crash would resend more than one page', {
       jobId: record.id,

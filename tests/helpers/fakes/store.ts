@@ -3,6 +3,7 @@ import { bucketKey, bucketOf, BUCKET_SPACE, subscriptionIndexKey, validateChanne
 import type { ConnectionRecord } from '#src/domain/connection.js';
 import type {
   BucketRange,
+  JobProgress,
   KeepAliveClaim,
   ConnectionChanges,
   ConnectionStore,
@@ -55,7 +56,7 @@ export class InMemoryStore implements ConnectionStore, SubscriptionStore, Subscr
   readonly records = new Map<string, ConnectionRecord>();
   /** connectionId → channel → expiresAt (epoch seconds). */
   readonly subscriptions = new Map<string, Map<string, number>>();
-  readonly checkpoints = new Map<string, { readonly cursor: string; readonly expiresAt: number }>();
+  readonly checkpoints = new Map<string, { readonly progress: JobProgress; readonly expiresAt: number }>();
   /** connectionId → keep-alive claim `<since>:<generation>`, as the adapter stores it. */
   readonly keepAliveClaims = new Map<string, string>();
   readonly calls: StoreCall[] = [];
@@ -217,16 +218,16 @@ export class InMemoryStore implements ConnectionStore, SubscriptionStore, Subscr
     return ok({ subscribers, cursor: encodeCursor(last.subKey), lastBucket: bucketOf(last.connectionId) });
   }
 
-  async load(jobId: string): Promise<Result<string | null, StoreError>> {
+  async load(jobId: string): Promise<Result<JobProgress | null, StoreError>> {
     const failed = this.#begin('load', [jobId]);
     if (failed) return err(failed);
-    return ok(this.checkpoints.get(jobId)?.cursor ?? null);
+    return ok(this.checkpoints.get(jobId)?.progress ?? null);
   }
 
-  async save(jobId: string, cursor: string, expiresAt: number): Promise<Result<void, StoreError>> {
-    const failed = this.#begin('save', [jobId, cursor, expiresAt]);
+  async save(jobId: string, progress: JobProgress, expiresAt: number): Promise<Result<void, StoreError>> {
+    const failed = this.#begin('save', [jobId, progress, expiresAt]);
     if (failed) return err(failed);
-    this.checkpoints.set(jobId, { cursor, expiresAt });
+    this.checkpoints.set(jobId, { progress, expiresAt });
     return ok(undefined);
   }
 

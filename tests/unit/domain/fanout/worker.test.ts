@@ -201,6 +201,21 @@ describe('fan-out worker: channel jobs', () => {
     expect([...h.sender.postCounts().values()].every((n) => n === 1)).toBe(true);
   });
 
+  it('a job that handed over and comes back anyway (its deletion lost) does nothing: the hand-over is in its checkpoint', async () => {
+    const h = fanoutHarness({ pageSize: 50, reserveMs: 1_000 });
+    h.store.seedSubscribers('room', connectionIds(120));
+    const worker = createFanoutWorker(h.deps);
+    const record = rec(channelJob());
+    let calls = 0;
+    expect(await worker.processBatch([record], () => (calls++ === 0 ? 60_000 : 999))).toEqual([]);
+    expect(h.queue.enqueueCalls).toHaveLength(1);
+
+    expect(await worker.processBatch([{ ...record, receiveCount: 2 }], plenty)).toEqual([]);
+    expect(h.queue.enqueueCalls).toHaveLength(1);
+    expect(h.sender.calls).toHaveLength(50);
+    expect(h.store.checkpoints.has(record.id)).toBe(false);
+  });
+
   it('keeps at most a quarter of a short invocation in reserve, so a short timeout still makes progress', async () => {
     const h = fanoutHarness({ pageSize: 50, reserveMs: 10_000 });
     h.store.seedSubscribers('room', connectionIds(120));
@@ -222,7 +237,7 @@ describe('fan-out worker: channel jobs', () => {
     const record = rec(channelJob());
 
     expect(await worker.processBatch([record], plenty)).toEqual([record.id]);
-    const saved = h.store.checkpoints.get(record.id)?.cursor;
+    const saved = h.store.checkpoints.get(record.id)?.progress.cursor;
     expect(saved).toBeDefined();
     expect(h.log.find('error', 'adapter bug')).toHaveLength(1);
 
@@ -246,7 +261,7 @@ describe('fan-out worker: channel jobs', () => {
     expect(h.store.callsOf('load')).toHaveLength(0);
   });
 
-  it('a retried job does not queue its splits twice (dedupIds derive from the message id)', async () => {
+  it('a retried job does not split again, even past FIFO deduplication’s 5 minutes: the split is in its checkpoint', async () => {
     const h = fanoutHarness({ pageSize: 50, buckets: 4 });
     h.store.seedSubscribers('room', connectionIds(2000));
     const firstPage = h.store
@@ -260,9 +275,9 @@ describe('fan-out worker: channel jobs', () => {
     expect(await worker.processBatch([record], plenty)).toEqual([record.id]);
     expect(await worker.processBatch([{ ...record, receiveCount: 2 }], plenty)).toEqual([]);
 
-    expect(h.queue.enqueueCalls).toHaveLength(2);
+    expect(h.queue.enqueueCalls).toHaveLength(1);
     expect(h.queue.queued).toHaveLength(4);
-    expect(h.queue.deduplicated).toHaveLength(4);
+    expect(h.queue.deduplicated).toHaveLength(0);
     await drain(worker, h.queue);
     const counts = h.sender.postCounts();
     expect(counts.size).toBe(2000);
