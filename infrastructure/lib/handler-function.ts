@@ -124,6 +124,7 @@ export class HandlerFunction extends Construct {
       ...runtimeSettingsToEnv(config.runtime),
     };
     if (access.backend) Object.assign(environment, settingsToEnv(backendSettings, config.backend));
+    if ('gripSigIssuer' in access && access.gripSigIssuer) environment[backendSettings.gripIss.env] = config.backend.gripIss;
     const lanes = { ordered: queues.ordered, delayed: queues.delayed, delayedDeadLetter: queues.delayedDeadLetter };
     const resourceValue: Record<ResourceName, string> = {
       tableName: table.table.tableName,

@@ -1,11 +1,11 @@
 import { signGripSig, type SharedKey } from '../domain/auth.js';
 import type { Clock, GripSigner } from '../domain/ports.js';
 
-/** Tokens live an hour (as Pushpin's); re-minting after a minute keeps every token's exp ≥ 59 minutes ahead. */
+/** Tokens live 5 minutes (`DEFAULT_GRIP_SIG_TTL_SECONDS`); re-minting after a minute keeps every token's exp ≥ 4 minutes ahead. */
 const REUSE_MS = 60_000;
 
 /**
- * Mints `Grip-Sig` tokens (HS256 `{iss, exp: now + 3600}`), reusing one for up to a minute: signing costs a
+ * Mints `Grip-Sig` tokens (HS256 `{iss, exp: now + 300}`), reusing one for up to a minute: signing costs a
  * fraction of a millisecond and a WebSocket server signs every request it forwards.
  *
  * @example

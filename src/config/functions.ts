@@ -28,6 +28,8 @@ export interface HandlerAccess {
   readonly gripKey?: boolean;
   /** Call the backend. → `TARGET_URL`, `GRIP_ISS` (`backendSettings`) */
   readonly backend?: boolean;
+  /** Know the issuer of the Grip-Sig tokens the server signs, to refuse them as control credentials. → `GRIP_ISS` */
+  readonly gripSigIssuer?: boolean;
   /** Send to these queues. → `ORDERED_QUEUE_URL`, `DELAYED_QUEUE_URL`, `DELAYED_DLQ_URL` */
   readonly sendTo?: readonly QueueLane[];
   /** `execute-api:ManageConnections` on this stage only. → `MANAGEMENT_API_ENDPOINT` */
@@ -41,7 +43,7 @@ export const handlerAccess = {
   // ws-message only schedules keep-alives (delayed); what it sends to its own connection goes straight out.
   'ws-message': { table: 'items', gripKey: true, backend: true, sendTo: ['delayed'], manageConnections: true },
   'ws-disconnect': { table: 'items', gripKey: true, backend: true },
-  control: { gripKey: true, sendTo: ['ordered'] },
+  control: { gripKey: true, gripSigIssuer: true, sendTo: ['ordered'] },
   'fanout-worker': {
     table: 'itemsAndChannelIndex',
     sendTo: ['ordered', 'delayed', 'delayedDeadLetter'],

@@ -178,6 +178,15 @@ export const runtimeSettings = {
     max: 60_000,
     description: 'How long a 410 for messages from an OPEN reply means "handshake not complete yet" and is retried.',
   },
+  controlTokenMaxLifetimeSeconds: {
+    type: 'integer',
+    context: 'controlTokenMaxLifetimeSeconds',
+    env: 'CONTROL_TOKEN_MAX_LIFETIME_SECONDS',
+    default: 3_600,
+    min: 60,
+    max: 31_536_000,
+    description: 'The control API refuses a JWT whose exp is further ahead than this (js-grip signs 10 minutes).',
+  },
 } as const satisfies SettingTable;
 
 export type RuntimeSettings = SettingValues<typeof runtimeSettings>;

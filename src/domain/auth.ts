@@ -9,7 +9,12 @@ import { JWT_SHAPE, keyBytes, MAX_TOKEN_LENGTH, type SharedKey } from './shared-
 
 export { keyBytes, type SharedKey };
 
-export const DEFAULT_GRIP_SIG_TTL_SECONDS = 3600;
+/**
+ * Grip-Sig tokens live 5 minutes (Pushpin: an hour). A backend verifies one while it handles the request (at most
+ * API Gateway's 29 s), so 5 minutes covers that plus minutes of clock skew; a token copied from a log or a proxy
+ * is useless soon after, and it is never a control credential (`authorizeControl` refuses its issuer).
+ */
+export const DEFAULT_GRIP_SIG_TTL_SECONDS = 300;
 const utf8Encoder = new TextEncoder();
 
 /**
@@ -84,8 +89,9 @@ export type ControlAuth = { ok: true; scheme: 'jwt' | 'key' } | { ok: false; rea
  * Checks a control API `Authorization` header. Accepted:
  * - `Bearer <the key>`: what js-grip's Publisher sends with only `key` configured (compared in constant time
  *   with the key as configured, including a literal `base64:…` string, and with the key's bytes);
- * - `Bearer <HS256 JWT>`: what it sends with `control_iss` and `key`; `exp` is checked, and `iss` only when
- *   `input.iss` is given.
+ * - `Bearer <HS256 JWT>`: what it sends with `control_iss` and `key`; `exp` must be present and in the future
+ *   (and no further ahead than `maxLifetimeSeconds`), `iss` must equal `input.iss` when one is given and must not
+ *   be `refuseIss` (the Grip-Sig issuer: anyone who saw one backend request must not be able to publish).
  *
  * Everything else fails with a reason fit for a 401 body or a log line; it never contains the key or the token.
  *
@@ -95,7 +101,15 @@ export type ControlAuth = { ok: true; scheme: 'jwt' | 'key' } | { ok: false; rea
  */
 export async function authorizeControl(
   authorization: string | undefined,
-  input: { key: SharedKey; iss?: string; nowSeconds?: number },
+  input: {
+    key: SharedKey;
+    iss?: string;
+    nowSeconds?: number;
+    /** Refuse JWTs with this `iss`: the Grip-Sig tokens this server signs for backends are no control credential. */
+    refuseIss?: string;
+    /** Refuse JWTs whose `exp` is further ahead than this: a leaked token must not be valid for years. */
+    maxLifetimeSeconds?: number;
+  },
 ): Promise<ControlAuth> {
   if (authorization === undefined || authorization.trim().length === 0) return { ok: false, reason: 'missing Authorization header' };
   const match = /^\s*(\S+)\s+(\S.*?)\s*$/.exec(authorization);
@@ -114,8 +128,19 @@ export async function authorizeControl(
 
   if (!JWT_SHAPE.test(token)) return { ok: false, reason: 'bearer token is neither the key nor a JWT' };
   const check = await verifyHs256(token, input);
-  if (check.ok) return { ok: true, scheme: 'jwt' };
-  return { ok: false, reason: `bearer JWT rejected: ${check.reason}` };
+  if (!check.ok) return { ok: false, reason: `bearer JWT rejected: ${check.reason}` };
+  const { iss, exp } = check.claims;
+  if (input.refuseIss !== undefined && iss === input.refuseIss) {
+    return {
+      ok: false,
+      reason: 'bearer JWT rejected: its iss is the Grip-Sig issuer (a backend request token is not a control credential)',
+    };
+  }
+  const now = input.nowSeconds ?? Math.floor(Date.now() / 1000);
+  if (input.maxLifetimeSeconds !== undefined && typeof exp === 'number' && exp - now > input.maxLifetimeSeconds) {
+    return { ok: false, reason: `bearer JWT rejected: exp is more than ${input.maxLifetimeSeconds} s ahead` };
+  }
+  return { ok: true, scheme: 'jwt' };
 }
 
 /** 1 if equal, else 0, in time that depends only on the lengths. */

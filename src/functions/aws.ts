@@ -66,6 +66,7 @@ export async function awsResources<N extends HandlerName>(name: N, environment: 
   const metrics = new PowertoolsMetrics();
   const available: AvailableResources = {};
   if (backend !== undefined) available.backend = backend;
+  if (access.gripSigIssuer) available.gripSigIssuer = readSettings(backendSettings, fromEnvironment(environment)).gripIss;
   if (names.tableName !== undefined) {
     const documents = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
     available.store = new DynamoConnectionStore({ client: documents, tableName: names.tableName, log });

@@ -6,5 +6,6 @@ import type { FunctionResources } from './resources.js';
 
 export function composeControl(r: FunctionResources<'control'>): ControlHandler {
   const { queue, clock, log, metrics } = r;
-  return makeControlHandler({ queue, clock, log, metrics, newId: randomUUID, config: { key: r.gripKey } }, r.afterEach);
+  const config = { key: r.gripKey, gripSigIssuer: r.gripSigIssuer, maxTokenLifetimeSeconds: r.settings.controlTokenMaxLifetimeSeconds };
+  return makeControlHandler({ queue, clock, log, metrics, newId: randomUUID, config }, r.afterEach);
 }

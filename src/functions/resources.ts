@@ -43,6 +43,8 @@ export interface GrantableResources {
   /** `gripKey` access: the key itself. */
   readonly gripKey: string;
   readonly backend: BackendTarget;
+  /** `gripSigIssuer` access: the `iss` of the Grip-Sig tokens this server signs (`GRIP_ISS`). */
+  readonly gripSigIssuer: string;
   /**
    * `sendTo` access; the dead letters only with the `delayedDeadLetter` lane, which only the worker (the queues'
    * consumer) has, and so also the redelivery of its failed records.
@@ -67,6 +69,7 @@ export type FunctionResources<N extends HandlerName> = FunctionBasics &
       : unknown) &
   (Access<N> extends { readonly gripKey: true } ? Granted<'gripKey'> : unknown) &
   (Access<N> extends { readonly backend: true } ? Granted<'backend'> : unknown) &
+  (Access<N> extends { readonly gripSigIssuer: true } ? Granted<'gripSigIssuer'> : unknown) &
   (Access<N> extends { readonly sendTo: readonly (infer L)[] }
     ? Granted<'queue', 'delayedDeadLetter' extends L ? FanoutQueue & DeadLetters & RedeliveryScheduler : FanoutQueue>
     : unknown) &
@@ -78,6 +81,7 @@ export function grantedKeys(access: HandlerAccess): (keyof GrantableResources)[]
     ...(access.table ? (['store'] as const) : []),
     ...(access.gripKey ? (['gripKey'] as const) : []),
     ...(access.backend ? (['backend'] as const) : []),
+    ...(access.gripSigIssuer ? (['gripSigIssuer'] as const) : []),
     ...(access.sendTo ? (['queue'] as const) : []),
     ...(access.manageConnections ? (['sender'] as const) : []),
   ];

@@ -247,6 +247,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
       queue,
       sender: connectionSender,
       gripKey,
+      gripSigIssuer: gripIss,
     };
     const resources = <N extends HandlerName>(name: N): FunctionResources<N> => grantedResources(name, basics, shared);
 

@@ -272,7 +272,8 @@ describe('functions', () => {
     WsConnect: ['TABLE_NAME', 'GRIP_KEY_SECRET_ARN', 'TARGET_URL', 'GRIP_ISS', 'ORDERED_QUEUE_URL', 'DELAYED_QUEUE_URL'],
     WsMessage: ['TABLE_NAME', 'GRIP_KEY_SECRET_ARN', 'TARGET_URL', 'GRIP_ISS', 'DELAYED_QUEUE_URL', 'MANAGEMENT_API_ENDPOINT'],
     WsDisconnect: ['TABLE_NAME', 'GRIP_KEY_SECRET_ARN', 'TARGET_URL', 'GRIP_ISS'],
-    Control: ['GRIP_KEY_SECRET_ARN', 'ORDERED_QUEUE_URL'],
+    // GRIP_ISS: the control API refuses the server's own Grip-Sig tokens as credentials.
+    Control: ['GRIP_KEY_SECRET_ARN', 'GRIP_ISS', 'ORDERED_QUEUE_URL'],
     FanoutWorker: ['TABLE_NAME', 'ORDERED_QUEUE_URL', 'DELAYED_QUEUE_URL', 'DELAYED_DLQ_URL', 'MANAGEMENT_API_ENDPOINT'],
   };
   const common = [
@@ -289,6 +290,7 @@ describe('functions', () => {
     'FANOUT_RETRY_BASE_MS',
     'FANOUT_RETRY_MAX_MS',
     'OPEN_GRACE_MS',
+    'CONTROL_TOKEN_MAX_LIFETIME_SECONDS',
   ];
 
   it('are nodejs22.x arm64 ESM bundles with their own log group and retention', () => {

@@ -13,7 +13,13 @@ export interface ControlApiDeps {
   readonly metrics: Metrics;
   /** A unique id for publishes that carry no GRIP `id`. */
   readonly newId: () => string;
-  readonly config: { readonly key: SharedKey; readonly iss?: string };
+  readonly config: {
+    readonly key: SharedKey;
+    readonly iss?: string;
+    /** The `iss` of this server's Grip-Sig tokens: refused here. */
+    readonly gripSigIssuer?: string;
+    readonly maxTokenLifetimeSeconds?: number;
+  };
 }
 
 export interface ControlApiRequest {
@@ -67,6 +73,8 @@ export async function handleControlApiRequest(deps: ControlApiDeps, request: Con
   const auth = await authorizeControl(request.headers['authorization'], {
     key: deps.config.key,
     ...(deps.config.iss !== undefined ? { iss: deps.config.iss } : {}),
+    ...(deps.config.gripSigIssuer !== undefined ? { refuseIss: deps.config.gripSigIssuer } : {}),
+    ...(deps.config.maxTokenLifetimeSeconds !== undefined ? { maxLifetimeSeconds: deps.config.maxTokenLifetimeSeconds } : {}),
     nowSeconds: Math.floor(deps.clock() / 1000),
   });
   if (!auth.ok) {

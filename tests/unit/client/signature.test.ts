@@ -15,7 +15,7 @@ describe('verifyGripSig', () => {
     const sig = await signGripSig({ key: 'changeme', iss: 'pushpin', nowSeconds: NOW_MS / 1000 });
     expect(await verifyGripSig(withSig(sig), { key: 'changeme', now })).toEqual({
       signed: true,
-      claims: { iss: 'pushpin', exp: NOW_MS / 1000 + 3600 },
+      claims: { iss: 'pushpin', exp: NOW_MS / 1000 + 300 },
     });
     expect((await verifyGripSig(withSig(sig), { key: 'changeme', iss: 'pushpin', now })).signed).toBe(true);
   });

@@ -38,11 +38,11 @@ describe('keyBytes', () => {
 });
 
 describe('signGripSig', () => {
-  it('mints Pushpin’s token shape: HS256/JWT header, {iss, exp = now + 3600}', async () => {
+  it('mints Pushpin’s token shape: HS256/JWT header, {iss, exp = now + 300} (5 minutes, not Pushpin’s hour)', async () => {
     const token = await signGripSig({ key: 'changeme', iss: 'grip-server', nowSeconds: NOW });
     const [header, payload] = token.split('.');
     expect(decodePart(header)).toEqual({ alg: 'HS256', typ: 'JWT' });
-    expect(decodePart(payload)).toEqual({ iss: 'grip-server', exp: NOW + 3600 });
+    expect(decodePart(payload)).toEqual({ iss: 'grip-server', exp: NOW + 300 });
   });
 
   it('honours ttlSeconds and floors a fractional now', async () => {
@@ -81,11 +81,11 @@ describe('verifyHs256', () => {
 
   it('round-trips with signGripSig', async () => {
     const token = await signGripSig({ key: 'k', iss: 'me', nowSeconds: NOW });
-    expect(await verifyHs256(token, { key: 'k', iss: 'me', nowSeconds: NOW + 3599 })).toEqual({
+    expect(await verifyHs256(token, { key: 'k', iss: 'me', nowSeconds: NOW + 299 })).toEqual({
       ok: true,
-      claims: { iss: 'me', exp: NOW + 3600 },
+      claims: { iss: 'me', exp: NOW + 300 },
     });
-    expect(await verifyHs256(token, { key: 'k', nowSeconds: NOW + 3600 })).toEqual({ ok: false, reason: 'expired' });
+    expect(await verifyHs256(token, { key: 'k', nowSeconds: NOW + 300 })).toEqual({ ok: false, reason: 'expired' });
   });
 
   it('uses the real clock when nowSeconds is not given', async () => {
@@ -152,6 +152,37 @@ describe('authorizeControl', () => {
     expect(await authorizeControl(`Bearer ${token}`, { key, iss: 'other', nowSeconds: NOW })).toEqual({
       ok: false,
       reason: 'bearer JWT rejected: wrong-issuer',
+    });
+  });
+
+  it('refuses a Grip-Sig token (the server’s own issuer) replayed as a control credential', async () => {
+    const gripSig = await signGripSig({ key, iss: 'pushpin', nowSeconds: NOW });
+    expect(await authorizeControl(`Bearer ${gripSig}`, { key, refuseIss: 'pushpin', nowSeconds: NOW })).toEqual({
+      ok: false,
+      reason: 'bearer JWT rejected: its iss is the Grip-Sig issuer (a backend request token is not a control credential)',
+    });
+    const control = await hs256({ iss: 'my-backend', exp: NOW + 600 }, key);
+    expect(await authorizeControl(`Bearer ${control}`, { key, refuseIss: 'pushpin', nowSeconds: NOW })).toEqual({
+      ok: true,
+      scheme: 'jwt',
+    });
+  });
+
+  it('refuses a JWT without exp, or with exp further ahead than the maximum lifetime', async () => {
+    const forever = await hs256({ iss: 'b' }, key);
+    expect(await authorizeControl(`Bearer ${forever}`, { key, nowSeconds: NOW })).toEqual({
+      ok: false,
+      reason: 'bearer JWT rejected: malformed',
+    });
+    const year = await hs256({ iss: 'b', exp: NOW + 31_536_000 }, key);
+    expect(await authorizeControl(`Bearer ${year}`, { key, maxLifetimeSeconds: 3600, nowSeconds: NOW })).toEqual({
+      ok: false,
+      reason: 'bearer JWT rejected: exp is more than 3600 s ahead',
+    });
+    const hour = await hs256({ iss: 'b', exp: NOW + 3600 }, key);
+    expect(await authorizeControl(`Bearer ${hour}`, { key, maxLifetimeSeconds: 3600, nowSeconds: NOW })).toEqual({
+      ok: true,
+      scheme: 'jwt',
     });
   });
 

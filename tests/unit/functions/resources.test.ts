@@ -18,6 +18,7 @@ const everything = {
   sender: new FakeSender(),
   gripKey: 'key-0123456789',
   backend: { targetUrl: 'https://backend.example/ws', gripIss: 'pushpin' },
+  gripSigIssuer: 'pushpin',
 };
 const names = Object.keys(handlerAccess) as HandlerName[];
 const basicKeys = Object.keys(basics);

@@ -1,0 +1,39 @@
+/**
+ * Attacks from issue 10, end to end in local mode: what a backend's access log or a debugging proxy reveals (the
+ * Grip-Sig of one backend request) must not let anyone publish or kick users through the control API.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ClientPool, startE2E, type E2EStack } from '#test-helpers/e2e.js';
+
+describe('security, end to end', () => {
+  let e2e: E2EStack;
+  const clients = new ClientPool();
+
+  beforeAll(async () => {
+    e2e = await startE2E({ delivery: 'direct' });
+  });
+  afterEach(() => clients.closeAll());
+  afterAll(() => e2e?.stop());
+
+  it('a Grip-Sig replayed as a control credential is refused (401): no publish, no close', async () => {
+    const victim = await clients.connect(`${e2e.stack.wsUrl}/pub/victim?channel=secure`);
+    const victimId = e2e.backend.connectionIdOf('/pub/victim');
+    const gripSig = e2e.backend.requests.find((r) => r.connectionId === victimId)?.headers.get('grip-sig');
+    expect(gripSig).toBeTruthy();
+
+    const publish = await fetch(`${e2e.stack.controlUrl}/publish/`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gripSig}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ items: [{ channel: 'secure', formats: { 'ws-message': { content: 'forged' } } }] }),
+    });
+    expect(publish.status).toBe(401);
+    expect(await publish.text()).toContain('Grip-Sig issuer');
+    const kick = await fetch(`${e2e.stack.controlUrl}/connections/${encodeURIComponent(victimId)}/close`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gripSig}` },
+    });
+    expect(kick.status).toBe(401);
+    expect(victim.messages).toEqual([]);
+    expect(victim.ws.readyState).toBe(victim.ws.OPEN);
+  });
+});
