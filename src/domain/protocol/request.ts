@@ -57,7 +57,7 @@ export interface HandshakeCapture {
  * Captures the client's handshake for storage and replay. Strips what Pushpin strips (`Upgrade`, `Connection`,
  * `Keep-Alive`, `Accept`, `Accept-Encoding`, `Content-Encoding`, `Transfer-Encoding`, `Expect`,
  * `Content-Length`, `Host`, the client's `Connection-Id`, every `Meta-*` and `Grip-*` header, and
- * `Sec-WebSocket-Extensions`), lower-cases names, and joins repeated headers (also ones differing only in case)
+ * `Sec-WebSocket-Extensions`), in every spelling that folds to them (`Meta_User`, `Grip.Sig`), lower-cases names, and joins repeated headers (also ones differing only in case)
  * with `, ` (`; ` for `Cookie`, which HTTP/2 clients split). Header order is preserved.
  *
  * If the kept headers exceed {@link MAX_STORED_HANDSHAKE_BYTES}, the largest are dropped first (ties by name),
@@ -77,7 +77,10 @@ export function handshakeFromClient(input: {
   const dropped = new Set<string>();
   for (const [rawName, rawValue] of Object.entries(input.headers)) {
     const name = rawName.toLowerCase();
-    if (STRIPPED.has(name) || STRIPPED_PREFIXES.some((p) => name.startsWith(p))) continue;
+    // Compared with `_` and `.` folded to `-`: CGI/WSGI stacks and some proxies fold them, so `Meta_User` would
+    // reach such a backend as `Meta-User`, a spoofed meta value.
+    const folded = name.replace(/[_.]/g, '-');
+    if (STRIPPED.has(folded) || STRIPPED_PREFIXES.some((p) => folded.startsWith(p))) continue;
     const values = typeof rawValue === 'string' ? [rawValue] : [...rawValue];
     if (!isHeaderName(name) || values.some(hasLineBreakOrNul)) {
       dropped.add(name);

@@ -6,6 +6,23 @@ import { buildBackendRequest, handshakeFromClient, MAX_STORED_HANDSHAKE_BYTES, o
 const ascii = (b: Uint8Array): string => String.fromCharCode(...b);
 
 describe('handshakeFromClient', () => {
+  it('strips every spelling of the reserved headers that a CGI/WSGI stack or proxy folds into them', () => {
+    const { handshake } = handshakeFromClient({
+      headers: {
+        Meta_User: 'admin',
+        'Meta.Role': 'root',
+        Grip_Sig: 'forged',
+        'grip.last': 'x',
+        Connection_Id: 'spoofed',
+        Content_Length: '1',
+        X_Custom_Header: 'kept',
+      },
+      path: '/',
+      query: '',
+    });
+    expect(handshake.headers).toEqual({ x_custom_header: 'kept' });
+  });
+
   it('strips what Pushpin strips and keeps the rest, lower-cased, in order (capture 1 headers)', () => {
     const { handshake, dropped } = handshakeFromClient({
       headers: {
