@@ -52,6 +52,15 @@ function codeOf(thrown: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/**
+ * The URL as error messages (and so logs) may show it: without the query, which carries the client's own query
+ * string (`?token=…` is common) in the request to the backend.
+ */
+export function withoutQuery(url: string): string {
+  const at = url.search(/[?#]/);
+  return at === -1 ? url : url.slice(0, at);
+}
+
 function describe(thrown: unknown): string {
   const message = thrown instanceof Error ? thrown.message : String(thrown);
   const cause = thrown instanceof Error && thrown.cause instanceof Error ? `: ${thrown.cause.message}` : '';
@@ -64,7 +73,8 @@ function describe(thrown: unknown): string {
  * `connect`; undici's own header/body timeouts are `timeout`; anything else (an HTTP parser error, an invalid
  * URL or header value) is `protocol`.
  */
-export function backendErrorFrom(thrown: unknown, url: string): BackendError {
+export function backendErrorFrom(thrown: unknown, fullUrl: string): BackendError {
+  const url = withoutQuery(fullUrl);
   const code = codeOf(thrown);
   if (code !== undefined && CONNECT_CODES.has(code)) {
     return { kind: 'connect', message: `could not reach the backend at ${url}: ${describe(thrown)}`, cause: thrown };
@@ -112,7 +122,7 @@ export class FetchBackendClient implements BackendClient {
       controller.abort();
     }, this.timeoutMs);
     const timeout = (): Result<BackendResponse, BackendError> =>
-      err({ kind: 'timeout', message: `the backend at ${request.url} did not answer within ${this.timeoutMs} ms` });
+      err({ kind: 'timeout', message: `the backend at ${withoutQuery(request.url)} did not answer within ${this.timeoutMs} ms` });
     try {
       const headers: [string, string][] = Object.entries(request.headers).filter(([name]) => !NOT_FORWARDED.has(name.toLowerCase()));
       let response: Response;
@@ -161,7 +171,11 @@ export class FetchBackendClient implements BackendClient {
         chunks.push(value);
       }
     } catch (e) {
-      return err({ kind: 'protocol', message: `reading the backend's response from ${url} failed: ${describe(e)}`, cause: e });
+      return err({
+        kind: 'protocol',
+        message: `reading the backend's response from ${withoutQuery(url)} failed: ${describe(e)}`,
+        cause: e,
+      });
     }
     const joined = Buffer.concat(chunks, size);
     return ok(new Uint8Array(joined.buffer, joined.byteOffset, joined.byteLength));

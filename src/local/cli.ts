@@ -84,13 +84,15 @@ async function main(): Promise<void> {
     queues: stack.queues,
   });
   const wsBase = stack.wsUrl;
+  // A key the user chose is theirs to keep out of terminals and scrollback: only a generated one is printed.
+  const key = stack.gripKeyGenerated ? stack.gripKey : '$GRIP_KEY';
   const lines = [
     '',
     'GRIP channel server running locally',
     `  WebSocket        ${wsBase}   (any path and query reach the backend)`,
-    `  control API      ${stack.controlUrl}   GRIP_URL=${stack.controlUrl}/?key=${encodeURIComponent(stack.gripKey)}`,
+    `  control API      ${stack.controlUrl}   GRIP_URL=${stack.controlUrl}/?key=${stack.gripKeyGenerated ? encodeURIComponent(key) : key}`,
     `  backend          ${stack.targetUrl}${stack.exampleUrl ? '   (bundled chat example)' : ''}`,
-    `  GRIP key         ${stack.gripKey}${stack.gripKeyGenerated ? '   (generated for this run; set GRIP_KEY to choose one)' : ''}`,
+    `  GRIP key         ${stack.gripKeyGenerated ? `${key}   (generated for this run; set GRIP_KEY to choose one)` : 'from GRIP_KEY (not shown)'}`,
     `  delivery         ${stack.delivery}; Management API ${stack.managementApiEndpoint}`,
     `  DynamoDB ${stack.dynamoEndpoint}   SQS ${stack.sqsEndpoint}`,
     '',
@@ -106,7 +108,7 @@ async function main(): Promise<void> {
     lines.push(`Try it: npx wscat -c "${wsBase}/"`, '');
   }
   lines.push(
-    `Publish: curl -H "Authorization: Bearer ${stack.gripKey}" -d '{"items":[{"channel":"room:lobby","formats":{"ws-message":{"content":"hello"}}}]}' ${stack.controlUrl}/publish/`,
+    `Publish: curl -H "Authorization: Bearer ${key}" -d '{"items":[{"channel":"room:lobby","formats":{"ws-message":{"content":"hello"}}}]}' ${stack.controlUrl}/publish/`,
     '',
     'Dead letters: npm run redrive -- --local   (moves both dead-letter queues back)',
     'Ctrl-C stops everything.',

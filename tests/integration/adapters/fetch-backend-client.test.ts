@@ -138,9 +138,12 @@ describe('FetchBackendClient against real HTTP servers', () => {
     await once(probe, 'listening');
     const port = (probe.address() as AddressInfo).port;
     await new Promise<void>((r) => probe.close(() => r()));
-    const r = await client.send({ url: `http://127.0.0.1:${port}/`, headers: {}, body: new Uint8Array() });
+    const r = await client.send({ url: `http://127.0.0.1:${port}/chat?token=s3cret#x`, headers: {}, body: new Uint8Array() });
     expect(!r.ok && r.error.kind).toBe('connect');
     expect(!r.ok && r.error.message).toMatch(/ECONNREFUSED/);
+    // Error messages end up in logs: the client's query string (often a token) never does.
+    expect(!r.ok && r.error.message).toContain(`http://127.0.0.1:${port}/chat:`);
+    expect(!r.ok && r.error.message).not.toContain('s3cret');
   });
 
   it('reports an unresolvable host as connect', async () => {
