@@ -185,6 +185,31 @@ export function buildBackendRequest(input: {
   return { url: joinUrl(input.targetUrl, input.handshake.path, input.handshake.query), headers, body: encodeEvents(input.events) };
 }
 
+/**
+ * Why a client's path could lead a backend request outside `TARGET_URL`'s path, or `null` when it cannot: dot
+ * segments in any spelling (`..`, `.%2E`, `%2e%2e`, double-encoded `%252e`), backslashes (raw or `%5C`, which
+ * URL parsers treat as `/`), and control characters. WHATWG URL parsing (what `fetch` does) resolves all of
+ * these, so `/t` + `/../admin` would reach `/admin`.
+ *
+ * @example
+ * unsafePathReason('/chat/room') // null
+ * unsafePathReason('/a/%2e%2E/admin') // 'dot segment'
+ */
+export function unsafePathReason(path: string): string | null {
+  let decoded = path;
+  // Decode repeatedly (a bounded number of times): a proxy or backend framework may decode again.
+  for (let i = 0; i < 3; i++) {
+    const next = decoded.replace(/%(2e|2E|5c|5C|25)/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    if (next === decoded) break;
+    decoded = next;
+  }
+  if (decoded.includes('\\')) return 'backslash';
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(decoded)) return 'control character';
+  if (decoded.split('/').some((segment) => segment === '.' || segment === '..')) return 'dot segment';
+  return null;
+}
+
 function joinUrl(targetUrl: string, path: string, query: string): string {
   const hash = targetUrl.indexOf('#');
   const withoutFragment = hash < 0 ? targetUrl : targetUrl.slice(0, hash);
@@ -193,7 +218,8 @@ function joinUrl(targetUrl: string, path: string, query: string): string {
   const targetQuery = q < 0 ? '' : withoutFragment.slice(q + 1);
 
   let url = base;
-  if (path !== '' && path !== '/') {
+  // A path that could climb out of the target's path is never appended (`$connect` refuses such clients first).
+  if (path !== '' && path !== '/' && unsafePathReason(path) === null) {
     url = `${base.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
   }
   const extra = query.startsWith('?') ? query.slice(1) : query;

@@ -4,7 +4,7 @@ import { forgetConnections } from '../forget-connections.js';
 import type { Payload } from '../message.js';
 import { openEvent } from '../protocol/events.js';
 import { interpretOpenReply } from '../protocol/reply.js';
-import { handshakeFromClient, offeredSubprotocols } from '../protocol/request.js';
+import { handshakeFromClient, offeredSubprotocols, unsafePathReason } from '../protocol/request.js';
 import { askBackend } from './backend.js';
 import { subscriptionOps, unsupportedControls } from './reply-actions.js';
 import type { ConnectDeps } from './deps.js';
@@ -51,6 +51,12 @@ function refuse(status: number, reason: string): ConnectOutcome {
 export async function onConnect(deps: ConnectDeps, input: ConnectInput): Promise<ConnectOutcome> {
   const { log, metrics } = deps;
   const connectionId = input.connectionId;
+  const unsafe = unsafePathReason(input.path);
+  if (unsafe !== null) {
+    log.warn('handshake refused: its path could leave TARGET_URL', { connectionId, reason: unsafe });
+    metrics.count('ConnectionsRejected');
+    return refuse(400, `Bad Request: the path has a ${unsafe}`);
+  }
   const captured = handshakeFromClient({ headers: input.headers, path: input.path, query: input.query });
   const handshake = captured.handshake;
   if (captured.dropped.length > 0) log.warn('handshake headers not kept for replay', { connectionId, dropped: captured.dropped });

@@ -2,6 +2,7 @@
  * Attacks from issue 10, end to end in local mode: what a backend's access log or a debugging proxy reveals (the
  * Grip-Sig of one backend request) must not let anyone publish or kick users through the control API.
  */
+import { request } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ClientPool, startE2E, type E2EStack } from '#test-helpers/e2e.js';
 
@@ -35,5 +36,45 @@ describe('security, end to end', () => {
     expect(kick.status).toBe(401);
     expect(victim.messages).toEqual([]);
     expect(victim.ws.readyState).toBe(victim.ws.OPEN);
+  });
+
+  /** A raw WebSocket handshake with this exact path (a `ws` client would normalize dot segments away). */
+  const handshake = (path: string): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const url = new URL(e2e.stack.wsUrl);
+      const req = request({
+        host: url.hostname,
+        port: url.port,
+        path,
+        headers: {
+          Connection: 'Upgrade',
+          Upgrade: 'websocket',
+          'Sec-WebSocket-Version': '13',
+          'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        },
+      });
+      req.on('error', reject);
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('upgrade', (res, socket) => {
+        socket.destroy();
+        resolve(res.statusCode ?? 0);
+      });
+      req.end();
+    });
+
+  it.each(['/../admin', '/%2e%2e/admin', '/a/..\\..\\admin', '/a/%252e%252e/admin', '/.%2E/admin'])(
+    'refuses the handshake for %s with 400, and the backend never hears of it',
+    async (path) => {
+      const before = e2e.backend.requests.length;
+      expect(await handshake(path)).toBe(400);
+      expect(e2e.backend.requests.length).toBe(before);
+    },
+  );
+
+  it('still accepts an ordinary path', async () => {
+    expect(await handshake('/pub/ordinary')).toBe(101);
   });
 });

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { Handshake } from '#src/domain/connection.js';
 import { decodeEvents } from '#src/domain/protocol/codec.js';
-import { buildBackendRequest, handshakeFromClient, MAX_STORED_HANDSHAKE_BYTES, offeredSubprotocols } from '#src/domain/protocol/request.js';
+import {
+  buildBackendRequest,
+  handshakeFromClient,
+  MAX_STORED_HANDSHAKE_BYTES,
+  offeredSubprotocols,
+  unsafePathReason,
+} from '#src/domain/protocol/request.js';
 
 const ascii = (b: Uint8Array): string => String.fromCharCode(...b);
 
@@ -238,5 +244,41 @@ describe('buildBackendRequest', () => {
     });
     expect(lower['host']).toBeUndefined();
     expect(request.body.length).toBe(14);
+  });
+});
+
+describe('unsafePathReason: client paths that could leave TARGET_URL', () => {
+  it.each([
+    ['/../admin', 'dot segment'],
+    ['/%2e%2e/admin', 'dot segment'],
+    ['/%2E%2e/admin', 'dot segment'],
+    ['/.%2E/admin', 'dot segment'],
+    ['/%252e%252e/admin', 'dot segment'],
+    ['/a/./b', 'dot segment'],
+    ['/a/..', 'dot segment'],
+    ['/a/..\\..\\admin', 'backslash'],
+    ['/a/%5c..%5Cadmin', 'backslash'],
+    ['/a\u0000b', 'control character'],
+  ])('%s → %s', (path, reason) => {
+    expect(unsafePathReason(path)).toBe(reason);
+  });
+
+  it.each(['/', '', '/chat', '/chat/room-1', '/a..b/c', '/...', '/.well-known/x', '/%2e%2e%2e', '/caf%C3%A9'])('%s is safe', (path) => {
+    expect(unsafePathReason(path)).toBeNull();
+  });
+
+  it('never appends an unsafe path to the target URL, whatever calls it', () => {
+    const request = (path: string) =>
+      buildBackendRequest({
+        targetUrl: 'https://api.example/t',
+        connectionId: 'abc=',
+        handshake: { path, query: '', headers: {} },
+        meta: {},
+        events: [],
+        gripSig: 'sig',
+      });
+    expect(request('/chat').url).toBe('https://api.example/t/chat');
+    expect(request('/../admin').url).toBe('https://api.example/t');
+    expect(new URL(request('/a/%2e%2e/%2e%2e/admin').url).pathname).toBe('/t');
   });
 });
