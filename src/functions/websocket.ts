@@ -3,6 +3,7 @@
  * resources its row of `handlerAccess` grants. The Lambda entries (`src/handlers/aws/ws-*.ts`) and local mode
  * call these same functions.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { FetchBackendClient } from '../adapters/fetch-backend-client.js';
 import { CachingGripSigner } from '../adapters/grip-signer.js';
 import { makeConnectHandler, makeDisconnectHandler, makeMessageHandler } from '../handlers/ws.js';
@@ -15,12 +16,15 @@ function session(r: FunctionBasics & Pick<GrantableResources, 'gripKey' | 'backe
     backend: new FetchBackendClient({ timeoutMs: settings.backendTimeoutMs }),
     signer: new CachingGripSigner({ key: r.gripKey, iss: r.backend.gripIss, clock }),
     clock,
+    sleep: (ms: number) => sleep(ms).then(() => {}),
+    random: Math.random,
     log,
     metrics,
     config: {
       targetUrl: r.backend.targetUrl,
       maxSubscriptionsPerConnection: settings.maxSubscriptionsPerConnection,
       openGraceMs: settings.openGraceMs,
+      backendTimeoutMs: settings.backendTimeoutMs,
     },
   };
 }

@@ -59,9 +59,11 @@ export function sessionHarness(config: Partial<SessionConfig> = {}): SessionHarn
     backend,
     signer,
     clock: time.clock,
+    sleep: time.sleep,
+    random: () => 0.5,
     log,
     metrics,
-    config: { targetUrl: TARGET_URL, maxSubscriptionsPerConnection: 20, openGraceMs: 5_000, ...config },
+    config: { targetUrl: TARGET_URL, maxSubscriptionsPerConnection: 20, openGraceMs: 5_000, backendTimeoutMs: 10_000, ...config },
   };
   return { deps, store, queue, sender, backend, signer, time, log, metrics };
 }

@@ -3,11 +3,22 @@ import type { WsEvent } from '../protocol/events.js';
 import { buildBackendRequest } from '../protocol/request.js';
 import type { BackendError, BackendResponse } from '../ports.js';
 import type { Result } from '../result.js';
+import { fullJitterDelay } from '../backoff.js';
 import type { BackendDeps } from './deps.js';
+
+/** Tries of one backend exchange when the backend cannot be reached, as Pushpin does (the first included). */
+export const BACKEND_CONNECT_ATTEMPTS = 6;
+const RETRY_BASE_MS = 250;
+const RETRY_MAX_MS = 4_000;
 
 /**
  * Sends one WebSocket-over-HTTP request for a connection to the backend, signed with a fresh `Grip-Sig`, and
  * records its latency. Transport failures come back as values (and are counted), never as throws.
+ *
+ * A backend that could not be reached (`connect`: refused, unresolvable, reset before any byte of a response) is
+ * tried again up to 5 times with jittered backoff, as Pushpin retries its origin, while the retries fit in
+ * `backendTimeoutMs`: a rolling deploy of the backend does not close clients. A timeout or a bad response is
+ * never retried: the backend may have processed the request.
  */
 export async function askBackend(
   deps: BackendDeps,
@@ -23,7 +34,14 @@ export async function askBackend(
     gripSig: await deps.signer.sign(),
   });
   const started = deps.clock();
-  const result = await deps.backend.send(request);
+  let result = await deps.backend.send(request);
+  for (let attempt = 1; attempt < BACKEND_CONNECT_ATTEMPTS && !result.ok && result.error.kind === 'connect'; attempt++) {
+    const delay = Math.max(1, fullJitterDelay(attempt, RETRY_BASE_MS, RETRY_MAX_MS, deps.random));
+    if (deps.clock() - started + delay >= deps.config.backendTimeoutMs) break;
+    deps.log.debug('backend unreachable; trying again', { connectionId: connection.connectionId, attempt, delayMs: delay });
+    await deps.sleep(delay);
+    result = await deps.backend.send(request);
+  }
   deps.metrics.timing('BackendLatency', deps.clock() - started);
   if (!result.ok) deps.metrics.count('BackendErrors');
   return result;

@@ -23,6 +23,9 @@ export interface SessionDeps {
   readonly backend: BackendClient;
   readonly signer: GripSigner;
   readonly clock: Clock;
+  /** Waits between retries of a backend that could not be reached. */
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly random: () => number;
   readonly log: Log;
   readonly metrics: Metrics;
   readonly config: SessionConfig;
@@ -34,6 +37,8 @@ export interface SessionConfig {
   readonly maxSubscriptionsPerConnection: number;
   /** How long messages from an OPEN reply keep retrying a 410 while the handshake completes. */
   readonly openGraceMs: number;
+  /** The budget for one backend exchange, retries of an unreachable backend included (`BACKEND_TIMEOUT_MS`). */
+  readonly backendTimeoutMs: number;
 }
 
 /** `$connect` (`onConnect`): no connection sender, since API Gateway refuses posts until `$connect` returns. */
@@ -43,4 +48,4 @@ export type ConnectDeps = Omit<SessionDeps, 'sender'>;
 export type DisconnectDeps = Omit<SessionDeps, 'sender' | 'queue' | 'subscriptions'>;
 
 /** What one backend request needs (`askBackend`). */
-export type BackendDeps = Pick<SessionDeps, 'config' | 'signer' | 'clock' | 'backend' | 'metrics'>;
+export type BackendDeps = Pick<SessionDeps, 'config' | 'signer' | 'clock' | 'sleep' | 'random' | 'backend' | 'metrics' | 'log'>;

@@ -100,6 +100,16 @@ describe.each<LocalDelivery>(['direct', 'management-api'])('failures end to end,
     expect(await client.nth(1)).toBe('back');
   });
 
+  it('a backend briefly unreachable (a rolling deploy) does not close a client that talks: the request is retried', async () => {
+    const client = await clients.connect(ws('/rolling'));
+    await e2e.backend.down();
+    client.ws.send('echo:still here');
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await e2e.backend.up();
+    expect(await client.nth(1)).toBe('still here');
+    expect(client.ws.readyState).toBe(client.ws.OPEN);
+  });
+
   it('deletes the items of a connection that closes while the backend is down', async () => {
     const client = await clients.connect(ws(`/orphan?channel=orphan-${delivery}`));
     const id = e2e.backend.connectionIdOf('/orphan');

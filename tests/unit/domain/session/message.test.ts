@@ -133,10 +133,10 @@ describe('onMessage: closing', () => {
   });
 
   it.each(['connect', 'timeout', 'too-large', 'protocol'] as const)(
-    'backend failure (%s) closes the client with 1011 and changes nothing',
+    'backend failure (%s, after any retries) closes the client with 1011 and changes nothing',
     async (kind) => {
       const h = connected();
-      h.backend.respond(backendError(kind));
+      h.backend.fallback = backendError(kind);
 
       const outcome = await onMessage(h.deps, { connectionId: ID, text: 'hi' });
 

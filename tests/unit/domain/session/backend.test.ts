@@ -1,0 +1,42 @@
+/** askBackend's retries of a backend that cannot be reached (issue 9: a rolling deploy closed every client). */
+import { describe, expect, it } from 'vitest';
+import { askBackend, BACKEND_CONNECT_ATTEMPTS } from '#src/domain/session/backend.js';
+import { eventsReply } from '#test-helpers/fakes.js';
+import { sessionHarness } from '#test-helpers/harness.js';
+
+const connection = { connectionId: 'abc=', handshake: { path: '/', query: '', headers: {} }, meta: {} };
+const refused = { error: { kind: 'connect' as const, message: 'ECONNREFUSED' } };
+
+describe('askBackend', () => {
+  it('tries an unreachable backend again with backoff, and succeeds once it is back', async () => {
+    const h = sessionHarness();
+    h.backend.respond(refused, refused, eventsReply(''));
+    const result = await askBackend(h.deps, connection, []);
+    expect(result.ok).toBe(true);
+    expect(h.backend.requests).toHaveLength(3);
+    expect(h.time.sleeps).toHaveLength(2);
+    expect(h.metrics.total('BackendErrors')).toBe(0);
+  });
+
+  it('never retries a request the backend may have processed (a timeout or a bad answer)', async () => {
+    const h = sessionHarness();
+    h.backend.respond({ error: { kind: 'timeout', message: 'slow' } });
+    expect((await askBackend(h.deps, connection, [])).ok).toBe(false);
+    expect(h.backend.requests).toHaveLength(1);
+    expect(h.time.sleeps).toEqual([]);
+  });
+
+  it('gives up after 5 retries, and never waits past the backend timeout', async () => {
+    const h = sessionHarness({ backendTimeoutMs: 60_000 });
+    h.backend.fallback = refused;
+    const result = await askBackend(h.deps, connection, []);
+    expect(!result.ok && result.error.kind).toBe('connect');
+    expect(h.backend.requests).toHaveLength(BACKEND_CONNECT_ATTEMPTS);
+    expect(h.metrics.total('BackendErrors')).toBe(1);
+
+    const short = sessionHarness({ backendTimeoutMs: 1_000 });
+    short.backend.fallback = refused;
+    await askBackend(short.deps, connection, []);
+    expect(short.time.sleeps.reduce((a, b) => a + b, 0)).toBeLessThan(1_000);
+  });
+});
