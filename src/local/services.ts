@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import dynalite from 'dynalite';
-import { startFauxqs } from 'fauxqs';
+import { buildApp } from 'fauxqs';
 
 /** Credentials the local emulators accept (they check the signature's shape, not the secret). */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
@@ -36,19 +36,22 @@ export async function startLocalAwsServices(options: LocalAwsServicesOptions = {
   dynamo.listen(0, host);
   await once(dynamo, 'listening');
   const dynamoPort = (dynamo.address() as AddressInfo).port;
-  let sqs;
+  // fauxqs's own `startFauxqs` listens on every interface (0.0.0.0) whatever `host` says: build its app and
+  // listen on `host` ourselves, so the queues are not reachable from other machines.
+  const sqsApp = buildApp({ logger: false, host });
+  let sqsPort: number;
   try {
-    sqs = await startFauxqs({ port: 0, host, logger: false });
+    const address = await sqsApp.listen({ port: 0, host });
+    sqsPort = Number(new URL(address).port);
   } catch (e) {
     dynamo.close();
     throw e;
   }
-  const sqsServer = sqs;
   return {
     dynamoEndpoint: `http://${host}:${dynamoPort}`,
-    sqsEndpoint: `http://${host}:${sqsServer.port}`,
+    sqsEndpoint: `http://${host}:${sqsPort}`,
     async stop() {
-      await sqsServer.stop();
+      await sqsApp.close();
       dynamo.closeAllConnections?.();
       await new Promise<void>((resolve) => dynamo.close(() => resolve()));
     },
