@@ -92,6 +92,7 @@ const connectionItemSchema = z.object({
   expiresAt: z.number(),
   keepAlive: keepAliveSchema.nullable().optional(),
   lastActivityAt: z.number().optional(),
+  subscriptionCount: z.number().optional(),
 });
 
 /** The connection item of a record (sort key `$connection`). */
@@ -111,6 +112,7 @@ export function connectionItem(record: ConnectionRecord): Record<string, unknown
     [T.ttlAttribute]: record.expiresAt,
     ...(record.keepAlive !== undefined ? { keepAlive: record.keepAlive } : {}),
     ...(record.lastActivityAt !== undefined ? { lastActivityAt: record.lastActivityAt } : {}),
+    ...(record.subscriptionCount !== undefined ? { subscriptionCount: record.subscriptionCount } : {}),
   };
 }
 
@@ -131,5 +133,6 @@ export function connectionRecordFromItem(item: unknown): Result<ConnectionRecord
     expiresAt: i.expiresAt,
     ...(i.keepAlive !== undefined ? { keepAlive: i.keepAlive } : {}),
     ...(i.lastActivityAt !== undefined ? { lastActivityAt: i.lastActivityAt } : {}),
+    ...(i.subscriptionCount !== undefined ? { subscriptionCount: i.subscriptionCount } : {}),
   });
 }

@@ -234,6 +234,49 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
     return firstError ? err(firstError) : ok(undefined);
   }
 
+  /** One conditional UpdateItem on the connection item's `subscriptionCount` (absent counts as 0). */
+  async reserveSubscriptionSlots(connectionId: string, count: number, cap: number): Promise<Result<boolean, StoreError>> {
+    if (count <= 0) return ok(true);
+    if (count > cap) return ok(false);
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.connectionKey(connectionId),
+          UpdateExpression: 'SET #n = if_not_exists(#n, :zero) + :k',
+          ConditionExpression: 'attribute_exists(#pk) AND (attribute_not_exists(#n) OR #n <= :limit)',
+          ExpressionAttributeNames: { '#pk': T.partitionKey, '#n': 'subscriptionCount' },
+          ExpressionAttributeValues: { ':zero': 0, ':k': count, ':limit': cap - count },
+        }),
+      );
+      return ok(true);
+    } catch (e) {
+      const error = storeErrorFrom(e, 'UpdateItem');
+      return error.kind === 'conflict' ? ok(false) : err(error);
+    }
+  }
+
+  async releaseSubscriptionSlots(connectionId: string, count: number): Promise<Result<void, StoreError>> {
+    if (count <= 0) return ok(undefined);
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.connectionKey(connectionId),
+          UpdateExpression: 'SET #n = #n - :k',
+          ConditionExpression: '#n >= :k',
+          ExpressionAttributeNames: { '#n': 'subscriptionCount' },
+          ExpressionAttributeValues: { ':k': count },
+        }),
+      );
+      return ok(undefined);
+    } catch (e) {
+      const error = storeErrorFrom(e, 'UpdateItem');
+      // Fewer in use than given back (a record from before the counter): nothing to release.
+      return error.kind === 'conflict' ? ok(undefined) : err(error);
+    }
+  }
+
   /** One conditional UpdateItem on the connection item's `keepAliveClaim` (`<since>:<generation>`). */
   async claimKeepAlive(connectionId: string, claim: KeepAliveClaim): Promise<Result<boolean, StoreError>> {
     const token = (g: number) => `${claim.since}:${g}`;

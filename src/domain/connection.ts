@@ -26,6 +26,11 @@ export interface ConnectionRecord {
    * is on: heartbeats are due `timeoutSeconds` after it.
    */
   readonly lastActivityAt?: number;
+  /**
+   * Subscription slots in use, kept with conditional writes (`reserveSubscriptionSlots`) so that concurrent replies
+   * cannot pass the per-connection cap. Absent on records written before the counter existed (read as 0).
+   */
+  readonly subscriptionCount?: number;
 }
 
 /**

@@ -79,14 +79,25 @@ export interface KeepAliveClaim {
  * A connection's channel subscriptions.
  *
  * Contract: `subscribe` is idempotent per (connection, channel) and refreshes the expiry; `unsubscribe` of a
- * channel the connection is not in is a no-op. Neither checks a cap: the caller enforces the per-connection
- * limit with `listSubscriptions`.
+ * channel the connection is not in is a no-op. Neither checks a cap: the caller plans with `listSubscriptions`
+ * and takes the slots with `reserveSubscriptionSlots`, which holds under concurrency.
  */
 export interface SubscriptionStore {
   listSubscriptions(connectionId: string): Promise<Result<string[], StoreError>>;
   /** Subscribes `owner` to each channel; what the index needs about the owner is written with each subscription. */
   subscribe(owner: SubscriptionOwner, channels: readonly string[]): Promise<Result<void, StoreError>>;
   unsubscribe(connectionId: string, channels: readonly string[]): Promise<Result<void, StoreError>>;
+  /**
+   * Takes `count` of the connection's `cap` subscription slots with one conditional write on its record's
+   * counter: `true` when they fit, `false` (nothing taken) when they would pass the cap or the connection is
+   * gone. Of concurrent callers, only those that fit succeed, which is what keeps the cap under concurrency.
+   *
+   * @example
+   * if (!(await store.reserveSubscriptionSlots(id, plan.subscribe.length, 20)).value) log.warn('cap reached');
+   */
+  reserveSubscriptionSlots(connectionId: string, count: number, cap: number): Promise<Result<boolean, StoreError>>;
+  /** Gives `count` slots back (after an unsubscribe), never below zero. */
+  releaseSubscriptionSlots(connectionId: string, count: number): Promise<Result<void, StoreError>>;
 }
 
 /** The connection a subscription belongs to, as its subscription items carry it (see `Subscriber`). */

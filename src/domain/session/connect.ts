@@ -84,6 +84,8 @@ export async function onConnect(deps: ConnectDeps, input: ConnectInput): Promise
     return refuse(502, 'Bad Gateway: invalid reply from the backend');
   }
 
+  const plan = planSubscriptions([], subscriptionOps(decision.actions), deps.config.maxSubscriptionsPerConnection);
+  for (const note of plan.ignored) log.warn(note, { connectionId });
   const now = deps.clock();
   const keepAlive = keepAliveFromActions(decision.actions, now);
   const record: ConnectionRecord = {
@@ -96,6 +98,7 @@ export async function onConnect(deps: ConnectDeps, input: ConnectInput): Promise
     expiresAt: expiryFor(now),
     keepAlive: keepAlive.change ?? null,
     lastActivityAt: now,
+    subscriptionCount: plan.subscribe.length,
   };
   for (const note of [...decision.ignored, ...keepAlive.ignored, ...unsupportedControls(decision.actions)])
     log.warn('ignored part of the OPEN reply', { connectionId, note });
@@ -111,8 +114,6 @@ export async function onConnect(deps: ConnectDeps, input: ConnectInput): Promise
     return refuse(503, 'Service Unavailable');
   }
 
-  const plan = planSubscriptions([], subscriptionOps(decision.actions), deps.config.maxSubscriptionsPerConnection);
-  for (const note of plan.ignored) log.warn(note, { connectionId });
   const payloads = openReplyPayloads(decision.actions);
   const failure = await (async () => {
     if (plan.subscribe.length > 0) {

@@ -152,15 +152,34 @@ async function applySubscriptionOps(deps: SessionDeps, owner: SubscriptionOwner,
     log.error('could not read subscriptions; subscription changes dropped', { connectionId, detail: current.error.message });
     return;
   }
-  const plan = planSubscriptions(current.value, ops, deps.config.maxSubscriptionsPerConnection);
+  const cap = deps.config.maxSubscriptionsPerConnection;
+  const plan = planSubscriptions(current.value, ops, cap);
   for (const note of plan.ignored) log.warn(note, { connectionId });
   if (plan.unsubscribe.length > 0) {
     const r = await deps.subscriptions.unsubscribe(connectionId, plan.unsubscribe);
     if (!r.ok) log.error('unsubscribe failed', { connectionId, channels: plan.unsubscribe, detail: r.error.message });
+    else await deps.subscriptions.releaseSubscriptionSlots(connectionId, plan.unsubscribe.length);
   }
   if (plan.subscribe.length > 0) {
+    // The plan was made from a read that concurrent replies may have outdated: the slots are taken with one
+    // conditional write, so the cap holds however many replies subscribe at once.
+    const slots = await deps.subscriptions.reserveSubscriptionSlots(connectionId, plan.subscribe.length, cap);
+    if (!slots.ok) {
+      log.error('could not reserve subscription slots; subscribes dropped', { connectionId, detail: slots.error.message });
+      return;
+    }
+    if (!slots.value) {
+      log.warn(`subscribes ignored: with concurrent replies they would pass the cap of ${cap} subscriptions`, {
+        connectionId,
+        channels: plan.subscribe,
+      });
+      return;
+    }
     const r = await deps.subscriptions.subscribe(owner, plan.subscribe);
-    if (!r.ok) log.error('subscribe failed', { connectionId, channels: plan.subscribe, detail: r.error.message });
+    if (!r.ok) {
+      log.error('subscribe failed', { connectionId, channels: plan.subscribe, detail: r.error.message });
+      await deps.subscriptions.releaseSubscriptionSlots(connectionId, plan.subscribe.length);
+    }
   }
 }
 

@@ -148,6 +148,22 @@ export class InMemoryStore implements ConnectionStore, SubscriptionStore, Subscr
     return ok(undefined);
   }
 
+  async reserveSubscriptionSlots(connectionId: string, count: number, cap: number): Promise<Result<boolean, StoreError>> {
+    const record = this.records.get(connectionId);
+    if (count <= 0) return ok(true);
+    if (record === undefined || (record.subscriptionCount ?? 0) + count > cap) return ok(false);
+    this.records.set(connectionId, { ...record, subscriptionCount: (record.subscriptionCount ?? 0) + count });
+    return ok(true);
+  }
+
+  async releaseSubscriptionSlots(connectionId: string, count: number): Promise<Result<void, StoreError>> {
+    const record = this.records.get(connectionId);
+    if (record !== undefined && (record.subscriptionCount ?? 0) >= count) {
+      this.records.set(connectionId, { ...record, subscriptionCount: (record.subscriptionCount ?? 0) - count });
+    }
+    return ok(undefined);
+  }
+
   async claimKeepAlive(connectionId: string, claim: KeepAliveClaim): Promise<Result<boolean, StoreError>> {
     const current = this.keepAliveClaims.get(connectionId);
     const claimable =

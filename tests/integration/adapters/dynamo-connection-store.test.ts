@@ -214,6 +214,20 @@ describe('DynamoConnectionStore against dynalite', () => {
     expect((await s.deleteConnections([])).ok).toBe(true);
   });
 
+  it('reserves subscription slots with one conditional write: concurrent reservations never pass the cap', async () => {
+    const tableName = await newTable();
+    const s = new DynamoConnectionStore({ client: doc, tableName, clock: () => NOW_MS });
+    await s.putConnection(record('capped'));
+    const reserved = await Promise.all(Array.from({ length: 10 }, () => s.reserveSubscriptionSlots('capped', 20, 20)));
+    expect(reserved.filter((r) => r.ok && r.value)).toHaveLength(1);
+    expect(await s.reserveSubscriptionSlots('capped', 1, 20)).toEqual({ ok: true, value: false });
+    expect((await s.releaseSubscriptionSlots('capped', 5)).ok).toBe(true);
+    expect(await s.reserveSubscriptionSlots('capped', 5, 20)).toEqual({ ok: true, value: true });
+    expect(await s.reserveSubscriptionSlots('no-such-connection', 1, 20)).toEqual({ ok: true, value: false });
+    const got = await s.getConnection('capped');
+    expect(got.ok && got.value?.subscriptionCount).toBe(20);
+  });
+
   it('claims keep-alive generations with one conditional write each: duplicates lose, release undoes, a new chain starts over', async () => {
     const tableName = await newTable();
     const s = new DynamoConnectionStore({ client: doc, tableName, clock: () => NOW_MS });

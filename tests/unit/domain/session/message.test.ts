@@ -76,6 +76,17 @@ describe('onMessage: forwarding', () => {
     expect(h.log.find('warn', '"e" ignored')).toHaveLength(1);
   });
 
+  it('keeps the cap under concurrency: ten replies each subscribing 20 channels at once leave at most 20', async () => {
+    const h = connected({ maxSubscriptionsPerConnection: 20 }, connectionRecord(ID, { subscriptionCount: 0 }));
+    for (let r = 0; r < 10; r++) h.backend.respond(eventsReply(Array.from({ length: 20 }, (_, c) => subscribe(`r${r}-c${c}`))));
+
+    await Promise.all(Array.from({ length: 10 }, () => onMessage(h.deps, { connectionId: ID, text: 'go' })));
+
+    expect(h.store.subscriptions.get(ID)?.size).toBe(20);
+    expect(h.store.records.get(ID)?.subscriptionCount).toBe(20);
+    expect(h.log.find('warn', 'would pass the cap of 20')).toHaveLength(9);
+  });
+
   it('does not touch subscriptions when the reply has no subscription changes', async () => {
     const h = connected();
     h.backend.respond(eventsReply(textFrame('m:x')));
