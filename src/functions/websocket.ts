@@ -7,11 +7,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FetchBackendClient } from '../adapters/fetch-backend-client.js';
 import { CachingGripSigner } from '../adapters/grip-signer.js';
 import { makeConnectHandler, makeDisconnectHandler, makeMessageHandler } from '../handlers/ws.js';
+import { RateLimitedLog } from '../adapters/rate-limited-log.js';
 import type { FunctionBasics, FunctionResources, GrantableResources } from './resources.js';
 
 /** The backend call and the basics every route shares: signed with the GRIP key, within the backend timeout. */
 function session(r: FunctionBasics & Pick<GrantableResources, 'gripKey' | 'backend'>) {
-  const { settings, clock, log, metrics } = r;
+  const { settings, clock, metrics } = r;
+  // A backend's reply of a thousand unsupported `c:` messages, or a client flooding refused handshakes, must not
+  // turn into a thousand lines: each kind of line is rate-limited (errors are not).
+  const log = new RateLimitedLog(r.log, { clock });
   return {
     backend: new FetchBackendClient({ timeoutMs: settings.backendTimeoutMs }),
     signer: new CachingGripSigner({ key: r.gripKey, iss: r.backend.gripIss, clock }),

@@ -85,7 +85,7 @@ export async function onConnect(deps: ConnectDeps, input: ConnectInput): Promise
   }
 
   const plan = planSubscriptions([], subscriptionOps(decision.actions), deps.config.maxSubscriptionsPerConnection);
-  for (const note of plan.ignored) log.warn(note, { connectionId });
+  for (const note of plan.ignored) log.warn('subscribe ignored', { connectionId, note });
   const now = deps.clock();
   const keepAlive = keepAliveFromActions(decision.actions, now);
   const record: ConnectionRecord = {

@@ -154,7 +154,7 @@ async function applySubscriptionOps(deps: SessionDeps, owner: SubscriptionOwner,
   }
   const cap = deps.config.maxSubscriptionsPerConnection;
   const plan = planSubscriptions(current.value, ops, cap);
-  for (const note of plan.ignored) log.warn(note, { connectionId });
+  for (const note of plan.ignored) log.warn('subscribe ignored', { connectionId, note });
   if (plan.unsubscribe.length > 0) {
     const r = await deps.subscriptions.unsubscribe(connectionId, plan.unsubscribe);
     if (!r.ok) log.error('unsubscribe failed', { connectionId, channels: plan.unsubscribe, detail: r.error.message });

@@ -73,6 +73,16 @@ describe('security, end to end', () => {
     },
   );
 
+  it('a flood of unauthenticated control requests writes a bounded number of log lines', async () => {
+    const before = e2e.log.entries.filter((l) => l.message === 'control request refused').length;
+    for (let i = 0; i < 50; i++) {
+      const r = await fetch(`${e2e.stack.controlUrl}/publish/`, { method: 'POST', headers: { authorization: 'Bearer nope' }, body: '{}' });
+      expect(r.status).toBe(401);
+    }
+    const written = e2e.log.entries.filter((l) => l.message === 'control request refused').length - before;
+    expect(written).toBeLessThanOrEqual(10);
+  });
+
   it('still accepts an ordinary path', async () => {
     expect(await handshake('/pub/ordinary')).toBe(101);
   });
