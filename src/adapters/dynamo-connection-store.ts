@@ -40,6 +40,7 @@ import {
   subscriptionItem,
 } from './connection-items.js';
 import { batchWriteAll } from './dynamo-batch-write.js';
+import type { HeaderSealer } from './header-sealing.js';
 import { DynamoJobCheckpoints } from './dynamo-job-checkpoints.js';
 import { bucketOfPosition, decodeSubscriberCursor, encodeSubscriberCursor, indexKeyBounds } from './subscriber-cursor.js';
 
@@ -61,6 +62,11 @@ export interface DynamoConnectionStoreOptions {
   readonly maxBatchAttempts?: number;
   /** First backoff before re-sending unprocessed items; doubles per try, full jitter, capped at 1 s. Default 25. */
   readonly retryBaseMs?: number;
+  /**
+   * Encrypts the stored handshake's credential headers (`Cookie`, `Authorization`). Give it wherever the GRIP key
+   * is held (the WebSocket functions, local mode); a store without it (the worker) reads them sealed.
+   */
+  readonly sealer?: HeaderSealer;
 }
 
 const keySchema = z.object({ connectionId: z.string(), channel: z.string() });
@@ -94,6 +100,7 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
   private readonly maxBatchAttempts: number;
   private readonly retryBaseMs: number;
   private readonly checkpoints: DynamoJobCheckpoints;
+  private readonly sealer: HeaderSealer | undefined;
 
   constructor(options: DynamoConnectionStoreOptions) {
     this.client = options.client;
@@ -104,6 +111,7 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
     this.maxBatchAttempts = options.maxBatchAttempts ?? 8;
     this.retryBaseMs = options.retryBaseMs ?? 25;
     this.checkpoints = new DynamoJobCheckpoints({ client: options.client, tableName: options.tableName });
+    this.sealer = options.sealer;
   }
 
   /** `JobCheckpoints` in the same table: see `DynamoJobCheckpoints`. */
@@ -120,7 +128,7 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
   /** Writes the connection item, replacing any previous one. Subscription items are untouched. */
   async putConnection(record: ConnectionRecord): Promise<Result<void, StoreError>> {
     try {
-      await this.client.send(new PutCommand({ TableName: this.tableName, Item: connectionItem(record) }));
+      await this.client.send(new PutCommand({ TableName: this.tableName, Item: connectionItem(this.sealed(record)) }));
       return ok(undefined);
     } catch (e) {
       return err(storeErrorFrom(e, 'PutItem'));
@@ -133,7 +141,7 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
       const out = await this.client.send(
         new GetCommand({ TableName: this.tableName, Key: this.connectionKey(connectionId), ConsistentRead: true }),
       );
-      return out.Item === undefined ? ok(null) : connectionRecordFromItem(out.Item);
+      return out.Item === undefined ? ok(null) : this.opened(connectionRecordFromItem(out.Item));
     } catch (e) {
       return err(storeErrorFrom(e, 'GetItem'));
     }
@@ -189,7 +197,7 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return connectionRecordFromItem(out.Attributes);
+      return this.opened(connectionRecordFromItem(out.Attributes));
     } catch (e) {
       const error = storeErrorFrom(e, 'UpdateItem');
       return error.kind === 'conflict' ? gone() : err(error);
@@ -325,6 +333,17 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
       const error = storeErrorFrom(e, 'UpdateItem');
       return error.kind === 'conflict' ? ok(false) : err(error);
     }
+  }
+
+  private sealed(record: ConnectionRecord): ConnectionRecord {
+    if (this.sealer === undefined) return record;
+    return { ...record, handshake: { ...record.handshake, headers: this.sealer.sealHeaders(record.handshake.headers) } };
+  }
+
+  private opened(read: Result<ConnectionRecord, StoreError>): Result<ConnectionRecord, StoreError> {
+    if (!read.ok || this.sealer === undefined) return read;
+    const record = read.value;
+    return ok({ ...record, handshake: { ...record.handshake, headers: this.sealer.openHeaders(record.handshake.headers) } });
   }
 
   private async deleteRecordIfConnectedAt(connectionId: string, connectedAt: number): Promise<Result<void, StoreError>> {

@@ -14,6 +14,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoConnectionStore } from '../adapters/dynamo-connection-store.js';
+import { HeaderSealer } from '../adapters/header-sealing.js';
 import { PowertoolsLog, PowertoolsMetrics } from '../adapters/observability.js';
 import { readSecretString } from '../adapters/secrets.js';
 import { SignedHttpConnectionSender } from '../adapters/signed-http-connection-sender.js';
@@ -67,9 +68,12 @@ export async function awsResources<N extends HandlerName>(name: N, environment: 
   const available: AvailableResources = {};
   if (backend !== undefined) available.backend = backend;
   if (access.gripSigIssuer) available.gripSigIssuer = readSettings(backendSettings, fromEnvironment(environment)).gripIss;
+  if (names.gripKeySecretArn !== undefined) available.gripKey = await readGripKey(names.gripKeySecretArn);
   if (names.tableName !== undefined) {
     const documents = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
-    available.store = new DynamoConnectionStore({ client: documents, tableName: names.tableName, log });
+    // Functions that hold the GRIP key store and replay handshakes: their credential headers are sealed at rest.
+    const sealer = available.gripKey !== undefined ? { sealer: new HeaderSealer(available.gripKey) } : {};
+    available.store = new DynamoConnectionStore({ client: documents, tableName: names.tableName, log, ...sealer });
   }
   if (access.sendTo !== undefined) {
     available.queue = new SqsFanoutQueue({
@@ -92,7 +96,6 @@ export async function awsResources<N extends HandlerName>(name: N, environment: 
       maxSockets: Math.max(settings.fanoutConcurrency, 8),
     });
   }
-  if (names.gripKeySecretArn !== undefined) available.gripKey = await readGripKey(names.gripKeySecretArn);
   return grantedResources(name, { settings, log, metrics, clock: Date.now, afterEach: () => metrics.flush() }, available);
 }
 

@@ -5,6 +5,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoConnectionStore } from '../adapters/dynamo-connection-store.js';
+import { HeaderSealer } from '../adapters/header-sealing.js';
 import { ConsoleLog, InMemoryMetrics } from '../adapters/observability.js';
 import { SignedHttpConnectionSender } from '../adapters/signed-http-connection-sender.js';
 import { SqsFanoutQueue } from '../adapters/sqs-fanout-queue.js';
@@ -230,7 +231,13 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
       stoppers.push(async () => signed.destroy());
       connectionSender = signed;
     }
-    const store = new DynamoConnectionStore({ client: documents, tableName: connectionsTable.localName, clock, log });
+    const store = new DynamoConnectionStore({
+      client: documents,
+      tableName: connectionsTable.localName,
+      clock,
+      log,
+      sealer: new HeaderSealer(gripKey),
+    });
     const queue = new SqsFanoutQueue({
       client: sqs,
       orderedQueueUrl: queues.orderedQueueUrl,

@@ -1,6 +1,7 @@
 import { DynamoDBClient, QueryCommand as RawQueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HeaderSealer } from '#src/adapters/header-sealing.js';
 import { DynamoConnectionStore } from '#src/adapters/dynamo-connection-store.js';
 import { connectionsTable } from '#src/config/resources.js';
 import { BUCKET_SPACE, bucketOf, subscriptionIndexKey } from '#src/domain/channel.js';
@@ -212,6 +213,17 @@ describe('DynamoConnectionStore against dynalite', () => {
     expect(left.Items?.map((i) => i.connectionId?.S).sort()).toEqual(['survivor', 'survivor']);
     expect((await s.deleteConnections(ids)).ok).toBe(true);
     expect((await s.deleteConnections([])).ok).toBe(true);
+  });
+
+  it('stores Cookie and Authorization sealed, and reads them back in clear with the key', async () => {
+    const tableName = await newTable();
+    const s = new DynamoConnectionStore({ client: doc, tableName, clock: () => NOW_MS, sealer: new HeaderSealer('grip-key-0123456789') });
+    const headers = { cookie: 'sid=s3cret', authorization: 'Bearer t0ken', 'x-app': 'v1' };
+    await s.putConnection(record('sealed', { handshake: { path: '/', query: '', headers } }));
+    const raw = await ddb.send(new ScanCommand({ TableName: tableName }));
+    expect(JSON.stringify(raw.Items)).not.toMatch(/s3cret|t0ken/);
+    const got = await s.getConnection('sealed');
+    expect(got.ok && got.value?.handshake.headers).toEqual(headers);
   });
 
   it('reserves subscription slots with one conditional write: concurrent reservations never pass the cap', async () => {
