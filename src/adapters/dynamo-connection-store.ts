@@ -246,52 +246,34 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
   async reserveSubscriptionSlots(connectionId: string, count: number, cap: number): Promise<Result<boolean, StoreError>> {
     if (count <= 0) return ok(true);
     if (count > cap) return ok(false);
-    try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: this.connectionKey(connectionId),
-          UpdateExpression: 'SET #n = if_not_exists(#n, :zero) + :k',
-          ConditionExpression: 'attribute_exists(#pk) AND (attribute_not_exists(#n) OR #n <= :limit)',
-          ExpressionAttributeNames: { '#pk': T.partitionKey, '#n': 'subscriptionCount' },
-          ExpressionAttributeValues: { ':zero': 0, ':k': count, ':limit': cap - count },
-        }),
-      );
-      return ok(true);
-    } catch (e) {
-      const error = storeErrorFrom(e, 'UpdateItem');
-      return error.kind === 'conflict' ? ok(false) : err(error);
-    }
+    return this.conditionalUpdate(connectionId, {
+      UpdateExpression: 'SET #n = if_not_exists(#n, :zero) + :k',
+      ConditionExpression: 'attribute_exists(#pk) AND (attribute_not_exists(#n) OR #n <= :limit)',
+      ExpressionAttributeNames: { '#pk': T.partitionKey, '#n': 'subscriptionCount' },
+      ExpressionAttributeValues: { ':zero': 0, ':k': count, ':limit': cap - count },
+    });
   }
 
   async releaseSubscriptionSlots(connectionId: string, count: number): Promise<Result<void, StoreError>> {
     if (count <= 0) return ok(undefined);
-    try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: this.connectionKey(connectionId),
-          UpdateExpression: 'SET #n = #n - :k',
-          ConditionExpression: '#n >= :k',
-          ExpressionAttributeNames: { '#n': 'subscriptionCount' },
-          ExpressionAttributeValues: { ':k': count },
-        }),
-      );
-      return ok(undefined);
-    } catch (e) {
-      const error = storeErrorFrom(e, 'UpdateItem');
-      // Fewer in use than given back (a record from before the counter): nothing to release.
-      return error.kind === 'conflict' ? ok(undefined) : err(error);
-    }
+    // A failed condition means fewer in use than given back (a record from before the counter): nothing to do.
+    const released = await this.conditionalUpdate(connectionId, {
+      UpdateExpression: 'SET #n = #n - :k',
+      ConditionExpression: '#n >= :k',
+      ExpressionAttributeNames: { '#n': 'subscriptionCount' },
+      ExpressionAttributeValues: { ':k': count },
+    });
+    return released.ok ? ok(undefined) : released;
   }
 
   /** One conditional UpdateItem on the connection item's `keepAliveClaim` (`<since>:<generation>`). */
   async claimKeepAlive(connectionId: string, claim: KeepAliveClaim): Promise<Result<boolean, StoreError>> {
     const token = (g: number) => `${claim.since}:${g}`;
     const first = claim.generation === 0;
-    return this.updateClaim(connectionId, {
+    return this.conditionalUpdate(connectionId, {
       UpdateExpression: 'SET #c = :next',
       ConditionExpression: first ? 'attribute_exists(#pk) AND (attribute_not_exists(#c) OR NOT begins_with(#c, :chain))' : '#c = :current',
+      ExpressionAttributeNames: { '#c': 'keepAliveClaim', ...(first ? { '#pk': T.partitionKey } : {}) },
       ExpressionAttributeValues: {
         ':next': token(claim.generation + 1),
         ...(first ? { ':chain': `${claim.since}:` } : { ':current': token(claim.generation) }),
@@ -301,9 +283,10 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
 
   /** Undoes `claimKeepAlive` if nothing claimed after it; a no-op otherwise. */
   async releaseKeepAlive(connectionId: string, claim: KeepAliveClaim): Promise<Result<void, StoreError>> {
-    const released = await this.updateClaim(connectionId, {
+    const released = await this.conditionalUpdate(connectionId, {
       UpdateExpression: claim.generation === 0 ? 'REMOVE #c' : 'SET #c = :current',
       ConditionExpression: '#c = :next',
+      ExpressionAttributeNames: { '#c': 'keepAliveClaim' },
       ExpressionAttributeValues: {
         ':next': `${claim.since}:${claim.generation + 1}`,
         ...(claim.generation === 0 ? {} : { ':current': `${claim.since}:${claim.generation}` }),
@@ -312,22 +295,18 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
     return released.ok ? ok(undefined) : released;
   }
 
-  private async updateClaim(
+  /** An UpdateItem on the connection item: `true` if it was applied, `false` if its condition did not hold. */
+  private async conditionalUpdate(
     connectionId: string,
-    update: { UpdateExpression: string; ConditionExpression: string; ExpressionAttributeValues: Record<string, unknown> },
+    update: {
+      UpdateExpression: string;
+      ConditionExpression: string;
+      ExpressionAttributeNames: Record<string, string>;
+      ExpressionAttributeValues: Record<string, unknown>;
+    },
   ): Promise<Result<boolean, StoreError>> {
     try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: this.connectionKey(connectionId),
-          ExpressionAttributeNames: {
-            '#c': 'keepAliveClaim',
-            ...(update.ConditionExpression.includes('#pk') ? { '#pk': T.partitionKey } : {}),
-          },
-          ...update,
-        }),
-      );
+      await this.client.send(new UpdateCommand({ TableName: this.tableName, Key: this.connectionKey(connectionId), ...update }));
       return ok(true);
     } catch (e) {
       const error = storeErrorFrom(e, 'UpdateItem');

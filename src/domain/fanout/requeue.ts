@@ -12,12 +12,16 @@ export const MAX_REDELIVERY_DELAY_SECONDS = 60;
  * @param receiveCount how many times the queue has handed the message out (1 on the first delivery).
  */
 export function redeliveryDelaySeconds(receiveCount: number, random: () => number): number {
-  const base = Math.min(MAX_REDELIVERY_DELAY_SECONDS, 2 ** Math.min(Math.max(receiveCount - 1, 0), 10));
-  return Math.min(MAX_REDELIVERY_DELAY_SECONDS, Math.max(1, Math.round(base * (0.5 + random()))));
+  return doublingSeconds(Math.max(receiveCount - 1, 0), MAX_REDELIVERY_DELAY_SECONDS, random);
 }
 
 /** Seconds to delay a re-enqueued retry job: 1, 2, 4, … up to SQS's 900 s maximum, with jitter on top. */
 export function requeueDelaySeconds(attempt: number, random: () => number): number {
-  const base = Math.min(MAX_QUEUE_DELAY_SECONDS, 2 ** Math.min(attempt, 10));
-  return Math.min(MAX_QUEUE_DELAY_SECONDS, Math.max(1, Math.round(base * (0.5 + random()))));
+  return doublingSeconds(attempt, MAX_QUEUE_DELAY_SECONDS, random);
+}
+
+/** 2^step seconds (step capped at 10), ×0.5–1.5 jitter, whole seconds from 1 to `capSeconds`. */
+function doublingSeconds(step: number, capSeconds: number, random: () => number): number {
+  const base = Math.min(capSeconds, 2 ** Math.min(step, 10));
+  return Math.min(capSeconds, Math.max(1, Math.round(base * (0.5 + random()))));
 }
