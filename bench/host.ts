@@ -9,7 +9,7 @@
  * container's worth, for the scale-out benchmark), or the whole local mode (`startLocal`) for the end-to-end
  * benchmark.
  */
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { startLocal, type LocalStack } from '#src/local/start.js';
 import { startManagementApi, type ManagementApi } from '#src/local/management-api.js';
 import { startLocalAwsServices, type LocalAwsServices } from '#src/local/services.js';
@@ -24,6 +24,7 @@ let managementApi: ManagementApi | null = null;
 let local: LocalStack | null = null;
 let worker: RunningWorker | null = null;
 const log = quietLog('host');
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 
 type Handlers = { [K in OpName]: (args: ReturnType<(typeof ops)[K]['args']['parse']>) => Promise<OpResult<K>> };
 
@@ -57,7 +58,13 @@ const handlers: Handlers = {
   },
   async 'local.start'({ targetUrl, gripKey, delivery }) {
     local = await startLocal({ wsPort: 0, controlPort: 0, targetUrl, gripKey, delivery, log });
+    loopDelay.enable();
     return { wsUrl: local.wsUrl, controlUrl: local.controlUrl };
+  },
+  async 'local.sample'() {
+    const sample = { rssBytes: process.memoryUsage().rss, eventLoopP99Ms: loopDelay.percentile(99) / 1e6 };
+    loopDelay.reset();
+    return sample;
   },
   async 'worker.start'({ endpoints, queues, concurrency, gateway, maxSockets, pollerConcurrency }) {
     if (worker) throw new Error('this host already runs a worker');

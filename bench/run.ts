@@ -13,12 +13,14 @@ import { benchCpu } from './cpu.js';
 import { benchE2e } from './e2e.js';
 import { benchEfficiency } from './efficiency.js';
 import { benchScaleOut } from './scaleout.js';
+import { benchSoak } from './soak.js';
 
 const RUNNERS: Record<BenchmarkName, (ctx: BenchContext) => Promise<Table>> = {
   efficiency: benchEfficiency,
   cpu: benchCpu,
   scaleout: benchScaleOut,
   e2e: benchE2e,
+  soak: benchSoak,
 };
 
 async function main(): Promise<number> {
@@ -39,7 +41,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const log = quietLog('bench');
-  const ctx = createContext({ quick: args.quick, runs: args.runs, pushpin: args.pushpin }, log);
+  const ctx = createContext({ quick: args.quick, runs: args.runs, pushpin: args.pushpin, soakSeconds: args.soakSeconds }, log);
   const stopOnSignal = () => {
     void ctx.stop().finally(() => process.exit(130));
   };

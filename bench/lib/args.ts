@@ -1,7 +1,7 @@
 /** The command line of `npm run bench`. */
 import { parseArgs } from 'node:util';
 
-export const BENCHMARKS = ['efficiency', 'cpu', 'scaleout', 'e2e'] as const;
+export const BENCHMARKS = ['efficiency', 'cpu', 'scaleout', 'e2e', 'soak'] as const;
 export type BenchmarkName = (typeof BENCHMARKS)[number];
 
 export interface BenchArgs {
@@ -10,15 +10,19 @@ export interface BenchArgs {
   readonly runs: number;
   readonly pushpin: boolean;
   readonly json: string | null;
+  /** How long the soak runs, s (default 1,800; 60 with --quick). */
+  readonly soakSeconds: number;
   readonly help: boolean;
 }
 
 export const USAGE = `Usage: npm run bench -- [options]
 
-  --only=NAMES   run only these benchmarks, comma-separated: ${BENCHMARKS.join(', ')} (or 1–4)
+  --only=NAMES   run only these benchmarks, comma-separated: ${BENCHMARKS.join(', ')} (or 1–5)
+                 (the soak runs 30 minutes: it is part of the default set only when named)
   --quick        small sizes and one measured run: a quick check that everything works
   --runs=N       measured runs per row (default 3; 1 with --quick)
   --pushpin      end to end: also run Pushpin (/usr/bin/pushpin) side by side
+  --soak-seconds=N  how long the soak runs (default 1800; 60 with --quick)
   --json=FILE    also write the tables as JSON to FILE
   --help         this text
 
@@ -40,6 +44,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
         runs: { type: 'string' },
         pushpin: { type: 'boolean', default: false },
         json: { type: 'string' },
+        'soak-seconds': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -50,10 +55,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   }
   const { values } = parsed;
   const only: BenchmarkName[] = [];
-  for (const raw of (values.only ?? BENCHMARKS.join(',')).split(',')) {
+  // The soak takes half an hour: only when asked for by name.
+  for (const raw of (values.only ?? BENCHMARKS.filter((b) => b !== 'soak').join(',')).split(',')) {
     const name = raw.trim().toLowerCase();
     if (name === '') continue;
-    const byNumber = /^[1-4]$/.test(name) ? BENCHMARKS[Number(name) - 1] : undefined;
+    const byNumber = /^[1-5]$/.test(name) ? BENCHMARKS[Number(name) - 1] : undefined;
     const match = byNumber ?? BENCHMARKS.find((b) => b === name);
     if (!match) throw new UsageError(`unknown benchmark "${raw}"; choose from ${BENCHMARKS.join(', ')}`);
     if (!only.includes(match)) only.push(match);
@@ -66,8 +72,15 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       throw new UsageError(`--runs must be an integer from 1 to 50, got "${values.runs}"`);
     runs = Number(values.runs);
   }
+  let soakSeconds = quick ? 60 : 1_800;
+  if (values['soak-seconds'] !== undefined) {
+    if (!/^\d+$/.test(values['soak-seconds']) || Number(values['soak-seconds']) < 10)
+      throw new UsageError(`--soak-seconds must be an integer of at least 10, got "${values['soak-seconds']}"`);
+    soakSeconds = Number(values['soak-seconds']);
+  }
   return {
     only: BENCHMARKS.filter((b) => only.includes(b)),
+    soakSeconds,
     quick,
     runs,
     pushpin: values.pushpin ?? false,

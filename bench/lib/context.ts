@@ -15,6 +15,8 @@ export interface Flags {
   /** Measured runs per row (medians are over these). */
   readonly runs: number;
   readonly pushpin: boolean;
+  /** How long the soak runs, s. */
+  readonly soakSeconds: number;
 }
 
 export interface Services {

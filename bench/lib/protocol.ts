@@ -37,6 +37,8 @@ export const ops = {
     args: z.object({ targetUrl: z.string(), gripKey: z.string(), delivery: z.enum(['direct', 'management-api']) }),
     result: z.object({ wsUrl: z.string(), controlUrl: z.string() }),
   },
+  /** The local mode process's RSS and the p99 of its event-loop delay since the previous sample. */
+  'local.sample': { args: z.null(), result: z.object({ rssBytes: z.number(), eventLoopP99Ms: z.number() }) },
   /** One fan-out worker (its own clients, limiter and pollers) on the given queues. */
   'worker.start': {
     args: z.object({

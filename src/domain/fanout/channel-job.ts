@@ -129,8 +129,8 @@ async function splitIfLarge(
  *
  * A subscriber is in the index before its `$connect` returns, and until then API Gateway answers 410 for it: a
  * 410 for a subscriber that connected less than `joinGraceMs` ago is retried until then (it receives this
- * publish once its handshake completes), and a 410 for an older one forgets it only if its record is still that
- * same connection.
+ * publish once its handshake completes) unless its record is gone (it left already: `$disconnect` deletes the
+ * record first), and a 410 for an older one forgets it only if its record is still that same connection.
  */
 async function deliverPage(ctx: JobContext, job: ChannelJob, subscribers: readonly Subscriber[]): Promise<JobResult> {
   const connectionIds = subscribers.map((s) => s.connectionId);
@@ -140,7 +140,12 @@ async function deliverPage(ctx: JobContext, job: ChannelJob, subscribers: readon
     const at = connectedAt.get(id);
     return at === undefined ? undefined : at + joinGraceMs;
   };
-  const report = await deliver(ctx.tools, connectionIds, [job.payload], emptyReport(), { graceUntil });
+  // Still joining = its record is still this connection; on a read error keep the benefit of the doubt.
+  const stillJoining = async (id: string): Promise<boolean> => {
+    const found = await ctx.deps.connections.getConnection(id);
+    return !found.ok || (found.value !== null && found.value.connectedAt === connectedAt.get(id));
+  };
+  const report = await deliver(ctx.tools, connectionIds, [job.payload], emptyReport(), { graceUntil, stillJoining });
   return applyDeliveryReport(ctx.deps, {
     report,
     origin: { publishId: job.publishId, publishedAt: job.publishedAt },

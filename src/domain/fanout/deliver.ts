@@ -50,8 +50,8 @@ export function emptyReport(): DeliveryReport {
  * (a 429 also shrinks the worker's window); what still fails is deferred with the payloads not yet delivered; a
  * 410 marks the connection gone — unless the connection's grace (`graceUntil`: one time for all, or per
  * connection) is in the future, when it means "handshake not complete yet" (API Gateway answers 410 until
- * `$connect` has returned) and is retried until then; a 413 skips that payload. A close payload ends the
- * connection's sequence.
+ * `$connect` has returned) and is retried until then, or until `stillJoining` (asked before each such retry)
+ * says the connection has already left; a 413 skips that payload. A close payload ends the connection's sequence.
  *
  * Never throws for delivery outcomes; the report says what happened to every connection.
  */
@@ -60,9 +60,13 @@ export async function deliver(
   connectionIds: readonly string[],
   payloads: readonly Payload[],
   report: DeliveryReport,
-  options: { readonly graceUntil?: number | ((connectionId: string) => number | undefined) } = {},
+  options: {
+    readonly graceUntil?: number | ((connectionId: string) => number | undefined);
+    /** False once a connection within its grace is known to have left (its record deleted by `$disconnect`). */
+    readonly stillJoining?: (connectionId: string) => Promise<boolean>;
+  } = {},
 ): Promise<DeliveryReport> {
-  const { graceUntil } = options;
+  const { graceUntil, stillJoining } = options;
   const graceOf = typeof graceUntil === 'function' ? graceUntil : () => graceUntil;
   const steps = payloads.map(stepOf);
   // A throw (an adapter bug) must not reject while other deliveries keep running in the background, past the
@@ -70,7 +74,7 @@ export async function deliver(
   const thrown: unknown[] = [];
   await tools.limit.map(connectionIds, async (id) => {
     try {
-      await deliverToOne(tools, id, payloads, steps, report, graceOf(id));
+      await deliverToOne(tools, id, payloads, steps, report, graceOf(id), stillJoining);
     } catch (error) {
       thrown.push(error);
       report.fatal ??= 'a delivery threw';
@@ -102,6 +106,7 @@ async function deliverToOne(
   steps: readonly Step[],
   report: DeliveryReport,
   graceUntil: number | undefined,
+  stillJoining: ((connectionId: string) => Promise<boolean>) | undefined,
 ): Promise<void> {
   if (report.fatal !== null) return;
   for (let i = 0; i < steps.length; i++) {
@@ -125,7 +130,9 @@ async function deliverToOne(
         break;
       }
       if (outcome.kind === 'gone') {
-        if (graceUntil !== undefined && tools.clock() < graceUntil) {
+        // A client that joins and leaves within the grace (or whose $disconnect is still telling the backend)
+        // would otherwise hold its channel's queue group for the whole grace.
+        if (graceUntil !== undefined && tools.clock() < graceUntil && (stillJoining === undefined || (await stillJoining(connectionId)))) {
           await tools.sleep(fullJitterDelay(attempt++, tools.retry.baseMs, tools.retry.maxMs, tools.random) + 1);
           continue;
         }

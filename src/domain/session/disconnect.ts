@@ -31,27 +31,30 @@ export function closingEvent(statusCode: number | null, reason: string | null): 
 }
 
 /**
- * `$disconnect`: tells the backend (best effort; its answer is ignored, since nothing can be sent to a closed
- * connection) and then deletes every item of the connection, whatever the backend said or whether it answered.
+ * `$disconnect`: deletes every item of the connection, then tells the backend (best effort; its answer is
+ * ignored, since nothing can be sent to a closed connection) from the record read before the delete.
  * Idempotent: a second disconnect for the same id finds no record and deletes nothing.
  */
 export async function onDisconnect(deps: DisconnectDeps, input: DisconnectInput): Promise<DisconnectOutcome> {
   const { log, metrics } = deps;
   const { connectionId } = input;
-  let backendNotified = false;
   const found = await deps.connections.getConnection(connectionId);
   if (!found.ok) {
     log.error('could not read the connection record on disconnect; deleting its items anyway', {
       connectionId,
       detail: found.error.message,
     });
-  } else if (found.value !== null) {
+  }
+  // Forget first: fan-out must stop treating the connection as joining or alive now, not after a backend that
+  // is slow or unreachable (retried for seconds) has answered.
+  const itemsDeleted = await forgetConnections(deps, [connectionId], 'disconnected', 'error');
+  let backendNotified = false;
+  if (found.ok && found.value !== null) {
     const response = await askBackend(deps, found.value, [closingEvent(input.statusCode, input.reason)]);
     backendNotified = response.ok;
     if (!response.ok)
       log.warn('backend not told about a disconnect', { connectionId, error: response.error.kind, detail: response.error.message });
   }
-  const itemsDeleted = await forgetConnections(deps, [connectionId], 'disconnected', 'error');
   metrics.count('ConnectionsClosed');
   log.info('connection closed', { connectionId, statusCode: input.statusCode, backendNotified });
   return { kind: 'disconnected', backendNotified, itemsDeleted };

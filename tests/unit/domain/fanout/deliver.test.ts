@@ -171,6 +171,22 @@ describe('deliver', () => {
     expect(sender.calls.filter((c) => c.connectionId === 'old')).toHaveLength(1);
   });
 
+  it('stops retrying a 410 within grace once the connection is known to have left', async () => {
+    const { t, sender, time } = tools();
+    sender.always('left', 'gone');
+    const asked: string[] = [];
+    const stillJoining = async (id: string) => {
+      asked.push(id);
+      return false;
+    };
+
+    const report = await deliver(t, ['left'], [text('news')], emptyReport(), { graceUntil: time.now + 15_000, stillJoining });
+
+    expect(report.gone).toEqual(['left']);
+    expect(sender.calls).toHaveLength(1);
+    expect(asked).toEqual(['left']);
+  });
+
   it('a 400 rejects that connection only: its remaining payloads are skipped, the job goes on, nothing is fatal', async () => {
     const { t, sender } = tools();
     sender.always('bad', 'rejected');

@@ -1,6 +1,6 @@
 /** askBackend's retries of a backend that cannot be reached (issue 9: a rolling deploy closed every client). */
 import { describe, expect, it } from 'vitest';
-import { askBackend, BACKEND_CONNECT_ATTEMPTS } from '#src/domain/session/backend.js';
+import { askBackend, BACKEND_CONNECT_ATTEMPTS, BACKEND_MIN_RETRY_SPAN_MS } from '#src/domain/session/backend.js';
 import { eventsReply } from '#test-helpers/fakes.js';
 import { sessionHarness } from '#test-helpers/harness.js';
 
@@ -38,5 +38,16 @@ describe('askBackend', () => {
     short.backend.fallback = refused;
     await askBackend(short.deps, connection, []);
     expect(short.time.sleeps.reduce((a, b) => a + b, 0)).toBeLessThan(1_000);
+  });
+
+  it('keeps trying for at least 5.75 s whatever the random source says, so a 3 s outage closes no client', async () => {
+    for (const dice of [0, 0.5, 0.999]) {
+      const h = sessionHarness({ backendTimeoutMs: 28_000 });
+      h.backend.fallback = refused;
+      await askBackend({ ...h.deps, random: () => dice }, connection, []);
+      const waited = h.time.sleeps.reduce((a, b) => a + b, 0);
+      expect(waited).toBeGreaterThanOrEqual(BACKEND_MIN_RETRY_SPAN_MS);
+      expect(BACKEND_MIN_RETRY_SPAN_MS).toBe(5_750);
+    }
   });
 });

@@ -27,6 +27,20 @@ describe('closingEvent', () => {
 });
 
 describe('onDisconnect', () => {
+  it('forgets the connection before asking the backend, so a slow or unreachable backend never delays it', async () => {
+    const h = connected();
+    let indexWhenAsked: unknown[] | null = null;
+    h.backend.respond(() => {
+      indexWhenAsked = h.store.indexOf('room');
+      return { error: { kind: 'connect', message: 'ECONNREFUSED' } };
+    });
+
+    await onDisconnect(h.deps, { connectionId: ID, statusCode: 1000, reason: 'bye' });
+
+    expect(indexWhenAsked).toEqual([]);
+    expect(h.backend.requests[0]?.headers).toMatchObject({ 'Meta-user': 'alice' });
+  });
+
   it('a close with a code sends CLOSE <code><reason>, then deletes every item', async () => {
     const h = connected();
 
