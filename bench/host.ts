@@ -12,7 +12,7 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { startLocal, type LocalStack } from '#src/local/start.js';
 import { startManagementApi, type ManagementApi } from '#src/local/management-api.js';
-import { startLocalAwsServices, type LocalAwsServices } from '#src/local/services.js';
+import { LOCAL_CREDENTIALS, startLocalAwsServices, type LocalAwsServices } from '#src/local/services.js';
 import { CountingConnections } from './lib/sink.js';
 import { isOpName, ops, requestSchema, type OpName, type OpResult } from './lib/protocol.js';
 import { quietLog } from './lib/log.js';
@@ -34,7 +34,7 @@ const handlers: Handlers = {
     return { dynamoEndpoint: services.dynamoEndpoint, sqsEndpoint: services.sqsEndpoint };
   },
   async 'mgmt.start'({ tuning }) {
-    managementApi = await startManagementApi({ connections: sink, stage: 'bench', log, ...tuning });
+    managementApi = await startManagementApi({ connections: sink, credentials: LOCAL_CREDENTIALS, stage: 'bench', log, ...tuning });
     return { managementApiEndpoint: managementApi.endpoint };
   },
   async 'mgmt.tune'(tuning) {

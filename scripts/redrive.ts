@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { redrive } from '#src/ops/redrive.js';
-import { LOCAL_CREDENTIALS } from '#src/local/services.js';
+import { localClientConfig } from '#src/local/services.js';
 import { localStatePath, readLocalState } from '#src/local/state-file.js';
 
 const { values } = parseArgs({
@@ -39,10 +39,7 @@ if (values.help || moves.length === 0) {
   process.exit(values.help ? 0 : 2);
 }
 const region = values.region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? 'us-east-1';
-const sqs = new SQSClient({
-  region,
-  ...(endpoint ? { endpoint, credentials: LOCAL_CREDENTIALS } : {}),
-});
+const sqs = new SQSClient(endpoint ? localClientConfig(endpoint) : { region });
 const rate = values.rate !== undefined ? Number(values.rate) : undefined;
 if (rate !== undefined && !(Number.isInteger(rate) && rate >= 1 && rate <= 500)) {
   console.error('--rate must be an integer from 1 to 500');

@@ -42,15 +42,11 @@ export class ExecuteApiSigner {
     const all: Record<string, string> = { ...headers, 'x-amz-content-sha256': payloadHash, 'x-amz-date': amzDate };
     if (credentials.sessionToken) all['x-amz-security-token'] = credentials.sessionToken;
     const names = Object.keys(all).sort();
-    const signedHeaders = names.join(';');
-    let canonicalHeaders = '';
-    for (const name of names) canonicalHeaders += `${name}:${(all[name] ?? '').trim().replace(/\s+/g, ' ')}\n`;
-    const canonical = `${method}\n${canonicalPath(path)}\n\n${canonicalHeaders}\n${signedHeaders}\n${payloadHash}`;
     const scope = `${day}/${this.region}/${this.service}/aws4_request`;
-    const stringToSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash('sha256').update(canonical).digest('hex')}`;
-    const signature = createHmac('sha256', this.signingKey(credentials, day)).update(stringToSign).digest('hex');
+    const toSign = stringToSign({ method, path, canonicalQuery: '', headers: all, signedHeaders: names, payloadHash, amzDate, scope });
+    const signature = createHmac('sha256', this.signingKey(credentials, day)).update(toSign).digest('hex');
     all['authorization'] =
-      `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
+      `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`;
     return all;
   }
 
@@ -58,21 +54,45 @@ export class ExecuteApiSigner {
     // Credentials rotate (Lambda's role sessions do), so the cache is keyed by them as well as by the day.
     const id = `${day}\n${credentials.accessKeyId}\n${credentials.secretAccessKey}`;
     if (this.keyCache?.id !== id) {
-      const hmac = (key: string | Buffer, value: string) => createHmac('sha256', key).update(value).digest();
-      this.keyCache = {
-        id,
-        key: hmac(hmac(hmac(hmac(`AWS4${credentials.secretAccessKey}`, day), this.region), this.service), 'aws4_request'),
-      };
+      this.keyCache = { id, key: deriveSigningKey(credentials.secretAccessKey, day, this.region, this.service) };
     }
     return this.keyCache.key;
   }
 }
 
 /**
+ * SigV4's string to sign for one request: the canonical request (method, canonical URI, canonical query, the
+ * signed headers' trimmed values, their names, the payload hash) hashed under the algorithm, date and scope.
+ * `headers` has lower-case names and holds at least every name in `signedHeaders` (sorted).
+ */
+export function stringToSign(r: {
+  readonly method: string;
+  /** As sent on the wire (URL-encoded once). */
+  readonly path: string;
+  readonly canonicalQuery: string;
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  readonly signedHeaders: readonly string[];
+  readonly payloadHash: string;
+  readonly amzDate: string;
+  readonly scope: string;
+}): string {
+  let canonicalHeaders = '';
+  for (const name of r.signedHeaders) canonicalHeaders += `${name}:${(r.headers[name] ?? '').trim().replace(/\s+/g, ' ')}\n`;
+  const canonical = `${r.method}\n${canonicalPath(r.path)}\n${r.canonicalQuery}\n${canonicalHeaders}\n${r.signedHeaders.join(';')}\n${r.payloadHash}`;
+  return `AWS4-HMAC-SHA256\n${r.amzDate}\n${r.scope}\n${createHash('sha256').update(canonical).digest('hex')}`;
+}
+
+/** SigV4's signing key: HMAC chain over the day (`YYYYMMDD`), region, service and `aws4_request`. */
+export function deriveSigningKey(secretAccessKey: string, day: string, region: string, service: string): Buffer {
+  const hmac = (key: string | Buffer, value: string) => createHmac('sha256', key).update(value).digest();
+  return hmac(hmac(hmac(hmac(`AWS4${secretAccessKey}`, day), region), service), 'aws4_request');
+}
+
+/**
  * The canonical URI of services other than S3: the path normalized (empty, `.` and `..` segments resolved, as
  * RFC 3986 says) and URI-encoded a second time.
  */
-function canonicalPath(path: string): string {
+export function canonicalPath(path: string): string {
   const segments: string[] = [];
   for (const segment of path.split('/')) {
     if (segment === '' || segment === '.') continue;
@@ -84,6 +104,6 @@ function canonicalPath(path: string): string {
 }
 
 /** RFC 3986 encoding, as SigV4 canonical URIs require (encodeURIComponent leaves !'()* alone). */
-function escapeSegment(segment: string): string {
+export function escapeSegment(segment: string): string {
   return encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }

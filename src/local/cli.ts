@@ -94,7 +94,7 @@ async function main(): Promise<void> {
     `  backend          ${stack.targetUrl}${stack.exampleUrl ? '   (bundled chat example)' : ''}`,
     `  GRIP key         ${stack.gripKeyGenerated ? `${key}   (generated for this run; set GRIP_KEY to choose one)` : 'from GRIP_KEY (not shown)'}`,
     `  delivery         ${stack.delivery}; Management API ${stack.managementApiEndpoint}`,
-    `  DynamoDB ${stack.dynamoEndpoint}   SQS ${stack.sqsEndpoint}`,
+    `  DynamoDB ${stack.dynamoEndpoint}   SQS ${stack.sqsEndpoint}   (reachable by this OS user only)`,
     '',
   ];
   if (stack.exampleUrl) {

@@ -6,7 +6,9 @@
  * For benchmarks and fault tests it can add latency, enforce a token-bucket rate limit and inject throttles and
  * server errors; it counts requests by status.
  */
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AwsCredentialIdentity } from '@smithy/types';
 import { performance } from 'node:perf_hooks';
 import type { SendOutcome, Log } from '../domain/ports.js';
 import { decodeUtf8Strict } from '../domain/protocol/values.js';
@@ -14,6 +16,7 @@ import { MAX_MESSAGE_BYTES } from '../domain/protocol/limits.js';
 import type { LocalConnections } from './connections.js';
 import { listen } from './http.js';
 import { describeError, stderrLog } from './log.js';
+import { verifySigV4, type Verdict } from './sigv4-verify.js';
 
 export interface RateLimit {
   /** Tokens added per second. */
@@ -42,6 +45,11 @@ export interface ManagementApiTuning {
 
 export interface ManagementApiOptions extends ManagementApiTuning {
   readonly connections: LocalConnections;
+  /**
+   * The only key pair whose SigV4 signatures are accepted (as IAM would check them on AWS). Local mode makes a
+   * fresh random pair per run (`randomCredentials`) and gives it only to its own senders.
+   */
+  readonly credentials: AwsCredentialIdentity;
   readonly host?: string;
   /** 0 picks a free port. Default 0. */
   readonly port?: number;
@@ -74,6 +82,19 @@ interface ErrorReply {
 }
 
 const FORBIDDEN_MISSING: ErrorReply = { status: 403, type: 'ForbiddenException', message: 'Missing Authentication Token' };
+/** API Gateway's answers to a request whose signature does not verify (all 403). */
+const REFUSED: Record<Exclude<Verdict, { ok: true }>['reason'], ErrorReply> = {
+  missing: FORBIDDEN_MISSING,
+  malformed: { status: 403, type: 'IncompleteSignatureException', message: 'Authorization header is malformed' },
+  'unknown-key': { status: 403, type: 'UnrecognizedClientException', message: 'The security token included in the request is invalid.' },
+  expired: { status: 403, type: 'InvalidSignatureException', message: 'Signature expired' },
+  mismatch: {
+    status: 403,
+    type: 'InvalidSignatureException',
+    message:
+      'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.',
+  },
+};
 const GONE: ErrorReply = { status: 410, type: 'GoneException', message: 'Connection is gone' };
 const LIMIT: ErrorReply = { status: 429, type: 'LimitExceededException', message: 'Rate exceeded' };
 const INTERNAL: ErrorReply = { status: 500, type: 'InternalServerErrorException', message: 'Internal server error' };
@@ -82,13 +103,13 @@ const INTERNAL: ErrorReply = { status: 500, type: 'InternalServerErrorException'
 const MAX_DRAIN_BYTES = 16 * 1024 * 1024;
 
 const ROUTE = /^(?:\/[^/]+)?\/@connections\/([^/]+)$/;
-const SIGV4 = /^AWS4-HMAC-SHA256 Credential=[^,\s]+,\s*SignedHeaders=[^,\s]+,\s*Signature=[0-9a-f]+$/;
 
 /**
  * Starts the Management API and resolves once it listens.
  *
- * Contract (per request, in this order): count it; wait `latencyMs`; require a SigV4-shaped `Authorization`
- * header (only its shape is checked, never the signature) else 403 `ForbiddenException`; take a token from the
+ * Contract (per request, in this order): count it; wait `latencyMs`; verify its SigV4 signature against
+ * `credentials` (key id, date within 15 minutes, signature over method, path, query, signed headers and body)
+ * else 403 (`ForbiddenException` when unsigned, else the exception API Gateway names); take a token from the
  * rate limit else 429; apply `faults`; then route:
  * - `POST /@connections/{id}`: the body is posted as a text frame when it is valid UTF-8, else as a binary
  *   frame. 200 with no body; 413 `PayloadTooLargeException` over 128 KB; 410 `GoneException` for unknown or
@@ -149,11 +170,14 @@ export async function startManagementApi(options: ManagementApiOptions): Promise
       sendError(res, { status: 503, type: 'ServiceUnavailableException', message: 'Shutting down' });
       return;
     }
-    if (!SIGV4.test(req.headers.authorization ?? '')) {
-      sendError(
-        res,
-        req.headers.authorization ? { ...FORBIDDEN_MISSING, message: 'Authorization header is malformed' } : FORBIDDEN_MISSING,
-      );
+    const verdict = verifySigV4(
+      { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, payloadHash: body.sha256 },
+      options.credentials,
+    );
+    if (!verdict.ok) {
+      if (verdict.reason !== 'missing')
+        log.warn('refused a Management API call whose signature does not verify', { reason: verdict.reason });
+      sendError(res, REFUSED[verdict.reason]);
       return;
     }
     if (bucket && !bucket.take()) {
@@ -179,11 +203,11 @@ export async function startManagementApi(options: ManagementApiOptions): Promise
     }
     switch (req.method) {
       case 'POST': {
-        if (body === 'too-large') {
+        if (body.bytes === 'too-large') {
           sendError(res, { status: 413, type: 'PayloadTooLargeException', message: 'Message too long' });
           return;
         }
-        const outcome = connections.post(connectionId, decodeBody(body));
+        const outcome = connections.post(connectionId, decodeBody(body.bytes));
         return outcome.kind === 'ok' ? send(res, 200, {}, '') : sendOutcome(res, outcome);
       }
       case 'GET': {
@@ -300,19 +324,24 @@ function newBucket(limit: RateLimit | null): { take(): boolean } | null {
   };
 }
 
-/** The whole body, or `'too-large'` once it passes 128 KB (the rest is drained, up to a bound, then cut off). */
-async function readBody(req: IncomingMessage): Promise<Uint8Array | 'too-large'> {
+/**
+ * The whole body, or `'too-large'` once it passes 128 KB (the rest is drained, up to a bound, then cut off), with
+ * the SHA-256 of every byte received (what the signature covers).
+ */
+async function readBody(req: IncomingMessage): Promise<{ readonly bytes: Uint8Array | 'too-large'; readonly sha256: string }> {
   const chunks: Buffer[] = [];
+  const hash = createHash('sha256');
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > MAX_DRAIN_BYTES) {
       req.destroy();
-      return 'too-large';
+      return { bytes: 'too-large', sha256: '' };
     }
+    hash.update(chunk);
     if (size <= MAX_MESSAGE_BYTES) chunks.push(chunk);
   }
-  return size > MAX_MESSAGE_BYTES ? 'too-large' : Buffer.concat(chunks);
+  return { bytes: size > MAX_MESSAGE_BYTES ? 'too-large' : Buffer.concat(chunks), sha256: hash.digest('hex') };
 }
 
 /** Valid UTF-8 becomes a string (a text frame, a leading BOM kept); anything else stays bytes (a binary frame). */

@@ -1,16 +1,28 @@
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent, type AgentOptions } from 'node:http';
+import { createConnection, type AddressInfo } from 'node:net';
 import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { AwsCredentialIdentity } from '@smithy/types';
 import dynalite from 'dynalite';
 import { buildApp } from 'fauxqs';
 
-/** Credentials the local emulators accept (they check the signature's shape, not the secret). */
+/**
+ * Credentials the local emulators accept (they check the signature's shape, not the secret): what reaches them
+ * is decided by where they listen (`privateSockets`), not by a key.
+ */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 export const LOCAL_REGION = 'us-east-1';
 
 export interface LocalAwsServices {
-  /** DynamoDB endpoint (dynalite), e.g. `http://127.0.0.1:41234`. */
+  /**
+   * DynamoDB endpoint (dynalite): `http://127.0.0.1:41234`, or `unix:/tmp/grip-local-…/dynamodb.sock` with
+   * `privateSockets`. Build clients with {@link localClientConfig}, which understands both.
+   */
   readonly dynamoEndpoint: string;
-  /** SQS endpoint (fauxqs). Pass it to `SQSClient` as `endpoint` explicitly (see docs/local-services.md §2). */
+  /** SQS endpoint (fauxqs), in the same forms. Pass it to `SQSClient` explicitly (see docs/local-services.md §2). */
   readonly sqsEndpoint: string;
   stop(): Promise<void>;
 }
@@ -19,6 +31,53 @@ export interface LocalAwsServicesOptions {
   /** Directory for dynalite's data; in memory when absent. */
   readonly dataDir?: string;
   readonly host?: string;
+  /**
+   * Listen on Unix sockets in a fresh directory only this OS user can enter (0700) instead of loopback TCP: other
+   * users of the host cannot reach the table (stored handshakes) or the queues, whatever credentials they try.
+   */
+  readonly privateSockets?: boolean;
+}
+
+const UNIX = 'unix:';
+
+/**
+ * The SDK client settings for a local endpoint (TCP or `unix:` socket path): endpoint, region, credentials and a
+ * keep-alive HTTP handler whose agent connects to the socket when there is one.
+ *
+ * @example
+ * const dynamo = new DynamoDBClient(localClientConfig(services.dynamoEndpoint, { maxSockets: 256 }));
+ */
+export function localClientConfig(
+  endpoint: string,
+  options: { readonly maxSockets?: number; readonly credentials?: AwsCredentialIdentity } = {},
+): { endpoint: string; region: string; credentials: AwsCredentialIdentity; requestHandler: NodeHttpHandler } {
+  const agentOptions: AgentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 50 };
+  const socketPath = endpoint.startsWith(UNIX) ? endpoint.slice(UNIX.length) : null;
+  return {
+    endpoint: socketPath === null ? endpoint : 'http://localhost',
+    region: LOCAL_REGION,
+    credentials: options.credentials ?? LOCAL_CREDENTIALS,
+    requestHandler: new NodeHttpHandler({
+      httpAgent: socketPath === null ? new Agent(agentOptions) : new UnixSocketAgent(socketPath, agentOptions),
+      // Past maxSockets calls queue on purpose (the emulators run in this process or beside it); the SDK's warning
+      // about that queue would only alarm the user.
+      socketAcquisitionWarningTimeout: 60_000,
+    }),
+  };
+}
+
+/** An HTTP agent whose every connection goes to one Unix socket, whatever host the request names. */
+class UnixSocketAgent extends Agent {
+  constructor(
+    private readonly socketPath: string,
+    options: AgentOptions,
+  ) {
+    super(options);
+  }
+
+  override createConnection(): ReturnType<typeof createConnection> {
+    return createConnection(this.socketPath);
+  }
 }
 
 /**
@@ -27,33 +86,53 @@ export interface LocalAwsServicesOptions {
  */
 export async function startLocalAwsServices(options: LocalAwsServicesOptions = {}): Promise<LocalAwsServices> {
   const host = options.host ?? '127.0.0.1';
+  // mkdtemp creates the directory 0700: only this user can reach the sockets inside.
+  const socketDir = options.privateSockets ? mkdtempSync(join(tmpdir(), 'grip-local-')) : null;
+  const removeSocketDir = () => {
+    if (socketDir) rmSync(socketDir, { recursive: true, force: true });
+  };
   const dynamo = dynalite({
     createTableMs: 0,
     deleteTableMs: 0,
     updateTableMs: 0,
     ...(options.dataDir ? { path: options.dataDir } : {}),
   });
-  dynamo.listen(0, host);
+  let dynamoEndpoint: string;
+  if (socketDir) {
+    const path = join(socketDir, 'dynamodb.sock');
+    dynamo.listen(path);
+    dynamoEndpoint = `${UNIX}${path}`;
+  } else {
+    dynamo.listen(0, host);
+  }
   await once(dynamo, 'listening');
-  const dynamoPort = (dynamo.address() as AddressInfo).port;
+  dynamoEndpoint ??= `http://${host}:${(dynamo.address() as AddressInfo).port}`;
   // fauxqs's own `startFauxqs` listens on every interface (0.0.0.0) whatever `host` says: build its app and
-  // listen on `host` ourselves, so the queues are not reachable from other machines.
-  const sqsApp = buildApp({ logger: false, host });
-  let sqsPort: number;
+  // listen ourselves, on `host` or on the private socket, so the queues are not reachable from other machines.
+  const sqsApp = buildApp({ logger: false, host: socketDir ? 'localhost' : host });
+  let sqsEndpoint: string;
   try {
-    const address = await sqsApp.listen({ port: 0, host });
-    sqsPort = Number(new URL(address).port);
+    if (socketDir) {
+      const path = join(socketDir, 'sqs.sock');
+      await sqsApp.listen({ path });
+      sqsEndpoint = `${UNIX}${path}`;
+    } else {
+      const address = await sqsApp.listen({ port: 0, host });
+      sqsEndpoint = `http://${host}:${new URL(address).port}`;
+    }
   } catch (e) {
     dynamo.close();
+    removeSocketDir();
     throw e;
   }
   return {
-    dynamoEndpoint: `http://${host}:${dynamoPort}`,
-    sqsEndpoint: `http://${host}:${sqsPort}`,
+    dynamoEndpoint,
+    sqsEndpoint,
     async stop() {
       await sqsApp.close();
       dynamo.closeAllConnections?.();
       await new Promise<void>((resolve) => dynamo.close(() => resolve()));
+      removeSocketDir();
     },
   };
 }

@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Agent } from 'node:http';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoConnectionStore } from '../adapters/dynamo-connection-store.js';
@@ -33,7 +31,9 @@ import { describeError, QuietableLog } from './log.js';
 import { startManagementApi, type ManagementApi, type ManagementApiTuning } from './management-api.js';
 import { startQueuePoller, type QueuePoller } from './poller.js';
 import { createConnectionsTable, createFanoutQueues, type FanoutQueueUrls } from './provision.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from './services.js';
+import { LOCAL_REGION, localClientConfig, startLocalAwsServices, type LocalAwsServices } from './services.js';
+import { randomCredentials } from './sigv4-verify.js';
+import type { AwsCredentialIdentity } from '@smithy/types';
 import { startSweeper, type Sweeper } from './sweeper.js';
 
 /**
@@ -97,6 +97,9 @@ export interface LocalStack {
   readonly gripKeyGenerated: boolean;
   readonly gripIss: string;
   readonly managementApiEndpoint: string;
+  /** The only key pair the Management API accepts, generated for this run (for workers in other processes). */
+  readonly managementApiCredentials: AwsCredentialIdentity;
+  /** `unix:` socket paths in a directory only this user can enter: build clients with `localClientConfig`. */
   readonly dynamoEndpoint: string;
   readonly sqsEndpoint: string;
   readonly queues: FanoutQueueUrls;
@@ -177,23 +180,18 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
     }
   };
   try {
-    const services: LocalAwsServices = await startLocalAwsServices({ host, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
+    const services: LocalAwsServices = await startLocalAwsServices({
+      host,
+      privateSockets: true,
+      ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+    });
     stoppers.push(() => services.stop());
     // One process runs every function locally: a mass disconnect is hundreds of concurrent store calls, more than
     // the SDK's default 50 sockets. Past 256 they queue on purpose (dynalite runs in this same process, so more
-    // sockets would not make it faster); the SDK's warning about that queue would only alarm the user.
-    const requestHandler = new NodeHttpHandler({
-      httpAgent: new Agent({ keepAlive: true, maxSockets: 256 }),
-      socketAcquisitionWarningTimeout: 60_000,
-    });
-    const dynamo = new DynamoDBClient({
-      endpoint: services.dynamoEndpoint,
-      region: LOCAL_REGION,
-      credentials: LOCAL_CREDENTIALS,
-      requestHandler,
-    });
+    // sockets would not make it faster).
+    const dynamo = new DynamoDBClient(localClientConfig(services.dynamoEndpoint, { maxSockets: 256 }));
     const documents = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
-    const sqs = new SQSClient({ endpoint: services.sqsEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    const sqs = new SQSClient(localClientConfig(services.sqsEndpoint));
     stoppers.push(async () => {
       dynamo.destroy();
       sqs.destroy();
@@ -207,8 +205,11 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
     // The live connections first: the senders and the Management API deliver through them, so the handlers can be
     // complete before the gateway serves.
     const connections = new ConnectionRegistry();
+    // A key pair for this run only: the Management API accepts no other signature.
+    const managementApiCredentials = randomCredentials();
     const managementApi = await startManagementApi({
       connections,
+      credentials: managementApiCredentials,
       host,
       port: 0,
       stage: 'local',
@@ -225,7 +226,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
       const signed = new SignedHttpConnectionSender({
         endpoint: managementApi.endpoint,
         region: LOCAL_REGION,
-        credentials: LOCAL_CREDENTIALS,
+        credentials: managementApiCredentials,
         maxSockets: Math.max(50, settings.fanoutConcurrency),
       });
       stoppers.push(async () => signed.destroy());
@@ -330,6 +331,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
       gripKeyGenerated,
       gripIss,
       managementApiEndpoint: managementApi.endpoint,
+      managementApiCredentials,
       dynamoEndpoint: services.dynamoEndpoint,
       sqsEndpoint: services.sqsEndpoint,
       queues,

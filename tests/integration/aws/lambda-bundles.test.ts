@@ -84,7 +84,7 @@ describe('Lambda bundles boot from their environment and handle real events', ()
     sqs = new SQSClient({ endpoint: services.sqsEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     await createConnectionsTable(dynamo);
     queues = await createFanoutQueues(sqs, { visibilityTimeoutSeconds: 30, maxReceiveCount: 3 });
-    managementApi = await startManagementApi({ connections, stage: 'live' });
+    managementApi = await startManagementApi({ connections, credentials: LOCAL_CREDENTIALS, stage: 'live' });
 
     // Secrets Manager speaks JSON 1.1; GetSecretValue is all the functions call.
     secrets = createServer((req, res) => {

@@ -2,7 +2,11 @@
  * Attacks from issue 10, end to end in local mode: what a backend's access log or a debugging proxy reveals (the
  * Grip-Sig of one backend request) must not let anyone publish or kick users through the control API.
  */
+import { statSync } from 'node:fs';
 import { request } from 'node:http';
+import { dirname } from 'node:path';
+import { ApiGatewayManagementApiClient, DeleteConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#src/local/services.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ClientPool, startE2E, type E2EStack } from '#test-helpers/e2e.js';
 
@@ -85,5 +89,29 @@ describe('security, end to end', () => {
 
   it('still accepts an ordinary path', async () => {
     expect(await handshake('/pub/ordinary')).toBe(101);
+  });
+
+  it('local side doors are shut: the store and queues listen only on sockets of this user, the Management API wants this run’s key', async () => {
+    for (const endpoint of [e2e.stack.dynamoEndpoint, e2e.stack.sqsEndpoint]) {
+      expect(endpoint).toMatch(/^unix:\//);
+      const socketPath = endpoint.slice('unix:'.length);
+      expect(statSync(dirname(socketPath)).mode & 0o777).toBe(0o700);
+    }
+    // The well-known emulator credentials, or any others, no longer close a connection.
+    const client = new ApiGatewayManagementApiClient({
+      endpoint: e2e.stack.managementApiEndpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      maxAttempts: 1,
+    });
+    try {
+      const refused = await client.send(new DeleteConnectionCommand({ ConnectionId: 'AAAAAAAAAAAAAAA=' })).then(
+        () => 200,
+        (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode,
+      );
+      expect(refused).toBe(403);
+    } finally {
+      client.destroy();
+    }
   });
 });

@@ -74,6 +74,7 @@ describe('fan-out under injected Management API faults and a killed worker', () 
       sqsEndpoint: stack.sqsEndpoint,
       queues: stack.queues,
       managementApiEndpoint: stack.managementApiEndpoint,
+      managementApiCredentials: stack.managementApiCredentials,
       fanout,
       // Halfway through the second publish: a job is always in flight at that point.
       killAfterDeliveries: Math.floor(SUBSCRIBERS * 1.5),
@@ -106,7 +107,7 @@ describe('fan-out under injected Management API faults and a killed worker', () 
       dynamoEndpoint: stack.dynamoEndpoint,
       sqsEndpoint: stack.sqsEndpoint,
       queues: stack.queues,
-      sender: { managementApiEndpoint: stack.managementApiEndpoint },
+      sender: { managementApiEndpoint: stack.managementApiEndpoint, credentials: stack.managementApiCredentials },
       config: fanout,
       log,
       metrics: stack.metrics,

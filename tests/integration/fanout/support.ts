@@ -32,7 +32,8 @@ import { InProcessConnectionSender } from '#src/local/in-process-sender.js';
 import { startManagementApi, type ManagementApi, type ManagementApiTuning } from '#src/local/management-api.js';
 import { startQueuePoller, type QueuePoller } from '#src/local/poller.js';
 import { createConnectionsTable, createFanoutQueues, type FanoutQueueUrls } from '#src/local/provision.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '#src/local/services.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, localClientConfig, startLocalAwsServices, type LocalAwsServices } from '#src/local/services.js';
+import type { AwsCredentialIdentity } from '@smithy/types';
 import { workDrained } from '#test-helpers/e2e.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -166,7 +167,8 @@ export interface WorkerWiring {
   readonly sqsEndpoint: string;
   readonly queues: FanoutQueueUrls;
   /** The Management API over HTTP (real SDK client), or the in-process sender over `connections`. */
-  readonly sender: { readonly managementApiEndpoint: string } | { readonly connections: LocalConnections };
+  readonly sender:
+    { readonly managementApiEndpoint: string; readonly credentials?: AwsCredentialIdentity } | { readonly connections: LocalConnections };
   readonly config: FanoutConfig;
   readonly log: Log;
   readonly metrics: Metrics;
@@ -179,9 +181,9 @@ export interface WiredWorker {
 
 /** One worker with its own SDK clients (one "container"): the same adapters `startLocal` and the Lambda use. */
 export function wireWorker(w: WorkerWiring): WiredWorker {
-  const dynamo = new DynamoDBClient({ endpoint: w.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const dynamo = new DynamoDBClient(localClientConfig(w.dynamoEndpoint));
   const documents = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
-  const sqs = new SQSClient({ endpoint: w.sqsEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const sqs = new SQSClient(localClientConfig(w.sqsEndpoint));
   let sender: ConnectionSender;
   let destroySender = (): void => {};
   if ('managementApiEndpoint' in w.sender) {
@@ -189,7 +191,7 @@ export function wireWorker(w: WorkerWiring): WiredWorker {
       endpoint: w.sender.managementApiEndpoint,
       region: LOCAL_REGION,
       maxSockets: Math.max(50, w.config.concurrency),
-      credentials: LOCAL_CREDENTIALS,
+      credentials: w.sender.credentials ?? LOCAL_CREDENTIALS,
     });
     sender = signed;
     destroySender = () => signed.destroy();
@@ -294,7 +296,13 @@ export async function startRig(options: RigOptions): Promise<Rig> {
     const sink = new SinkConnections();
     let managementApi: ManagementApi | null = null;
     if (options.delivery === 'management-api') {
-      const api = await startManagementApi({ connections: sink, stage: 'local', log: options.log, ...options.managementApi });
+      const api = await startManagementApi({
+        connections: sink,
+        credentials: LOCAL_CREDENTIALS,
+        stage: 'local',
+        log: options.log,
+        ...options.managementApi,
+      });
       managementApi = api;
       stoppers.push(() => api.stop());
     }

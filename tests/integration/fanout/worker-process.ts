@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { InMemoryMetrics } from '#src/adapters/observability.js';
 import type { Log, MetricName } from '#src/domain/ports.js';
 import { startQueuePoller } from '#src/local/poller.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#src/local/services.js';
+import { localClientConfig } from '#src/local/services.js';
 import { wireWorker } from './support.js';
 
 const configSchema = z.object({
@@ -25,6 +25,7 @@ const configSchema = z.object({
     delayedDeadLetterQueueUrl: z.string(),
   }),
   managementApiEndpoint: z.string(),
+  managementApiCredentials: z.object({ accessKeyId: z.string(), secretAccessKey: z.string() }),
   fanout: z.object({
     concurrency: z.number(),
     pageSize: z.number(),
@@ -58,13 +59,13 @@ const worker = wireWorker({
   dynamoEndpoint: config.dynamoEndpoint,
   sqsEndpoint: config.sqsEndpoint,
   queues: config.queues,
-  sender: { managementApiEndpoint: config.managementApiEndpoint },
+  sender: { managementApiEndpoint: config.managementApiEndpoint, credentials: config.managementApiCredentials },
   config: config.fanout,
   log: silent,
   metrics: new DyingMetrics(),
 });
 
-const sqs = new SQSClient({ endpoint: config.sqsEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+const sqs = new SQSClient(localClientConfig(config.sqsEndpoint));
 await startQueuePoller({
   sqs,
   queueUrl: config.queues.orderedQueueUrl,

@@ -11,7 +11,9 @@ import {
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalGateway, type LocalGateway } from '#src/local/gateway.js';
 import { startManagementApi, type ManagementApi } from '#src/local/management-api.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#src/local/services.js';
+import { LOCAL_REGION } from '#src/local/services.js';
+import { randomCredentials } from '#src/local/sigv4-verify.js';
+import { ExecuteApiSigner } from '#src/adapters/sigv4.js';
 import { deferred, openClient, recordingHandlers, waitFor, type TestClient } from './support.js';
 import { RecordingLog } from '#test-helpers/fakes.js';
 
@@ -25,6 +27,9 @@ async function failure(promise: Promise<unknown>): Promise<Error & { $metadata?:
   );
 }
 
+/** This run's key pair: the API accepts signatures made with it and nothing else. */
+const CREDENTIALS = randomCredentials();
+
 describe('local Management API through the real SDK client', () => {
   const handlers = recordingHandlers();
   let gateway: LocalGateway;
@@ -34,11 +39,11 @@ describe('local Management API through the real SDK client', () => {
 
   beforeAll(async () => {
     gateway = await startLocalGateway({ port: 0, handlers, log: new RecordingLog() });
-    api = await startManagementApi({ connections: gateway.connections, stage: 'prod', log: new RecordingLog() });
+    api = await startManagementApi({ connections: gateway.connections, credentials: CREDENTIALS, stage: 'prod', log: new RecordingLog() });
     client = new ApiGatewayManagementApiClient({
       endpoint: api.endpoint,
       region: LOCAL_REGION,
-      credentials: LOCAL_CREDENTIALS,
+      credentials: CREDENTIALS,
       maxAttempts: 1,
     });
   });
@@ -66,7 +71,7 @@ describe('local Management API through the real SDK client', () => {
     const bare = new ApiGatewayManagementApiClient({
       endpoint: api.endpoint.replace(/\/prod$/, ''),
       region: LOCAL_REGION,
-      credentials: LOCAL_CREDENTIALS,
+      credentials: CREDENTIALS,
       maxAttempts: 1,
     });
     await bare.send(new PostToConnectionCommand({ ConnectionId: id, Data: 'no stage' }));
@@ -128,7 +133,7 @@ describe('local Management API through the real SDK client', () => {
     const unsigned = new ApiGatewayManagementApiClient({
       endpoint: api.endpoint,
       region: LOCAL_REGION,
-      credentials: LOCAL_CREDENTIALS,
+      credentials: CREDENTIALS,
       maxAttempts: 1,
     });
     // Strip the signature after the signer ran, as a misconfigured proxy would.
@@ -151,6 +156,41 @@ describe('local Management API through the real SDK client', () => {
     expect(await raw.json()).toEqual({ message: 'Missing Authentication Token' });
   });
 
+  it('verifies signatures: another key, a forged signature, an altered body or an old date are refused, and nothing reaches the client', async () => {
+    const { id, ws } = await connected();
+    const path = `${new URL(api.endpoint).pathname}/@connections/${encodeURIComponent(id)}`;
+    const host = new URL(api.endpoint).host;
+    const post = async (headers: Record<string, string>, body: string) => {
+      const res = await fetch(`${api.endpoint}/@connections/${encodeURIComponent(id)}`, { method: 'POST', headers, body });
+      return { status: res.status, type: res.headers.get('x-amzn-errortype') };
+    };
+    const signWith = (credentials: { accessKeyId: string; secretAccessKey: string }, body: string, when = new Date()) =>
+      new ExecuteApiSigner(LOCAL_REGION, credentials).sign('POST', path, { host }, Buffer.from(body), when);
+
+    // The attack from the review: a well-formed header with a made-up signature.
+    const forged = await signWith(CREDENTIALS, 'hi');
+    forged['authorization'] = forged['authorization']!.replace(/Signature=[0-9a-f]+/, `Signature=${'0'.repeat(64)}`);
+    expect(await post(forged, 'hi')).toEqual({ status: 403, type: 'InvalidSignatureException' });
+    // The right key id with a guessed secret, and another key altogether.
+    expect(await post(await signWith({ ...CREDENTIALS, secretAccessKey: 'guess' }, 'hi'), 'hi')).toEqual({
+      status: 403,
+      type: 'InvalidSignatureException',
+    });
+    expect(await post(await signWith(randomCredentials(), 'hi'), 'hi')).toEqual({ status: 403, type: 'UnrecognizedClientException' });
+    // A captured request replayed with another body, or 20 minutes later.
+    const good = await signWith(CREDENTIALS, 'hi');
+    expect(await post(good, 'bye')).toEqual({ status: 403, type: 'InvalidSignatureException' });
+    expect(await post(await signWith(CREDENTIALS, 'hi', new Date(Date.now() - 20 * 60_000)), 'hi')).toEqual({
+      status: 403,
+      type: 'InvalidSignatureException',
+    });
+    expect(ws.received).toEqual([]);
+
+    // The genuine request goes through.
+    expect(await post(good, 'hi')).toEqual({ status: 200, type: null });
+    await waitFor(() => ws.received.length === 1, 5_000, 'the signed post');
+  });
+
   it('answers GoneException to a post made while $connect runs, as on AWS', async () => {
     const seen = deferred<string>();
     const box: { sdk?: ApiGatewayManagementApiClient } = {};
@@ -167,11 +207,11 @@ describe('local Management API through the real SDK client', () => {
       },
     });
     const g = await startLocalGateway({ port: 0, handlers: local, log: new RecordingLog() });
-    const a = await startManagementApi({ connections: g.connections, log: new RecordingLog() });
+    const a = await startManagementApi({ connections: g.connections, credentials: CREDENTIALS, log: new RecordingLog() });
     box.sdk = new ApiGatewayManagementApiClient({
       endpoint: a.endpoint,
       region: LOCAL_REGION,
-      credentials: LOCAL_CREDENTIALS,
+      credentials: CREDENTIALS,
       maxAttempts: 1,
     });
     try {
