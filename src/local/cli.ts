@@ -32,6 +32,13 @@ function readConfig(argv: string[], env: NodeJS.ProcessEnv): LocalOptions | 'hel
     controlPort: local.controlPort,
     examplePort: local.examplePort,
     delivery: local.delivery,
+    limits: {
+      clientMessageConcurrency: local.clientMessageConcurrency,
+      clientMessageRate: local.clientMessageRate,
+      controlHeadersTimeoutMs: local.controlHeadersTimeoutMs,
+      controlRequestTimeoutMs: local.controlRequestTimeoutMs,
+      controlMaxConnections: local.controlMaxConnections,
+    },
     settings: readSettings(runtimeSettings, source),
     gripIss: backend.gripIss,
     ...(backend.targetUrl !== undefined ? { targetUrl: backend.targetUrl } : {}),

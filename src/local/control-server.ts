@@ -1,16 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { localSettings } from '../config/settings.js';
 import type { Log } from '../domain/ports.js';
 import { MAX_PUBLISH_BODY_BYTES } from '../domain/protocol/limits.js';
 import type { ControlHandler, HttpApiEvent } from '../handlers/aws-events.js';
 import { listen } from './http.js';
 import { describeError } from './log.js';
 
-/** Slow clients (slowloris) and idle sockets are cut off; Node's defaults are a minute for headers, 5 for bodies. */
-const HEADERS_TIMEOUT_MS = 10_000;
-const REQUEST_TIMEOUT_MS = 30_000;
-/** Concurrent control connections; more are refused by the socket (a backend publishes over a few keep-alive ones). */
-const MAX_CONNECTIONS = 1_000;
+/**
+ * Slow clients (slowloris) and idle sockets are cut off (Node's defaults are a minute for headers, 5 for bodies),
+ * and concurrent connections are capped: `controlHeadersTimeoutMs`, `controlRequestTimeoutMs`,
+ * `controlMaxConnections` in the local settings.
+ */
+export interface ControlServerLimits {
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly maxConnections: number;
+}
 
 export interface LocalControlServer {
   /** `http://host:port`: the GRIP control URI (what goes in `GRIP_URL`). */
@@ -27,6 +33,8 @@ export async function startControlServer(options: {
   readonly host: string;
   readonly port: number;
   readonly log: Log;
+  /** Default: the local settings' defaults. */
+  readonly limits?: ControlServerLimits;
 }): Promise<LocalControlServer> {
   const { handler, log } = options;
   const server: Server = createServer((req, res) => {
@@ -77,9 +85,9 @@ export async function startControlServer(options: {
     res.end(payload);
   }
 
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
-  server.requestTimeout = REQUEST_TIMEOUT_MS;
-  server.maxConnections = MAX_CONNECTIONS;
+  server.headersTimeout = options.limits?.headersTimeoutMs ?? localSettings.controlHeadersTimeoutMs.default;
+  server.requestTimeout = options.limits?.requestTimeoutMs ?? localSettings.controlRequestTimeoutMs.default;
+  server.maxConnections = options.limits?.maxConnections ?? localSettings.controlMaxConnections.default;
   const { authority } = await listen(server, options.port, options.host, log);
   return {
     url: `http://${authority}`,

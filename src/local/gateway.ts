@@ -29,6 +29,7 @@ import {
   type ApiContext,
   type ConnectionFacts,
 } from './apigw-events.js';
+import { MessagePump } from './message-pump.js';
 import { MAX_MESSAGE_BYTES } from '../domain/protocol/limits.js';
 import { ConnectionRegistry, type LocalConnections, type RegistryEntry } from './connections.js';
 import {
@@ -75,6 +76,11 @@ export interface LocalGatewayServeOptions {
   readonly maxMessageBytes?: number;
   /** `$connect` handlers slower than this get a 504 (API Gateway's 29 s integration timeout). Default 29,000. */
   readonly connectTimeoutMs?: number;
+  /**
+   * Each connection's fair share: `$default` invocations in flight and messages started per second; past either
+   * the client's socket is not read until it caught up ({@link MessagePump}). Default 4 and 100.
+   */
+  readonly clientMessages?: { readonly concurrency: number; readonly ratePerSecond: number };
 }
 
 export type LocalGatewayOptions = LocalGatewayBindOptions & LocalGatewayServeOptions;
@@ -223,6 +229,7 @@ class Gateway {
   readonly #idleTimeoutMs: number;
   readonly #maxLifetimeMs: number;
   readonly #connectTimeoutMs: number;
+  readonly #clientMessages: { readonly concurrency: number; readonly ratePerSecond: number };
   readonly #wss: WebSocketServer;
   /** Handshakes `$connect` accepted, until `ws` completes the upgrade. */
   readonly #accepted = new WeakMap<IncomingMessage, AcceptedHandshake>();
@@ -250,6 +257,7 @@ class Gateway {
     this.#idleTimeoutMs = positive(options.idleTimeoutMs, 600_000, 'idleTimeoutMs');
     this.#maxLifetimeMs = positive(options.maxLifetimeMs, 7_200_000, 'maxLifetimeMs');
     this.#connectTimeoutMs = positive(options.connectTimeoutMs, 29_000, 'connectTimeoutMs');
+    this.#clientMessages = options.clientMessages ?? { concurrency: 4, ratePerSecond: 100 };
     this.registry =
       options.connections ?? new ConnectionRegistry(options.maxBufferedBytes ? { maxBufferedBytes: options.maxBufferedBytes } : {});
     this.#wss = new WebSocketServer({
@@ -439,6 +447,12 @@ class Gateway {
     const { entry, api } = handshake;
     this.registry.open(entry, ws);
     const stopTimers = this.#watchLimits(entry);
+    const pump = new MessagePump<{ readonly event: ApiGatewayWebSocketEvent; readonly done: () => void }>({
+      ...this.#clientMessages,
+      run: ({ event, done }) => this.#invokeRoute('message', event).finally(done),
+      pause: () => ws.pause(),
+      resume: () => ws.resume(),
+    });
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (entry.state !== 'open') return;
       if (isBinary) {
@@ -453,7 +467,8 @@ class Gateway {
         { requestId: randomId(), messageId: randomId(), now: Date.now() },
         api,
       );
-      this.#track(this.#invokeRoute('message', event));
+      // Tracked from arrival, so a stop waits for messages still queued behind the connection's share too.
+      this.#track(new Promise<void>((done) => pump.push({ event, done })));
     });
     ws.on('close', (code: number, reason: Buffer) => {
       stopTimers();

@@ -62,6 +62,13 @@ export interface LocalOptions {
   /** Latency, rate limit and faults of the local Management API (benchmarks, fault tests). */
   readonly managementApi?: ManagementApiTuning;
   readonly gateway?: { readonly idleTimeoutMs?: number; readonly maxLifetimeMs?: number };
+  /** Per-connection fair share and the control server's timeouts and cap (local settings; defaults there). */
+  readonly limits?: Partial<
+    Pick<
+      LocalSettings,
+      'clientMessageConcurrency' | 'clientMessageRate' | 'controlHeadersTimeoutMs' | 'controlRequestTimeoutMs' | 'controlMaxConnections'
+    >
+  >;
   readonly worker?: {
     /** Records per invocation (the FIFO queue's event source allows 10). Default 10. */
     readonly batchSize?: number;
@@ -264,6 +271,11 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
       host,
       port: options.controlPort ?? localSettings.controlPort.default,
       log,
+      limits: {
+        headersTimeoutMs: options.limits?.controlHeadersTimeoutMs ?? localSettings.controlHeadersTimeoutMs.default,
+        requestTimeoutMs: options.limits?.controlRequestTimeoutMs ?? localSettings.controlRequestTimeoutMs.default,
+        maxConnections: options.limits?.controlMaxConnections ?? localSettings.controlMaxConnections.default,
+      },
     });
     stoppers.push(() => control.stop());
 
@@ -300,6 +312,10 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
       connections,
       ...(options.gateway?.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.gateway.idleTimeoutMs } : {}),
       ...(options.gateway?.maxLifetimeMs !== undefined ? { maxLifetimeMs: options.gateway.maxLifetimeMs } : {}),
+      clientMessages: {
+        concurrency: options.limits?.clientMessageConcurrency ?? localSettings.clientMessageConcurrency.default,
+        ratePerSecond: options.limits?.clientMessageRate ?? localSettings.clientMessageRate.default,
+      },
     });
 
     const workerHandler = composeFanoutWorker(

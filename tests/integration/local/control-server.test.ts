@@ -21,6 +21,7 @@ beforeAll(async () => {
     host: '127.0.0.1',
     port: 0,
     log,
+    limits: { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, maxConnections: 1_000 },
   });
 });
 afterAll(() => server.stop());
