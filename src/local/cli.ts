@@ -134,8 +134,8 @@ async function main(): Promise<void> {
       .stop()
       .then((summary) => {
         removeState();
-        console.log(stopLine(summary));
-        process.exit(0);
+        // Piped stdout is asynchronous: exit once the line is written, or it is lost (a log file, a CI step).
+        process.stdout.write(`${stopLine(summary)}\n`, () => process.exit(0));
       })
       .catch((e: unknown) => {
         console.error(`error while stopping: ${String(e)}`);

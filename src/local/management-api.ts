@@ -12,7 +12,7 @@ import type { AwsCredentialIdentity } from '@smithy/types';
 import { performance } from 'node:perf_hooks';
 import type { SendOutcome, Log } from '../domain/ports.js';
 import { decodeUtf8Strict } from '../domain/protocol/values.js';
-import { MAX_MESSAGE_BYTES } from '../domain/protocol/limits.js';
+import { isConnectionIdShaped, MAX_MESSAGE_BYTES } from '../domain/protocol/limits.js';
 import type { LocalConnections } from './connections.js';
 import { listen } from './http.js';
 import { describeError, stderrLog } from './log.js';
@@ -111,6 +111,7 @@ const ROUTE = /^(?:\/[^/]+)?\/@connections\/([^/]+)$/;
  * `credentials` (key id, date within 15 minutes, signature over method, path, query, signed headers and body)
  * else 403 (`ForbiddenException` when unsigned, else the exception API Gateway names); take a token from the
  * rate limit else 429; apply `faults`; then route:
+ * - An id that is not base64-shaped (API Gateway's ids are): 400 `BadRequestException` "Invalid connectionId".
  * - `POST /@connections/{id}`: the body is posted as a text frame when it is valid UTF-8, else as a binary
  *   frame. 200 with no body; 413 `PayloadTooLargeException` over 128 KB; 410 `GoneException` for unknown or
  *   pending connections; 429 `LimitExceededException` when the client's buffer is full.
@@ -199,6 +200,10 @@ export async function startManagementApi(options: ManagementApiOptions): Promise
       connectionId = decodeURIComponent(rawId);
     } catch {
       sendError(res, FORBIDDEN_MISSING); // API Gateway's answer to a path no route matches
+      return;
+    }
+    if (!isConnectionIdShaped(connectionId)) {
+      sendError(res, { status: 400, type: 'BadRequestException', message: 'Invalid connectionId' });
       return;
     }
     switch (req.method) {

@@ -27,3 +27,16 @@ export function isSendableCloseCode(code: number): boolean {
   if (!Number.isInteger(code)) return false;
   return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
 }
+
+/** Longest connection id accepted anywhere (API Gateway's are 16 characters). */
+export const MAX_CONNECTION_ID_LENGTH = 128;
+const CONNECTION_ID = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/**
+ * Whether `id` has the shape of an API Gateway connection id: base64 (16 characters ending in `=`, e.g.
+ * `L0SM9cOFvHcCIhw=`), at most {@link MAX_CONNECTION_ID_LENGTH} characters. The Management API answers 400 for
+ * anything else (docs/aws-facts.md).
+ */
+export function isConnectionIdShaped(id: string): boolean {
+  return id.length > 0 && id.length <= MAX_CONNECTION_ID_LENGTH && CONNECTION_ID.test(id);
+}

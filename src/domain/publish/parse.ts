@@ -6,7 +6,14 @@
 import { validateChannel } from '../channel.js';
 import type { Payload } from '../message.js';
 import { decodeBase64, encodeBase64 } from '../protocol/base64.js';
-import { isSendableCloseCode, MAX_CLOSE_REASON_BYTES, MAX_MESSAGE_BYTES, MAX_PUBLISH_BODY_BYTES } from '../protocol/limits.js';
+import {
+  isConnectionIdShaped,
+  isSendableCloseCode,
+  MAX_CLOSE_REASON_BYTES,
+  MAX_CONNECTION_ID_LENGTH,
+  MAX_MESSAGE_BYTES,
+  MAX_PUBLISH_BODY_BYTES,
+} from '../protocol/limits.js';
 import { decodeUtf8Strict, integerLike, isRecord, parseJson, utf8ByteLength } from '../protocol/values.js';
 import { err, ok, type Result } from '../result.js';
 
@@ -31,15 +38,6 @@ export interface PublishBodyError {
   /** The path of the offending field (`items[2].formats.ws-message.content-bin`), or `null` for the body. */
   field: string | null;
 }
-
-/** API Gateway connection ids are 16 characters; local ids are UUIDs. This leaves room without being unbounded. */
-const MAX_CONNECTION_ID_LENGTH = 128;
-/**
- * API Gateway's connection ids are base64 (16 characters ending in `=`, e.g. `L0SM9cOFvHcCIhw=`); anything else
- * gets 400 from the Management API. Checked here so it is the publisher's 400 naming the item, rather than a
- * rejected delivery found later by the worker.
- */
-const CONNECTION_ID = /^[A-Za-z0-9+/]+={0,2}$/;
 
 const FORMAT_NAMES = ['http-response', 'http-stream', 'ws-message'] as const;
 const utf8Encoder = new TextEncoder();
@@ -150,7 +148,8 @@ function parseTarget(raw: Record<string, unknown>, fail: Fail): ItemResult<Publi
   if (hasConnection) {
     const id = raw['connection'];
     if (typeof id !== 'string' || id.length === 0) return fail('connection', 'must be a non-empty connection id string');
-    if (id.length > MAX_CONNECTION_ID_LENGTH || !CONNECTION_ID.test(id)) {
+    // Checked here so it is the publisher's 400 naming the item, rather than a delivery the worker finds rejected.
+    if (!isConnectionIdShaped(id)) {
       return fail(
         'connection',
         `must be an API Gateway connection id: 1 to ${MAX_CONNECTION_ID_LENGTH} base64 characters, e.g. "L0SM9cOFvHcCIhw="`,

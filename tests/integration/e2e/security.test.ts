@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import { ApiGatewayManagementApiClient, DeleteConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#src/local/services.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ClientPool, startE2E, type E2EStack } from '#test-helpers/e2e.js';
+import { ClientPool, startE2E, waitFor, type E2EStack } from '#test-helpers/e2e.js';
 
 describe('security, end to end', () => {
   let e2e: E2EStack;
@@ -113,5 +113,20 @@ describe('security, end to end', () => {
     } finally {
       client.destroy();
     }
+  });
+
+  it('keeps the handshake’s Cookie and Authorization encrypted in the table and replays them in clear to the backend', async () => {
+    const cookie = 'session=s3cr3t-cookie-value';
+    const authorization = 'Bearer s3cr3t-token-value';
+    const client = await clients.connect(`${e2e.stack.wsUrl}/pub/sealed`, { headers: { Cookie: cookie, Authorization: authorization } });
+    const id = e2e.backend.connectionIdOf('/pub/sealed');
+    const stored = JSON.stringify(await e2e.itemsOf(id));
+    expect(stored).not.toContain('s3cr3t');
+
+    client.ws.send('hello');
+    await waitFor(() => e2e.backend.of(id).some((r) => r.events.some((e) => e.type === 'TEXT')), 'the message to reach the backend');
+    const message = e2e.backend.of(id).find((r) => r.events.some((e) => e.type === 'TEXT'));
+    expect(message?.headers.get('cookie')).toBe(cookie);
+    expect(message?.headers.get('authorization')).toBe(authorization);
   });
 });

@@ -191,6 +191,14 @@ describe('local Management API through the real SDK client', () => {
     await waitFor(() => ws.received.length === 1, 5_000, 'the signed post');
   });
 
+  it('answers 400 BadRequestException for an id that is not API Gateway-shaped, 410 for a well-shaped unknown one', async () => {
+    const bad = await failure(client.send(new PostToConnectionCommand({ ConnectionId: 'not an id!', Data: 'x' })));
+    expect(bad.$metadata?.httpStatusCode).toBe(400);
+    expect(bad.name).toBe('BadRequestException');
+    const gone = await failure(client.send(new PostToConnectionCommand({ ConnectionId: 'AAAAAAAAAAAAAAA=', Data: 'x' })));
+    expect(gone).toBeInstanceOf(GoneException);
+  });
+
   it('answers GoneException to a post made while $connect runs, as on AWS', async () => {
     const seen = deferred<string>();
     const box: { sdk?: ApiGatewayManagementApiClient } = {};
