@@ -51,7 +51,8 @@ export function emptyReport(): DeliveryReport {
  * 410 marks the connection gone — unless the connection's grace (`graceUntil`: one time for all, or per
  * connection) is in the future, when it means "handshake not complete yet" (API Gateway answers 410 until
  * `$connect` has returned) and is retried until then; a 413 skips that payload. A close payload ends the
- * connection's sequence.
+ * connection's sequence. `payloadsOf` gives some connections their own payloads instead (publish filters that
+ * rewrote the content for them).
  *
  * Never throws for delivery outcomes; the report says what happened to every connection.
  */
@@ -60,9 +61,12 @@ export async function deliver(
   connectionIds: readonly string[],
   payloads: readonly Payload[],
   report: DeliveryReport,
-  options: { readonly graceUntil?: number | ((connectionId: string) => number | undefined) } = {},
+  options: {
+    readonly graceUntil?: number | ((connectionId: string) => number | undefined);
+    readonly payloadsOf?: ReadonlyMap<string, readonly Payload[]>;
+  } = {},
 ): Promise<DeliveryReport> {
-  const { graceUntil } = options;
+  const { graceUntil, payloadsOf } = options;
   const graceOf = typeof graceUntil === 'function' ? graceUntil : () => graceUntil;
   const steps = payloads.map(stepOf);
   // A throw (an adapter bug) must not reject while other deliveries keep running in the background, past the
@@ -70,7 +74,9 @@ export async function deliver(
   const thrown: unknown[] = [];
   await tools.limit.map(connectionIds, async (id) => {
     try {
-      await deliverToOne(tools, id, payloads, steps, report, graceOf(id));
+      const own = payloadsOf?.get(id);
+      if (own === undefined) await deliverToOne(tools, id, payloads, steps, report, graceOf(id));
+      else await deliverToOne(tools, id, own, own.map(stepOf), report, graceOf(id));
     } catch (error) {
       thrown.push(error);
       report.fatal ??= 'a delivery threw';
