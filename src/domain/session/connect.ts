@@ -12,8 +12,6 @@ import { keepAliveEntry, keepAliveFromActions } from '../keepalive.js';
 import { planFilterWrites, planSubscriptions } from './subscriptions.js';
 import type { QueueEntry } from '../ports.js';
 import type { SubscriberFilters } from '../filters.js';
-import { MAX_CLOSE_REASON_BYTES } from '../protocol/limits.js';
-import { truncateUtf8 } from '../protocol/values.js';
 
 export interface ConnectInput {
   readonly connectionId: string;
@@ -130,7 +128,7 @@ export async function onConnect(deps: ConnectDeps, input: ConnectInput): Promise
   if (tooMany !== null && payloads[payloads.length - 1]?.kind !== 'close') {
     // Upstream Pushpin closes the client with 1011 once the subscribe reaches its handler, after the accept.
     log.warn('a subscribe has more than 5 filters; closing the client with 1011, as Pushpin does', { connectionId, reason: tooMany });
-    payloads.push({ kind: 'close', code: 1011, reason: truncateUtf8(tooMany, MAX_CLOSE_REASON_BYTES) });
+    payloads.push({ kind: 'close', code: 1011 }); // no reason text, as upstream without the route's `debug`
   }
   const failure = await (async () => {
     if (plan.subscribe.length > 0) {

@@ -10,8 +10,6 @@ import { forgetConnections } from '../forget-connections.js';
 import { wireData } from '../message.js';
 import type { ConnectionChanges, SubscriptionOwner } from '../ports.js';
 import type { SubscriberFilters } from '../filters.js';
-import { truncateUtf8 } from '../protocol/values.js';
-import { MAX_CLOSE_REASON_BYTES } from '../protocol/limits.js';
 
 export interface MessageInput {
   readonly connectionId: string;
@@ -112,7 +110,8 @@ export async function applySessionReply(
   const tooMany = tooManyFilters(reply.actions);
   if (tooMany === null || outcome.kind !== 'handled') return outcome;
   deps.log.warn('a subscribe has more than 5 filters; closing the client with 1011, as Pushpin does', { connectionId, reason: tooMany });
-  await deps.sender.close(connectionId, { code: INTERNAL_ERROR, reason: truncateUtf8(tooMany, MAX_CLOSE_REASON_BYTES) });
+  // No reason text, as upstream Pushpin without the route's `debug`: the log has it.
+  await deps.sender.close(connectionId, { code: INTERNAL_ERROR });
   deps.metrics.count('ConnectionsClosed');
   return { kind: 'closed', reason: tooMany };
 }
