@@ -9,8 +9,7 @@ import { decodeBase64, encodeBase64 } from './protocol/base64.js';
 import type { Payload } from './message.js';
 import { err, ok, type Result } from './result.js';
 
-/** More filters than this on one `subscribe` make Pushpin (upstream, `MESSAGEFILTERSTACK_SIZE_MAX`) close the client with 1011. */
-export const MAX_SUBSCRIBE_FILTERS = 5;
+export { MAX_SUBSCRIBE_FILTERS } from './protocol/grip-control.js';
 
 /** The filters Pushpin knows (`Filter::names`); other names are accepted and skipped at delivery, as Pushpin does. */
 export const FILTER_NAMES = ['skip-self', 'skip-users', 'require-sub', 'build-id', 'var-subst'] as const;

@@ -34,7 +34,8 @@ export type GripControlParse = { kind: 'control'; message: GripControlMessage } 
 
 /** Pushpin's `DEFAULT_WS_KEEPALIVE_TIMEOUT`. */
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS = 55;
-export { MAX_SUBSCRIBE_FILTERS } from '../filters.js';
+/** More filters than this on one `subscribe` make upstream Pushpin (`MESSAGEFILTERSTACK_SIZE_MAX`) close the client with 1011. */
+export const MAX_SUBSCRIBE_FILTERS = 5;
 /** Qt's `toInt` range: larger timeouts do not convert in Pushpin either. */
 const MAX_TIMEOUT_SECONDS = 2_147_483_647;
 
