@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { connectionsTable } from '../config/resources.js';
 import { CONNECTION_ITEM_SORT_KEY, subscriptionIndexKey } from '../domain/channel.js';
 import type { ConnectionRecord } from '../domain/connection.js';
+import type { SubscriberFilters } from '../domain/filters.js';
 import { messageSchema } from '../domain/message.js';
 import type { StoreError, Subscriber } from '../domain/ports.js';
 import { err, ok, type Result } from '../domain/result.js';
@@ -22,6 +23,8 @@ export interface Subscription {
   readonly expiresAt: number;
   /** Epoch ms when the connection was accepted (projected into the channel index). */
   readonly connectedAt: number;
+  /** The subscription's publish filters with their meta (projected into the channel index); absent: none. */
+  readonly filters?: SubscriberFilters | undefined;
 }
 
 /**
@@ -36,6 +39,19 @@ export function subscriptionItem(subscription: Subscription): Record<string, unk
     [T.channelIndex.sortKey]: subscriptionIndexKey(subscription.connectionId),
     [T.ttlAttribute]: subscription.expiresAt,
     connectedAt: subscription.connectedAt,
+    ...(subscription.filters !== undefined && subscription.filters.names.length > 0 ? filterAttributes(subscription.filters) : {}),
+  };
+}
+
+/**
+ * The filter attributes of a subscription item (`filters`, `filterMeta`, and `filterChannels` for
+ * `require-sub`). Only items with filters carry them, so index entries of plain subscriptions stay small.
+ */
+export function filterAttributes(filters: SubscriberFilters): Record<string, unknown> {
+  return {
+    filters: [...filters.names],
+    filterMeta: { ...filters.meta },
+    ...(filters.channels !== undefined ? { filterChannels: [...filters.channels] } : {}),
   };
 }
 
@@ -43,6 +59,9 @@ export function subscriptionItem(subscription: Subscription): Record<string, unk
 const indexEntrySchema = z.object({
   [T.partitionKey]: z.string().min(1),
   connectedAt: z.number().optional(),
+  filters: z.array(z.string()).optional(),
+  filterMeta: z.record(z.string(), z.string()).optional(),
+  filterChannels: z.array(z.string()).optional(),
 });
 
 /** Reads one channel-index entry into a `Subscriber`; an entry of another shape is `invalid`. */
@@ -52,9 +71,19 @@ export function subscriberFromIndexEntry(item: unknown): Result<Subscriber, Stor
     return err({ kind: 'invalid', message: `channel index entry has an unexpected shape: ${z.prettifyError(parsed.error)}` });
   }
   const entry = parsed.data;
+  const names = entry.filters ?? [];
   return ok({
     connectionId: entry[T.partitionKey],
     ...(entry.connectedAt !== undefined ? { connectedAt: entry.connectedAt } : {}),
+    ...(names.length > 0
+      ? {
+          filters: {
+            names,
+            meta: entry.filterMeta ?? {},
+            ...(entry.filterChannels !== undefined ? { channels: entry.filterChannels } : {}),
+          },
+        }
+      : {}),
   });
 }
 
@@ -88,6 +117,7 @@ const connectionItemSchema = z.object({
   subprotocol: z.string().nullable(),
   grip: gripSchema,
   meta: z.record(z.string(), z.string()),
+  filterMeta: z.record(z.string(), z.string()).optional(),
   connectedAt: z.number(),
   expiresAt: z.number(),
   keepAlive: keepAliveSchema.nullable().optional(),
@@ -108,6 +138,7 @@ export function connectionItem(record: ConnectionRecord): Record<string, unknown
     subprotocol: record.subprotocol,
     grip: record.grip.enabled ? { enabled: true, messagePrefix: record.grip.messagePrefix } : { enabled: false },
     meta: { ...record.meta },
+    ...(record.filterMeta !== undefined ? { filterMeta: { ...record.filterMeta } } : {}),
     connectedAt: record.connectedAt,
     [T.ttlAttribute]: record.expiresAt,
     ...(record.keepAlive !== undefined ? { keepAlive: record.keepAlive } : {}),
@@ -129,6 +160,7 @@ export function connectionRecordFromItem(item: unknown): Result<ConnectionRecord
     subprotocol: i.subprotocol,
     grip: i.grip,
     meta: i.meta,
+    ...(i.filterMeta !== undefined ? { filterMeta: i.filterMeta } : {}),
     connectedAt: i.connectedAt,
     expiresAt: i.expiresAt,
     ...(i.keepAlive !== undefined ? { keepAlive: i.keepAlive } : {}),

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { connectionsTable } from '../config/resources.js';
 import { CONNECTION_ITEM_SORT_KEY, validateChannel } from '../domain/channel.js';
 import type { ConnectionRecord } from '../domain/connection.js';
+import type { SubscriberFilters } from '../domain/filters.js';
 import type {
   JobProgress,
   KeepAliveClaim,
@@ -27,6 +28,7 @@ import type {
   SubscriberIndex,
   Subscriber,
   SubscriberPage,
+  SubscriptionFilterNames,
   SubscriptionOwner,
   SubscriptionStore,
 } from '../domain/ports.js';
@@ -35,6 +37,7 @@ import { storeErrorFrom } from './aws-errors.js';
 import {
   connectionItem,
   connectionRecordFromItem,
+  filterAttributes,
   INDEX_ENTRY_ATTRIBUTES,
   subscriberFromIndexEntry,
   subscriptionItem,
@@ -70,6 +73,7 @@ export interface DynamoConnectionStoreOptions {
 }
 
 const keySchema = z.object({ connectionId: z.string(), channel: z.string() });
+const filtersOfItemSchema = z.object({ channel: z.string(), filters: z.array(z.string()).optional() });
 const indexPositionSchema = z.object({ connectionId: z.string().min(1), subKey: z.string().min(1) });
 
 type Key = z.infer<typeof keySchema>;
@@ -149,7 +153,7 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
 
   /**
    * One conditional UpdateItem: each `meta` key is SET (string) or REMOVEd (`null`); `subprotocol`,
-   * `keepAlive` (null = off) and `lastActivityAt` are SET when given. Fails with `conflict` when the connection item does not exist (anymore). Returns the record as
+   * `keepAlive` (null = off), `lastActivityAt` and the whole `filterMeta` map are SET when given. Fails with `conflict` when the connection item does not exist (anymore). Returns the record as
    * stored after the update. With no changes it is a consistent read with the same `conflict` rule.
    */
   async updateConnection(connectionId: string, changes: ConnectionChanges): Promise<Result<ConnectionRecord, StoreError>> {
@@ -167,7 +171,7 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
         sets.push(`#meta.#m${i} = :m${i}`);
       }
     });
-    const setField = (field: 'subprotocol' | 'keepAlive' | 'lastActivityAt', value: unknown) => {
+    const setField = (field: 'subprotocol' | 'keepAlive' | 'lastActivityAt' | 'filterMeta', value: unknown) => {
       if (value === undefined) return;
       names[`#${field}`] = field;
       values[`:${field}`] = value;
@@ -176,6 +180,7 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
     setField('subprotocol', changes.subprotocol);
     setField('keepAlive', changes.keepAlive);
     setField('lastActivityAt', changes.lastActivityAt);
+    setField('filterMeta', changes.filterMeta === undefined ? undefined : { ...changes.filterMeta });
     const gone = () => err<StoreError>({ kind: 'conflict', message: `connection ${connectionId} no longer exists` });
     if (sets.length === 0 && removes.length === 0) {
       const current = await this.getConnection(connectionId);
@@ -354,13 +359,82 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
    * `expiresAt`. Channels are validated first (the reserved `$connection` among them): one bad channel makes
    * the whole call `invalid` with nothing written. Does not check that the connection item exists.
    */
-  async subscribe(owner: SubscriptionOwner, channels: readonly string[]): Promise<Result<void, StoreError>> {
+  async subscribe(
+    owner: SubscriptionOwner,
+    channels: readonly string[],
+    filters?: ReadonlyMap<string, SubscriberFilters>,
+  ): Promise<Result<void, StoreError>> {
     const valid = this.validChannels(channels);
     if (!valid.ok) return valid;
     const { connectionId, connectedAt, expiresAt } = owner;
     return this.batchWrite(
-      valid.value.map((channel) => ({ PutRequest: { Item: subscriptionItem({ connectionId, channel, expiresAt, connectedAt }) } })),
+      valid.value.map((channel) => ({
+        PutRequest: { Item: subscriptionItem({ connectionId, channel, expiresAt, connectedAt, filters: filters?.get(channel) }) },
+      })),
     );
+  }
+
+  /** The connection's subscriptions and their filter names: one consistent Query (all pages), in channel order. */
+  async listSubscriptionFilters(connectionId: string): Promise<Result<SubscriptionFilterNames[], StoreError>> {
+    const items = await this.connectionItems(connectionId, ['filters']);
+    if (!items.ok) return items;
+    const out: SubscriptionFilterNames[] = [];
+    for (const item of items.value) {
+      const parsed = filtersOfItemSchema.safeParse(item);
+      if (!parsed.success) return err({ kind: 'invalid', message: 'Query returned a subscription item of an unexpected shape' });
+      if (parsed.data.channel !== CONNECTION_ITEM_SORT_KEY) out.push({ channel: parsed.data.channel, filters: parsed.data.filters ?? [] });
+    }
+    return ok(out);
+  }
+
+  /**
+   * One UpdateItem per channel (at most `concurrency` at once), each conditional on the subscription item still
+   * existing, so a subscription deleted meanwhile is not recreated (its failed condition is not an error).
+   * SETs `filters` and `filterMeta`, and `filterChannels` (or REMOVEs it when not given). First error wins;
+   * retrying is safe.
+   */
+  async updateSubscriptionFilters(
+    connectionId: string,
+    filters: ReadonlyMap<string, SubscriberFilters>,
+  ): Promise<Result<void, StoreError>> {
+    const valid = this.validChannels([...filters.keys()]);
+    if (!valid.ok) return valid;
+    const limit = pLimit(this.concurrency);
+    const results = await Promise.all(
+      [...filters].map(([channel, state]) =>
+        limit(async (): Promise<Result<void, StoreError>> => {
+          const values = filterAttributes(state);
+          const names: Record<string, string> = {
+            '#sk': T.channelIndex.sortKey,
+            '#f': 'filters',
+            '#fm': 'filterMeta',
+            '#fc': 'filterChannels',
+          };
+          const update = values['filterChannels'] !== undefined ? 'SET #f = :f, #fm = :fm, #fc = :fc' : 'SET #f = :f, #fm = :fm REMOVE #fc';
+          try {
+            await this.client.send(
+              new UpdateCommand({
+                TableName: this.tableName,
+                Key: { [T.partitionKey]: connectionId, [T.sortKey]: channel },
+                UpdateExpression: update,
+                ConditionExpression: 'attribute_exists(#sk)',
+                ExpressionAttributeNames: names,
+                ExpressionAttributeValues: {
+                  ':f': values['filters'],
+                  ':fm': values['filterMeta'],
+                  ...(values['filterChannels'] !== undefined ? { ':fc': values['filterChannels'] } : {}),
+                },
+              }),
+            );
+            return ok(undefined);
+          } catch (e) {
+            const error = storeErrorFrom(e, 'UpdateItem (subscription filters)');
+            return error.kind === 'conflict' ? ok(undefined) : err(error);
+          }
+        }),
+      ),
+    );
+    return results.find((r) => !r.ok) ?? ok(undefined);
   }
 
   /** Deletes the subscription items; channels the connection is not in are no-ops. */
@@ -460,30 +534,44 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
 
   /** Every key of a connection's items (consistent Query on the base table, all pages). */
   private async itemKeys(connectionId: string): Promise<Result<Key[], StoreError>> {
+    const items = await this.connectionItems(connectionId, []);
+    if (!items.ok) return items;
     const keys: Key[] = [];
+    for (const item of items.value) {
+      const key = keySchema.safeParse(item);
+      if (!key.success) return err({ kind: 'invalid', message: 'Query returned an item without its key' });
+      keys.push(key.data);
+    }
+    return ok(keys);
+  }
+
+  /** A connection's items with their keys and `attributes` (consistent Query on the base table, all pages). */
+  private async connectionItems(
+    connectionId: string,
+    attributes: readonly string[],
+  ): Promise<Result<Record<string, unknown>[], StoreError>> {
+    const items: Record<string, unknown>[] = [];
     const pages = paginateQuery(
       { client: this.client },
       {
         TableName: this.tableName,
         KeyConditionExpression: '#pk = :id',
-        ProjectionExpression: '#pk, #sk',
-        ExpressionAttributeNames: { '#pk': T.partitionKey, '#sk': T.sortKey },
+        ProjectionExpression: ['#pk', '#sk', ...attributes.map((_, i) => `#a${i}`)].join(', '),
+        ExpressionAttributeNames: {
+          '#pk': T.partitionKey,
+          '#sk': T.sortKey,
+          ...Object.fromEntries(attributes.map((name, i) => [`#a${i}`, name])),
+        },
         ExpressionAttributeValues: { ':id': connectionId },
         ConsistentRead: true,
       },
     );
     try {
-      for await (const page of pages) {
-        for (const item of page.Items ?? []) {
-          const key = keySchema.safeParse(item);
-          if (!key.success) return err({ kind: 'invalid', message: 'Query returned an item without its key' });
-          keys.push(key.data);
-        }
-      }
+      for await (const page of pages) items.push(...(page.Items ?? []));
     } catch (e) {
       return err(storeErrorFrom(e, 'Query'));
     }
-    return ok(keys);
+    return ok(items);
   }
 
   /** Sends write requests in chunks of 25 (bounded concurrency), re-sending `UnprocessedItems` with backoff. */

@@ -3,8 +3,12 @@
  * key names, the sparse bucketed channel index and the redrive settings cannot drift apart.
  */
 
-/** The projected attributes fan-out reads per subscriber (`Subscriber` in domain/ports.ts). */
-const SUBSCRIBER_ATTRIBUTES = ['connectedAt'] as const;
+/**
+ * The projected attributes fan-out reads per subscriber (`Subscriber` in domain/ports.ts): when the connection
+ * was accepted, and the publish filters of the subscription with the filter meta (and, for `require-sub`, the
+ * channels) they need. The filter attributes exist only on subscriptions that have filters.
+ */
+const SUBSCRIBER_ATTRIBUTES = ['connectedAt', 'filters', 'filterMeta', 'filterChannels'] as const;
 
 /**
  * `Connections` table. One item per connection (sort key `$connection`, holding the record) and one item per

@@ -15,6 +15,11 @@ export interface ConnectionRecord {
   readonly grip: GripMode;
   /** Values stored with `Set-Meta-*`, sent back as `Meta-*` on every later request. Names are lower-case. */
   readonly meta: Readonly<Record<string, string>>;
+  /**
+   * Filter meta set with the GRIP `set-meta` control message: what publish filters compare with an item's `meta`
+   * (e.g. `user` for `skip-self`). Kept apart from `meta`, as Pushpin does. Absent on older records (= empty).
+   */
+  readonly filterMeta?: Readonly<Record<string, string>>;
   /** Epoch milliseconds when the connection was accepted. */
   readonly connectedAt: number;
   /** Epoch seconds after which the record is garbage (DynamoDB TTL): connectedAt + 2 h + margin. */

@@ -6,6 +6,7 @@
  */
 import type { ConnectionRecord, KeepAlive } from './connection.js';
 import type { FanoutJob } from './fanout/jobs.js';
+import type { SubscriberFilters } from './filters.js';
 import type { Result } from './result.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -24,6 +25,8 @@ export interface StoreError {
 /** Changes to a stored connection record. `meta` values of `null` delete that key. */
 export interface ConnectionChanges {
   readonly meta?: Readonly<Record<string, string | null>>;
+  /** The connection's whole filter meta (`set-meta`), replacing what was stored. */
+  readonly filterMeta?: Readonly<Record<string, string>>;
   readonly subprotocol?: string | null;
   /** null turns heartbeats off. */
   readonly keepAlive?: KeepAlive | null;
@@ -84,8 +87,23 @@ export interface KeepAliveClaim {
  */
 export interface SubscriptionStore {
   listSubscriptions(connectionId: string): Promise<Result<string[], StoreError>>;
-  /** Subscribes `owner` to each channel; what the index needs about the owner is written with each subscription. */
-  subscribe(owner: SubscriptionOwner, channels: readonly string[]): Promise<Result<void, StoreError>>;
+  /** The connection's subscriptions with their filter names (one consistent read), in channel order. */
+  listSubscriptionFilters(connectionId: string): Promise<Result<SubscriptionFilterNames[], StoreError>>;
+  /**
+   * Subscribes `owner` to each channel; what the index needs about the owner is written with each subscription.
+   * A channel with an entry in `filters` carries it (a subscription written again without one loses its filters).
+   */
+  subscribe(
+    owner: SubscriptionOwner,
+    channels: readonly string[],
+    filters?: ReadonlyMap<string, SubscriberFilters>,
+  ): Promise<Result<void, StoreError>>;
+  /**
+   * Rewrites the filter state carried by existing subscriptions (after `set-meta`, or when the channels that
+   * `require-sub` needs changed), one conditional write each with bounded concurrency. A channel the connection
+   * is no longer subscribed to is skipped, never recreated.
+   */
+  updateSubscriptionFilters(connectionId: string, filters: ReadonlyMap<string, SubscriberFilters>): Promise<Result<void, StoreError>>;
   unsubscribe(connectionId: string, channels: readonly string[]): Promise<Result<void, StoreError>>;
   /**
    * Takes `count` of the connection's `cap` subscription slots with one conditional write on its record's
@@ -98,6 +116,12 @@ export interface SubscriptionStore {
   reserveSubscriptionSlots(connectionId: string, count: number, cap: number): Promise<Result<boolean, StoreError>>;
   /** Gives `count` slots back (after an unsubscribe), never below zero. */
   releaseSubscriptionSlots(connectionId: string, count: number): Promise<Result<void, StoreError>>;
+}
+
+/** One subscription and the filter names it was made with (empty: none). */
+export interface SubscriptionFilterNames {
+  readonly channel: string;
+  readonly filters: readonly string[];
 }
 
 /** The connection a subscription belongs to, as its subscription items carry it (see `Subscriber`). */
@@ -119,6 +143,8 @@ export interface Subscriber {
   readonly connectionId: string;
   /** Epoch ms when the connection was accepted; absent on entries written before the index carried it. */
   readonly connectedAt?: number;
+  /** The subscription's publish filters with what they need; absent when it has none. */
+  readonly filters?: SubscriberFilters;
 }
 
 /** A half-open range of index buckets, `[from, to)`, with 0 ≤ from < to ≤ 65,536 (see `channel.ts`). */

@@ -200,7 +200,10 @@ describe('Connections table', () => {
             { AttributeName: 'subChannel', KeyType: 'HASH' },
             { AttributeName: 'subKey', KeyType: 'RANGE' },
           ],
-          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['expiresAt', 'connectedAt'] },
+          Projection: {
+            ProjectionType: 'INCLUDE',
+            NonKeyAttributes: ['expiresAt', 'connectedAt', 'filters', 'filterMeta', 'filterChannels'],
+          },
         },
       ],
       TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },

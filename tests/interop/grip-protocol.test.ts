@@ -287,7 +287,15 @@ describe('Publisher requests, read by parsePublishBody and authorizeControl', ()
       {
         ok: true,
         value: [
-          { target: { kind: 'channel', channel: 'room' }, id: null, prevId: null, payload: { kind: 'text', text: 'hello' }, ignored: null },
+          {
+            target: { kind: 'channel', channel: 'room' },
+            id: null,
+            prevId: null,
+            payload: { kind: 'text', text: 'hello' },
+            ignored: null,
+            meta: {},
+            contentFilters: null,
+          },
         ],
       },
       {
@@ -299,18 +307,38 @@ describe('Publisher requests, read by parsePublishBody and authorizeControl', ()
             prevId: 'm1',
             payload: { kind: 'binary', base64: 'AP8=' },
             ignored: null,
+            meta: {},
+            contentFilters: null,
           },
         ],
       },
       {
         ok: true,
         value: [
-          { target: { kind: 'channel', channel: 'room' }, id: null, prevId: null, payload: { kind: 'close', code: 4000 }, ignored: null },
+          {
+            target: { kind: 'channel', channel: 'room' },
+            id: null,
+            prevId: null,
+            payload: { kind: 'close', code: 4000 },
+            ignored: null,
+            meta: {},
+            contentFilters: null,
+          },
         ],
       },
       {
         ok: true,
-        value: [{ target: { kind: 'channel', channel: 'room' }, id: null, prevId: null, payload: null, ignored: 'no ws-message format' }],
+        value: [
+          {
+            target: { kind: 'channel', channel: 'room' },
+            id: null,
+            prevId: null,
+            payload: null,
+            ignored: 'no ws-message format',
+            meta: {},
+            contentFilters: null,
+          },
+        ],
       },
     ]);
 

@@ -1,3 +1,5 @@
+import { filterDelivery } from '../filters.js';
+import type { Payload } from '../message.js';
 import type { JobProgress, StoreError, Subscriber, SubscriberPage } from '../ports.js';
 import { InvariantError, type Result } from '../result.js';
 import { DONE, failed, type JobResult } from './batch.js';
@@ -127,13 +129,17 @@ async function splitIfLarge(
 /**
  * Delivers the job's payload to one page of subscribers and applies the report (gone, deferred, fatal).
  *
+ * Publish filters are decided here, per subscriber, from what its index entry carries (no read per subscriber):
+ * a dropped or failed subscriber is skipped, one whose content a filter rewrote gets its own payload.
+ *
  * A subscriber is in the index before its `$connect` returns, and until then API Gateway answers 410 for it: a
  * 410 for a subscriber that connected less than `joinGraceMs` ago is retried until then (it receives this
  * publish once its handshake completes) unless its record is gone (it left already: `$disconnect` deletes the
  * record first), and a 410 for an older one forgets it only if its record is still that same connection.
  */
 async function deliverPage(ctx: JobContext, job: ChannelJob, subscribers: readonly Subscriber[]): Promise<JobResult> {
-  const connectionIds = subscribers.map((s) => s.connectionId);
+  const { recipients, payloadsOf } = applyFilters(ctx, job, subscribers);
+  const connectionIds = recipients.map((s) => s.connectionId);
   const connectedAt = new Map(subscribers.flatMap((s) => (s.connectedAt !== undefined ? [[s.connectionId, s.connectedAt] as const] : [])));
   const { joinGraceMs } = ctx.deps.config;
   const graceUntil = (id: string): number | undefined => {
@@ -145,14 +151,52 @@ async function deliverPage(ctx: JobContext, job: ChannelJob, subscribers: readon
     const found = await ctx.deps.connections.getConnection(id);
     return !found.ok || (found.value !== null && found.value.connectedAt === connectedAt.get(id));
   };
-  const report = await deliver(ctx.tools, connectionIds, [job.payload], emptyReport(), { graceUntil, stillJoining });
+  const report = await deliver(ctx.tools, connectionIds, [job.payload], emptyReport(), { graceUntil, stillJoining, payloadsOf });
   return applyDeliveryReport(ctx.deps, {
     report,
     origin: { publishId: job.publishId, publishedAt: job.publishedAt },
     attempt: 0,
-    channelPayload: job.payload,
+    // Retries of rewritten deliveries keep their own payload (each deferred entry carries it).
+    channelPayload: payloadsOf.size > 0 ? null : job.payload,
     connectedAt,
   });
+}
+
+/**
+ * The page's subscribers that get the item, and the payloads of those whose content filters rewrote it. Drops
+ * are expected (skip-self) and not logged one by one; filter errors are logged once per page with the first.
+ */
+function applyFilters(
+  ctx: JobContext,
+  job: ChannelJob,
+  subscribers: readonly Subscriber[],
+): { recipients: Subscriber[]; payloadsOf: Map<string, readonly Payload[]> } {
+  const payloadsOf = new Map<string, readonly Payload[]>();
+  const contentFilters = job.contentFilters ?? null;
+  if (contentFilters === null && subscribers.every((s) => s.filters === undefined)) return { recipients: [...subscribers], payloadsOf };
+  const item = { meta: job.meta ?? {}, contentFilters };
+  const recipients: Subscriber[] = [];
+  let dropped = 0;
+  const errors: string[] = [];
+  for (const subscriber of subscribers) {
+    const decision = filterDelivery(subscriber.filters, item, job.payload);
+    if (decision.kind === 'drop') dropped++;
+    else if (decision.kind === 'error') errors.push(decision.reason);
+    else {
+      recipients.push(subscriber);
+      if (decision.payload !== job.payload) payloadsOf.set(subscriber.connectionId, [decision.payload]);
+    }
+  }
+  if (errors.length > 0) {
+    ctx.deps.log.info('publish filters failed for some subscribers; the item was skipped for them', {
+      publishId: job.publishId,
+      channel: job.channel,
+      failed: errors.length,
+      firstError: errors[0],
+    });
+  }
+  if (dropped > 0) ctx.deps.log.debug('publish filters skipped subscribers', { publishId: job.publishId, channel: job.channel, dropped });
+  return { recipients, payloadsOf };
 }
 
 /** Out of time: the rest of the range goes back to the queue as a continuation in the same ordering group. */

@@ -52,6 +52,8 @@ export function emptyReport(): DeliveryReport {
  * connection) is in the future, when it means "handshake not complete yet" (API Gateway answers 410 until
  * `$connect` has returned) and is retried until then, or until `stillJoining` (asked before each such retry)
  * says the connection has already left; a 413 skips that payload. A close payload ends the connection's sequence.
+ * `payloadsOf` gives some connections their own payloads instead (publish filters that rewrote the content for
+ * them).
  *
  * Never throws for delivery outcomes; the report says what happened to every connection.
  */
@@ -64,9 +66,10 @@ export async function deliver(
     readonly graceUntil?: number | ((connectionId: string) => number | undefined);
     /** False once a connection within its grace is known to have left (its record deleted by `$disconnect`). */
     readonly stillJoining?: (connectionId: string) => Promise<boolean>;
+    readonly payloadsOf?: ReadonlyMap<string, readonly Payload[]>;
   } = {},
 ): Promise<DeliveryReport> {
-  const { graceUntil, stillJoining } = options;
+  const { graceUntil, stillJoining, payloadsOf } = options;
   const graceOf = typeof graceUntil === 'function' ? graceUntil : () => graceUntil;
   const steps = payloads.map(stepOf);
   // A throw (an adapter bug) must not reject while other deliveries keep running in the background, past the
@@ -74,7 +77,9 @@ export async function deliver(
   const thrown: unknown[] = [];
   await tools.limit.map(connectionIds, async (id) => {
     try {
-      await deliverToOne(tools, id, payloads, steps, report, graceOf(id), stillJoining);
+      const own = payloadsOf?.get(id);
+      if (own === undefined) await deliverToOne(tools, id, payloads, steps, report, graceOf(id), stillJoining);
+      else await deliverToOne(tools, id, own, own.map(stepOf), report, graceOf(id), stillJoining);
     } catch (error) {
       thrown.push(error);
       report.fatal ??= 'a delivery threw';

@@ -32,6 +32,16 @@ export interface ChannelJob {
   readonly publishId: string;
   /** Epoch ms when the control API accepted the publish: end-to-end latency is measured from here. */
   readonly publishedAt: number;
+  /** The item's `meta`, for subscribers' publish filters; absent when the item had none. */
+  readonly meta?: Readonly<Record<string, string>>;
+  /** The item's `content-filters` (the subscriber's content filters must equal them); absent when not given. */
+  readonly contentFilters?: readonly string[];
+}
+
+/** What a publish item brings to subscribers' filters (see `domain/filters.ts`). */
+export interface ItemFilterFields {
+  readonly meta: Readonly<Record<string, string>>;
+  readonly contentFilters: readonly string[] | null;
 }
 
 /**
@@ -87,8 +97,11 @@ export interface PublishOrigin {
 // ---------------------------------------------------------------------------------------------------------------
 // Constructors
 
-/** A fresh publish to a channel: the whole bucket space, from the start, in the channel's own ordering group. */
-export function channelPublishEntry(channel: string, payload: Payload, origin: PublishOrigin): QueueEntry {
+/**
+ * A fresh publish to a channel: the whole bucket space, from the start, in the channel's own ordering group.
+ * The item's filter fields travel only when they say something (non-empty meta, given content-filters).
+ */
+export function channelPublishEntry(channel: string, payload: Payload, origin: PublishOrigin, filter?: ItemFilterFields): QueueEntry {
   return channelJobEntry({
     v: 1,
     kind: 'channel',
@@ -99,6 +112,8 @@ export function channelPublishEntry(channel: string, payload: Payload, origin: P
     cursor: null,
     publishId: origin.publishId,
     publishedAt: origin.publishedAt,
+    ...(filter !== undefined && Object.keys(filter.meta).length > 0 ? { meta: { ...filter.meta } } : {}),
+    ...(filter !== undefined && filter.contentFilters !== null ? { contentFilters: [...filter.contentFilters] } : {}),
   });
 }
 
@@ -171,6 +186,8 @@ const jobSchemas = {
       cursor: z.string().nullable(),
       publishId: z.string(),
       publishedAt: z.number(),
+      meta: z.record(z.string(), z.string()).exactOptional(),
+      contentFilters: z.array(z.string()).exactOptional(),
     })
     .refine((j) => j.partition.from <= j.range.from && j.range.to <= j.partition.to, {
       message: 'range must lie within partition',

@@ -34,7 +34,7 @@ export type GripControlParse = { kind: 'control'; message: GripControlMessage } 
 
 /** Pushpin's `DEFAULT_WS_KEEPALIVE_TIMEOUT`. */
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS = 55;
-/** More filters than this on one subscribe make Pushpin close the client with 1011; we ignore the subscribe. */
+/** More filters than this on one `subscribe` make upstream Pushpin (`MESSAGEFILTERSTACK_SIZE_MAX`) close the client with 1011. */
 export const MAX_SUBSCRIBE_FILTERS = 5;
 /** Qt's `toInt` range: larger timeouts do not convert in Pushpin either. */
 const MAX_TIMEOUT_SECONDS = 2_147_483_647;
@@ -48,8 +48,8 @@ const utf8Encoder = new TextEncoder();
  * Parses the JSON of a control message (the text after `c:`). Total: never throws. Any key order and
  * whitespace; unknown keys are ignored. Rules follow Pushpin:
  * - `subscribe`/`unsubscribe` need `channel` (checked with `validateChannel`); `filters` is an optional array of
- *   strings, and more than 5 of them makes the whole subscribe ignored (Pushpin closes the client with 1011
- *   instead; we keep the connection and log).
+ *   strings, kept whatever their number: more than `MAX_SUBSCRIBE_FILTERS` closes the client with 1011 (as
+ *   upstream Pushpin does), which the session logic decides, not the parser.
  * - `keep-alive`: `content-bin` (base64) wins over `content`; `message-type` defaults to `text` even with
  *   `content-bin` (Pushpin's behaviour); no content turns keep-alives off; `timeout` is a non-negative integer
  *   or an integer string such as `"30"`, and 0 or absent means 55; `mode` is `interval` or else `idle`.
@@ -96,11 +96,6 @@ function parseSubscription(type: 'subscribe' | 'unsubscribe', obj: Record<string
     for (const f of rawFilters) {
       if (typeof f !== 'string') return ignored("subscribe control message 'filters' contains a value that is not a string");
       filters.push(f);
-    }
-    if (filters.length > MAX_SUBSCRIBE_FILTERS) {
-      return ignored(
-        `subscribe control message 'filters' has ${filters.length} entries, more than the maximum of ${MAX_SUBSCRIBE_FILTERS}; subscription to ${JSON.stringify(channel.value)} ignored`,
-      );
     }
   }
   return control({ type, channel: channel.value, filters });

@@ -27,6 +27,10 @@ export interface ParsedPublishItem {
   payload: Payload | null;
   /** Why `payload` is null, e.g. "no ws-message format"; `null` when there is a payload. */
   ignored: string | null;
+  /** The item's `meta` (empty when absent): what publish filters compare with subscribers' filter meta. */
+  meta: Record<string, string>;
+  /** The `ws-message` send format's `content-filters` (§5.6 of docs/pushpin-semantics.md); `null` when absent. */
+  contentFilters: string[] | null;
 }
 
 export interface PublishBodyError {
@@ -48,13 +52,13 @@ const utf8Encoder = new TextEncoder();
  *
  * - Body: at most 1,000,000 bytes of UTF-8 JSON, an object with a non-empty `items` array.
  * - Item: exactly one of `channel` (checked with `validateChannel`) or `connection` (our extension: a connection
- *   id); optional string `id` and `prev-id`; optional `meta` (object of strings; checked, not used); the
+ *   id); optional string `id` and `prev-id`; optional `meta` (object of strings, for publish filters); the
  *   formats in `formats`, or (legacy) directly on the item. No format at all is an error ("no formats
  *   specified"); formats other than `ws-message` are accepted and not checked, so multi-format publishers work,
  *   and such an item gets `payload: null`.
  * - `ws-message`: `action` `send` (default) | `close` | `refresh` | `hint`. Send: `content-bin` (base64) wins over
  *   `content` (string), as in Pushpin; `type` `text`/`binary` overrides the default (text for `content`, binary
- *   for `content-bin`); `ping`/`pong` give `payload: null`. A message over 131,072 bytes (text as UTF-8, binary
+ *   for `content-bin`); `ping`/`pong` give `payload: null`; optional `content-filters`, an array of strings. A message over 131,072 bytes (text as UTF-8, binary
  *   decoded) is an error. Close: `code` 0 or absent means no code, otherwise a sendable close code (1000–1014
  *   except 1004–1006, or 3000–4999), an integer or integer string; `reason` at most 123 UTF-8 bytes.
  *   Refresh and hint give `payload: null`.
@@ -107,11 +111,13 @@ function parseItem(raw: unknown, index: number): ItemResult<ParsedPublishItem> {
   const prevId = optionalString(raw, 'prev-id', fail);
   if (!prevId.ok) return prevId;
 
-  const meta = raw['meta'];
-  if (meta !== undefined && meta !== null) {
-    if (!isRecord(meta)) return fail('meta', 'must be an object of strings');
-    for (const [key, value] of Object.entries(meta)) {
+  const rawMeta = raw['meta'];
+  const meta: Record<string, string> = {};
+  if (rawMeta !== undefined && rawMeta !== null) {
+    if (!isRecord(rawMeta)) return fail('meta', 'must be an object of strings');
+    for (const [key, value] of Object.entries(rawMeta)) {
       if (typeof value !== 'string') return fail(`meta.${key}`, 'must be a string');
+      meta[key] = value;
     }
   }
 
@@ -130,9 +136,9 @@ function parseItem(raw: unknown, index: number): ItemResult<ParsedPublishItem> {
   }
   if (Object.keys(formats).length === 0) return fail('formats', 'no formats specified');
 
-  const base = { target: target.value, id: id.value, prevId: prevId.value };
+  const base = { target: target.value, id: id.value, prevId: prevId.value, meta };
   const ws = formats['ws-message'];
-  if (ws === undefined) return ok({ ...base, payload: null, ignored: 'no ws-message format' });
+  if (ws === undefined) return ok({ ...base, payload: null, ignored: 'no ws-message format', contentFilters: null });
   const wsPath = formatsPath === '' ? 'ws-message' : `${formatsPath}.ws-message`;
   const payload = parseWsMessage(ws, (field, problem) => fail(field === '' ? wsPath : `${wsPath}.${field}`, problem));
   if (!payload.ok) return payload;
@@ -170,19 +176,27 @@ function optionalString(raw: Record<string, unknown>, key: string, fail: Fail): 
   return ok(value);
 }
 
-function parseWsMessage(raw: unknown, fail: Fail): ItemResult<{ payload: Payload | null; ignored: string | null }> {
+type WsMessageParse = { payload: Payload | null; ignored: string | null; contentFilters: string[] | null };
+
+function parseWsMessage(raw: unknown, fail: Fail): ItemResult<WsMessageParse> {
   if (!isRecord(raw)) return fail('', 'must be an object');
   const action = raw['action'];
   if (action !== undefined && action !== null && typeof action !== 'string') return fail('action', 'must be a string');
   switch (action ?? 'send') {
-    case 'send':
-      return parseSend(raw, fail);
-    case 'close':
-      return parseClose(raw, fail);
+    case 'send': {
+      const send = parseSend(raw, fail);
+      if (!send.ok) return send;
+      const contentFilters = parseContentFilters(raw['content-filters'], fail);
+      return contentFilters.ok ? ok({ ...send.value, contentFilters: contentFilters.value }) : contentFilters;
+    }
+    case 'close': {
+      const close = parseClose(raw, fail);
+      return close.ok ? ok({ ...close.value, contentFilters: null }) : close;
+    }
     case 'refresh':
-      return ok({ payload: null, ignored: 'action refresh is not supported' });
+      return ok({ payload: null, ignored: 'action refresh is not supported', contentFilters: null });
     case 'hint':
-      return ok({ payload: null, ignored: 'action hint is not supported' });
+      return ok({ payload: null, ignored: 'action hint is not supported', contentFilters: null });
     default:
       return fail('action', `unknown value ${JSON.stringify(action)}; expected send, close, refresh or hint`);
   }
@@ -225,6 +239,17 @@ function parseSend(raw: Record<string, unknown>, fail: Fail): ItemResult<{ paylo
     return ok({ payload: { kind: 'text', text }, ignored: null });
   }
   return ok({ payload: { kind: 'binary', base64: encodeBase64(bytes ?? utf8Encoder.encode(text ?? '')) }, ignored: null });
+}
+
+function parseContentFilters(raw: unknown, fail: Fail): ItemResult<string[] | null> {
+  if (raw === undefined || raw === null) return ok(null);
+  if (!Array.isArray(raw)) return fail('content-filters', 'must be an array of filter names');
+  const names: string[] = [];
+  for (const name of raw) {
+    if (typeof name !== 'string') return fail('content-filters', 'contains an element that is not a string');
+    names.push(name);
+  }
+  return ok(names);
 }
 
 function parseClose(raw: Record<string, unknown>, fail: Fail): ItemResult<{ payload: Payload | null; ignored: string | null }> {

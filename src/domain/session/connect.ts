@@ -6,11 +6,12 @@ import { openEvent } from '../protocol/events.js';
 import { interpretOpenReply } from '../protocol/reply.js';
 import { handshakeFromClient, offeredSubprotocols, unsafePathReason } from '../protocol/request.js';
 import { askBackend } from './backend.js';
-import { subscriptionOps, unsupportedControls } from './reply-actions.js';
+import { filterMetaAfter, subscriptionOps, tooManyFilters, unsupportedControls } from './reply-actions.js';
 import type { ConnectDeps } from './deps.js';
 import { keepAliveEntry, keepAliveFromActions } from '../keepalive.js';
-import { planSubscriptions } from './subscriptions.js';
+import { planFilterWrites, planSubscriptions } from './subscriptions.js';
 import type { QueueEntry } from '../ports.js';
+import type { SubscriberFilters } from '../filters.js';
 
 export interface ConnectInput {
   readonly connectionId: string;
@@ -84,8 +85,15 @@ export async function onConnect(deps: ConnectDeps, input: ConnectInput): Promise
     return refuse(502, 'Bad Gateway: invalid reply from the backend');
   }
 
-  const plan = planSubscriptions([], subscriptionOps(decision.actions), deps.config.maxSubscriptionsPerConnection);
+  const ops = subscriptionOps(decision.actions);
+  const plan = planSubscriptions([], ops, deps.config.maxSubscriptionsPerConnection);
   for (const note of plan.ignored) log.warn('subscribe ignored', { connectionId, note });
+  const filterMeta = filterMetaAfter({}, decision.actions);
+  const filters = new Map(
+    [...planFilterWrites([], plan, ops, filterMeta, false).put].flatMap(([c, f]) =>
+      f === undefined ? [] : [[c, f] as [string, SubscriberFilters]],
+    ),
+  );
   const now = deps.clock();
   const keepAlive = keepAliveFromActions(decision.actions, now);
   const record: ConnectionRecord = {
@@ -94,6 +102,7 @@ export async function onConnect(deps: ConnectDeps, input: ConnectInput): Promise
     subprotocol: decision.subprotocol,
     grip: decision.grip,
     meta: applyMetaChanges({}, decision.metaChanges),
+    ...(Object.keys(filterMeta).length > 0 ? { filterMeta } : {}),
     connectedAt: now,
     expiresAt: expiryFor(now),
     keepAlive: keepAlive.change ?? null,
@@ -115,9 +124,15 @@ export async function onConnect(deps: ConnectDeps, input: ConnectInput): Promise
   }
 
   const payloads = openReplyPayloads(decision.actions);
+  const tooMany = tooManyFilters(decision.actions);
+  if (tooMany !== null && payloads[payloads.length - 1]?.kind !== 'close') {
+    // Upstream Pushpin closes the client with 1011 once the subscribe reaches its handler, after the accept.
+    log.warn('a subscribe has more than 5 filters; closing the client with 1011, as Pushpin does', { connectionId, reason: tooMany });
+    payloads.push({ kind: 'close', code: 1011 }); // no reason text, as upstream without the route's `debug`
+  }
   const failure = await (async () => {
     if (plan.subscribe.length > 0) {
-      const subscribed = await deps.subscriptions.subscribe(record, plan.subscribe);
+      const subscribed = await deps.subscriptions.subscribe(record, plan.subscribe, filters.size > 0 ? filters : undefined);
       if (!subscribed.ok) return `subscribe failed: ${subscribed.error.message}`;
     }
     const entries: QueueEntry[] = [];

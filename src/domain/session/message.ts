@@ -1,14 +1,15 @@
 import { textEvent, type WsEvent } from '../protocol/events.js';
 import { interpretSessionReply, type SessionAction, type SessionReplyDecision } from '../protocol/reply.js';
 import { askBackend } from './backend.js';
-import { subscriptionOps, unsupportedControls } from './reply-actions.js';
+import { filterMetaAfter, sameMeta, subscriptionOps, tooManyFilters, unsupportedControls } from './reply-actions.js';
 import type { SessionDeps } from './deps.js';
 import { keepAliveEntry, keepAliveFromActions } from '../keepalive.js';
-import { planSubscriptions } from './subscriptions.js';
+import { planFilterWrites, planSubscriptions, type SubscriptionOp } from './subscriptions.js';
 import type { ConnectionRecord } from '../connection.js';
 import { forgetConnections } from '../forget-connections.js';
 import { wireData } from '../message.js';
 import type { ConnectionChanges, SubscriptionOwner } from '../ports.js';
+import type { SubscriberFilters } from '../filters.js';
 
 export interface MessageInput {
   readonly connectionId: string;
@@ -88,8 +89,9 @@ export async function forwardEvents(deps: SessionDeps, record: ConnectionRecord,
 }
 
 /**
- * Carries out a valid session reply, in order: the connection's changes (meta, keep-alive, activity) and
- * subscriptions are stored first, then its messages are sent one after another, then a close or drop.
+ * Carries out a valid session reply, in order: the connection's changes (meta, filter meta, keep-alive,
+ * activity) and subscriptions are stored first, then its messages are sent one after another, then a close or
+ * drop. A subscribe with more than 5 filters then closes the client with 1011, as upstream Pushpin does.
  */
 export async function applySessionReply(
   deps: SessionDeps,
@@ -99,10 +101,19 @@ export async function applySessionReply(
   const { connectionId } = record;
   for (const note of [...reply.ignored, ...unsupportedControls(reply.actions)])
     deps.log.warn('ignored part of a reply', { connectionId, note });
-  await storeConnectionChanges(deps, record, reply);
+  const filterMeta = filterMetaAfter(record.filterMeta ?? {}, reply.actions);
+  const metaChanged = !sameMeta(filterMeta, record.filterMeta ?? {});
+  await storeConnectionChanges(deps, record, reply, metaChanged ? filterMeta : undefined);
   const ops = subscriptionOps(reply.actions);
-  if (ops.length > 0) await applySubscriptionOps(deps, record, ops);
-  return deliverActions(deps, connectionId, reply.actions);
+  if (ops.length > 0 || metaChanged) await applySubscriptionOps(deps, record, ops, { filterMeta, metaChanged });
+  const outcome = await deliverActions(deps, connectionId, reply.actions);
+  const tooMany = tooManyFilters(reply.actions);
+  if (tooMany === null || outcome.kind !== 'handled') return outcome;
+  deps.log.warn('a subscribe has more than 5 filters; closing the client with 1011, as Pushpin does', { connectionId, reason: tooMany });
+  // No reason text, as upstream Pushpin without the route's `debug`: the log has it.
+  await deps.sender.close(connectionId, { code: INTERNAL_ERROR });
+  deps.metrics.count('ConnectionsClosed');
+  return { kind: 'closed', reason: tooMany };
 }
 
 /** Stores a reply's meta and keep-alive changes (and coarse activity), and schedules a new keep-alive chain. */
@@ -110,6 +121,7 @@ async function storeConnectionChanges(
   deps: SessionDeps,
   record: ConnectionRecord,
   reply: Extract<SessionReplyDecision, { kind: 'update' }>,
+  filterMeta: Readonly<Record<string, string>> | undefined,
 ): Promise<void> {
   const { log } = deps;
   const { connectionId } = record;
@@ -118,6 +130,7 @@ async function storeConnectionChanges(
   for (const note of keepAlive.ignored) log.warn('ignored part of a reply', { connectionId, note });
   const changes: ConnectionChanges = {
     ...(Object.keys(reply.metaChanges).length > 0 ? { meta: reply.metaChanges } : {}),
+    ...(filterMeta !== undefined ? { filterMeta } : {}),
     ...(keepAlive.change !== undefined ? { keepAlive: keepAlive.change, lastActivityAt: now } : {}),
     ...(keepAlive.change === undefined && idleActivityIsStale(record, now) ? { lastActivityAt: now } : {}),
   };
@@ -144,42 +157,90 @@ function idleActivityIsStale(record: ConnectionRecord, now: number): boolean {
   return now - (record.lastActivityAt ?? record.connectedAt) > (keepAlive.timeoutSeconds * 1000) / 2;
 }
 
-async function applySubscriptionOps(deps: SessionDeps, owner: SubscriptionOwner, ops: ReturnType<typeof subscriptionOps>): Promise<void> {
+/**
+ * Applies a reply's subscription changes and keeps the filter state that subscription items carry current:
+ * new subscriptions are written with their filters, changed filter lists rewrite their item, and a changed
+ * filter meta (or, for `require-sub`, channel set) updates the other filtered items.
+ */
+async function applySubscriptionOps(
+  deps: SessionDeps,
+  owner: SubscriptionOwner,
+  ops: readonly SubscriptionOp[],
+  filter: { readonly filterMeta: Readonly<Record<string, string>>; readonly metaChanged: boolean },
+): Promise<void> {
   const { log } = deps;
   const { connectionId } = owner;
-  const current = await deps.subscriptions.listSubscriptions(connectionId);
+  const current = await deps.subscriptions.listSubscriptionFilters(connectionId);
   if (!current.ok) {
     log.error('could not read subscriptions; subscription changes dropped', { connectionId, detail: current.error.message });
     return;
   }
   const cap = deps.config.maxSubscriptionsPerConnection;
-  const plan = planSubscriptions(current.value, ops, cap);
+  const plan = planSubscriptions(
+    current.value.map((s) => s.channel),
+    ops,
+    cap,
+  );
+  const writes = planFilterWrites(current.value, plan, ops, filter.filterMeta, filter.metaChanged);
+  const filtersOf = (channels: readonly string[]) =>
+    new Map(
+      channels.flatMap((c) => {
+        const state = writes.put.get(c);
+        return state === undefined ? [] : [[c, state] as [string, SubscriberFilters]];
+      }),
+    );
   for (const note of plan.ignored) log.warn('subscribe ignored', { connectionId, note });
   if (plan.unsubscribe.length > 0) {
     const r = await deps.subscriptions.unsubscribe(connectionId, plan.unsubscribe);
     if (!r.ok) log.error('unsubscribe failed', { connectionId, channels: plan.unsubscribe, detail: r.error.message });
     else await deps.subscriptions.releaseSubscriptionSlots(connectionId, plan.unsubscribe.length);
   }
-  if (plan.subscribe.length > 0) {
-    // The plan was made from a read that concurrent replies may have outdated: the slots are taken with one
-    // conditional write, so the cap holds however many replies subscribe at once.
-    const slots = await deps.subscriptions.reserveSubscriptionSlots(connectionId, plan.subscribe.length, cap);
-    if (!slots.ok) {
-      log.error('could not reserve subscription slots; subscribes dropped', { connectionId, detail: slots.error.message });
-      return;
-    }
-    if (!slots.value) {
-      log.warn(`subscribes ignored: with concurrent replies they would pass the cap of ${cap} subscriptions`, {
-        connectionId,
-        channels: plan.subscribe,
-      });
-      return;
-    }
-    const r = await deps.subscriptions.subscribe(owner, plan.subscribe);
+  if (plan.subscribe.length > 0) await subscribeWithinCap(deps, owner, plan.subscribe, filtersOf(plan.subscribe));
+  const fresh = new Set(plan.subscribe);
+  const refiltered = [...writes.put.keys()].filter((c) => !fresh.has(c));
+  if (refiltered.length > 0) {
+    const r = await deps.subscriptions.subscribe(owner, refiltered, filtersOf(refiltered));
+    if (!r.ok) log.error('could not store changed subscription filters', { connectionId, channels: refiltered, detail: r.error.message });
+  }
+  if (writes.update.size > 0) {
+    const r = await deps.subscriptions.updateSubscriptionFilters(connectionId, writes.update);
     if (!r.ok) {
-      log.error('subscribe failed', { connectionId, channels: plan.subscribe, detail: r.error.message });
-      await deps.subscriptions.releaseSubscriptionSlots(connectionId, plan.subscribe.length);
+      log.error('could not update the filter meta carried by subscriptions', {
+        connectionId,
+        channels: [...writes.update.keys()],
+        detail: r.error.message,
+      });
     }
+  }
+}
+
+/** Takes the slots (one conditional write, so the cap holds however many replies subscribe at once) and subscribes. */
+async function subscribeWithinCap(
+  deps: SessionDeps,
+  owner: SubscriptionOwner,
+  channels: readonly string[],
+  filters: ReadonlyMap<string, SubscriberFilters>,
+): Promise<void> {
+  const { log } = deps;
+  const { connectionId } = owner;
+  const cap = deps.config.maxSubscriptionsPerConnection;
+  // The plan was made from a read that concurrent replies may have outdated.
+  const slots = await deps.subscriptions.reserveSubscriptionSlots(connectionId, channels.length, cap);
+  if (!slots.ok) {
+    log.error('could not reserve subscription slots; subscribes dropped', { connectionId, detail: slots.error.message });
+    return;
+  }
+  if (!slots.value) {
+    log.warn(`subscribes ignored: with concurrent replies they would pass the cap of ${cap} subscriptions`, {
+      connectionId,
+      channels,
+    });
+    return;
+  }
+  const r = await deps.subscriptions.subscribe(owner, channels, filters.size > 0 ? filters : undefined);
+  if (!r.ok) {
+    log.error('subscribe failed', { connectionId, channels, detail: r.error.message });
+    await deps.subscriptions.releaseSubscriptionSlots(connectionId, channels.length);
   }
 }
 

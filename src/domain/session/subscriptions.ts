@@ -1,4 +1,12 @@
-export type SubscriptionOp = { readonly op: 'subscribe' | 'unsubscribe'; readonly channel: string };
+import type { SubscriberFilters } from '../filters.js';
+import type { SubscriptionFilterNames } from '../ports.js';
+
+export type SubscriptionOp = {
+  readonly op: 'subscribe' | 'unsubscribe';
+  readonly channel: string;
+  /** A subscribe's publish filters (a later subscribe to the same channel replaces them). */
+  readonly filters?: readonly string[];
+};
 
 export interface SubscriptionPlan {
   /** Channels to add (not already subscribed), in the order asked. */
@@ -35,4 +43,66 @@ export function planSubscriptions(current: readonly string[], ops: readonly Subs
     unsubscribe: [...initial].filter((c) => !now.has(c)),
     ignored,
   };
+}
+
+/** Which subscription items to write so that each carries its current filter state. */
+export interface FilterWrites {
+  /** Channels to (re)write whole with `subscribe`: the new ones, and subscribed ones whose filter list changed. */
+  readonly put: ReadonlyMap<string, SubscriberFilters | undefined>;
+  /** Kept subscriptions with filters whose carried state is out of date (filter meta or channels changed). */
+  readonly update: ReadonlyMap<string, SubscriberFilters>;
+}
+
+/**
+ * What a reply's subscription changes and `set-meta` mean for the subscription items, which carry each
+ * subscription's filters with the filter meta (and, for `require-sub`, the connection's channels) that fan-out
+ * needs without a read per subscriber. Pure: `existing` is the connection's subscriptions before the reply,
+ * `plan` what {@link planSubscriptions} made of `ops`, `filterMeta` the meta after the reply.
+ *
+ * - New channels are put with the filters of their last subscribe op.
+ * - A subscribed channel subscribed again with another filter list is put again (Pushpin replaces the list).
+ * - Every other kept subscription with filters is updated when the filter meta changed, or, if it has
+ *   `require-sub`, when the channel set changed.
+ *
+ * @example
+ * planFilterWrites([{ channel: 'a', filters: ['skip-self'] }], planSubscriptions(['a'], [], 20), [], { user: 'bo' }, true)
+ * // { put: Map {}, update: Map { 'a' => { names: ['skip-self'], meta: { user: 'bo' } } } }
+ */
+export function planFilterWrites(
+  existing: readonly SubscriptionFilterNames[],
+  plan: SubscriptionPlan,
+  ops: readonly SubscriptionOp[],
+  filterMeta: Readonly<Record<string, string>>,
+  metaChanged: boolean,
+): FilterWrites {
+  const removed = new Set(plan.unsubscribe);
+  const channels = [...existing.map((e) => e.channel).filter((c) => !removed.has(c)), ...plan.subscribe];
+  const channelsChanged = plan.subscribe.length > 0 || plan.unsubscribe.length > 0;
+  const asked = new Map<string, readonly string[]>();
+  for (const op of ops) {
+    if (op.op === 'subscribe') asked.set(op.channel, op.filters ?? []);
+    else asked.delete(op.channel);
+  }
+  const stateOf = (names: readonly string[]): SubscriberFilters | undefined =>
+    names.length === 0
+      ? undefined
+      : { names: [...names], meta: { ...filterMeta }, ...(names.includes('require-sub') ? { channels: [...channels] } : {}) };
+  const put = new Map<string, SubscriberFilters | undefined>();
+  for (const channel of plan.subscribe) put.set(channel, stateOf(asked.get(channel) ?? []));
+  const update = new Map<string, SubscriberFilters>();
+  for (const { channel, filters } of existing) {
+    if (removed.has(channel)) continue;
+    const again = asked.get(channel);
+    if (again !== undefined && !sameList(again, filters)) {
+      put.set(channel, stateOf(again));
+      continue;
+    }
+    const state = stateOf(filters);
+    if (state !== undefined && (metaChanged || (channelsChanged && state.channels !== undefined))) update.set(channel, state);
+  }
+  return { put, update };
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

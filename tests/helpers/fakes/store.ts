@@ -1,6 +1,7 @@
 /** The storage ports in memory: connections, subscriptions, the bucketed channel index, job checkpoints. */
 import { bucketKey, bucketOf, BUCKET_SPACE, subscriptionIndexKey, validateChannel } from '#src/domain/channel.js';
 import type { ConnectionRecord } from '#src/domain/connection.js';
+import type { SubscriberFilters } from '#src/domain/filters.js';
 import type {
   BucketRange,
   JobProgress,
@@ -10,7 +11,9 @@ import type {
   JobCheckpoints,
   StoreError,
   SubscriberIndex,
+  Subscriber,
   SubscriberPage,
+  SubscriptionFilterNames,
   SubscriptionOwner,
   SubscriptionStore,
 } from '#src/domain/ports.js';
@@ -23,6 +26,8 @@ type StoreMethod =
   | 'updateConnection'
   | 'deleteConnections'
   | 'listSubscriptions'
+  | 'listSubscriptionFilters'
+  | 'updateSubscriptionFilters'
   | 'subscribe'
   | 'unsubscribe'
   | 'pageSubscribers'
@@ -56,6 +61,8 @@ export class InMemoryStore implements ConnectionStore, SubscriptionStore, Subscr
   readonly records = new Map<string, ConnectionRecord>();
   /** connectionId → channel → expiresAt (epoch seconds). */
   readonly subscriptions = new Map<string, Map<string, number>>();
+  /** connectionId → channel → the filters its subscription item carries (none: no entry). */
+  readonly subscriptionFilters = new Map<string, Map<string, SubscriberFilters>>();
   readonly checkpoints = new Map<string, { readonly progress: JobProgress; readonly expiresAt: number }>();
   /** connectionId → keep-alive claim `<since>:<generation>`, as the adapter stores it. */
   readonly keepAliveClaims = new Map<string, string>();
@@ -85,11 +92,13 @@ export class InMemoryStore implements ConnectionStore, SubscriptionStore, Subscr
     this.records.set(record.connectionId, record);
   }
   /** The channel's subscribers in index order (what a full scan of the index returns). */
-  indexOf(channel: string): { connectionId: string; subKey: string; expiresAt: number }[] {
-    const out: { connectionId: string; subKey: string; expiresAt: number }[] = [];
+  indexOf(channel: string): { connectionId: string; subKey: string; expiresAt: number; filters?: SubscriberFilters }[] {
+    const out: { connectionId: string; subKey: string; expiresAt: number; filters?: SubscriberFilters }[] = [];
     for (const [connectionId, channels] of this.subscriptions) {
       const expiresAt = channels.get(channel);
-      if (expiresAt !== undefined) out.push({ connectionId, subKey: subscriptionIndexKey(connectionId), expiresAt });
+      const filters = this.subscriptionFilters.get(connectionId)?.get(channel);
+      if (expiresAt !== undefined)
+        out.push({ connectionId, subKey: subscriptionIndexKey(connectionId), expiresAt, ...(filters ? { filters } : {}) });
     }
     return out.sort((a, b) => (a.subKey < b.subKey ? -1 : a.subKey > b.subKey ? 1 : 0));
   }
@@ -124,6 +133,7 @@ export class InMemoryStore implements ConnectionStore, SubscriptionStore, Subscr
     const updated: ConnectionRecord = {
       ...current,
       meta,
+      ...(changes.filterMeta !== undefined ? { filterMeta: { ...changes.filterMeta } } : {}),
       ...(changes.subprotocol !== undefined ? { subprotocol: changes.subprotocol } : {}),
       ...(changes.keepAlive !== undefined ? { keepAlive: changes.keepAlive } : {}),
       ...(changes.lastActivityAt !== undefined ? { lastActivityAt: changes.lastActivityAt } : {}),
@@ -144,6 +154,7 @@ export class InMemoryStore implements ConnectionStore, SubscriptionStore, Subscr
       if (expected !== undefined && record !== undefined && record.connectedAt !== expected) continue;
       this.records.delete(id);
       this.subscriptions.delete(id);
+      this.subscriptionFilters.delete(id);
     }
     return ok(undefined);
   }
@@ -187,19 +198,68 @@ export class InMemoryStore implements ConnectionStore, SubscriptionStore, Subscr
     return ok([...(this.subscriptions.get(connectionId)?.keys() ?? [])].sort());
   }
 
-  async subscribe(owner: SubscriptionOwner, channels: readonly string[]): Promise<Result<void, StoreError>> {
-    const { connectionId, expiresAt } = owner;
-    const failed = this.#begin('subscribe', [connectionId, [...channels], expiresAt]) ?? this.#invalidChannel(channels);
+  async listSubscriptionFilters(connectionId: string): Promise<Result<SubscriptionFilterNames[], StoreError>> {
+    const failed = this.#begin('listSubscriptionFilters', [connectionId]);
     if (failed) return err(failed);
-    for (const channel of channels) this.#channelsOf(connectionId).set(channel, expiresAt);
+    const filters = this.subscriptionFilters.get(connectionId);
+    return ok(
+      [...(this.subscriptions.get(connectionId)?.keys() ?? [])].sort().map((channel) => ({
+        channel,
+        filters: [...(filters?.get(channel)?.names ?? [])],
+      })),
+    );
+  }
+
+  async subscribe(
+    owner: SubscriptionOwner,
+    channels: readonly string[],
+    filters?: ReadonlyMap<string, SubscriberFilters>,
+  ): Promise<Result<void, StoreError>> {
+    const { connectionId, expiresAt } = owner;
+    const args =
+      filters === undefined ? [connectionId, [...channels], expiresAt] : [connectionId, [...channels], expiresAt, new Map(filters)];
+    const failed = this.#begin('subscribe', args) ?? this.#invalidChannel(channels);
+    if (failed) return err(failed);
+    for (const channel of channels) {
+      this.#channelsOf(connectionId).set(channel, expiresAt);
+      this.#setFilters(connectionId, channel, filters?.get(channel));
+    }
     return ok(undefined);
+  }
+
+  async updateSubscriptionFilters(
+    connectionId: string,
+    filters: ReadonlyMap<string, SubscriberFilters>,
+  ): Promise<Result<void, StoreError>> {
+    const failed = this.#begin('updateSubscriptionFilters', [connectionId, new Map(filters)]) ?? this.#invalidChannel([...filters.keys()]);
+    if (failed) return err(failed);
+    for (const [channel, state] of filters) {
+      if (this.subscriptions.get(connectionId)?.has(channel)) this.#setFilters(connectionId, channel, state);
+    }
+    return ok(undefined);
+  }
+
+  #setFilters(connectionId: string, channel: string, state: SubscriberFilters | undefined): void {
+    let mine = this.subscriptionFilters.get(connectionId);
+    if (state === undefined || state.names.length === 0) {
+      mine?.delete(channel);
+      return;
+    }
+    if (mine === undefined) {
+      mine = new Map();
+      this.subscriptionFilters.set(connectionId, mine);
+    }
+    mine.set(channel, state);
   }
 
   async unsubscribe(connectionId: string, channels: readonly string[]): Promise<Result<void, StoreError>> {
     const failed = this.#begin('unsubscribe', [connectionId, [...channels]]) ?? this.#invalidChannel(channels);
     if (failed) return err(failed);
     const mine = this.subscriptions.get(connectionId);
-    for (const channel of channels) mine?.delete(channel);
+    for (const channel of channels) {
+      mine?.delete(channel);
+      this.subscriptionFilters.get(connectionId)?.delete(channel);
+    }
     if (mine?.size === 0) this.subscriptions.delete(connectionId);
     return ok(undefined);
   }
@@ -228,7 +288,9 @@ export class InMemoryStore implements ConnectionStore, SubscriptionStore, Subscr
       .filter((e) => e.subKey >= lo && e.subKey <= hi && (after === null || e.subKey > after))
       .slice(0, limit);
     const now = this.nowSeconds();
-    const subscribers = evaluated.filter((e) => e.expiresAt > now).map((e) => ({ connectionId: e.connectionId }));
+    const subscribers = evaluated
+      .filter((e) => e.expiresAt > now)
+      .map((e): Subscriber => ({ connectionId: e.connectionId, ...(e.filters ? { filters: e.filters } : {}) }));
     const last = evaluated[evaluated.length - 1];
     if (evaluated.length < limit || last === undefined) return ok({ subscribers, cursor: null, lastBucket: null });
     return ok({ subscribers, cursor: encodeCursor(last.subKey), lastBucket: bucketOf(last.connectionId) });

@@ -6,6 +6,7 @@ import { DynamoConnectionStore } from '#src/adapters/dynamo-connection-store.js'
 import { connectionsTable } from '#src/config/resources.js';
 import { BUCKET_SPACE, bucketOf, subscriptionIndexKey } from '#src/domain/channel.js';
 import type { ConnectionRecord } from '#src/domain/connection.js';
+import type { SubscriberFilters } from '#src/domain/filters.js';
 import type { SubscriberIndex } from '#src/domain/ports.js';
 import { createConnectionsTable } from '#src/local/provision.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '#src/local/services.js';
@@ -176,6 +177,56 @@ describe('DynamoConnectionStore against dynalite', () => {
     expect((await store.unsubscribe('sub', ['b', 'never-joined'])).ok).toBe(true);
     expect(await store.listSubscriptions('sub')).toEqual({ ok: true, value: ['a'] });
     expect(await store.listSubscriptions('nobody')).toEqual({ ok: true, value: [] });
+  });
+
+  it('carries publish filters into the channel index, rewrites them in place, and never recreates a gone subscription', async () => {
+    await store.putConnection(record('filt', { filterMeta: { user: 'alice' } }));
+    const skipSelf = { names: ['skip-self'], meta: { user: 'alice' } };
+    const requireSub = { names: ['require-sub', 'var-subst'], meta: { user: 'alice' }, channels: ['f-a', 'f-b'] };
+    const filters = new Map<string, SubscriberFilters>([
+      ['f-a', skipSelf],
+      ['f-b', requireSub],
+    ]);
+    expect((await store.subscribe(owner('filt', LATER), ['f-a', 'f-b', 'f-plain'], filters)).ok).toBe(true);
+    expect(await store.listSubscriptionFilters('filt')).toEqual({
+      ok: true,
+      value: [
+        { channel: 'f-a', filters: ['skip-self'] },
+        { channel: 'f-b', filters: ['require-sub', 'var-subst'] },
+        { channel: 'f-plain', filters: [] },
+      ],
+    });
+    const subscriberOf = async (channel: string) => {
+      const page = await store.pageSubscribers(channel, { from: 0, to: BUCKET_SPACE }, null, 10);
+      if (!page.ok) throw new Error(page.error.message);
+      return page.value.subscribers.find((s) => s.connectionId === 'filt');
+    };
+    expect(await subscriberOf('f-a')).toEqual({ connectionId: 'filt', connectedAt: NOW_MS, filters: skipSelf });
+    expect(await subscriberOf('f-b')).toEqual({ connectionId: 'filt', connectedAt: NOW_MS, filters: requireSub });
+    expect(await subscriberOf('f-plain')).toEqual({ connectionId: 'filt', connectedAt: NOW_MS });
+
+    await store.unsubscribe('filt', ['f-b']);
+    const renamed = { names: ['require-sub'], meta: { user: 'bob' }, channels: ['f-a'] };
+    const updated = await store.updateSubscriptionFilters(
+      'filt',
+      new Map<string, SubscriberFilters>([
+        ['f-a', { names: ['skip-self'], meta: { user: 'bob' } }],
+        ['f-b', renamed],
+      ]),
+    );
+    expect(updated).toEqual({ ok: true, value: undefined });
+    expect(await subscriberOf('f-a')).toEqual({
+      connectionId: 'filt',
+      connectedAt: NOW_MS,
+      filters: { names: ['skip-self'], meta: { user: 'bob' } },
+    });
+    expect(await subscriberOf('f-b')).toBeUndefined();
+    expect(await store.listSubscriptions('filt')).toEqual({ ok: true, value: ['f-a', 'f-plain'] });
+
+    // The record's filter meta is replaced as a whole, apart from Set-Meta-* meta.
+    const changed = await store.updateConnection('filt', { filterMeta: { user: 'bob', room: 'r1' }, meta: { user: 'header' } });
+    expect(changed.ok && changed.value.filterMeta).toEqual({ user: 'bob', room: 'r1' });
+    expect(changed.ok && changed.value.meta).toEqual({ user: 'header' });
   });
 
   it('rejects the reserved channel and bad channels without writing anything', async () => {

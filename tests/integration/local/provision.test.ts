@@ -34,7 +34,10 @@ describe('local provisioning from the shared definitions', () => {
       { AttributeName: 'subChannel', KeyType: 'HASH' },
       { AttributeName: 'subKey', KeyType: 'RANGE' },
     ]);
-    expect(index?.Projection).toEqual({ ProjectionType: 'INCLUDE', NonKeyAttributes: ['expiresAt', 'connectedAt'] });
+    expect(index?.Projection).toEqual({
+      ProjectionType: 'INCLUDE',
+      NonKeyAttributes: ['expiresAt', 'connectedAt', 'filters', 'filterMeta', 'filterChannels'],
+    });
   });
 
   it('creates the FIFO and delayed queues with redrive to their dead-letter queues', async () => {

@@ -26,14 +26,14 @@ const room = { kind: 'channel', channel: 'room' } as const;
 describe('parsePublishBody: accepted items', () => {
   it('parses the reference example with id and prev-id', () => {
     expect(items('{"items":[{"channel":"room","id":"m2","prev-id":"m1",\n  "formats":{"ws-message":{"content":"hello"}}}]}')).toEqual([
-      { target: room, id: 'm2', prevId: 'm1', payload: { kind: 'text', text: 'hello' }, ignored: null },
+      { target: room, id: 'm2', prevId: 'm1', payload: { kind: 'text', text: 'hello' }, ignored: null, meta: {}, contentFilters: null },
     ]);
   });
 
   it('parses js-grip Publisher bodies (formats before channel), and a Uint8Array body', () => {
     const body = '{"items":[{"formats":{"ws-message":{"content":"hello"}},"channel":"room"}]}';
     const expected: ParsedPublishItem[] = [
-      { target: room, id: null, prevId: null, payload: { kind: 'text', text: 'hello' }, ignored: null },
+      { target: room, id: null, prevId: null, payload: { kind: 'text', text: 'hello' }, ignored: null, meta: {}, contentFilters: null },
     ];
     expect(items(body)).toEqual(expected);
     expect(parsePublishBody(utf8(body))).toEqual({ ok: true, value: expected });
@@ -87,7 +87,9 @@ describe('parsePublishBody: accepted items', () => {
     ['ping', { type: 'ping', content: 'x' }, 'message type ping is not supported'],
     ['pong without content', { type: 'pong' }, 'message type pong is not supported'],
   ])('%s → payload null with a reason', (_name, wsMessage, reason) => {
-    expect(items(ws(wsMessage))).toEqual([{ target: room, id: null, prevId: null, payload: null, ignored: reason }]);
+    expect(items(ws(wsMessage))).toEqual([
+      { target: room, id: null, prevId: null, payload: null, ignored: reason, meta: {}, contentFilters: null },
+    ]);
   });
 
   it('items with only other formats are accepted without a payload (multi-format publishers)', () => {
@@ -118,8 +120,10 @@ describe('parsePublishBody: accepted items', () => {
     expect(items({ items: [{ channel: 'room', 'http-stream': { content: 'legacy' } }] })[0]?.ignored).toBe('no ws-message format');
   });
 
-  it('accepts meta of strings and the Pushpin fields it does not use', () => {
-    expect(items(ws({ content: 'x' }, { meta: { user: 'a' }, 'no-seq': true, size: 3 }))[0]?.payload).toEqual({ kind: 'text', text: 'x' });
+  it('keeps meta of strings and content-filters for publish filters; accepts the Pushpin fields it does not use', () => {
+    const [item] = items(ws({ content: 'x', 'content-filters': ['var-subst'] }, { meta: { sender: 'a' }, 'no-seq': true, size: 3 }));
+    expect(item).toMatchObject({ payload: { kind: 'text', text: 'x' }, meta: { sender: 'a' }, contentFilters: ['var-subst'] });
+    expect(items(ws({ content: 'x', 'content-filters': [] }))[0]?.contentFilters).toEqual([]);
   });
 
   it('accepts null id, prev-id, meta and formats-less legacy keys as absent', () => {
@@ -168,6 +172,16 @@ describe('parsePublishBody: errors name the item and field', () => {
     ['a numeric id', ws({ content: 'x' }, { id: 5 }), { field: 'items[0].id', message: 'items[0].id: must be a string' }],
     ['a numeric prev-id', ws({ content: 'x' }, { 'prev-id': 5 }), { field: 'items[0].prev-id' }],
     ['meta not an object', ws({ content: 'x' }, { meta: 'x' }), { field: 'items[0].meta' }],
+    [
+      'content-filters not an array',
+      ws({ content: 'x', 'content-filters': 'var-subst' }),
+      { field: 'items[0].formats.ws-message.content-filters' },
+    ],
+    [
+      'a content filter not a string',
+      ws({ content: 'x', 'content-filters': [1] }),
+      { field: 'items[0].formats.ws-message.content-filters' },
+    ],
     [
       'a meta value not a string',
       ws({ content: 'x' }, { meta: { n: 1 } }),

@@ -133,6 +133,40 @@ describe('onConnect: the backend accepts', () => {
     expect(h.store.indexOf('room').map((e) => e.connectionId)).toEqual([ID]);
   });
 
+  it('stores the OPEN reply’s set-meta as filter meta and writes it with the filtered subscriptions', async () => {
+    const h = sessionHarness();
+    h.backend.respond(
+      gripAccept(
+        textFrame('c:{"type":"set-meta","name":"user","value":"alice"}') +
+          textFrame('c:{"type":"subscribe","channel":"room","filters":["skip-self","require-sub"]}') +
+          textFrame('c:{"type":"subscribe","channel":"news"}'),
+      ),
+    );
+
+    await onConnect(h.deps, input());
+
+    expect(h.store.records.get(ID)?.filterMeta).toEqual({ user: 'alice' });
+    expect(h.store.records.get(ID)?.meta).toEqual({});
+    expect(h.store.subscriptionFilters.get(ID)).toEqual(
+      new Map([['room', { names: ['skip-self', 'require-sub'], meta: { user: 'alice' }, channels: ['room', 'news'] }]]),
+    );
+  });
+
+  it('accepts, then closes with 1011 when the OPEN reply subscribes with more than 5 filters', async () => {
+    const h = sessionHarness();
+    h.backend.respond(
+      gripAccept(textFrame('m:hi') + textFrame('c:{"type":"subscribe","channel":"room","filters":["1","2","3","4","5","6"]}')),
+    );
+
+    expect((await onConnect(h.deps, input())).kind).toBe('accepted');
+
+    expect(openJob(h).payloads).toEqual([
+      { kind: 'text', text: 'hi' },
+      { kind: 'close', code: 1011 },
+    ]);
+    expect(h.store.subscriptions.get(ID)).toBeUndefined();
+  });
+
   it('queues the reply’s messages as ONE ordered ConnectionsJob (orderKey conn:<id>, graceUntil), a trailing close included', async () => {
     const h = sessionHarness({ openGraceMs: 7_000 });
     h.backend.respond(

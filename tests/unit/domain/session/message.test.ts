@@ -92,6 +92,91 @@ describe('onMessage: forwarding', () => {
     h.backend.respond(eventsReply(textFrame('m:x')));
     await onMessage(h.deps, { connectionId: ID, text: 'hi' });
     expect(h.store.callsOf('listSubscriptions')).toHaveLength(0);
+    expect(h.store.callsOf('listSubscriptionFilters')).toHaveLength(0);
+  });
+});
+
+describe('onMessage: publish filters and set-meta', () => {
+  const control = (message: Record<string, unknown>) => textFrame(`c:${JSON.stringify(message)}`);
+  const setMeta = (name: string, value?: string) => control({ type: 'set-meta', name, ...(value !== undefined ? { value } : {}) });
+  const subscribeWith = (channel: string, filters: string[]) => control({ type: 'subscribe', channel, filters });
+
+  it('keeps set-meta as filter meta, apart from Set-Meta-* meta, and writes it with each filtered subscription', async () => {
+    const h = connected();
+    h.backend.respond(eventsReply([setMeta('user', 'bob'), subscribeWith('room', ['skip-self']), subscribe('plain')]));
+
+    await onMessage(h.deps, { connectionId: ID, text: 'login' });
+
+    expect(h.store.records.get(ID)?.filterMeta).toEqual({ user: 'bob' });
+    expect(h.store.records.get(ID)?.meta).toEqual({ user: 'alice' });
+    expect(h.store.subscriptionFilters.get(ID)).toEqual(new Map([['room', { names: ['skip-self'], meta: { user: 'bob' } }]]));
+    expect([...(h.store.subscriptions.get(ID)?.keys() ?? [])].sort()).toEqual(['plain', 'room']);
+    expect(h.log.find('warn', 'set-meta')).toHaveLength(0);
+  });
+
+  it('a later set-meta rewrites the filter state of filtered subscriptions only; the same value writes nothing', async () => {
+    const h = connected();
+    h.backend.respond(eventsReply([setMeta('user', 'bob'), subscribeWith('room', ['skip-self']), subscribe('plain')]));
+    await onMessage(h.deps, { connectionId: ID, text: 'login' });
+    h.backend.respond(eventsReply([setMeta('user', 'carol')]));
+    await onMessage(h.deps, { connectionId: ID, text: 'rename' });
+
+    expect(h.store.callsOf('updateSubscriptionFilters').map((c) => c.args[1])).toEqual([
+      new Map([['room', { names: ['skip-self'], meta: { user: 'carol' } }]]),
+    ]);
+    expect(h.store.subscriptionFilters.get(ID)?.get('room')?.meta).toEqual({ user: 'carol' });
+
+    h.backend.respond(eventsReply([setMeta('user', 'carol')]));
+    await onMessage(h.deps, { connectionId: ID, text: 'same' });
+    h.backend.respond(eventsReply([setMeta('user')]));
+    await onMessage(h.deps, { connectionId: ID, text: 'logout' });
+    expect(h.store.callsOf('listSubscriptionFilters')).toHaveLength(3);
+    expect(h.store.records.get(ID)?.filterMeta).toEqual({});
+    expect(h.store.subscriptionFilters.get(ID)?.get('room')?.meta).toEqual({});
+  });
+
+  it("require-sub carries the connection's channels, kept current as it subscribes and unsubscribes", async () => {
+    const h = connected();
+    h.backend.respond(eventsReply([subscribeWith('room', ['require-sub']), subscribe('vip')]));
+    await onMessage(h.deps, { connectionId: ID, text: 'join' });
+    expect(h.store.subscriptionFilters.get(ID)?.get('room')?.channels).toEqual(['room', 'vip']);
+
+    h.backend.respond(eventsReply([unsubscribe('vip')]));
+    await onMessage(h.deps, { connectionId: ID, text: 'leave vip' });
+    expect(h.store.subscriptionFilters.get(ID)?.get('room')?.channels).toEqual(['room']);
+  });
+
+  it('subscribing again replaces the filter list; without filters the subscription loses them', async () => {
+    const h = connected();
+    h.backend.respond(eventsReply([subscribeWith('room', ['skip-self'])]));
+    await onMessage(h.deps, { connectionId: ID, text: '1' });
+    h.backend.respond(eventsReply([subscribeWith('room', ['skip-users'])]));
+    await onMessage(h.deps, { connectionId: ID, text: '2' });
+    expect(h.store.subscriptionFilters.get(ID)?.get('room')?.names).toEqual(['skip-users']);
+    h.backend.respond(eventsReply([subscribe('room')]));
+    await onMessage(h.deps, { connectionId: ID, text: '3' });
+    expect(h.store.subscriptionFilters.get(ID)?.has('room')).toBe(false);
+    expect(h.store.records.get(ID)?.subscriptionCount).toBe(1);
+  });
+
+  it('more than 5 filters: the reply is carried out without that subscribe, then the client is closed with 1011', async () => {
+    const h = connected();
+    h.backend.respond(eventsReply([textFrame('m:before'), subscribeWith('room', ['a', 'b', 'c', 'd', 'e', 'f']), subscribe('ok')]));
+
+    const outcome = await onMessage(h.deps, { connectionId: ID, text: 'hi' });
+
+    expect(outcome).toEqual({ kind: 'closed', reason: "too many filters for channel 'room'" });
+    expect(h.sender.posted(ID)).toEqual(['before']);
+    expect(h.sender.closes()).toEqual([{ connectionId: ID, request: { code: 1011 } }]);
+    expect([...(h.store.subscriptions.get(ID)?.keys() ?? [])]).toEqual(['ok']);
+  });
+
+  it('logs unknown filter names, which are kept and skipped at delivery', async () => {
+    const h = connected();
+    h.backend.respond(eventsReply([subscribeWith('room', ['no-such-filter'])]));
+    await onMessage(h.deps, { connectionId: ID, text: 'hi' });
+    expect(h.log.find('warn', 'unknown filters ["no-such-filter"]')).toHaveLength(1);
+    expect(h.store.subscriptionFilters.get(ID)?.get('room')?.names).toEqual(['no-such-filter']);
   });
 });
 
