@@ -1,4 +1,5 @@
 import {
+  BatchGetCommand,
   DeleteCommand,
   GetCommand,
   paginateQuery,
@@ -22,6 +23,7 @@ import type {
   Clock,
   ConnectionChanges,
   JobCheckpoints,
+  ConnectionLookup,
   ConnectionStore,
   Log,
   StoreError,
@@ -42,6 +44,7 @@ import {
   subscriberFromIndexEntry,
   subscriptionItem,
 } from './connection-items.js';
+import { backoff } from './backoff.js';
 import { batchWriteAll } from './dynamo-batch-write.js';
 import type { HeaderSealer } from './header-sealing.js';
 import { DynamoJobCheckpoints } from './dynamo-job-checkpoints.js';
@@ -95,7 +98,7 @@ type Key = z.infer<typeof keySchema>;
  * await store.subscribe('abc=', ['room-1'], record.expiresAt);
  * const page = await store.pageSubscribers('room-1', { from: 0, to: 65_536 }, null, 1000);
  */
-export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore, SubscriberIndex, JobCheckpoints {
+export class DynamoConnectionStore implements ConnectionStore, ConnectionLookup, SubscriptionStore, SubscriberIndex, JobCheckpoints {
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
   private readonly clock: Clock;
@@ -148,6 +151,34 @@ export class DynamoConnectionStore implements ConnectionStore, SubscriptionStore
       return out.Item === undefined ? ok(null) : this.opened(connectionRecordFromItem(out.Item));
     } catch (e) {
       return err(storeErrorFrom(e, 'GetItem'));
+    }
+  }
+
+  /**
+   * BatchGetItem in pieces of 100 keys (its limit), strongly consistent, unprocessed keys retried with backoff up
+   * to 8 times (then `throttled`).
+   */
+  async getConnections(connectionIds: readonly string[]): Promise<Result<ReadonlyMap<string, ConnectionRecord>, StoreError>> {
+    const found = new Map<string, ConnectionRecord>();
+    try {
+      for (let i = 0; i < connectionIds.length; i += 100) {
+        let keys: Record<string, unknown>[] = connectionIds.slice(i, i + 100).map((id) => this.connectionKey(id));
+        for (let attempt = 0; keys.length > 0; attempt++) {
+          if (attempt >= 8) return err({ kind: 'throttled', message: `BatchGetItem left ${keys.length} keys unprocessed after 8 tries` });
+          if (attempt > 0) await backoff(attempt - 1, 50, 2_000);
+          const out = await this.client.send(
+            new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
+          );
+          for (const item of out.Responses?.[this.tableName] ?? []) {
+            const record = this.opened(connectionRecordFromItem(item));
+            if (record.ok) found.set(record.value.connectionId, record.value);
+          }
+          keys = out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+        }
+      }
+      return ok(found);
+    } catch (e) {
+      return err(storeErrorFrom(e, 'BatchGetItem'));
     }
   }
 

@@ -34,6 +34,19 @@ export interface ConnectionChanges {
 }
 
 /**
+ * Many connection records in few calls (local mode's stop reads thousands at once).
+ *
+ * Contract: strongly consistent; unknown ids are simply absent from the map; order is not kept.
+ *
+ * @example
+ * const found = await lookup.getConnections(['abc=', 'def=']);
+ * if (found.ok) for (const record of found.value.values()) tell(record);
+ */
+export interface ConnectionLookup {
+  getConnections(connectionIds: readonly string[]): Promise<Result<ReadonlyMap<string, ConnectionRecord>, StoreError>>;
+}
+
+/**
  * The connection records (one per connection).
  *
  * Contract: `put` overwrites; `get` is strongly consistent and returns `null` for an unknown id; `delete` removes

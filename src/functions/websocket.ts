@@ -8,6 +8,9 @@ import { FetchBackendClient } from '../adapters/fetch-backend-client.js';
 import { CachingGripSigner } from '../adapters/grip-signer.js';
 import { makeConnectHandler, makeDisconnectHandler, makeMessageHandler } from '../handlers/ws.js';
 import { RateLimitedLog } from '../adapters/rate-limited-log.js';
+import pLimit from 'p-limit';
+import type { ConnectionLookup } from '../domain/ports.js';
+import { tellBackendAtShutdown, type DisconnectInput } from '../domain/session/disconnect.js';
 import type { FunctionBasics, FunctionResources, GrantableResources } from './resources.js';
 
 /** The backend call and the basics every route shares: signed with the GRIP key, within the backend timeout. */
@@ -46,4 +49,22 @@ export function composeWsMessage(r: FunctionResources<'ws-message'>) {
 /** `ws-disconnect` (`$disconnect`). */
 export function composeWsDisconnect(r: FunctionResources<'ws-disconnect'>) {
   return makeDisconnectHandler({ ...session(r), connections: r.store }, r.afterEach);
+}
+
+/**
+ * Local mode's stop (no Lambda counterpart: API Gateway's connections do not end with the server): tells the
+ * backend about every closed client in one pass (`tellBackendAtShutdown`) with `ws-disconnect`'s resources, 64
+ * backend requests at a time, without retries that would outlast the stop.
+ */
+export function composeShutdown(r: FunctionResources<'ws-disconnect'> & { readonly lookup: ConnectionLookup }, budgetMs: number) {
+  const base = session(r);
+  const deps = {
+    ...base,
+    backend: new FetchBackendClient({ timeoutMs: Math.min(budgetMs, r.settings.backendTimeoutMs) }),
+    config: { ...base.config, backendTimeoutMs: Math.min(budgetMs, r.settings.backendTimeoutMs) },
+    connections: r.lookup,
+  };
+  const limit = pLimit(64);
+  return (closes: readonly DisconnectInput[], deadline: number) =>
+    tellBackendAtShutdown(deps, closes, (items, fn) => limit.map(items, fn), deadline);
 }

@@ -120,8 +120,8 @@ async function main(): Promise<void> {
     'Dead letters: npm run redrive -- --local   (moves both dead-letter queues back)',
     'Ctrl-C stops everything.',
   );
-  console.log(lines.join('\n'));
-
+  // Listening before the banner: a Ctrl-C (or a script's SIGINT) the moment the banner appears must stop cleanly;
+  // without a listener yet, Node would die of the signal's default action.
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) {
@@ -144,6 +144,7 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  console.log(lines.join('\n'));
 }
 
 await main();

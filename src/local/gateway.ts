@@ -81,6 +81,19 @@ export interface LocalGatewayServeOptions {
    * the client's socket is not read until it caught up ({@link MessagePump}). Default 4 and 100.
    */
   readonly clientMessages?: { readonly concurrency: number; readonly ratePerSecond: number };
+  /**
+   * Told, in one call, about every connection the stop closes, instead of one `$disconnect` each (which costs
+   * several store calls per connection: thousands of clients would not fit a stop's few seconds). Absent: the
+   * stop runs `$disconnect` for each, within its budget.
+   */
+  readonly onShutdown?: (closes: readonly ShutdownClose[], deadline: number) => Promise<{ readonly dropped: number }>;
+}
+
+/** A connection the stop closed, as `$disconnect` would have described it. */
+export interface ShutdownClose {
+  readonly connectionId: string;
+  readonly statusCode: number;
+  readonly reason: string;
 }
 
 export type LocalGatewayOptions = LocalGatewayBindOptions & LocalGatewayServeOptions;
@@ -230,6 +243,9 @@ class Gateway {
   readonly #maxLifetimeMs: number;
   readonly #connectTimeoutMs: number;
   readonly #clientMessages: { readonly concurrency: number; readonly ratePerSecond: number };
+  readonly #onShutdown: LocalGatewayServeOptions['onShutdown'];
+  /** Closes collected for `onShutdown` while the stop closes every client. */
+  #shutdownCloses: ShutdownClose[] | null = null;
   readonly #wss: WebSocketServer;
   /** Handshakes `$connect` accepted, until `ws` completes the upgrade. */
   readonly #accepted = new WeakMap<IncomingMessage, AcceptedHandshake>();
@@ -258,6 +274,7 @@ class Gateway {
     this.#maxLifetimeMs = positive(options.maxLifetimeMs, 7_200_000, 'maxLifetimeMs');
     this.#connectTimeoutMs = positive(options.connectTimeoutMs, 29_000, 'connectTimeoutMs');
     this.#clientMessages = options.clientMessages ?? { concurrency: 4, ratePerSecond: 100 };
+    this.#onShutdown = options.onShutdown;
     this.registry =
       options.connections ?? new ConnectionRegistry(options.maxBufferedBytes ? { maxBufferedBytes: options.maxBufferedBytes } : {});
     this.#wss = new WebSocketServer({
@@ -304,6 +321,7 @@ class Gateway {
     const budgetMs = options.budgetMs ?? Number.POSITIVE_INFINITY;
     const { server, sockets } = this.#listener;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    if (this.#onShutdown) this.#shutdownCloses = [];
     for (const entry of this.registry.openEntries()) this.registry.close(entry.connectionId, { code: 1001, reason: 'Going away' });
     const graceEnd = started + Math.min(STOP_CLOSE_GRACE_MS, budgetMs);
     while (this.registry.count > 0 && Date.now() < graceEnd) await sleep(10);
@@ -313,6 +331,13 @@ class Gateway {
     const settleEnd = Date.now() + 500;
     while (this.registry.count > 0 && Date.now() < settleEnd) await sleep(5);
     let disconnectsDropped = 0;
+    const closes = this.#shutdownCloses;
+    this.#shutdownCloses = null;
+    if (closes && closes.length > 0 && this.#onShutdown) {
+      // The backend hears about every client at once; those still closing after this are dropped below.
+      this.#dropDisconnects = true;
+      disconnectsDropped += (await this.#onShutdown(closes, started + budgetMs)).dropped;
+    }
     while (this.#disconnectLimit.pendingCount > 0 && Date.now() - started < budgetMs) await sleep(10);
     this.#dropDisconnects = true;
     if (this.#disconnectLimit.pendingCount > 0) {
@@ -509,6 +534,10 @@ class Gateway {
       return;
     }
     const close = { code, reason: disconnectReason(code, reason, entry.serverClose) };
+    if (this.#shutdownCloses) {
+      this.#shutdownCloses.push({ connectionId: entry.connectionId, statusCode: close.code, reason: close.reason });
+      return;
+    }
     const event = disconnectEvent(facts(entry), close, { requestId: randomId(), now: Date.now() }, api);
     this.#track(
       this.#disconnectLimit(() => {

@@ -21,7 +21,7 @@ import type { ConnectionSender, Log } from '../domain/ports.js';
 import { composeControl } from '../functions/control.js';
 import { composeFanoutWorker } from '../functions/fanout-worker.js';
 import { grantedResources, type AvailableResources, type FunctionBasics, type FunctionResources } from '../functions/resources.js';
-import { composeWsConnect, composeWsDisconnect, composeWsMessage } from '../functions/websocket.js';
+import { composeShutdown, composeWsConnect, composeWsDisconnect, composeWsMessage } from '../functions/websocket.js';
 import { startControlServer, type LocalControlServer } from './control-server.js';
 import { InProcessConnectionSender } from './in-process-sender.js';
 import { startChatBackend, type ChatBackend } from './example/chat.js';
@@ -303,6 +303,8 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
     const targetUrl = options.targetUrl ?? `${example?.url ?? ''}/`;
 
     shared.backend = { targetUrl, gripIss };
+    // The stop tells the backend about every client in one pass (a $disconnect each would not fit its budget).
+    const shutdown = composeShutdown({ ...resources('ws-disconnect'), lookup: store }, options.stopBudgetMs ?? STOP_BUDGET_MS);
     gateway = boundGateway.serve({
       handlers: {
         connect: composeWsConnect(resources('ws-connect')),
@@ -312,6 +314,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
       connections,
       ...(options.gateway?.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.gateway.idleTimeoutMs } : {}),
       ...(options.gateway?.maxLifetimeMs !== undefined ? { maxLifetimeMs: options.gateway.maxLifetimeMs } : {}),
+      onShutdown: (closes, deadline) => shutdown(closes, deadline),
       clientMessages: {
         concurrency: options.limits?.clientMessageConcurrency ?? localSettings.clientMessageConcurrency.default,
         ratePerSecond: options.limits?.clientMessageRate ?? localSettings.clientMessageRate.default,

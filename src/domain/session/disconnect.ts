@@ -1,5 +1,6 @@
 import { closeEvent, disconnectEvent, type WsEvent } from '../protocol/events.js';
 import { forgetConnections } from '../forget-connections.js';
+import type { ConnectionLookup } from '../ports.js';
 import { askBackend } from './backend.js';
 import type { DisconnectDeps } from './deps.js';
 
@@ -58,4 +59,49 @@ export async function onDisconnect(deps: DisconnectDeps, input: DisconnectInput)
   metrics.count('ConnectionsClosed');
   log.info('connection closed', { connectionId, statusCode: input.statusCode, backendNotified });
   return { kind: 'disconnected', backendNotified, itemsDeleted };
+}
+
+/** What local mode's stop needs to tell the backend about many connections at once. */
+export type ShutdownDeps = Omit<DisconnectDeps, 'connections'> & { readonly connections: ConnectionLookup };
+
+export interface ShutdownOutcome {
+  readonly told: number;
+  /** The backend could not be reached or did not answer in time. */
+  readonly failed: number;
+  /** No record was found (the connection never completed its handshake, or was already forgotten). */
+  readonly unknown: number;
+  /** Not started: the stop's deadline had passed. */
+  readonly dropped: number;
+}
+
+/**
+ * Local mode's stop: tells the backend that each of `closes` went away, as `$disconnect` would, but reading the
+ * records in batches and leaving the items alone (the store stops with the process; with a data directory, TTL
+ * and fan-out's 410 handling remove them later). `map` runs the backend requests with bounded concurrency (e.g.
+ * p-limit's `limit.map`); requests not started by `deadline` are dropped (counted). This is what lets a stop with thousands of clients tell the backend about each within
+ * its few seconds: a full `$disconnect` costs several store calls per connection.
+ */
+export async function tellBackendAtShutdown(
+  deps: ShutdownDeps,
+  closes: readonly DisconnectInput[],
+  map: <T, R>(items: readonly T[], fn: (item: T) => Promise<R>) => Promise<R[]>,
+  deadline: number = Number.POSITIVE_INFINITY,
+): Promise<ShutdownOutcome> {
+  const found = await deps.connections.getConnections(closes.map((c) => c.connectionId));
+  if (!found.ok) {
+    deps.log.error('could not read the connection records at shutdown; the backend is not told', { detail: found.error.message });
+    return { told: 0, failed: closes.length, unknown: 0, dropped: 0 };
+  }
+  const outcomes = await map(closes, async (close) => {
+    const record = found.value.get(close.connectionId);
+    if (record === undefined) return 'unknown' as const;
+    if (deps.clock() >= deadline) return 'dropped' as const;
+    const response = await askBackend(deps, record, [closingEvent(close.statusCode, close.reason)]);
+    return response.ok ? ('told' as const) : ('failed' as const);
+  });
+  const count = (kind: string) => outcomes.filter((o) => o === kind).length;
+  const outcome = { told: count('told'), failed: count('failed'), unknown: count('unknown'), dropped: count('dropped') };
+  deps.metrics.count('ConnectionsClosed', closes.length);
+  if (outcome.failed > 0) deps.log.warn('backend not told about some disconnects at shutdown', { ...outcome });
+  return outcome;
 }

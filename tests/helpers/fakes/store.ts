@@ -7,6 +7,7 @@ import type {
   JobProgress,
   KeepAliveClaim,
   ConnectionChanges,
+  ConnectionLookup,
   ConnectionStore,
   JobCheckpoints,
   StoreError,
@@ -23,6 +24,7 @@ import { Failures, storeError } from './failures.js';
 type StoreMethod =
   | 'putConnection'
   | 'getConnection'
+  | 'getConnections'
   | 'updateConnection'
   | 'deleteConnections'
   | 'listSubscriptions'
@@ -57,7 +59,7 @@ const CURSOR_PREFIX = 'mem1.';
  *
  * Every call is recorded in `calls`; `fail`/`failOnce` make a method return an error (and change nothing).
  */
-export class InMemoryStore implements ConnectionStore, SubscriptionStore, SubscriberIndex, JobCheckpoints {
+export class InMemoryStore implements ConnectionStore, ConnectionLookup, SubscriptionStore, SubscriberIndex, JobCheckpoints {
   readonly records = new Map<string, ConnectionRecord>();
   /** connectionId → channel → expiresAt (epoch seconds). */
   readonly subscriptions = new Map<string, Map<string, number>>();
@@ -118,6 +120,14 @@ export class InMemoryStore implements ConnectionStore, SubscriptionStore, Subscr
     const failed = this.#begin('getConnection', [connectionId]);
     if (failed) return err(failed);
     return ok(this.records.get(connectionId) ?? null);
+  }
+
+  async getConnections(connectionIds: readonly string[]): Promise<Result<ReadonlyMap<string, ConnectionRecord>, StoreError>> {
+    const failed = this.#begin('getConnections', [...connectionIds]);
+    if (failed) return err(failed);
+    return ok(
+      new Map(connectionIds.flatMap((id) => (this.records.has(id) ? [[id, this.records.get(id) as ConnectionRecord] as const] : []))),
+    );
   }
 
   async updateConnection(connectionId: string, changes: ConnectionChanges): Promise<Result<ConnectionRecord, StoreError>> {

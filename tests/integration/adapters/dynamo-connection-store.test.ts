@@ -93,6 +93,14 @@ describe('DynamoConnectionStore against dynalite', () => {
     expect(await store.getConnection('nobody')).toEqual({ ok: true, value: null });
   });
 
+  it('gets many records at once, past BatchGetItem’s 100 keys, leaving unknown ids out', async () => {
+    const ids = Array.from({ length: 130 }, (_, i) => `many-${i}`);
+    for (const id of ids) await store.putConnection(record(id, { meta: { n: id } }));
+    const found = await store.getConnections([...ids, 'many-unknown']);
+    expect(found.ok && found.value.size).toBe(130);
+    expect(found.ok && found.value.get('many-129')?.meta).toEqual({ n: 'many-129' });
+  });
+
   it('put overwrites the record', async () => {
     await store.putConnection(record('overwrite', { meta: { a: '1' } }));
     await store.putConnection(record('overwrite', { meta: { b: '2' } }));

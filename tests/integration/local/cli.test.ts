@@ -57,14 +57,14 @@ describe('npm start (the CLI)', () => {
   it('never prints a key the user chose, prints a generated one, and stops with one summary line', async () => {
     const chosen = 'a-key-the-user-chose-0123456789';
     const withKey = await runOnce({ GRIP_KEY: chosen });
-    expect(withKey.banner).toContain('GRIP channel server running locally');
-    expect(withKey.banner).toContain('from GRIP_KEY (not shown)');
+    expect(withKey.banner, withKey.output).toContain('GRIP channel server running locally');
+    expect(withKey.banner, withKey.output).toContain('from GRIP_KEY (not shown)');
     expect(withKey.output).not.toContain(chosen);
     expect(withKey.banner).toMatch(/DynamoDB unix:\/\S+ {3}SQS unix:\/\S+ {3}\(reachable by this OS user only\)/);
-    expect(withKey.output).toMatch(/SIGINT: stopping…\n.*stopped/i);
-    expect(withKey.code).toBe(0);
+    expect(withKey.output, withKey.output).toMatch(/SIGINT: stopping…\n.*stopped/i);
+    expect(withKey.code, withKey.output).toBe(0);
 
     const generated = await runOnce({ GRIP_KEY: '' });
-    expect(generated.banner).toMatch(/GRIP key {9}\S+ {3}\(generated for this run; set GRIP_KEY to choose one\)/);
+    expect(generated.banner, generated.output).toMatch(/GRIP key {9}\S+ {3}\(generated for this run; set GRIP_KEY to choose one\)/);
   });
 });

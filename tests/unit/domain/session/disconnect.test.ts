@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { closingEvent, onDisconnect } from '#src/domain/session/disconnect.js';
+import { closingEvent, onDisconnect, tellBackendAtShutdown } from '#src/domain/session/disconnect.js';
 import { backendError, httpReply, storeError } from '#test-helpers/fakes.js';
 import { connectionRecord, sessionHarness } from '#test-helpers/harness.js';
 
@@ -125,5 +125,37 @@ describe('onDisconnect', () => {
     expect(again).toEqual({ kind: 'disconnected', backendNotified: false, itemsDeleted: true });
     expect(h.backend.requests).toHaveLength(1);
     expect(h.store.hasItems(ID)).toBe(false);
+  });
+});
+
+describe('tellBackendAtShutdown', () => {
+  const map = <T, R>(items: readonly T[], fn: (item: T) => Promise<R>) => Promise.all(items.map(fn));
+
+  it('tells the backend about each known connection in one batch read, and touches no item', async () => {
+    const h = connected();
+    const outcome = await tellBackendAtShutdown(
+      { ...h.deps, connections: h.store },
+      [
+        { connectionId: ID, statusCode: 1001, reason: 'Going away' },
+        { connectionId: 'UNKNOWNUNKNOWN==', statusCode: 1001, reason: 'Going away' },
+      ],
+      map,
+    );
+    expect(outcome).toEqual({ told: 1, failed: 0, unknown: 1, dropped: 0 });
+    expect(h.backend.bodyText()).toContain('CLOSE');
+    expect(h.backend.requests[0]?.headers).toMatchObject({ 'Connection-Id': ID, 'Meta-user': 'alice' });
+    expect(h.store.hasItems(ID)).toBe(true);
+  });
+
+  it('starts no request past its deadline, and counts what it dropped', async () => {
+    const h = connected();
+    const outcome = await tellBackendAtShutdown(
+      { ...h.deps, connections: h.store },
+      [{ connectionId: ID, statusCode: 1001, reason: '' }],
+      map,
+      h.time.now - 1,
+    );
+    expect(outcome).toEqual({ told: 0, failed: 0, unknown: 0, dropped: 1 });
+    expect(h.backend.requests).toEqual([]);
   });
 });
