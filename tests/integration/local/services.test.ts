@@ -1,4 +1,5 @@
 /** Local mode's AWS emulators listen on loopback only (fauxqs's own start listens on every interface). */
+import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,3 +36,27 @@ describe('local AWS services', () => {
     expect(await reachable(external ?? '', Number(new URL(services.dynamoEndpoint).port))).toBe(false);
   });
 });
+
+describe('dynalite’s storage iterators', () => {
+  it('close when dynalite ends a query stream with return() (dynalite 4.0.0 left every one open: a leak)', async () => {
+    const fromDynalite = createRequire(createRequire(import.meta.url).resolve('dynalite'));
+    const { MemoryLevel } = fromDynalite('memory-level') as { MemoryLevel: new (o: object) => MemoryDb };
+    const db = new MemoryLevel({ valueEncoding: 'json' });
+    await db.put('a', 1);
+    const services = await startLocalAwsServices();
+    try {
+      const iterator = db.values();
+      await iterator.return();
+      await expect(iterator.next()).rejects.toMatchObject({ code: 'LEVEL_ITERATOR_NOT_OPEN' });
+    } finally {
+      await services.stop();
+      await db.close();
+    }
+  });
+});
+
+interface MemoryDb {
+  put(key: string, value: unknown): Promise<void>;
+  values(): { next(): Promise<unknown>; return(): Promise<unknown> };
+  close(): Promise<void>;
+}
