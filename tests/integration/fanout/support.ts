@@ -371,7 +371,12 @@ export async function startRig(options: RigOptions): Promise<Rig> {
 
 /** `count` connection ids, fixed so bucket placement (and so splitting) is the same on every run. */
 export function fixedIds(prefix: string, count: number): string[] {
-  return Array.from({ length: count }, (_, i) => `${prefix}${i.toString(36).padStart(4, '0')}=`);
+  return Array.from({ length: count }, (_, i) => `${shaped(prefix)}${i.toString(36).padStart(4, '0')}=`);
+}
+
+/** The prefix in the base64 alphabet (as hex), so ids look like API Gateway's: the Management API refuses others with 400. */
+function shaped(prefix: string): string {
+  return Buffer.from(prefix).toString('hex');
 }
 
 /**
@@ -382,7 +387,7 @@ export function fixedIds(prefix: string, count: number): string[] {
 export function idsInTopBuckets(prefix: string, count: number, minBucket: number): string[] {
   const out: string[] = [];
   for (let i = 0; out.length < count; i++) {
-    const id = `${prefix}${i.toString(36)}=`;
+    const id = `${shaped(prefix)}${i.toString(36)}=`;
     if (bucketOf(id) >= minBucket) out.push(id);
   }
   return out;
