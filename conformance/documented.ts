@@ -17,6 +17,11 @@ export interface DocumentedDifference {
 }
 
 export const DOCUMENTED: Readonly<Record<string, DocumentedDifference>> = {
+  'detach.client-close': {
+    reason:
+      'API Gateway answers a client close handshake itself, echoing the client’s code (the local gateway does the same); Pushpin answers a detached client’s close with 1000. The backend hears nothing in both.',
+    expectUs: 'close handshake completed: 4003; backend then got: nothing',
+  },
   'filters.too-many': {
     reason: 'Pushpin 1.36 accepts any number of filters; upstream 1.41+ closes the client with 1011 above 5 (MESSAGEFILTERSTACK_SIZE_MAX)',
     expectUs: 'closed 1011',

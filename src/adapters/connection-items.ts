@@ -123,6 +123,7 @@ const connectionItemSchema = z.object({
   keepAlive: keepAliveSchema.nullable().optional(),
   lastActivityAt: z.number().optional(),
   subscriptionCount: z.number().optional(),
+  detached: z.boolean().optional(),
 });
 
 /** The connection item of a record (sort key `$connection`). */
@@ -144,6 +145,7 @@ export function connectionItem(record: ConnectionRecord): Record<string, unknown
     ...(record.keepAlive !== undefined ? { keepAlive: record.keepAlive } : {}),
     ...(record.lastActivityAt !== undefined ? { lastActivityAt: record.lastActivityAt } : {}),
     ...(record.subscriptionCount !== undefined ? { subscriptionCount: record.subscriptionCount } : {}),
+    ...(record.detached === true ? { detached: true } : {}),
   };
 }
 
@@ -166,5 +168,6 @@ export function connectionRecordFromItem(item: unknown): Result<ConnectionRecord
     ...(i.keepAlive !== undefined ? { keepAlive: i.keepAlive } : {}),
     ...(i.lastActivityAt !== undefined ? { lastActivityAt: i.lastActivityAt } : {}),
     ...(i.subscriptionCount !== undefined ? { subscriptionCount: i.subscriptionCount } : {}),
+    ...(i.detached === true ? { detached: true } : {}),
   });
 }

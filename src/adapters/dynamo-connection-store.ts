@@ -202,7 +202,7 @@ export class DynamoConnectionStore implements ConnectionStore, ConnectionLookup,
         sets.push(`#meta.#m${i} = :m${i}`);
       }
     });
-    const setField = (field: 'subprotocol' | 'keepAlive' | 'lastActivityAt' | 'filterMeta', value: unknown) => {
+    const setField = (field: 'subprotocol' | 'keepAlive' | 'lastActivityAt' | 'filterMeta' | 'detached', value: unknown) => {
       if (value === undefined) return;
       names[`#${field}`] = field;
       values[`:${field}`] = value;
@@ -212,6 +212,7 @@ export class DynamoConnectionStore implements ConnectionStore, ConnectionLookup,
     setField('keepAlive', changes.keepAlive);
     setField('lastActivityAt', changes.lastActivityAt);
     setField('filterMeta', changes.filterMeta === undefined ? undefined : { ...changes.filterMeta });
+    setField('detached', changes.detached);
     const gone = () => err<StoreError>({ kind: 'conflict', message: `connection ${connectionId} no longer exists` });
     if (sets.length === 0 && removes.length === 0) {
       const current = await this.getConnection(connectionId);

@@ -241,8 +241,7 @@ export class WebSocketReply {
    * Detaches the backend from this connection, as Pushpin does: the backend gets one last request, a `CLOSE` without
    * a code; the client's later frames are read and discarded; the client stays connected with its subscriptions
    * and keeps receiving what is published (a push-only connection); when it finally closes, the proxy answers the
-   * close itself and the backend hears nothing more. This server follows Pushpin here once its issue 11 lands;
-   * until then it ignores `detach` (see the README's list of differences).
+   * close itself and the backend hears nothing more. This server does the same, locally and on AWS.
    *
    * @example
    * reply.accept().subscribe('news').detach();

@@ -36,6 +36,11 @@ export interface ConnectionRecord {
    * cannot pass the per-connection cap. Absent on records written before the counter existed (read as 0).
    */
   readonly subscriptionCount?: number;
+  /**
+   * Set by a `detach` control message: the backend side is closed, the client's frames are read and dropped, and
+   * the client keeps its connection and subscriptions (Pushpin's `detached`). Absent = attached.
+   */
+  readonly detached?: boolean;
 }
 
 /**

@@ -31,6 +31,8 @@ export interface ConnectionChanges {
   /** null turns heartbeats off. */
   readonly keepAlive?: KeepAlive | null;
   readonly lastActivityAt?: number;
+  /** `detach`: once set, never unset. */
+  readonly detached?: true;
 }
 
 /**

@@ -2,11 +2,11 @@ import { applyMetaChanges, expiryFor, type ConnectionRecord } from '../connectio
 import { connectionDeliveryEntry } from '../fanout/jobs.js';
 import { forgetConnections } from '../forget-connections.js';
 import type { Payload } from '../message.js';
-import { openEvent } from '../protocol/events.js';
+import { closeEvent, openEvent } from '../protocol/events.js';
 import { interpretOpenReply } from '../protocol/reply.js';
 import { handshakeFromClient, offeredSubprotocols, unsafePathReason } from '../protocol/request.js';
 import { askBackend } from './backend.js';
-import { filterMetaAfter, subscriptionOps, tooManyFilters, unsupportedControls } from './reply-actions.js';
+import { detaches, filterMetaAfter, subscriptionOps, tooManyFilters, unsupportedControls } from './reply-actions.js';
 import type { ConnectDeps } from './deps.js';
 import { keepAliveEntry, keepAliveFromActions } from '../keepalive.js';
 import { planFilterWrites, planSubscriptions } from './subscriptions.js';
@@ -108,6 +108,7 @@ export async function onConnect(deps: ConnectDeps, input: ConnectInput): Promise
     keepAlive: keepAlive.change ?? null,
     lastActivityAt: now,
     subscriptionCount: plan.subscribe.length,
+    ...(detaches(decision.actions) ? { detached: true } : {}),
   };
   for (const note of [...decision.ignored, ...keepAlive.ignored, ...unsupportedControls(decision.actions)])
     log.warn('ignored part of the OPEN reply', { connectionId, note });
@@ -155,6 +156,11 @@ export async function onConnect(deps: ConnectDeps, input: ConnectInput): Promise
     return refuse(503, 'Service Unavailable');
   }
   metrics.count('ConnectionsOpened');
+  if (record.detached === true) {
+    // Detached in its OPEN reply: the backend side closes at once (a code-less CLOSE), the client stays.
+    const closed = await askBackend(deps, record, [closeEvent(null)]);
+    if (!closed.ok) log.warn('backend not told that a detached connection closed its side', { connectionId, error: closed.error.kind });
+  }
   log.info('connection accepted', { connectionId, subscriptions: plan.subscribe.length, queuedMessages: payloads.length });
   return { kind: 'accepted', subprotocol: decision.subprotocol, headers: decision.clientHeaders };
 }

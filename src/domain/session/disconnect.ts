@@ -50,7 +50,8 @@ export async function onDisconnect(deps: DisconnectDeps, input: DisconnectInput)
   // is slow or unreachable (retried for seconds) has answered.
   const itemsDeleted = await forgetConnections(deps, [connectionId], 'disconnected', 'error');
   let backendNotified = false;
-  if (found.ok && found.value !== null) {
+  // A detached connection's backend side is already closed: the backend hears nothing more (as Pushpin).
+  if (found.ok && found.value !== null && found.value.detached !== true) {
     const response = await askBackend(deps, found.value, [closingEvent(input.statusCode, input.reason)]);
     backendNotified = response.ok;
     if (!response.ok)
@@ -95,6 +96,7 @@ export async function tellBackendAtShutdown(
   const outcomes = await map(closes, async (close) => {
     const record = found.value.get(close.connectionId);
     if (record === undefined) return 'unknown' as const;
+    if (record.detached === true) return 'told' as const; // its backend side closed at the detach
     if (deps.clock() >= deadline) return 'dropped' as const;
     const response = await askBackend(deps, record, [closingEvent(close.statusCode, close.reason)]);
     return response.ok ? ('told' as const) : ('failed' as const);

@@ -1,7 +1,8 @@
-import { textEvent, type WsEvent } from '../protocol/events.js';
+import { closeEvent, textEvent, type WsEvent } from '../protocol/events.js';
 import { interpretSessionReply, type SessionAction, type SessionReplyDecision } from '../protocol/reply.js';
 import { askBackend } from './backend.js';
-import { filterMetaAfter, sameMeta, subscriptionOps, tooManyFilters, unsupportedControls } from './reply-actions.js';
+import { detaches, filterMetaAfter, sameMeta, subscriptionOps, tooManyFilters, unsupportedControls } from './reply-actions.js';
+import { applyMetaChanges } from '../connection.js';
 import type { SessionDeps } from './deps.js';
 import { keepAliveEntry, keepAliveFromActions } from '../keepalive.js';
 import { planFilterWrites, planSubscriptions, type SubscriptionOp } from './subscriptions.js';
@@ -55,6 +56,11 @@ export async function onMessage(deps: SessionDeps, input: MessageInput): Promise
     await deps.sender.close(connectionId, { code: INTERNAL_ERROR, reason: 'unknown connection' });
     return { kind: 'unknown-connection' };
   }
+  if (record.detached === true) {
+    // As Pushpin: a detached client's frames are read and dropped; its connection and subscriptions stay.
+    log.debug('message from a detached connection dropped', { connectionId });
+    return { kind: 'handled', sent: 0 };
+  }
 
   return forwardEvents(deps, record, [textEvent(input.text)]);
 }
@@ -107,6 +113,7 @@ export async function applySessionReply(
   const ops = subscriptionOps(reply.actions);
   if (ops.length > 0 || metaChanged) await applySubscriptionOps(deps, record, ops, { filterMeta, metaChanged });
   const outcome = await deliverActions(deps, connectionId, reply.actions);
+  if (detaches(reply.actions) && outcome.kind === 'handled') await closeBackendSide(deps, record, reply);
   const tooMany = tooManyFilters(reply.actions);
   if (tooMany === null || outcome.kind !== 'handled') return outcome;
   deps.log.warn('a subscribe has more than 5 filters; closing the client with 1011, as Pushpin does', { connectionId, reason: tooMany });
@@ -133,6 +140,7 @@ async function storeConnectionChanges(
     ...(filterMeta !== undefined ? { filterMeta } : {}),
     ...(keepAlive.change !== undefined ? { keepAlive: keepAlive.change, lastActivityAt: now } : {}),
     ...(keepAlive.change === undefined && idleActivityIsStale(record, now) ? { lastActivityAt: now } : {}),
+    ...(detaches(reply.actions) ? { detached: true as const } : {}),
   };
   if (Object.keys(changes).length === 0) return;
   const updated = await deps.connections.updateConnection(connectionId, changes);
@@ -144,6 +152,23 @@ async function storeConnectionChanges(
     ]);
     if (!scheduled.ok) log.error('could not schedule keep-alives', { connectionId, detail: scheduled.error.message });
   }
+}
+
+/**
+ * `detach`: the backend gets one request with a code-less CLOSE, as Pushpin closes its side of the session; its
+ * answer is not acted on (the backend side is over). The record is already marked detached, so later frames are
+ * dropped and the client's eventual close is not reported.
+ */
+async function closeBackendSide(
+  deps: SessionDeps,
+  record: ConnectionRecord,
+  reply: Extract<SessionReplyDecision, { kind: 'update' }>,
+): Promise<void> {
+  const { connectionId } = record;
+  const current = { ...record, meta: applyMetaChanges(record.meta, reply.metaChanges) };
+  const closed = await askBackend(deps, current, [closeEvent(null)]);
+  if (!closed.ok) deps.log.warn('backend not told that a detached connection closed its side', { connectionId, error: closed.error.kind });
+  deps.log.info('connection detached', { connectionId });
 }
 
 /**

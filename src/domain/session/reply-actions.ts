@@ -50,13 +50,17 @@ export function sameMeta(a: Readonly<Record<string, string>>, b: Readonly<Record
   return keys.length === Object.keys(b).length && keys.every((k) => b[k] === a[k]);
 }
 
+/** Whether a reply detaches the connection (`c:{"type":"detach"}`): Pushpin then closes the backend side. */
+export function detaches(actions: readonly SessionAction[]): boolean {
+  return actions.some((a) => a.kind === 'control' && a.message.type === 'detach');
+}
+
 /** GRIP control messages this server parses but does not act on, and filter names it will skip, for the log. */
 export function unsupportedControls(actions: readonly SessionAction[]): string[] {
   const out: string[] = [];
   for (const action of actions) {
     if (action.kind !== 'control') continue;
     const m = action.message;
-    if (m.type === 'detach') out.push('detach ignored: API Gateway keeps the client connection either way');
     if (m.type === 'subscribe') {
       const unknown = m.filters.filter((name) => !isKnownFilter(name));
       if (unknown.length > 0) {

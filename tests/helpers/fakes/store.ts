@@ -147,6 +147,7 @@ export class InMemoryStore implements ConnectionStore, ConnectionLookup, Subscri
       ...(changes.subprotocol !== undefined ? { subprotocol: changes.subprotocol } : {}),
       ...(changes.keepAlive !== undefined ? { keepAlive: changes.keepAlive } : {}),
       ...(changes.lastActivityAt !== undefined ? { lastActivityAt: changes.lastActivityAt } : {}),
+      ...(changes.detached === true ? { detached: true } : {}),
     };
     this.records.set(connectionId, updated);
     return ok(updated);

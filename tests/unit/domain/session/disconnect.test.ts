@@ -27,6 +27,18 @@ describe('closingEvent', () => {
 });
 
 describe('onDisconnect', () => {
+  it('does not tell the backend about a detached connection (its side closed at the detach), and forgets it', async () => {
+    const h = sessionHarness();
+    h.store.seedConnection(connectionRecord(ID, { detached: true }));
+    h.store.seedSubscribers('room', [ID]);
+
+    const outcome = await onDisconnect(h.deps, { connectionId: ID, statusCode: 4003, reason: 'bye' });
+
+    expect(outcome).toEqual({ kind: 'disconnected', backendNotified: false, itemsDeleted: true });
+    expect(h.backend.requests).toEqual([]);
+    expect(h.store.indexOf('room')).toEqual([]);
+  });
+
   it('forgets the connection before asking the backend, so a slow or unreachable backend never delays it', async () => {
     const h = connected();
     let indexWhenAsked: unknown[] | null = null;

@@ -311,3 +311,23 @@ describe('onMessage: sending the reply', () => {
     expect(h.store.hasItems(ID)).toBe(true);
   });
 });
+
+describe('detach (Pushpin: the backend side closes, the client and its subscriptions stay)', () => {
+  it('marks the connection detached, sends the backend one code-less CLOSE, then drops the client’s frames', async () => {
+    const h = connected();
+    h.store.seedSubscribers('news', [ID]);
+    h.backend.respond(eventsReply([textFrame('m:bye backend'), textFrame('c:{"type":"detach"}')]));
+
+    await onMessage(h.deps, { connectionId: ID, text: 'detach-me' });
+
+    expect(h.sender.posted(ID)).toEqual(['bye backend']);
+    expect(h.backend.requests).toHaveLength(2);
+    expect(h.backend.bodyText(1)).toBe('CLOSE\r\n');
+    expect((await h.store.getConnection(ID)).ok && h.store.records.get(ID)?.detached).toBe(true);
+
+    const outcome = await onMessage(h.deps, { connectionId: ID, text: 'after' });
+    expect(outcome).toEqual({ kind: 'handled', sent: 0 });
+    expect(h.backend.requests).toHaveLength(2);
+    expect(h.store.indexOf('news')).toHaveLength(1);
+  });
+});
