@@ -25,6 +25,7 @@ import type {
   JobCheckpoints,
   ConnectionLookup,
   ConnectionStore,
+  ItemIdCache,
   Log,
   StoreError,
   SubscriberIndex,
@@ -98,7 +99,9 @@ type Key = z.infer<typeof keySchema>;
  * await store.subscribe('abc=', ['room-1'], record.expiresAt);
  * const page = await store.pageSubscribers('room-1', { from: 0, to: 65_536 }, null, 1000);
  */
-export class DynamoConnectionStore implements ConnectionStore, ConnectionLookup, SubscriptionStore, SubscriberIndex, JobCheckpoints {
+export class DynamoConnectionStore
+  implements ConnectionStore, ConnectionLookup, ItemIdCache, SubscriptionStore, SubscriberIndex, JobCheckpoints
+{
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
   private readonly clock: Clock;
@@ -333,6 +336,41 @@ export class DynamoConnectionStore implements ConnectionStore, ConnectionLookup,
   }
 
   /** An UpdateItem on the connection item: `true` if it was applied, `false` if its condition did not hold. */
+  /**
+   * One conditional PutItem on the item (`item-id#<channel>`, `<id>`): written when absent, expired
+   * (`idExpiresAt` ≤ now; DynamoDB's TTL deletes lazily) or already `claim`'s; otherwise `seen`. The TTL attribute
+   * removes it later.
+   */
+  async rememberItemId(
+    channel: string,
+    id: string,
+    claim: string,
+    now: number,
+    expiresAt: number,
+  ): Promise<Result<'first' | 'seen', StoreError>> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            [T.partitionKey]: `item-id#${channel}`,
+            [T.sortKey]: id,
+            claim,
+            idExpiresAt: expiresAt,
+            [T.ttlAttribute]: Math.ceil(expiresAt / 1000),
+          },
+          ConditionExpression: 'attribute_not_exists(#pk) OR #claim = :claim OR #exp <= :now',
+          ExpressionAttributeNames: { '#pk': T.partitionKey, '#claim': 'claim', '#exp': 'idExpiresAt' },
+          ExpressionAttributeValues: { ':claim': claim, ':now': now },
+        }),
+      );
+      return ok('first');
+    } catch (e) {
+      const error = storeErrorFrom(e, 'PutItem');
+      return error.kind === 'conflict' ? ok('seen') : err(error);
+    }
+  }
+
   private async conditionalUpdate(
     connectionId: string,
     update: {

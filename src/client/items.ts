@@ -28,8 +28,8 @@ export type PublishItem =
 
 export interface ItemOptions {
   /**
-   * The item's id. Pushpin drops an item whose id it saw on the channel in the last 60 s; this server keeps items
-   * that have an id in the channel's history, so clients can resume after it (`subscribe(channel, { since })`).
+   * The item's id. Like Pushpin (`id_cache_ttl`), this server drops an item whose id the channel saw within
+   * `idCacheTtlSeconds` (default 60 s), so retrying a publish with the same id cannot deliver it twice.
    */
   readonly id?: string;
   /** The id of the item before this one: Pushpin holds this item until that one was delivered (at most ~5 s). */

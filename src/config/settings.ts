@@ -178,6 +178,16 @@ export const runtimeSettings = {
     max: 60_000,
     description: 'How long a 410 for messages from an OPEN reply means "handshake not complete yet" and is retried.',
   },
+  idCacheTtlSeconds: {
+    type: 'integer',
+    context: 'idCacheTtlSeconds',
+    env: 'ID_CACHE_TTL_SECONDS',
+    default: 60,
+    min: 0,
+    max: 86_400,
+    description:
+      "How long a channel remembers a published item's `id` and drops a later item with the same one (Pushpin's `id_cache_ttl`); 0 turns it off.",
+  },
   controlTokenMaxLifetimeSeconds: {
     type: 'integer',
     context: 'controlTokenMaxLifetimeSeconds',

@@ -36,6 +36,22 @@ export interface ConnectionChanges {
 }
 
 /**
+ * Publish item ids seen per channel: Pushpin's id cache, which drops an item whose (channel, `id`) it saw within
+ * `id_cache_ttl`. Shared by every worker, so it holds across workers and redeliveries.
+ *
+ * Contract: one atomic write. `first` when no unexpired entry of another `claim` exists for (channel, id) — and
+ * the entry is then `claim`'s until `expiresAt`; a second call with the same `claim` (a redelivered job) is
+ * `first` again; `seen` when another claim holds it.
+ *
+ * @example
+ * const r = await cache.rememberItemId('room', 'msg-42', queueMessageId, now, now + 60_000);
+ * if (r.ok && r.value === 'seen') return; // a duplicate publish: drop it
+ */
+export interface ItemIdCache {
+  rememberItemId(channel: string, id: string, claim: string, now: number, expiresAt: number): Promise<Result<'first' | 'seen', StoreError>>;
+}
+
+/**
  * Many connection records in few calls (local mode's stop reads thousands at once).
  *
  * Contract: strongly consistent; unknown ids are simply absent from the map; order is not kept.
@@ -393,6 +409,7 @@ export type MetricName =
   | 'DeliveriesDeadLettered'
   | 'DeliveriesFailed'
   | 'JobsSplit'
-  | 'JobsContinued';
+  | 'JobsContinued'
+  | 'ItemsDeduplicated';
 
 export type TimingName = 'BackendLatency' | 'PublishLatency';

@@ -14,6 +14,8 @@ import type {
   RedeliveryScheduler,
   FanoutQueue,
   JobCheckpoints,
+  ItemIdCache,
+  ConnectionLookup,
   Log,
   Metrics,
   SubscriberIndex,
@@ -39,7 +41,7 @@ export interface BackendTarget {
 /** Every resource a function may be granted, at its widest. */
 export interface GrantableResources {
   /** `table` access; `itemsAndChannelIndex` also sees the channel index and the job checkpoints. */
-  readonly store: ConnectionStore & SubscriptionStore & SubscriberIndex & JobCheckpoints;
+  readonly store: ConnectionStore & SubscriptionStore & SubscriberIndex & JobCheckpoints & ItemIdCache & ConnectionLookup;
   /** `gripKey` access: the key itself. */
   readonly gripKey: string;
   readonly backend: BackendTarget;

@@ -2,6 +2,7 @@ import { createFanoutWorker, type FanoutConfig, type FanoutWorker, type QueueRec
 import type {
   ConnectionSender,
   ConnectionStore,
+  ItemIdCache,
   DeadLetters,
   FanoutQueue,
   JobCheckpoints,
@@ -64,7 +65,7 @@ async function redeliverSoon(options: RedeliveryOptions, event: SqsEvent, record
 /** What a deployment builds the worker from: one store and one queue, each serving several of the worker's ports. */
 export interface WorkerParts {
   /** The connections table: the channel index, the connection items and the job checkpoints. */
-  readonly store: SubscriberIndex & ConnectionStore & JobCheckpoints;
+  readonly store: SubscriberIndex & ConnectionStore & JobCheckpoints & ItemIdCache;
   /** The fan-out queues: both lanes, and the dead-letter queue for deliveries that ran out of attempts. */
   readonly queue: FanoutQueue & DeadLetters;
   readonly sender: ConnectionSender;
@@ -86,6 +87,7 @@ export function createWorkerOn(parts: WorkerParts): FanoutWorker {
     index: store,
     connections: store,
     checkpoints: store,
+    itemIds: store,
     queue,
     deadLetters: queue,
     sender,

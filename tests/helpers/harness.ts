@@ -118,6 +118,7 @@ export const DEFAULT_FANOUT_CONFIG: FanoutConfig = {
   retryMaxMs: 200,
   reserveMs: 1_000,
   joinGraceMs: 5_000,
+  idCacheTtlMs: 60_000,
 };
 
 export interface FanoutHarness {
@@ -138,6 +139,7 @@ export function fanoutHarness(config: Partial<FanoutConfig> = {}, seed = 7): Fan
     queue,
     deadLetters: queue,
     checkpoints: store,
+    itemIds: store,
     sender,
     clock: time.clock,
     sleep: time.sleep,

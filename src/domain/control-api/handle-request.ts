@@ -119,7 +119,7 @@ export async function handleControlApiRequest(deps: ControlApiDeps, request: Con
 function toQueueEntry(item: ParsedPublishItem, payload: Payload, publishId: string, now: number): QueueEntry {
   const origin = { publishId, publishedAt: now };
   return item.target.kind === 'channel'
-    ? channelPublishEntry(item.target.channel, payload, origin, { meta: item.meta, contentFilters: item.contentFilters })
+    ? channelPublishEntry(item.target.channel, payload, origin, { meta: item.meta, contentFilters: item.contentFilters }, item.id)
     : connectionDeliveryEntry(item.target.connectionId, [payload], origin);
 }
 

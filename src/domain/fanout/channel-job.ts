@@ -5,7 +5,7 @@ import { InvariantError, type Result } from '../result.js';
 import { DONE, failed, type JobResult } from './batch.js';
 import { deliver, emptyReport } from './deliver.js';
 import { channelJobContinuation, channelJobEntry, channelJobPiece, type ChannelJob } from './jobs.js';
-import { estimateRemaining, splitRemainder } from './ranges.js';
+import { estimateRemaining, splitRemainder, WHOLE_SPACE } from './ranges.js';
 import { applyDeliveryReport } from './settle.js';
 import type { JobContext, QueueRecord } from './worker.js';
 
@@ -21,6 +21,7 @@ const CHECKPOINT_TTL_MS = 24 * 60 * 60 * 1000;
  */
 export async function runChannelJob(ctx: JobContext, job: ChannelJob, record: QueueRecord): Promise<JobResult> {
   const { deps } = ctx;
+  if (await isRepeatedItem(ctx, job, record)) return DONE;
   const start = await resumeFromCheckpoint(ctx, job, record);
   if (start.handedOver) {
     await deps.checkpoints.clear(record.id);
@@ -60,6 +61,29 @@ export async function runChannelJob(ctx: JobContext, job: ChannelJob, record: Qu
     if (next === null) throw new InvariantError('PAGE_WITHOUT_NEXT', 'a channel job went on past its last page');
     page = await next;
   }
+}
+
+/**
+ * Pushpin's id cache: a fresh publish whose item `id` this channel already saw within `idCacheTtlMs` (from
+ * another publish) is dropped. Checked once per publish, by the job that starts it (not by its pieces or
+ * continuations); a redelivery of that job holds the same claim, so it is not mistaken for a repeat. When the
+ * cache cannot be read the item is delivered: a duplicate beats a loss.
+ */
+async function isRepeatedItem(ctx: JobContext, job: ChannelJob, record: QueueRecord): Promise<boolean> {
+  const { deps } = ctx;
+  const ttl = deps.config.idCacheTtlMs;
+  const fresh = job.cursor === null && job.partition.from === WHOLE_SPACE.from && job.partition.to === WHOLE_SPACE.to;
+  if (job.itemId === undefined || ttl <= 0 || !fresh) return false;
+  const now = deps.clock();
+  const seen = await deps.itemIds.rememberItemId(job.channel, job.itemId, record.id, now, now + ttl);
+  if (!seen.ok) {
+    deps.log.warn('could not check the item id cache; delivering', { channel: job.channel, id: job.itemId, detail: seen.error.message });
+    return false;
+  }
+  if (seen.value === 'first') return false;
+  deps.log.info('dropped a publish whose item id this channel saw within idCacheTtlSeconds', { channel: job.channel, id: job.itemId });
+  deps.metrics.count('ItemsDeduplicated');
+  return true;
 }
 
 /** Where to start: after the last page a previous delivery of this same queue message finished, if any. */

@@ -36,6 +36,8 @@ export interface ChannelJob {
   readonly meta?: Readonly<Record<string, string>>;
   /** The item's `content-filters` (the subscriber's content filters must equal them); absent when not given. */
   readonly contentFilters?: readonly string[];
+  /** The GRIP item `id`, when the publisher gave one: the channel's id cache drops a repeat (Pushpin's). */
+  readonly itemId?: string;
 }
 
 /** What a publish item brings to subscribers' filters (see `domain/filters.ts`). */
@@ -101,7 +103,13 @@ export interface PublishOrigin {
  * A fresh publish to a channel: the whole bucket space, from the start, in the channel's own ordering group.
  * The item's filter fields travel only when they say something (non-empty meta, given content-filters).
  */
-export function channelPublishEntry(channel: string, payload: Payload, origin: PublishOrigin, filter?: ItemFilterFields): QueueEntry {
+export function channelPublishEntry(
+  channel: string,
+  payload: Payload,
+  origin: PublishOrigin,
+  filter?: ItemFilterFields,
+  itemId?: string | null,
+): QueueEntry {
   return channelJobEntry({
     v: 1,
     kind: 'channel',
@@ -114,6 +122,7 @@ export function channelPublishEntry(channel: string, payload: Payload, origin: P
     publishedAt: origin.publishedAt,
     ...(filter !== undefined && Object.keys(filter.meta).length > 0 ? { meta: { ...filter.meta } } : {}),
     ...(filter !== undefined && filter.contentFilters !== null ? { contentFilters: [...filter.contentFilters] } : {}),
+    ...(itemId !== undefined && itemId !== null ? { itemId } : {}),
   });
 }
 
@@ -188,6 +197,7 @@ const jobSchemas = {
       publishedAt: z.number(),
       meta: z.record(z.string(), z.string()).exactOptional(),
       contentFilters: z.array(z.string()).exactOptional(),
+      itemId: z.string().exactOptional(),
     })
     .refine((j) => j.partition.from <= j.range.from && j.range.to <= j.partition.to, {
       message: 'range must lie within partition',

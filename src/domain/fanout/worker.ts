@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
 import type {
+  ItemIdCache,
   Clock,
   ConnectionSender,
   ConnectionStore,
@@ -39,6 +40,8 @@ export interface FanoutConfig {
    * the backend's time to answer the OPEN plus the open grace.
    */
   readonly joinGraceMs: number;
+  /** How long a channel remembers a published item `id` and drops a repeat (Pushpin's `id_cache_ttl`); 0 = off. */
+  readonly idCacheTtlMs: number;
 }
 
 export interface FanoutDeps {
@@ -47,6 +50,7 @@ export interface FanoutDeps {
   readonly queue: FanoutQueue;
   readonly deadLetters: DeadLetters;
   readonly checkpoints: JobCheckpoints;
+  readonly itemIds: ItemIdCache;
   readonly sender: ConnectionSender;
   readonly clock: Clock;
   readonly sleep: (ms: number) => Promise<void>;
@@ -223,6 +227,7 @@ export function fanoutConfigFromSettings(
     readonly fanoutRetryMaxMs: number;
     readonly backendTimeoutMs: number;
     readonly openGraceMs: number;
+    readonly idCacheTtlSeconds: number;
   },
   reserveMs = 10_000,
 ): FanoutConfig {
@@ -236,5 +241,6 @@ export function fanoutConfigFromSettings(
     retryMaxMs: settings.fanoutRetryMaxMs,
     reserveMs,
     joinGraceMs: settings.backendTimeoutMs + settings.openGraceMs,
+    idCacheTtlMs: settings.idCacheTtlSeconds * 1000,
   };
 }

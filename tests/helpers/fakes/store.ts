@@ -8,6 +8,7 @@ import type {
   KeepAliveClaim,
   ConnectionChanges,
   ConnectionLookup,
+  ItemIdCache,
   ConnectionStore,
   JobCheckpoints,
   StoreError,
@@ -25,6 +26,7 @@ type StoreMethod =
   | 'putConnection'
   | 'getConnection'
   | 'getConnections'
+  | 'rememberItemId'
   | 'updateConnection'
   | 'deleteConnections'
   | 'listSubscriptions'
@@ -59,7 +61,7 @@ const CURSOR_PREFIX = 'mem1.';
  *
  * Every call is recorded in `calls`; `fail`/`failOnce` make a method return an error (and change nothing).
  */
-export class InMemoryStore implements ConnectionStore, ConnectionLookup, SubscriptionStore, SubscriberIndex, JobCheckpoints {
+export class InMemoryStore implements ConnectionStore, ConnectionLookup, ItemIdCache, SubscriptionStore, SubscriberIndex, JobCheckpoints {
   readonly records = new Map<string, ConnectionRecord>();
   /** connectionId → channel → expiresAt (epoch seconds). */
   readonly subscriptions = new Map<string, Map<string, number>>();
@@ -120,6 +122,19 @@ export class InMemoryStore implements ConnectionStore, ConnectionLookup, Subscri
     const failed = this.#begin('getConnection', [connectionId]);
     if (failed) return err(failed);
     return ok(this.records.get(connectionId) ?? null);
+  }
+
+  /** The item-id cache (Pushpin's `id_cache_ttl`), with the adapter's rule: free when absent, expired or the same claim. */
+  readonly itemIds = new Map<string, { readonly claim: string; readonly expiresAt: number }>();
+
+  async rememberItemId(channel: string, id: string, claim: string, now: number, expiresAt: number): Promise<Result<'first' | 'seen', StoreError>> {
+    const failed = this.#begin('rememberItemId', [channel, id]);
+    if (failed) return err(failed);
+    const key = `${channel}\u0000${id}`;
+    const held = this.itemIds.get(key);
+    if (held !== undefined && held.claim !== claim && held.expiresAt > now) return ok('seen');
+    this.itemIds.set(key, { claim, expiresAt });
+    return ok('first');
   }
 
   async getConnections(connectionIds: readonly string[]): Promise<Result<ReadonlyMap<string, ConnectionRecord>, StoreError>> {

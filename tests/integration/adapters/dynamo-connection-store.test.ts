@@ -101,6 +101,15 @@ describe('DynamoConnectionStore against dynalite', () => {
     expect(found.ok && found.value.get('many-129')?.meta).toEqual({ n: 'many-129' });
   });
 
+  it('remembers item ids per channel: first, seen by another claim, first again for its own claim or once expired', async () => {
+    const now = 1_800_000_000_000;
+    expect(await store.rememberItemId('ids', 'm-1', 'job-a', now, now + 60_000)).toEqual({ ok: true, value: 'first' });
+    expect(await store.rememberItemId('ids', 'm-1', 'job-b', now + 1, now + 60_001)).toEqual({ ok: true, value: 'seen' });
+    expect(await store.rememberItemId('ids', 'm-1', 'job-a', now + 2, now + 60_002)).toEqual({ ok: true, value: 'first' });
+    expect(await store.rememberItemId('ids-2', 'm-1', 'job-c', now, now + 60_000)).toEqual({ ok: true, value: 'first' });
+    expect(await store.rememberItemId('ids', 'm-1', 'job-d', now + 60_003, now + 120_000)).toEqual({ ok: true, value: 'first' });
+  });
+
   it('put overwrites the record', async () => {
     await store.putConnection(record('overwrite', { meta: { a: '1' } }));
     await store.putConnection(record('overwrite', { meta: { b: '2' } }));

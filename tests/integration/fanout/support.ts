@@ -51,6 +51,7 @@ export function testFanoutConfig(overrides: Partial<FanoutConfig> = {}): FanoutC
     retryMaxMs: 50,
     reserveMs: 1_000,
     joinGraceMs: 5_000,
+    idCacheTtlMs: 60_000,
     ...overrides,
   };
 }

@@ -36,6 +36,7 @@ const configSchema = z.object({
     retryMaxMs: z.number(),
     reserveMs: z.number(),
     joinGraceMs: z.number(),
+    idCacheTtlMs: z.number(),
   }),
   killAfterDeliveries: z.number().int().min(1),
   functionTimeoutMs: z.number().int().min(1),

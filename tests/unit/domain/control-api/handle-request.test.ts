@@ -169,6 +169,7 @@ describe('control API: publishing', () => {
         cursor: null,
         publishId: 'pub-1',
         publishedAt: now,
+        itemId: 'pub-1',
       },
       {
         v: 1,

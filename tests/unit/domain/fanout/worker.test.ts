@@ -592,3 +592,48 @@ describe('fan-out worker: keep-alive jobs', () => {
     expect(h.queue.queued).toEqual([]);
   });
 });
+
+describe('fan-out worker: the item id cache (Pushpin’s id_cache_ttl)', () => {
+  const withId = (id: string, overrides: Partial<ChannelJob> = {}) => channelJob('room', { itemId: id, publishId: id, ...overrides });
+
+  it('drops a second publish of the same id on the same channel within the TTL, and counts it', async () => {
+    const h = fanoutHarness({ idCacheTtlMs: 60_000 });
+    h.store.seedSubscribers('room', connectionIds(3));
+    const worker = createFanoutWorker(h.deps);
+
+    await worker.processBatch([rec(withId('m-1'))], plenty);
+    await worker.processBatch([rec(withId('m-1'))], plenty);
+    await worker.processBatch([rec(channelJob('other', { itemId: 'm-1' }))], plenty);
+
+    expect([...h.sender.postCounts().values()]).toEqual([1, 1, 1]);
+    expect(h.metrics.total('ItemsDeduplicated')).toBe(1);
+  });
+
+  it('delivers a redelivery of the same queue message again (its own claim), and the id again after the TTL', async () => {
+    const h = fanoutHarness({ idCacheTtlMs: 60_000 });
+    h.store.seedSubscribers('room', connectionIds(2));
+    const worker = createFanoutWorker(h.deps);
+    const first = rec(withId('m-2'));
+
+    await worker.processBatch([first], plenty);
+    await worker.processBatch([{ ...first, receiveCount: 2 }], plenty);
+    h.time.advance(60_001);
+    await worker.processBatch([rec(withId('m-2'))], plenty);
+
+    expect([...h.sender.postCounts().values()]).toEqual([3, 3]);
+    expect(h.metrics.total('ItemsDeduplicated')).toBe(0);
+  });
+
+  it('is off with a TTL of 0, and never consulted for items without an id or for continuations', async () => {
+    const h = fanoutHarness({ idCacheTtlMs: 0 });
+    h.store.seedSubscribers('room', connectionIds(1));
+    const worker = createFanoutWorker(h.deps);
+    await worker.processBatch([rec(withId('m-3')), rec(withId('m-3'))], plenty);
+    expect([...h.sender.postCounts().values()]).toEqual([2]);
+
+    const on = fanoutHarness({ idCacheTtlMs: 60_000 });
+    on.store.seedSubscribers('room', connectionIds(1));
+    await createFanoutWorker(on.deps).processBatch([rec(channelJob()), rec(withId('m-4', { cursor: 'x' }))], plenty);
+    expect(on.store.callsOf('rememberItemId')).toEqual([]);
+  });
+});
