@@ -293,6 +293,7 @@ describe('functions', () => {
     'FANOUT_RETRY_BASE_MS',
     'FANOUT_RETRY_MAX_MS',
     'OPEN_GRACE_MS',
+    'ID_CACHE_TTL_SECONDS',
     'CONTROL_TOKEN_MAX_LIFETIME_SECONDS',
   ];
 
