@@ -127,7 +127,13 @@ export class InMemoryStore implements ConnectionStore, ConnectionLookup, ItemIdC
   /** The item-id cache (Pushpin's `id_cache_ttl`), with the adapter's rule: free when absent, expired or the same claim. */
   readonly itemIds = new Map<string, { readonly claim: string; readonly expiresAt: number }>();
 
-  async rememberItemId(channel: string, id: string, claim: string, now: number, expiresAt: number): Promise<Result<'first' | 'seen', StoreError>> {
+  async rememberItemId(
+    channel: string,
+    id: string,
+    claim: string,
+    now: number,
+    expiresAt: number,
+  ): Promise<Result<'first' | 'seen', StoreError>> {
     const failed = this.#begin('rememberItemId', [channel, id]);
     if (failed) return err(failed);
     const key = `${channel}\u0000${id}`;
