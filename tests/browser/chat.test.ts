@@ -52,9 +52,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close().catch(() => undefined);
+  // Chromium writes into its profile until it has exited: removing the folder before then fails (ENOTEMPTY).
+  const exited = chrome && chrome.exitCode === null && chrome.signalCode === null ? new Promise((r) => chrome.once('exit', r)) : null;
   chrome?.kill();
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
   await stack?.stop();
-  if (profile) await rm(profile, { recursive: true, force: true });
+  if (profile) await rm(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 });
 
 /** Opens the chat page in a fresh browser context (its own storage), at a phone or desktop size. */
