@@ -62,7 +62,14 @@ const handlers: Handlers = {
     return { wsUrl: local.wsUrl, controlUrl: local.controlUrl };
   },
   async 'local.sample'() {
-    const sample = { rssBytes: process.memoryUsage().rss, eventLoopP99Ms: loopDelay.percentile(99) / 1e6 };
+    // With --expose-gc (NODE_OPTIONS), the heap after a full collection: what is retained, not what awaits the GC.
+    const gc: unknown = Reflect.get(globalThis, 'gc');
+    const liveHeapBytes = typeof gc === 'function' ? (gc(), process.memoryUsage().heapUsed) : undefined;
+    const sample = {
+      rssBytes: process.memoryUsage().rss,
+      eventLoopP99Ms: loopDelay.percentile(99) / 1e6,
+      ...(liveHeapBytes !== undefined ? { liveHeapBytes } : {}),
+    };
     loopDelay.reset();
     return sample;
   },

@@ -101,6 +101,11 @@ export async function benchSoak(ctx: BenchContext): Promise<Table> {
       notes: [
         `Stable clients opened before the first publish and must get every publish to their channel; a churning client must get every publish that started after its handshake and finished ≥ 2 s before it left.`,
         `Server samples every ${int(options.sampleEveryMs / 1000)} s (RSS MB @ s): ${samples.map((s) => `${int(s.rssBytes / MB)}@${int(s.atMs / 1000)}`).join(' ')}`,
+        ...(samples.some((s) => s.liveHeapBytes !== undefined)
+          ? [
+              `Heap after a full GC (MB @ s): ${samples.map((s) => `${int((s.liveHeapBytes ?? Number.NaN) / MB)}@${int(s.atMs / 1000)}`).join(' ')}`,
+            ]
+          : []),
         ...report.closeSamples.map((s) => `close: ${s}`),
         ...report.lostSamples.map((s) => `lost: ${s}`),
       ],

@@ -38,7 +38,10 @@ export const ops = {
     result: z.object({ wsUrl: z.string(), controlUrl: z.string() }),
   },
   /** The local mode process's RSS and the p99 of its event-loop delay since the previous sample. */
-  'local.sample': { args: z.null(), result: z.object({ rssBytes: z.number(), eventLoopP99Ms: z.number() }) },
+  'local.sample': {
+    args: z.null(),
+    result: z.object({ rssBytes: z.number(), eventLoopP99Ms: z.number(), liveHeapBytes: z.number().optional() }),
+  },
   /** One fan-out worker (its own clients, limiter and pollers) on the given queues. */
   'worker.start': {
     args: z.object({

@@ -36,6 +36,8 @@ export interface ServerSample {
   readonly rssBytes: number;
   /** p99 of the event-loop delay since the previous sample, ms. */
   readonly eventLoopP99Ms: number;
+  /** Heap in use right after a full GC (retained memory), when the server process can collect on demand. */
+  readonly liveHeapBytes?: number | undefined;
 }
 
 export interface SoakTarget {
