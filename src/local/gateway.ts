@@ -30,6 +30,7 @@ import {
   type ConnectionFacts,
 } from './apigw-events.js';
 import { MessagePump } from './message-pump.js';
+import { numberOption } from './options.js';
 import { MAX_MESSAGE_BYTES } from '../domain/protocol/limits.js';
 import { ConnectionRegistry, type LocalConnections, type RegistryEntry } from './connections.js';
 import {
@@ -270,9 +271,9 @@ class Gateway {
     this.#stage = options.stage ?? 'local';
     this.#apiId = options.apiId ?? 'local';
     this.#domainName = options.domainName;
-    this.#idleTimeoutMs = positive(options.idleTimeoutMs, 600_000, 'idleTimeoutMs');
-    this.#maxLifetimeMs = positive(options.maxLifetimeMs, 7_200_000, 'maxLifetimeMs');
-    this.#connectTimeoutMs = positive(options.connectTimeoutMs, 29_000, 'connectTimeoutMs');
+    this.#idleTimeoutMs = numberOption('idleTimeoutMs', options.idleTimeoutMs, 600_000, { min: 0, aboveMin: true });
+    this.#maxLifetimeMs = numberOption('maxLifetimeMs', options.maxLifetimeMs, 7_200_000, { min: 0, aboveMin: true });
+    this.#connectTimeoutMs = numberOption('connectTimeoutMs', options.connectTimeoutMs, 29_000, { min: 0, aboveMin: true });
     this.#clientMessages = options.clientMessages ?? { concurrency: 4, ratePerSecond: 100 };
     this.#onShutdown = options.onShutdown;
     this.registry =
@@ -281,7 +282,7 @@ class Gateway {
       noServer: true,
       clientTracking: false,
       perMessageDeflate: false,
-      maxPayload: positive(options.maxMessageBytes, MAX_MESSAGE_BYTES, 'maxMessageBytes'),
+      maxPayload: numberOption('maxMessageBytes', options.maxMessageBytes, MAX_MESSAGE_BYTES, { min: 0, aboveMin: true }),
       // The 2-argument form lets the handshake wait for `$connect`; ws has validated the upgrade by then.
       verifyClient: (info: { req: IncomingMessage }, done: (ok: boolean) => void) => {
         this.#track(this.#runConnect(info.req, info.req.socket, done));
@@ -594,10 +595,4 @@ function rawDataToString(data: RawData): string {
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
   if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
   return data.toString('utf8');
-}
-
-function positive(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number, got ${value}`);
-  return value;
 }

@@ -16,6 +16,7 @@ import { isConnectionIdShaped, MAX_MESSAGE_BYTES } from '../domain/protocol/limi
 import type { LocalConnections } from './connections.js';
 import { listen } from './http.js';
 import { describeError, stderrLog } from './log.js';
+import { numberOption } from './options.js';
 import { verifySigV4, type Verdict } from './sigv4-verify.js';
 
 export interface RateLimit {
@@ -301,15 +302,12 @@ function pickTuning(source: ManagementApiTuning): Partial<Tuning> {
 }
 
 function validateTuning(t: Tuning): Tuning {
-  if (!(t.latencyMs >= 0)) throw new RangeError(`latencyMs must be ≥ 0, got ${t.latencyMs}`);
-  if (t.rateLimit && !(t.rateLimit.perSecond >= 0 && t.rateLimit.burst >= 1)) {
-    throw new RangeError(`rateLimit needs perSecond ≥ 0 and burst ≥ 1, got ${JSON.stringify(t.rateLimit)}`);
+  numberOption('latencyMs', t.latencyMs, 0, { min: 0 });
+  if (t.rateLimit) {
+    numberOption('rateLimit.perSecond', t.rateLimit.perSecond, 0, { min: 0 });
+    numberOption('rateLimit.burst', t.rateLimit.burst, 1, { min: 1 });
   }
-  for (const [name, rate] of Object.entries(t.faults)) {
-    if (rate !== undefined && !(typeof rate === 'number' && rate >= 0 && rate <= 1)) {
-      throw new RangeError(`faults.${name} must be within 0–1, got ${String(rate)}`);
-    }
-  }
+  for (const [name, rate] of Object.entries(t.faults)) numberOption(`faults.${name}`, rate, 0, { min: 0, max: 1 });
   return t;
 }
 

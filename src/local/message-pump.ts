@@ -5,6 +5,8 @@
  * client's socket (TCP backpressure, as Pushpin does) instead of dropping anything, and reads on once it caught up.
  */
 
+import { numberOption } from './options.js';
+
 export interface MessagePumpOptions<T> {
   /** `$default` invocations of this connection in flight at once (≥ 1). */
   readonly concurrency: number;
@@ -35,9 +37,8 @@ export class MessagePump<T> {
   #closed = false;
 
   constructor(options: MessagePumpOptions<T>) {
-    if (!(options.concurrency >= 1) || !(options.ratePerSecond >= 1)) {
-      throw new RangeError(`concurrency and ratePerSecond must be ≥ 1, got ${options.concurrency} and ${options.ratePerSecond}`);
-    }
+    numberOption('concurrency', options.concurrency, 1, { min: 1, integer: true });
+    numberOption('ratePerSecond', options.ratePerSecond, 1, { min: 1 });
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#tokens = options.ratePerSecond;

@@ -20,6 +20,7 @@ import { z } from 'zod';
 import type { Log } from '../domain/ports.js';
 import type { InvocationContext, SqsEvent, SqsRecord, WorkerHandler } from '../handlers/aws-events.js';
 import { describeError, stderrLog } from './log.js';
+import { numberOption } from './options.js';
 
 export interface QueuePollerOptions {
   /** A client with an explicit `endpoint` (fauxqs) or AWS. */
@@ -101,17 +102,17 @@ export interface QueuePoller {
  */
 export async function startQueuePoller(options: QueuePollerOptions): Promise<QueuePoller> {
   const { sqs, queueUrl, handler } = options;
-  const batchSize = intIn(options.batchSize, 10, 1, 100, 'batchSize');
-  const windowMs = intIn(options.maxBatchingWindowMs, 0, 0, 300_000, 'maxBatchingWindowMs');
+  const batchSize = numberOption('batchSize', options.batchSize, 10, { min: 1, max: 100, integer: true });
+  const windowMs = numberOption('maxBatchingWindowMs', options.maxBatchingWindowMs, 0, { min: 0, max: 300_000, integer: true });
   if (batchSize > 10 && windowMs === 0) throw new RangeError('batchSize above 10 needs a maxBatchingWindowMs, as on Lambda');
-  const maxConcurrency = intIn(options.maxConcurrency, 5, 1, 10_000, 'maxConcurrency');
-  const pollers = intIn(options.pollers, Math.min(maxConcurrency, 2), 1, maxConcurrency, 'pollers');
-  const waitTimeSeconds = intIn(options.waitTimeSeconds, 20, 0, 20, 'waitTimeSeconds');
+  const maxConcurrency = numberOption('maxConcurrency', options.maxConcurrency, 5, { min: 1, max: 10_000, integer: true });
+  const pollers = numberOption('pollers', options.pollers, Math.min(maxConcurrency, 2), { min: 1, max: maxConcurrency, integer: true });
+  const waitTimeSeconds = numberOption('waitTimeSeconds', options.waitTimeSeconds, 20, { min: 0, max: 20, integer: true });
   const visibility =
     options.visibilityTimeoutSeconds === undefined
       ? undefined
-      : intIn(options.visibilityTimeoutSeconds, 30, 0, 43_200, 'visibilityTimeoutSeconds');
-  const functionTimeoutMs = intIn(options.functionTimeoutMs, 60_000, 1, 900_000, 'functionTimeoutMs');
+      : numberOption('visibilityTimeoutSeconds', options.visibilityTimeoutSeconds, 30, { min: 0, max: 43_200, integer: true });
+  const functionTimeoutMs = numberOption('functionTimeoutMs', options.functionTimeoutMs, 60_000, { min: 1, max: 900_000, integer: true });
   const log = options.log ?? stderrLog('local-poller');
 
   const arnOut = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
@@ -376,10 +377,4 @@ function lambdaMessageAttributes(attributes: Record<string, MessageAttributeValu
     };
   }
   return out;
-}
-
-function intIn(value: number | undefined, fallback: number, min: number, max: number, name: string): number {
-  const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${v}`);
-  return v;
 }

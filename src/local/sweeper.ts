@@ -8,6 +8,7 @@ import { batchWriteAll } from '../adapters/dynamo-batch-write.js';
 import { connectionsTable } from '../config/resources.js';
 import type { Log } from '../domain/ports.js';
 import { describeError, stderrLog } from './log.js';
+import { numberOption } from './options.js';
 
 export interface SweeperOptions {
   readonly ddb: DynamoDBClient | DynamoDBDocumentClient;
@@ -64,7 +65,7 @@ export function startSweeper(options: SweeperOptions): Sweeper {
   const concurrency = options.concurrency ?? 4;
   const log = options.log ?? stderrLog('local-sweeper');
   const { partitionKey, sortKey, ttlAttribute } = connectionsTable;
-  if (!(options.intervalMs > 0)) throw new RangeError(`intervalMs must be positive, got ${options.intervalMs}`);
+  numberOption('intervalMs', options.intervalMs, Number.NaN, { min: 0, aboveMin: true });
 
   let running: Promise<SweepResult> | null = null;
   let stopped = false;
