@@ -30,9 +30,9 @@ export class TestClient {
    * Opens a client; resolves once the handshake completes, rejects with `handshake <status>` when the server
    * answers something other than 101, or with the socket error.
    */
-  static connect(url: string, timeoutMs = 10_000): Promise<TestClient> {
+  static connect(url: string, timeoutMs = 10_000, headers: Readonly<Record<string, string>> = {}): Promise<TestClient> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: timeoutMs });
+      const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: timeoutMs, headers: { ...headers } });
       const early: Received[] = [];
       let client: TestClient | null = null;
       const record = (r: Received) => (client ? client.received.push(r) : early.push(r));

@@ -22,6 +22,16 @@ export const DOCUMENTED: Readonly<Record<string, DocumentedDifference>> = {
       'API Gateway answers a client close handshake itself, echoing the client’s code (the local gateway does the same); Pushpin answers a detached client’s close with 1000. The backend hears nothing in both.',
     expectUs: 'close handshake completed: 4003; backend then got: nothing',
   },
+  'security.dot-segments': {
+    reason:
+      'deliberate (issue 10): a client path with dot segments in any spelling is refused with 400 before the backend is asked, so no client can make the server send a signed request outside TARGET_URL’s prefix; Pushpin forwards the raw path and leaves it to the backend',
+    expectUs: 'handshake 400; backend requests under the route: 0',
+  },
+  'security.meta-spelling': {
+    reason:
+      'deliberate (issue 10): client headers spelled so that CGI/WSGI stacks or proxies fold them into Meta-*, Grip-* or Connection-Id (Meta_User, Meta.User) are stripped; Pushpin strips only the hyphenated spellings',
+    expectUs: 'backend got Meta_User: no',
+  },
   'filters.too-many': {
     reason: 'Pushpin 1.36 accepts any number of filters; upstream 1.41+ closes the client with 1011 above 5 (MESSAGEFILTERSTACK_SIZE_MAX)',
     expectUs: 'closed 1011',

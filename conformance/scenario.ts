@@ -76,8 +76,8 @@ export class ScenarioContext {
   }
 
   /** Opens a client on `<prefix>/<name>`; closed when the scenario ends. */
-  async connect(name = 'c', timeoutMs = 10_000): Promise<TestClient> {
-    const client = await TestClient.connect(`${this.system.wsUrl}${this.prefix.slice(1)}/${name}`, timeoutMs);
+  async connect(name = 'c', timeoutMs = 10_000, headers: Readonly<Record<string, string>> = {}): Promise<TestClient> {
+    const client = await TestClient.connect(`${this.system.wsUrl}${this.prefix.slice(1)}/${name}`, timeoutMs, headers);
     this.clients.push(client);
     return client;
   }
