@@ -3,7 +3,8 @@
  * fast belongs to the benchmarks. Clients open in bounded batches, as real traffic would ramp up.
  *
  * The channel is read in pages of 100. With 1,000 subscribers the first job splits the rest of its bucket range
- * into jobs of their own; with 250 one job reads three pages in turn. Either way every subscriber must get each
+ * into jobs of their own; with 250 one job usually reads three pages in turn (it splits when the first page's
+ * random ids happen to be sparse, about one run in fifty). Either way every subscriber must get each
  * message exactly once, in order. The Management API path runs with the smaller crowd (still more deliveries than
  * its connection pool has sockets) to keep the suite's time down.
  */
@@ -40,7 +41,8 @@ describe.each<[LocalDelivery, number]>([
     await waitFor(() => e2e.drained(), 'the fan-out work to drain');
     const wrong = all.filter((c) => c.messages.length !== 2 || c.messages[0] !== 'to everyone' || c.messages[1] !== 'and again');
     expect(wrong.map((c) => c.messages)).toEqual([]);
-    // More than a page beyond the first two: the channel really was split across jobs.
-    expect(e2e.stack.metrics.counter('JobsSplit') > 0).toBe(crowd > 3 * PAGE_SIZE);
+    // Ten pages: the first page's density predicts far more than two further pages, so the channel really was split
+    // across jobs. With 250 the estimate straddles the threshold (random ids), so either path is correct there.
+    if (crowd >= 10 * PAGE_SIZE) expect(e2e.stack.metrics.counter('JobsSplit')).toBeGreaterThan(0);
   }, 120_000);
 });
