@@ -1,7 +1,7 @@
 /** What every benchmark gets: the flags, a quiet log, and the shared service processes (started on first use). */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createConnectionsTable } from '#src/local/provision.js';
+import { createConnectionsTable, createHistoryTable } from '#src/local/provision.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#src/local/services.js';
 import { Host } from './host-client.js';
 import type { IdFamily } from './ids.js';
@@ -48,6 +48,7 @@ export function createContext(flags: Flags, log: CountingLog): BenchContext {
     const ddb = new DynamoDBClient({ endpoint: endpoints.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     const documents = DynamoDBDocumentClient.from(ddb);
     await createConnectionsTable(ddb);
+    await createHistoryTable(ddb);
     const seeded = new Map<string, number>();
     return {
       host,

@@ -12,12 +12,13 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, SQSClient, type QueueAttributeName } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ApiGatewayConnectionSender, createManagementApiClient } from '#bench/lib/sdk-connection-sender.js';
+import { DynamoChannelHistory } from '#src/adapters/dynamo-channel-history.js';
 import { DynamoConnectionStore } from '#src/adapters/dynamo-connection-store.js';
 import { InMemoryMetrics } from '#src/adapters/observability.js';
 import { SignedHttpConnectionSender } from '#src/adapters/signed-http-connection-sender.js';
 import { SqsFanoutQueue } from '#src/adapters/sqs-fanout-queue.js';
 import { ControlClient } from '#src/client/index.js';
-import { connectionsTable } from '#src/config/resources.js';
+import { connectionsTable, historyTable } from '#src/config/resources.js';
 import { loadRuntimeSettings } from '#src/config/settings.js';
 import { fanoutConfigFromSettings, type FanoutConfig } from '#src/domain/fanout/worker.js';
 import type { ConnectionSender, SendOutcome, Log, MetricName } from '#src/domain/ports.js';
@@ -138,6 +139,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     });
     const worker = createWorkerOn({
       store,
+      history: new DynamoChannelHistory({
+        client: DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }),
+        tableName: historyTable.localName,
+      }),
       queue,
       sender: timed(buildGateway(options.gateway, endpoints, stoppers), timing),
       log,
@@ -213,7 +218,10 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     stoppers.push(() => sqs.destroy());
     const queues = await createFanoutQueues(sqs, { visibilityTimeoutSeconds: 360, maxReceiveCount: 5, namePrefix: options.queuePrefix });
     const metrics = new InMemoryMetrics({ maxSamples: 100 });
-    const control = await startControl(sqs, queues, log, metrics);
+    const dynamo = new DynamoDBClient({ endpoint: endpoints.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    stoppers.push(() => dynamo.destroy());
+    const history = new DynamoChannelHistory({ client: DynamoDBDocumentClient.from(dynamo), tableName: historyTable.localName });
+    const control = await startControl(sqs, history, queues, log, metrics);
     stoppers.push(() => control.stop());
     const publisher = new ControlClient({ url: control.url, key: GRIP_KEY, iss: 'bench', retry: false });
 
@@ -346,11 +354,12 @@ function buildGateway(choice: GatewayChoice, endpoints: Endpoints, stoppers: (()
 
 async function startControl(
   sqs: SQSClient,
+  history: DynamoChannelHistory,
   queues: FanoutQueueUrls,
   log: CountingLog,
   metrics: InMemoryMetrics,
 ): Promise<LocalControlServer> {
   const queue = new SqsFanoutQueue({ client: sqs, orderedQueueUrl: queues.orderedQueueUrl, delayedQueueUrl: queues.delayedQueueUrl, log });
-  const handler = makeControlHandler({ queue, clock: Date.now, log, metrics, newId: randomUUID, config: { key: GRIP_KEY } });
+  const handler = makeControlHandler({ queue, history, clock: Date.now, log, metrics, newId: randomUUID, config: { key: GRIP_KEY } });
   return startControlServer({ handler, host: '127.0.0.1', port: 0, log });
 }

@@ -2,7 +2,7 @@ import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { ApiGatewayAccountLogging } from './api-gateway-logging.js';
 import type { StackConfig } from './config.js';
-import { ConnectionsTable } from './connections-table.js';
+import { ConnectionsTable, HistoryTable } from './connections-table.js';
 import { ControlApi } from './control-api.js';
 import { FanoutQueues } from './fanout-queues.js';
 import { GripKey } from './grip-key.js';
@@ -26,6 +26,7 @@ export class GripChannelStack extends Stack {
     const { deploy, stack } = config;
 
     const table = new ConnectionsTable(this, 'Connections');
+    const history = new HistoryTable(this, 'History');
     const gripKey = new GripKey(this, 'GripKey');
     const queues = new FanoutQueues(this, 'FanoutQueues', {
       workerTimeout: Duration.seconds(deploy.workerTimeoutSeconds),
@@ -40,7 +41,7 @@ export class GripChannelStack extends Stack {
       accountLogging: accountLogging?.account,
     });
 
-    const handlers = new Handlers(this, 'Handlers', { config, table, gripKey, queues, stage: webSocket.stage });
+    const handlers = new Handlers(this, 'Handlers', { config, table, history, gripKey, queues, stage: webSocket.stage });
     webSocket.route({ connect: handlers.wsConnect.fn, message: handlers.wsMessage.fn, disconnect: handlers.wsDisconnect.fn });
     queues.feed(handlers.fanoutWorker.fn, {
       batchSize: deploy.workerBatchSize,

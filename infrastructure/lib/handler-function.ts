@@ -18,7 +18,7 @@ import {
 import { backendSettings, runtimeSettingsToEnv, settingsToEnv } from '#src/config/settings.js';
 import type { BuildOptions } from 'esbuild';
 import type { StackConfig } from './config.js';
-import type { ConnectionsTable } from './connections-table.js';
+import type { ConnectionsTable, HistoryTable } from './connections-table.js';
 import type { FanoutQueues } from './fanout-queues.js';
 import type { GripKey } from './grip-key.js';
 import { metricsNamespace, serviceName } from './observability.js';
@@ -30,6 +30,7 @@ export { lambdaEntries, type HandlerName } from '#src/config/functions.js';
 export interface HandlerResources {
   readonly config: StackConfig;
   readonly table: ConnectionsTable;
+  readonly history: HistoryTable;
   readonly gripKey: GripKey;
   readonly queues: FanoutQueues;
   readonly stage: WebSocketStage;
@@ -104,7 +105,7 @@ export class HandlerFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: HandlerFunctionProps) {
     super(scope, id);
-    const { config, table, gripKey, queues, stage } = props.resources;
+    const { config, table, history, gripKey, queues, stage } = props.resources;
     const access: HandlerAccess = handlerAccess[props.handler];
 
     this.logGroup = new LogGroup(this, 'Logs', {
@@ -128,6 +129,7 @@ export class HandlerFunction extends Construct {
     const lanes = { ordered: queues.ordered, delayed: queues.delayed, delayedDeadLetter: queues.delayedDeadLetter };
     const resourceValue: Record<ResourceName, string> = {
       tableName: table.table.tableName,
+      historyTableName: history.table.tableName,
       gripKeySecretArn: gripKey.secret.secretArn,
       orderedQueueUrl: lanes.ordered.queueUrl,
       delayedQueueUrl: lanes.delayed.queueUrl,
@@ -165,6 +167,8 @@ export class HandlerFunction extends Construct {
 
     if (access.table) table.grantItems(this.fn);
     if (access.table === 'itemsAndChannelIndex') table.grantChannelIndexQuery(this.fn);
+    if (access.history === 'readWrite') history.grantReadWrite(this.fn);
+    if (access.history === 'read') history.grantRead(this.fn);
     if (access.gripKey) gripKey.grantRead(this.fn);
     // SendMessageBatch is all the queue adapter calls (authorized as sqs:SendMessage); it never reads queue
     // attributes or looks up URLs, which `grantSendMessages` would add. SSE-SQS needs no KMS grant.

@@ -25,6 +25,8 @@ export interface Subscription {
   readonly connectedAt: number;
   /** The subscription's publish filters with their meta (projected into the channel index); absent: none. */
   readonly filters?: SubscriberFilters | undefined;
+  /** Set while the subscription catches up on history: the resume's token (projected; see `Subscriber.resume`). */
+  readonly resume?: string | undefined;
 }
 
 /**
@@ -40,6 +42,7 @@ export function subscriptionItem(subscription: Subscription): Record<string, unk
     [T.ttlAttribute]: subscription.expiresAt,
     connectedAt: subscription.connectedAt,
     ...(subscription.filters !== undefined && subscription.filters.names.length > 0 ? filterAttributes(subscription.filters) : {}),
+    ...(subscription.resume !== undefined ? { resume: subscription.resume } : {}),
   };
 }
 
@@ -62,6 +65,8 @@ const indexEntrySchema = z.object({
   filters: z.array(z.string()).optional(),
   filterMeta: z.record(z.string(), z.string()).optional(),
   filterChannels: z.array(z.string()).optional(),
+  resume: z.string().optional(),
+  liveAfter: z.string().optional(),
 });
 
 /** Reads one channel-index entry into a `Subscriber`; an entry of another shape is `invalid`. */
@@ -75,6 +80,8 @@ export function subscriberFromIndexEntry(item: unknown): Result<Subscriber, Stor
   return ok({
     connectionId: entry[T.partitionKey],
     ...(entry.connectedAt !== undefined ? { connectedAt: entry.connectedAt } : {}),
+    ...(entry.resume !== undefined ? { resume: entry.resume } : {}),
+    ...(entry.liveAfter !== undefined ? { liveAfter: entry.liveAfter } : {}),
     ...(names.length > 0
       ? {
           filters: {

@@ -13,7 +13,7 @@ import {
 import pLimit from 'p-limit';
 import { z } from 'zod';
 import { connectionsTable } from '../config/resources.js';
-import { CONNECTION_ITEM_SORT_KEY, validateChannel } from '../domain/channel.js';
+import { CONNECTION_ITEM_SORT_KEY, subscriptionIndexKey, validateChannel } from '../domain/channel.js';
 import type { ConnectionRecord } from '../domain/connection.js';
 import type { SubscriberFilters } from '../domain/filters.js';
 import type {
@@ -433,15 +433,70 @@ export class DynamoConnectionStore
     owner: SubscriptionOwner,
     channels: readonly string[],
     filters?: ReadonlyMap<string, SubscriberFilters>,
+    resumes?: ReadonlyMap<string, string>,
   ): Promise<Result<void, StoreError>> {
     const valid = this.validChannels(channels);
     if (!valid.ok) return valid;
     const { connectionId, connectedAt, expiresAt } = owner;
     return this.batchWrite(
       valid.value.map((channel) => ({
-        PutRequest: { Item: subscriptionItem({ connectionId, channel, expiresAt, connectedAt, filters: filters?.get(channel) }) },
+        PutRequest: {
+          Item: subscriptionItem({
+            connectionId,
+            channel,
+            expiresAt,
+            connectedAt,
+            filters: filters?.get(channel),
+            resume: resumes?.get(channel),
+          }),
+        },
       })),
     );
+  }
+
+  /** One conditional UpdateItem: `liveAfter` set and `resume` removed only while `resume` is still `token`. */
+  async finishResume(connectionId: string, channel: string, token: string, liveAfter: string): Promise<Result<boolean, StoreError>> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [T.partitionKey]: connectionId, [T.sortKey]: channel },
+          UpdateExpression: 'SET #live = :live REMOVE #resume',
+          ConditionExpression: '#resume = :token',
+          ExpressionAttributeNames: { '#live': 'liveAfter', '#resume': 'resume' },
+          ExpressionAttributeValues: { ':live': liveAfter, ':token': token },
+        }),
+      );
+      return ok(true);
+    } catch (e) {
+      const error = storeErrorFrom(e, 'UpdateItem (finish resume)');
+      return error.kind === 'conflict' ? ok(false) : err(error);
+    }
+  }
+
+  /** One Query on the channel index for the connection's exact index key (eventually consistent, as pages are). */
+  async readSubscriber(channel: string, connectionId: string): Promise<Result<Subscriber | null, StoreError>> {
+    let out;
+    try {
+      out = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: T.channelIndex.name,
+          KeyConditionExpression: '#ch = :ch AND #sk = :sk',
+          ProjectionExpression: INDEX_ENTRY_ATTRIBUTES.map((_, i) => `#a${i}`).join(', '),
+          ExpressionAttributeNames: {
+            '#ch': T.channelIndex.partitionKey,
+            '#sk': T.channelIndex.sortKey,
+            ...Object.fromEntries(INDEX_ENTRY_ATTRIBUTES.map((name, i) => [`#a${i}`, name])),
+          },
+          ExpressionAttributeValues: { ':ch': channel, ':sk': subscriptionIndexKey(connectionId) },
+        }),
+      );
+    } catch (e) {
+      return err(storeErrorFrom(e, 'Query (channel index entry)'));
+    }
+    const item = out.Items?.[0];
+    return item === undefined ? ok(null) : subscriberFromIndexEntry(item);
   }
 
   /** The connection's subscriptions and their filter names: one consistent Query (all pages), in channel order. */

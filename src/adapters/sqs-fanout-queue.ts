@@ -92,7 +92,9 @@ export function toQueueBody(json: string): string {
 }
 
 function describeJob(job: FanoutJob): string {
-  return job.kind === 'keepalive' ? `keepalive job for ${job.connectionId}` : `${job.kind} job ${job.publishId}`;
+  if (job.kind === 'keepalive') return `keepalive job for ${job.connectionId}`;
+  if (job.kind === 'catchup') return `catch-up job for ${job.connectionId} on ${job.channel}`;
+  return `${job.kind} job ${job.publishId}`;
 }
 
 /** Translates anything an SQS call threw into a `QueueError`. */

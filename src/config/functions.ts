@@ -24,6 +24,8 @@ export type QueueLane = 'ordered' | 'delayed' | 'delayedDeadLetter';
 export interface HandlerAccess {
   /** `items`: the table's items. `itemsAndChannelIndex`: also Query on the channel index. → `TABLE_NAME` */
   readonly table?: 'items' | 'itemsAndChannelIndex';
+  /** The channel history: `readWrite` records and replays (the worker), `read` serves history reads. → `HISTORY_TABLE_NAME` */
+  readonly history?: 'read' | 'readWrite';
   /** Read the GRIP key. → `GRIP_KEY_SECRET_ARN` */
   readonly gripKey?: boolean;
   /** Call the backend. → `TARGET_URL`, `GRIP_ISS` (`backendSettings`) */
@@ -43,9 +45,10 @@ export const handlerAccess = {
   // ws-message only schedules keep-alives (delayed); what it sends to its own connection goes straight out.
   'ws-message': { table: 'items', gripKey: true, backend: true, sendTo: ['delayed'], manageConnections: true },
   'ws-disconnect': { table: 'items', gripKey: true, backend: true },
-  control: { gripKey: true, gripSigIssuer: true, sendTo: ['ordered'] },
+  control: { gripKey: true, gripSigIssuer: true, sendTo: ['ordered'], history: 'read' },
   'fanout-worker': {
     table: 'itemsAndChannelIndex',
+    history: 'readWrite',
     sendTo: ['ordered', 'delayed', 'delayedDeadLetter'],
     manageConnections: true,
   },
@@ -64,6 +67,13 @@ export const resourceSettings = {
     pattern: /^[A-Za-z0-9_.-]{3,255}$/,
     allowed: 'a DynamoDB table name',
     description: 'The Connections table.',
+  },
+  historyTableName: {
+    type: 'string',
+    env: 'HISTORY_TABLE_NAME',
+    pattern: /^[A-Za-z0-9_.-]{3,255}$/,
+    allowed: 'a DynamoDB table name',
+    description: 'The History table (channel history for resume and history reads).',
   },
   gripKeySecretArn: {
     type: 'string',
@@ -115,6 +125,7 @@ export const laneResource = {
 export function resourcesOf(access: HandlerAccess): ResourceName[] {
   return [
     ...(access.table ? (['tableName'] as const) : []),
+    ...(access.history ? (['historyTableName'] as const) : []),
     ...(access.gripKey ? (['gripKeySecretArn'] as const) : []),
     ...(access.sendTo ?? []).map((lane) => laneResource[lane]),
     ...(access.manageConnections ? (['managementApiEndpoint'] as const) : []),

@@ -6,9 +6,10 @@
 /**
  * The projected attributes fan-out reads per subscriber (`Subscriber` in domain/ports.ts): when the connection
  * was accepted, and the publish filters of the subscription with the filter meta (and, for `require-sub`, the
- * channels) they need. The filter attributes exist only on subscriptions that have filters.
+ * channels) they need, and a resume's state (`resume` while catching up, `liveAfter` after). The filter and resume
+ * attributes exist only on subscriptions that have them.
  */
-const SUBSCRIBER_ATTRIBUTES = ['connectedAt', 'filters', 'filterMeta', 'filterChannels'] as const;
+const SUBSCRIBER_ATTRIBUTES = ['connectedAt', 'filters', 'filterMeta', 'filterChannels', 'resume', 'liveAfter'] as const;
 
 /**
  * `Connections` table. One item per connection (sort key `$connection`, holding the record) and one item per
@@ -35,6 +36,24 @@ export const connectionsTable = {
     nonKeyAttributes: ['expiresAt', ...SUBSCRIBER_ATTRIBUTES],
     subscriberAttributes: SUBSCRIBER_ATTRIBUTES,
   },
+} as const;
+
+/**
+ * `History` table: the retained items of each channel (resume and `GET /channels/{channel}/messages`), one item
+ * per published item that has an `id`. Partition = channel, sort = the publish's 40-digit sequence, so a replay is
+ * one contiguous Query in publish order. The local index `byId` (sort = the item `id`, keys and expiry) finds where a
+ * `since` id is for half a read unit; a local index, not a global one, because it is read right after the write
+ * and a local index can be read strongly consistent. One write per publish, never per subscriber; a channel's
+ * write rate is bounded by its FIFO group (one job at a time), far below a partition's 1,000 writes/s.
+ */
+export const historyTable = {
+  localName: 'History',
+  partitionKey: 'channel',
+  sortKey: 'seq',
+  /** Epoch seconds; DynamoDB TTL deletes expired items (reads filter them out before that). */
+  ttlAttribute: 'expiresAt',
+  /** Projects the expiry besides the keys: a `since` that has expired must not be found. */
+  idIndex: { name: 'byId', sortKey: 'itemId', nonKeyAttributes: ['retainUntil'] },
 } as const;
 
 /**

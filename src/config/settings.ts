@@ -188,6 +188,26 @@ export const runtimeSettings = {
     description:
       "How long a channel remembers a published item's `id` and drops a later item with the same one (Pushpin's `id_cache_ttl`); 0 turns it off.",
   },
+  historyTtlSeconds: {
+    type: 'integer',
+    context: 'historyTtlSeconds',
+    env: 'HISTORY_TTL_SECONDS',
+    default: 3_600,
+    min: 0,
+    max: 604_800,
+    description:
+      'How long each channel keeps published items that have an `id`, for resume (`since`) and `GET /channels/{channel}/messages`; 0 turns history off.',
+  },
+  historyMaxItems: {
+    type: 'integer',
+    context: 'historyMaxItems',
+    env: 'HISTORY_MAX_ITEMS',
+    default: 1_000,
+    min: 1,
+    max: 10_000,
+    description:
+      'The most items a resume replays (further behind, it fails and sends `recovery-failed`) and a history read serves per channel.',
+  },
   controlTokenMaxLifetimeSeconds: {
     type: 'integer',
     context: 'controlTokenMaxLifetimeSeconds',

@@ -6,6 +6,7 @@
  */
 import type { ConnectionRecord, KeepAlive } from './connection.js';
 import type { FanoutJob } from './fanout/jobs.js';
+import type { HistoryEntry } from './history.js';
 import type { SubscriberFilters } from './filters.js';
 import type { Result } from './result.js';
 
@@ -123,12 +124,24 @@ export interface SubscriptionStore {
   /**
    * Subscribes `owner` to each channel; what the index needs about the owner is written with each subscription.
    * A channel with an entry in `filters` carries it (a subscription written again without one loses its filters).
+   * A channel with an entry in `resumes` is written catching up, with that resume token: live fan-out skips it
+   * until its catch-up job calls `finishResume`.
    */
   subscribe(
     owner: SubscriptionOwner,
     channels: readonly string[],
     filters?: ReadonlyMap<string, SubscriberFilters>,
+    resumes?: ReadonlyMap<string, string>,
   ): Promise<Result<void, StoreError>>;
+  /**
+   * Ends a resume (see `Subscriber.resume`): the subscription becomes live for items after `liveAfter`, in the same
+   * write that removes its resume token. Conditional on the token still being `token`: `false` (nothing written)
+   * when the subscription is gone or a newer subscribe replaced it.
+   *
+   * @example
+   * await store.finishResume('abc=', 'room', job.token, record.sequence); // later items of room reach abc=
+   */
+  finishResume(connectionId: string, channel: string, token: string, liveAfter: string): Promise<Result<boolean, StoreError>>;
   /**
    * Rewrites the filter state carried by existing subscriptions (after `set-meta`, or when the channels that
    * `require-sub` needs changed), one conditional write each with bounded concurrency. A channel the connection
@@ -176,6 +189,13 @@ export interface Subscriber {
   readonly connectedAt?: number;
   /** The subscription's publish filters with what they need; absent when it has none. */
   readonly filters?: SubscriberFilters;
+  /** Set while the subscription catches up on history (`since`): live fan-out skips it. The resume's token. */
+  readonly resume?: string;
+  /**
+   * After a resume: the sequence of its catch-up job. Only items published after it (a larger sequence) are
+   * delivered live; earlier ones were the catch-up's to replay.
+   */
+  readonly liveAfter?: string;
 }
 
 /** A half-open range of index buckets, `[from, to)`, with 0 ≤ from < to ≤ 65,536 (see `channel.ts`). */
@@ -201,6 +221,38 @@ export interface SubscriberPage {
  */
 export interface SubscriberIndex {
   pageSubscribers(channel: string, range: BucketRange, cursor: string | null, limit: number): Promise<Result<SubscriberPage, StoreError>>;
+  /**
+   * One connection's entry in the channel index, as a page would read it now (eventually consistent, like pages):
+   * `null` when the index has none. A catch-up job waits on it so that the channel's next jobs see its write.
+   */
+  readSubscriber(channel: string, connectionId: string): Promise<Result<Subscriber | null, StoreError>>;
+}
+
+/**
+ * A channel's retained items (history), in publish order: what resume (`since`) replays and the control API's
+ * `GET /channels/{channel}/messages` reads.
+ *
+ * Contract: `record` is idempotent per (channel, sequence), so a redelivered job writes the same item again.
+ * Reads never return an item whose `expiresAt` has passed (`now`, epoch ms), even before storage has removed it.
+ * `findSequence` is the sequence of the latest unexpired item published with `id`, or `null`. `readAfter` returns
+ * items with `after < sequence < before` (either bound may be null), oldest first, at most `limit`;
+ * `readLatest` the newest `limit` items, oldest first.
+ *
+ * @example
+ * const at = await history.findSequence('room', 'm-41', now);
+ * if (at.ok && at.value !== null) replay(await history.readAfter('room', at.value, catchUpSequence, 1001, now));
+ */
+export interface ChannelHistory {
+  record(entry: HistoryEntry): Promise<Result<void, StoreError>>;
+  findSequence(channel: string, id: string, now: number): Promise<Result<string | null, StoreError>>;
+  readAfter(
+    channel: string,
+    after: string | null,
+    before: string | null,
+    limit: number,
+    now: number,
+  ): Promise<Result<HistoryEntry[], StoreError>>;
+  readLatest(channel: string, limit: number, now: number): Promise<Result<HistoryEntry[], StoreError>>;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -410,6 +462,10 @@ export type MetricName =
   | 'DeliveriesFailed'
   | 'JobsSplit'
   | 'JobsContinued'
-  | 'ItemsDeduplicated';
+  | 'ItemsDeduplicated'
+  | 'HistoryRecorded'
+  | 'ResumesReplayed'
+  | 'ItemsReplayed'
+  | 'ResumesFailed';
 
-export type TimingName = 'BackendLatency' | 'PublishLatency';
+export type TimingName = 'BackendLatency' | 'PublishLatency' | 'ResumeLatency';

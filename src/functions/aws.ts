@@ -13,6 +13,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoChannelHistory } from '../adapters/dynamo-channel-history.js';
 import { DynamoConnectionStore } from '../adapters/dynamo-connection-store.js';
 import { HeaderSealer } from '../adapters/header-sealing.js';
 import { PowertoolsLog, PowertoolsMetrics } from '../adapters/observability.js';
@@ -69,8 +70,10 @@ export async function awsResources<N extends HandlerName>(name: N, environment: 
   if (backend !== undefined) available.backend = backend;
   if (access.gripSigIssuer) available.gripSigIssuer = readSettings(backendSettings, fromEnvironment(environment)).gripIss;
   if (names.gripKeySecretArn !== undefined) available.gripKey = await readGripKey(names.gripKeySecretArn);
+  const documents = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+  if (names.historyTableName !== undefined)
+    available.history = new DynamoChannelHistory({ client: documents, tableName: names.historyTableName });
   if (names.tableName !== undefined) {
-    const documents = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
     // Functions that hold the GRIP key store and replay handshakes: their credential headers are sealed at rest.
     const sealer = available.gripKey !== undefined ? { sealer: new HeaderSealer(available.gripKey) } : {};
     available.store = new DynamoConnectionStore({ client: documents, tableName: names.tableName, log, ...sealer });

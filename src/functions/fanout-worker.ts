@@ -10,9 +10,10 @@ export interface FanoutWorkerOptions {
 }
 
 export function composeFanoutWorker(r: FunctionResources<'fanout-worker'>, options: FanoutWorkerOptions = {}): WorkerHandler {
-  const { store, queue, sender, log, metrics } = r;
+  const { store, queue, sender, log, metrics, history } = r;
   const worker = createWorkerOn({
     store,
+    history,
     queue,
     sender,
     log,

@@ -7,6 +7,7 @@
 import { handlerAccess, type HandlerAccess, type HandlerName } from '../config/functions.js';
 import type { RuntimeSettings } from '../config/settings.js';
 import type {
+  ChannelHistory,
   Clock,
   ConnectionSender,
   ConnectionStore,
@@ -42,6 +43,8 @@ export interface BackendTarget {
 export interface GrantableResources {
   /** `table` access; `itemsAndChannelIndex` also sees the channel index and the job checkpoints. */
   readonly store: ConnectionStore & SubscriptionStore & SubscriberIndex & JobCheckpoints & ItemIdCache & ConnectionLookup;
+  /** `history` access: the channel history (the worker records and replays, the control API reads). */
+  readonly history: ChannelHistory;
   /** `gripKey` access: the key itself. */
   readonly gripKey: string;
   readonly backend: BackendTarget;
@@ -69,6 +72,7 @@ export type FunctionResources<N extends HandlerName> = FunctionBasics &
     : Access<N> extends { readonly table: 'items' }
       ? Granted<'store', ConnectionStore & SubscriptionStore>
       : unknown) &
+  (Access<N> extends { readonly history: string } ? Granted<'history'> : unknown) &
   (Access<N> extends { readonly gripKey: true } ? Granted<'gripKey'> : unknown) &
   (Access<N> extends { readonly backend: true } ? Granted<'backend'> : unknown) &
   (Access<N> extends { readonly gripSigIssuer: true } ? Granted<'gripSigIssuer'> : unknown) &
@@ -81,6 +85,7 @@ export type FunctionResources<N extends HandlerName> = FunctionBasics &
 export function grantedKeys(access: HandlerAccess): (keyof GrantableResources)[] {
   return [
     ...(access.table ? (['store'] as const) : []),
+    ...(access.history ? (['history'] as const) : []),
     ...(access.gripKey ? (['gripKey'] as const) : []),
     ...(access.backend ? (['backend'] as const) : []),
     ...(access.gripSigIssuer ? (['gripSigIssuer'] as const) : []),

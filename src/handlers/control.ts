@@ -14,6 +14,7 @@ export function makeControlHandler(deps: ControlApiDeps, afterEach: () => void =
     const response = await handleControlApiRequest(deps, {
       method: event.requestContext?.http?.method ?? 'GET',
       path: event.rawPath ?? event.requestContext?.http?.path ?? '/',
+      query: event.rawQueryString ?? '',
       headers,
       body,
     });

@@ -10,6 +10,8 @@ import type {
   Metrics,
   RedeliveryScheduler,
   SubscriberIndex,
+  SubscriptionStore,
+  ChannelHistory,
 } from '../domain/ports.js';
 import { redeliveryDelaySeconds } from '../domain/fanout/requeue.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -36,6 +38,7 @@ export function makeWorkerHandler(worker: FanoutWorker, afterEach: () => void = 
       body: r.body,
       group: r.attributes['MessageGroupId'] ?? null,
       receiveCount: Number(r.attributes['ApproximateReceiveCount'] ?? '1') || 1,
+      sequence: r.attributes['SequenceNumber'] ?? null,
     }));
     const failed = await worker.processBatch(records, () => context.getRemainingTimeInMillis());
     if (redelivery !== undefined && failed.length > 0) await redeliverSoon(redelivery, event, records, failed);
@@ -65,7 +68,9 @@ async function redeliverSoon(options: RedeliveryOptions, event: SqsEvent, record
 /** What a deployment builds the worker from: one store and one queue, each serving several of the worker's ports. */
 export interface WorkerParts {
   /** The connections table: the channel index, the connection items and the job checkpoints. */
-  readonly store: SubscriberIndex & ConnectionStore & JobCheckpoints & ItemIdCache;
+  readonly store: SubscriberIndex & ConnectionStore & JobCheckpoints & ItemIdCache & Pick<SubscriptionStore, 'finishResume'>;
+  /** The channel history: recorded by channel jobs, replayed by catch-up jobs. */
+  readonly history: ChannelHistory;
   /** The fan-out queues: both lanes, and the dead-letter queue for deliveries that ran out of attempts. */
   readonly queue: FanoutQueue & DeadLetters;
   readonly sender: ConnectionSender;
@@ -82,9 +87,11 @@ export interface WorkerParts {
  * const handler = makeWorkerHandler(createWorkerOn({ store, queue, sender, log, metrics, config }));
  */
 export function createWorkerOn(parts: WorkerParts): FanoutWorker {
-  const { store, queue, sender, log, metrics, config } = parts;
+  const { store, queue, sender, log, metrics, config, history } = parts;
   return createFanoutWorker({
     index: store,
+    history,
+    resumes: store,
     connections: store,
     checkpoints: store,
     itemIds: store,

@@ -1,7 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  ResourceInUseException,
+  type CreateTableCommandInput,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { connectionsTable, fanoutQueues } from '../config/resources.js';
+import { connectionsTable, fanoutQueues, historyTable } from '../config/resources.js';
 
 /**
  * Creates the `Connections` table with its sparse bucketed channel index, from the same definition the CDK
@@ -9,42 +15,72 @@ import { connectionsTable, fanoutQueues } from '../config/resources.js';
  */
 export async function createConnectionsTable(ddb: DynamoDBClient, tableName: string = connectionsTable.localName): Promise<void> {
   const t = connectionsTable;
-  try {
-    await ddb.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: t.partitionKey, AttributeType: 'S' },
-          { AttributeName: t.sortKey, AttributeType: 'S' },
-          { AttributeName: t.channelIndex.partitionKey, AttributeType: 'S' },
-          { AttributeName: t.channelIndex.sortKey, AttributeType: 'S' },
-        ],
+  await createTable(ddb, {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [
+      { AttributeName: t.partitionKey, AttributeType: 'S' },
+      { AttributeName: t.sortKey, AttributeType: 'S' },
+      { AttributeName: t.channelIndex.partitionKey, AttributeType: 'S' },
+      { AttributeName: t.channelIndex.sortKey, AttributeType: 'S' },
+    ],
+    KeySchema: [
+      { AttributeName: t.partitionKey, KeyType: 'HASH' },
+      { AttributeName: t.sortKey, KeyType: 'RANGE' },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: t.channelIndex.name,
         KeySchema: [
-          { AttributeName: t.partitionKey, KeyType: 'HASH' },
-          { AttributeName: t.sortKey, KeyType: 'RANGE' },
+          { AttributeName: t.channelIndex.partitionKey, KeyType: 'HASH' },
+          { AttributeName: t.channelIndex.sortKey, KeyType: 'RANGE' },
         ],
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: t.channelIndex.name,
-            KeySchema: [
-              { AttributeName: t.channelIndex.partitionKey, KeyType: 'HASH' },
-              { AttributeName: t.channelIndex.sortKey, KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...t.channelIndex.nonKeyAttributes] },
-          },
+        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...t.channelIndex.nonKeyAttributes] },
+      },
+    ],
+  });
+}
+
+/** Creates the `History` table with its local id index, from the definition the CDK stack uses. Idempotent. */
+export async function createHistoryTable(ddb: DynamoDBClient, tableName: string = historyTable.localName): Promise<void> {
+  const h = historyTable;
+  await createTable(ddb, {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [
+      { AttributeName: h.partitionKey, AttributeType: 'S' },
+      { AttributeName: h.sortKey, AttributeType: 'S' },
+      { AttributeName: h.idIndex.sortKey, AttributeType: 'S' },
+    ],
+    KeySchema: [
+      { AttributeName: h.partitionKey, KeyType: 'HASH' },
+      { AttributeName: h.sortKey, KeyType: 'RANGE' },
+    ],
+    LocalSecondaryIndexes: [
+      {
+        IndexName: h.idIndex.name,
+        KeySchema: [
+          { AttributeName: h.partitionKey, KeyType: 'HASH' },
+          { AttributeName: h.idIndex.sortKey, KeyType: 'RANGE' },
         ],
-      }),
-    );
+        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...h.idIndex.nonKeyAttributes] },
+      },
+    ],
+  });
+}
+
+async function createTable(ddb: DynamoDBClient, input: CreateTableCommandInput & { TableName: string }): Promise<void> {
+  try {
+    await ddb.send(new CreateTableCommand(input));
   } catch (e) {
     if (!(e instanceof ResourceInUseException)) throw e;
   }
   for (let i = 0; i < 100; i++) {
-    const d = await ddb.send(new DescribeTableCommand({ TableName: tableName }));
+    const d = await ddb.send(new DescribeTableCommand({ TableName: input.TableName }));
     if (d.Table?.TableStatus === 'ACTIVE') return;
     await sleep(20);
   }
-  throw new Error(`table ${tableName} did not become ACTIVE`);
+  throw new Error(`table ${input.TableName} did not become ACTIVE`);
 }
 
 export interface FanoutQueueUrls {

@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoChannelHistory } from '../adapters/dynamo-channel-history.js';
 import { DynamoConnectionStore } from '../adapters/dynamo-connection-store.js';
 import { HeaderSealer } from '../adapters/header-sealing.js';
 import { ConsoleLog, InMemoryMetrics } from '../adapters/observability.js';
 import { SignedHttpConnectionSender } from '../adapters/signed-http-connection-sender.js';
 import { SqsFanoutQueue } from '../adapters/sqs-fanout-queue.js';
-import { connectionsTable } from '../config/resources.js';
+import { connectionsTable, historyTable } from '../config/resources.js';
 import {
   backendSettings,
   loadRuntimeSettings,
@@ -30,7 +31,7 @@ import { bindLocalGateway, type LocalGateway } from './gateway.js';
 import { describeError, QuietableLog } from './log.js';
 import { startManagementApi, type ManagementApi, type ManagementApiTuning } from './management-api.js';
 import { startQueuePoller, type QueuePoller } from './poller.js';
-import { createConnectionsTable, createFanoutQueues, type FanoutQueueUrls } from './provision.js';
+import { createConnectionsTable, createFanoutQueues, createHistoryTable, type FanoutQueueUrls } from './provision.js';
 import { LOCAL_REGION, localClientConfig, startLocalAwsServices, type LocalAwsServices } from './services.js';
 import { randomCredentials } from './sigv4-verify.js';
 import type { AwsCredentialIdentity } from '@smithy/types';
@@ -204,6 +205,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
       sqs.destroy();
     });
     await createConnectionsTable(dynamo);
+    await createHistoryTable(dynamo);
     const queues = await createFanoutQueues(sqs, {
       visibilityTimeoutSeconds: options.worker?.visibilityTimeoutSeconds ?? Math.ceil((6 * functionTimeoutMs) / 1000),
       maxReceiveCount: options.worker?.maxReceiveCount ?? 5,
@@ -259,6 +261,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
     const basics: FunctionBasics = { settings, log, metrics, clock, afterEach: () => {} };
     const shared: AvailableResources = {
       store,
+      history: new DynamoChannelHistory({ client: documents, tableName: historyTable.localName }),
       queue,
       sender: connectionSender,
       gripKey,

@@ -11,3 +11,4 @@ export * from './fakes/store.js';
 export * from './fakes/queue.js';
 export * from './fakes/sender.js';
 export * from './fakes/backend.js';
+export * from './fakes/history.js';

@@ -10,6 +10,7 @@ import type { SessionConfig, SessionDeps } from '#src/domain/session/deps.js';
 import {
   FakeSender,
   FixedSigner,
+  InMemoryHistory,
   InMemoryStore,
   ManualClock,
   RecordingLog,
@@ -99,6 +100,7 @@ export function controlHarness(config: Partial<ControlApiDeps['config']> = {}): 
   let n = 0;
   const deps: ControlApiDeps = {
     queue,
+    history: new InMemoryHistory(),
     clock: time.clock,
     log,
     metrics,
@@ -119,11 +121,13 @@ export const DEFAULT_FANOUT_CONFIG: FanoutConfig = {
   reserveMs: 1_000,
   joinGraceMs: 5_000,
   idCacheTtlMs: 60_000,
+  history: { ttlMs: 3_600_000, maxItems: 1_000 },
 };
 
 export interface FanoutHarness {
   readonly deps: FanoutDeps;
   readonly store: InMemoryStore;
+  readonly history: InMemoryHistory;
   readonly queue: RecordingQueue;
   readonly sender: FakeSender;
   readonly time: ManualClock;
@@ -133,9 +137,12 @@ export interface FanoutHarness {
 
 export function fanoutHarness(config: Partial<FanoutConfig> = {}, seed = 7): FanoutHarness {
   const { time, store, queue, sender, log, metrics } = basics();
+  const history = new InMemoryHistory();
   const deps: FanoutDeps = {
     index: store,
     connections: store,
+    history,
+    resumes: store,
     queue,
     deadLetters: queue,
     checkpoints: store,
@@ -148,7 +155,7 @@ export function fanoutHarness(config: Partial<FanoutConfig> = {}, seed = 7): Fan
     metrics,
     config: { ...DEFAULT_FANOUT_CONFIG, ...config },
   };
-  return { deps, store, queue, sender, time, log, metrics };
+  return { deps, store, history, queue, sender, time, log, metrics };
 }
 
 /** `n` distinct connection ids, shaped like API Gateway's (16 base64 characters, ending in `=`). */

@@ -56,6 +56,7 @@ const queueId = (name: 'Ordered' | 'Delayed' | 'OrderedDeadLetter' | 'DelayedDea
 function shortName(logicalId: string, owner: FunctionName): string {
   const table: [string, string][] = [
     ['ConnectionsTable', 'table'],
+    ['HistoryTable', 'history'],
     ['FanoutQueuesOrderedDeadLetter', 'orderedDLQ'],
     ['FanoutQueuesDelayedDeadLetter', 'delayedDLQ'],
     ['FanoutQueuesOrdered', 'ordered'],
@@ -202,7 +203,7 @@ describe('Connections table', () => {
           ],
           Projection: {
             ProjectionType: 'INCLUDE',
-            NonKeyAttributes: ['expiresAt', 'connectedAt', 'filters', 'filterMeta', 'filterChannels'],
+            NonKeyAttributes: ['expiresAt', 'connectedAt', 'filters', 'filterMeta', 'filterChannels', 'resume', 'liveAfter'],
           },
         },
       ],
@@ -210,6 +211,31 @@ describe('Connections table', () => {
       BillingMode: 'PAY_PER_REQUEST',
       SSESpecification: { SSEEnabled: true, SSEType: 'KMS' },
     });
+  });
+});
+
+describe('History table', () => {
+  it('is keyed by channel and sequence, with the local id index projecting the expiry, TTL, on-demand billing and encryption', () => {
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: [
+        { AttributeName: 'channel', KeyType: 'HASH' },
+        { AttributeName: 'seq', KeyType: 'RANGE' },
+      ],
+      LocalSecondaryIndexes: [
+        {
+          IndexName: 'byId',
+          KeySchema: [
+            { AttributeName: 'channel', KeyType: 'HASH' },
+            { AttributeName: 'itemId', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['retainUntil'] },
+        },
+      ],
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      BillingMode: 'PAY_PER_REQUEST',
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS' },
+    });
+    template.resourceCountIs('AWS::DynamoDB::GlobalTable', 2);
   });
 });
 
@@ -276,8 +302,8 @@ describe('functions', () => {
     WsMessage: ['TABLE_NAME', 'GRIP_KEY_SECRET_ARN', 'TARGET_URL', 'GRIP_ISS', 'DELAYED_QUEUE_URL', 'MANAGEMENT_API_ENDPOINT'],
     WsDisconnect: ['TABLE_NAME', 'GRIP_KEY_SECRET_ARN', 'TARGET_URL', 'GRIP_ISS'],
     // GRIP_ISS: the control API refuses the server's own Grip-Sig tokens as credentials.
-    Control: ['GRIP_KEY_SECRET_ARN', 'GRIP_ISS', 'ORDERED_QUEUE_URL'],
-    FanoutWorker: ['TABLE_NAME', 'ORDERED_QUEUE_URL', 'DELAYED_QUEUE_URL', 'DELAYED_DLQ_URL', 'MANAGEMENT_API_ENDPOINT'],
+    Control: ['GRIP_KEY_SECRET_ARN', 'GRIP_ISS', 'ORDERED_QUEUE_URL', 'HISTORY_TABLE_NAME'],
+    FanoutWorker: ['TABLE_NAME', 'HISTORY_TABLE_NAME', 'ORDERED_QUEUE_URL', 'DELAYED_QUEUE_URL', 'DELAYED_DLQ_URL', 'MANAGEMENT_API_ENDPOINT'],
   };
   const common = [
     'POWERTOOLS_SERVICE_NAME',
@@ -294,6 +320,8 @@ describe('functions', () => {
     'FANOUT_RETRY_MAX_MS',
     'OPEN_GRACE_MS',
     'ID_CACHE_TTL_SECONDS',
+    'HISTORY_TTL_SECONDS',
+    'HISTORY_MAX_ITEMS',
     'CONTROL_TOKEN_MAX_LIFETIME_SECONDS',
   ];
 
@@ -354,11 +382,16 @@ describe('IAM', () => {
     // ws-message only schedules keep-alives (delayed lane); its replies go straight to the Management API.
     WsMessage: [...logs, ...items, ...secret, ...send('delayed'), manage],
     WsDisconnect: [...logs, ...items, ...secret],
-    Control: [...logs, ...secret, ...send('ordered')],
+    // History reads: Query on the table and its id index, nothing else.
+    Control: [...logs, ...secret, ...send('ordered'), 'dynamodb:Query → history', 'dynamodb:Query → history/index/byId'],
     FanoutWorker: [
       ...logs,
       ...items,
       'dynamodb:Query → table/index/byChannel',
+      // History: one PutItem per publish, Query to replay (table and id index).
+      'dynamodb:PutItem → history',
+      'dynamodb:Query → history',
+      'dynamodb:Query → history/index/byId',
       ...send('ordered'),
       ...send('delayed'),
       ...send('delayedDLQ'),

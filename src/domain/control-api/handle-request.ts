@@ -1,13 +1,16 @@
 import { authorizeControl, type SharedKey } from '../auth.js';
 import { channelPublishEntry, connectionDeliveryEntry } from '../fanout/jobs.js';
 import type { Payload } from '../message.js';
-import type { Clock, FanoutQueue, Log, Metrics, QueueEntry } from '../ports.js';
+import type { ChannelHistory, Clock, FanoutQueue, Log, Metrics, QueueEntry } from '../ports.js';
+import { readHistory } from './history.js';
 import { decodeUtf8Strict, isRecord, parseJson } from '../protocol/values.js';
 import { parsePublishBody, type ParsedPublishItem } from '../publish/parse.js';
 import { err, ok, type Result } from '../result.js';
 
 export interface ControlApiDeps {
   readonly queue: FanoutQueue;
+  /** The channel history, for `GET /channels/{channel}/messages`. */
+  readonly history: ChannelHistory;
   readonly clock: Clock;
   readonly log: Log;
   readonly metrics: Metrics;
@@ -26,6 +29,8 @@ export interface ControlApiRequest {
   readonly method: string;
   /** Path without the query string. */
   readonly path: string;
+  /** The query string, without `?` (empty when there is none). */
+  readonly query: string;
   /** Lower-case header names. */
   readonly headers: Readonly<Record<string, string>>;
   readonly body: Uint8Array;
@@ -44,6 +49,7 @@ const text = (status: number, body: string, headers: Record<string, string> = {}
 });
 
 const CONNECTION_PATH = /^\/connections\/([^/]+)\/(messages|close)\/?$/;
+const HISTORY_PATH = /^\/channels\/([^/]+)\/messages\/?$/;
 
 /**
  * The control API, Pushpin-compatible: `POST /publish/` (or `/publish`) takes a GRIP publish body, queues one
@@ -64,10 +70,12 @@ export async function handleControlApiRequest(deps: ControlApiDeps, request: Con
     return text(405, 'Method Not Allowed', { allow: 'GET' });
   }
   const connectionRoute = CONNECTION_PATH.exec(request.path);
-  if (path !== '/publish' && !connectionRoute) return text(404, 'Not Found');
-  if (request.method !== 'POST') return text(405, 'Method Not Allowed', { allow: 'POST' });
+  const historyRoute = HISTORY_PATH.exec(request.path);
+  if (path !== '/publish' && !connectionRoute && !historyRoute) return text(404, 'Not Found');
+  if (historyRoute && request.method !== 'GET') return text(405, 'Method Not Allowed', { allow: 'GET' });
+  if (!historyRoute && request.method !== 'POST') return text(405, 'Method Not Allowed', { allow: 'POST' });
 
-  const json = wantsJson(request.headers['accept']);
+  const json = historyRoute ? true : wantsJson(request.headers['accept']);
   if (json === null) return text(406, 'Not Acceptable: answers are text/plain or application/json');
 
   const auth = await authorizeControl(request.headers['authorization'], {
@@ -80,6 +88,13 @@ export async function handleControlApiRequest(deps: ControlApiDeps, request: Con
   if (!auth.ok) {
     deps.log.warn('control request refused', { reason: auth.reason, path: request.path });
     return text(401, `Unauthorized: ${auth.reason}`, { 'www-authenticate': 'Bearer' });
+  }
+
+  if (historyRoute) {
+    const channel = decodePathSegment(historyRoute[1] ?? '');
+    if (channel === null) return text(400, 'Bad Request: the channel in the path is not valid percent-encoding');
+    const answer = await readHistory(deps, channel, new URLSearchParams(request.query), deps.clock());
+    return { status: answer.status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(answer.body) };
   }
 
   let body: Uint8Array | string = request.body;

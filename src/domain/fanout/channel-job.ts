@@ -1,4 +1,6 @@
 import { filterDelivery } from '../filters.js';
+import { deliversLive, MAX_HISTORY_ID_BYTES } from '../history.js';
+import { utf8ByteLength } from '../protocol/values.js';
 import type { Payload } from '../message.js';
 import type { JobProgress, StoreError, Subscriber, SubscriberPage } from '../ports.js';
 import { InvariantError, type Result } from '../result.js';
@@ -19,9 +21,14 @@ const CHECKPOINT_TTL_MS = 24 * 60 * 60 * 1000;
  * when the channel is large, deliver each page (reading the next one meanwhile), checkpoint after each page, and
  * hand the rest over to a continuation job when the invocation runs out of time.
  */
-export async function runChannelJob(ctx: JobContext, job: ChannelJob, record: QueueRecord): Promise<JobResult> {
+export async function runChannelJob(ctx: JobContext, queued: ChannelJob, record: QueueRecord): Promise<JobResult> {
   const { deps } = ctx;
+  // A fresh publish takes its sequence from its queue record; its pieces and continuations carry it on.
+  const job =
+    queued.sequence === undefined && record.sequence !== null && isFresh(queued) ? { ...queued, sequence: record.sequence } : queued;
   if (await isRepeatedItem(ctx, job, record)) return DONE;
+  const recorded = await recordInHistory(ctx, job);
+  if (!recorded.ok) return recorded;
   const start = await resumeFromCheckpoint(ctx, job, record);
   if (start.handedOver) {
     await deps.checkpoints.clear(record.id);
@@ -72,8 +79,7 @@ export async function runChannelJob(ctx: JobContext, job: ChannelJob, record: Qu
 async function isRepeatedItem(ctx: JobContext, job: ChannelJob, record: QueueRecord): Promise<boolean> {
   const { deps } = ctx;
   const ttl = deps.config.idCacheTtlMs;
-  const fresh = job.cursor === null && job.partition.from === WHOLE_SPACE.from && job.partition.to === WHOLE_SPACE.to;
-  if (job.itemId === undefined || ttl <= 0 || !fresh) return false;
+  if (job.itemId === undefined || ttl <= 0 || !isFresh(job)) return false;
   const now = deps.clock();
   const seen = await deps.itemIds.rememberItemId(job.channel, job.itemId, record.id, now, now + ttl);
   if (!seen.ok) {
@@ -84,6 +90,42 @@ async function isRepeatedItem(ctx: JobContext, job: ChannelJob, record: QueueRec
   deps.log.info('dropped a publish whose item id this channel saw within idCacheTtlSeconds', { channel: job.channel, id: job.itemId });
   deps.metrics.count('ItemsDeduplicated');
   return true;
+}
+
+/** The job that starts a publish: the whole space, from the start (not a piece or a continuation). */
+function isFresh(job: ChannelJob): boolean {
+  return job.cursor === null && job.partition.from === WHOLE_SPACE.from && job.partition.to === WHOLE_SPACE.to;
+}
+
+/**
+ * Keeps a fresh publish's item in the channel's history (one write per publish), before any delivery: a resume
+ * queued behind this job must find it. Idempotent, so a redelivered job writes it again harmlessly. A failed write
+ * fails the job (the queue retries it), because a history with a hole would make a resume silently skip an item.
+ */
+async function recordInHistory(ctx: JobContext, job: ChannelJob): Promise<JobResult> {
+  const { deps } = ctx;
+  const { ttlMs } = deps.config.history;
+  const { payload, itemId, sequence } = job;
+  // Only messages with an `id` are kept: `since` names an id, and a close is not part of a channel's content.
+  if (ttlMs <= 0 || !isFresh(job) || sequence === undefined || itemId === undefined || payload.kind === 'close') return DONE;
+  if (utf8ByteLength(itemId) > MAX_HISTORY_ID_BYTES) {
+    deps.log.info('an item id is too long to keep in history; the item is delivered but not kept', {
+      channel: job.channel,
+      publishId: job.publishId,
+    });
+    return DONE;
+  }
+  const written = await deps.history.record({
+    channel: job.channel,
+    sequence,
+    id: itemId,
+    publishedAt: job.publishedAt,
+    message: payload,
+    expiresAt: deps.clock() + ttlMs,
+  });
+  if (!written.ok) return failed(`recording the item in the channel's history failed (${written.error.kind}): ${written.error.message}`);
+  deps.metrics.count('HistoryRecorded');
+  return DONE;
 }
 
 /** Where to start: after the last page a previous delivery of this same queue message finished, if any. */
@@ -161,7 +203,11 @@ async function splitIfLarge(
  * publish once its handshake completes) unless its record is gone (it left already: `$disconnect` deletes the
  * record first), and a 410 for an older one forgets it only if its record is still that same connection.
  */
-async function deliverPage(ctx: JobContext, job: ChannelJob, subscribers: readonly Subscriber[]): Promise<JobResult> {
+async function deliverPage(ctx: JobContext, job: ChannelJob, page: readonly Subscriber[]): Promise<JobResult> {
+  // Subscriptions catching up on history get this item from their catch-up job (or already had it), not here.
+  const subscribers = page.every((s) => s.resume === undefined && s.liveAfter === undefined)
+    ? page
+    : page.filter((s) => deliversLive(s, job.sequence));
   const { recipients, payloadsOf } = applyFilters(ctx, job, subscribers);
   const connectionIds = recipients.map((s) => s.connectionId);
   const connectedAt = new Map(subscribers.flatMap((s) => (s.connectedAt !== undefined ? [[s.connectionId, s.connectedAt] as const] : [])));

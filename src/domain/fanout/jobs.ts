@@ -3,7 +3,7 @@
  * worker splitting, continuing and retrying, keep-alive scheduling — builds its jobs and queue entries with the
  * constructors below, so a job's shape, its ordering group and its defaults are written down once.
  *
- * Adding a kind (e.g. a catch-up job): declare its interface, add it to `FanoutJob`, give it a schema in
+ * Adding a kind: declare its interface, add it to `FanoutJob`, give it a schema in
  * `jobSchemas` and a constructor here, and a step in the worker (`worker.ts` requires one for every kind).
  */
 import { z } from 'zod';
@@ -38,6 +38,11 @@ export interface ChannelJob {
   readonly contentFilters?: readonly string[];
   /** The GRIP item `id`, when the publisher gave one: the channel's id cache drops a repeat (Pushpin's). */
   readonly itemId?: string;
+  /**
+   * The publish's sequence in its channel (see `domain/history.ts`): absent on a fresh publish (its queue record
+   * has it), set on its pieces and continuations, which travel in other groups or later in this one.
+   */
+  readonly sequence?: string;
 }
 
 /** What a publish item brings to subscribers' filters (see `domain/filters.ts`). */
@@ -87,7 +92,29 @@ export interface KeepAliveJob {
   readonly generation?: number;
 }
 
-export type FanoutJob = ChannelJob | ConnectionsJob | KeepAliveJob;
+/**
+ * A resume's catch-up (`since` on a subscribe): replay the channel's retained items after `since` to one
+ * connection, then make its subscription live. It travels in the channel's own ordering group, behind every
+ * publish made before the subscribe and ahead of every later one, which is what makes the seam exact.
+ */
+export interface CatchUpJob {
+  readonly v: 1;
+  readonly kind: 'catchup';
+  readonly channel: string;
+  readonly connectionId: string;
+  /** The last item id the client saw. */
+  readonly since: string;
+  /** The text sent instead of a replay when `since` cannot be honoured; absent: continue live silently. */
+  readonly recoveryFailed?: string;
+  /** The subscription's resume token (`Subscriber.resume`): a newer subscribe replaces it and ends this job. */
+  readonly token: string;
+  /** Epoch ms when the connection was accepted: a 410 within the join grace means "not connected yet". */
+  readonly connectedAt: number;
+  /** Epoch ms when the subscribe was handled: time to caught-up is measured from here. */
+  readonly requestedAt: number;
+}
+
+export type FanoutJob = ChannelJob | ConnectionsJob | KeepAliveJob | CatchUpJob;
 export type JobKind = FanoutJob['kind'];
 
 /** Which publish a job belongs to, and when it was accepted: carried unchanged through splits and retries. */
@@ -168,6 +195,11 @@ export function keepAliveJob(connectionId: string, since: number, dueAt: number,
   return { v: 1, kind: 'keepalive', connectionId, since, dueAt, ...(generation > 0 ? { generation } : {}) };
 }
 
+/** A resume's catch-up job, in the channel's own ordering group (the group of its fresh publishes). */
+export function catchUpEntry(fields: Omit<CatchUpJob, 'v' | 'kind'>): QueueEntry {
+  return { orderKey: channelOrderKey(fields.channel, WHOLE_SPACE), job: { v: 1, kind: 'catchup', ...fields } };
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Parsing
 
@@ -198,6 +230,10 @@ const jobSchemas = {
       meta: z.record(z.string(), z.string()).exactOptional(),
       contentFilters: z.array(z.string()).exactOptional(),
       itemId: z.string().exactOptional(),
+      sequence: z
+        .string()
+        .regex(/^[0-9]{1,40}$/)
+        .exactOptional(),
     })
     .refine((j) => j.partition.from <= j.range.from && j.range.to <= j.partition.to, {
       message: 'range must lie within partition',
@@ -221,9 +257,20 @@ const jobSchemas = {
     dueAt: z.number(),
     generation: z.number().int().min(1).exactOptional(),
   }),
+  catchup: z.object({
+    v: z.literal(1),
+    kind: z.literal('catchup'),
+    channel: z.string().min(1),
+    connectionId: z.string().min(1),
+    since: z.string().min(1),
+    recoveryFailed: z.string().exactOptional(),
+    token: z.string().min(1),
+    connectedAt: z.number(),
+    requestedAt: z.number(),
+  }),
 } satisfies Record<JobKind, z.ZodType>;
 
-const jobSchema = z.discriminatedUnion('kind', [jobSchemas.keepalive, jobSchemas.channel, jobSchemas.connections]);
+const jobSchema = z.discriminatedUnion('kind', [jobSchemas.keepalive, jobSchemas.channel, jobSchemas.connections, jobSchemas.catchup]);
 
 export interface JobParseError {
   readonly kind: 'invalid-job';

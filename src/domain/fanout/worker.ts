@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
 import type {
+  ChannelHistory,
   ItemIdCache,
   Clock,
   ConnectionSender,
@@ -10,12 +11,15 @@ import type {
   Log,
   Metrics,
   SubscriberIndex,
+  SubscriptionStore,
 } from '../ports.js';
 import { forgetConnections } from '../forget-connections.js';
 import { decideKeepAlive, keepAliveEntry } from '../keepalive.js';
 import { toError } from '../result.js';
 import { DONE, failed, runInFifoGroups, type JobResult } from './batch.js';
+import { runCatchUpJob } from './catch-up.js';
 import { runChannelJob } from './channel-job.js';
+import type { HistoryConfig } from '../history.js';
 import { deliver, emptyReport, type DeliveryTools } from './deliver.js';
 import { parseJob, type ConnectionsJob, type FanoutJob, type KeepAliveJob } from './jobs.js';
 import { AdaptiveConcurrency } from './rate.js';
@@ -42,6 +46,8 @@ export interface FanoutConfig {
   readonly joinGraceMs: number;
   /** How long a channel remembers a published item `id` and drops a repeat (Pushpin's `id_cache_ttl`); 0 = off. */
   readonly idCacheTtlMs: number;
+  /** Channel history and resume (`domain/history.ts`). */
+  readonly history: HistoryConfig;
 }
 
 export interface FanoutDeps {
@@ -51,6 +57,9 @@ export interface FanoutDeps {
   readonly deadLetters: DeadLetters;
   readonly checkpoints: JobCheckpoints;
   readonly itemIds: ItemIdCache;
+  readonly history: ChannelHistory;
+  /** Ends resumes (catch-up jobs); the rest of the subscription store is the session's. */
+  readonly resumes: Pick<SubscriptionStore, 'finishResume'>;
   readonly sender: ConnectionSender;
   readonly clock: Clock;
   readonly sleep: (ms: number) => Promise<void>;
@@ -69,6 +78,8 @@ export interface QueueRecord {
   readonly group: string | null;
   /** How many times the queue has handed this message out (1 on the first delivery). */
   readonly receiveCount: number;
+  /** FIFO `SequenceNumber`: grows in send order within the message group; null on the unordered lane. */
+  readonly sequence: string | null;
 }
 
 export interface FanoutWorker {
@@ -146,6 +157,8 @@ function runStep(ctx: JobContext, job: FanoutJob, record: QueueRecord): Promise<
       return runConnectionsJob(ctx, job);
     case 'keepalive':
       return runKeepAliveJob(ctx, job);
+    case 'catchup':
+      return runCatchUpJob(ctx, job, record);
   }
 }
 
@@ -228,6 +241,8 @@ export function fanoutConfigFromSettings(
     readonly backendTimeoutMs: number;
     readonly openGraceMs: number;
     readonly idCacheTtlSeconds: number;
+    readonly historyTtlSeconds: number;
+    readonly historyMaxItems: number;
   },
   reserveMs = 10_000,
 ): FanoutConfig {
@@ -242,5 +257,6 @@ export function fanoutConfigFromSettings(
     reserveMs,
     joinGraceMs: settings.backendTimeoutMs + settings.openGraceMs,
     idCacheTtlMs: settings.idCacheTtlSeconds * 1000,
+    history: { ttlMs: settings.historyTtlSeconds * 1000, maxItems: settings.historyMaxItems },
   };
 }

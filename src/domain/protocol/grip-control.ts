@@ -6,7 +6,9 @@
  */
 import { validateChannel } from '../channel.js';
 import { decodeBase64, encodeBase64 } from './base64.js';
-import { decodeUtf8Strict, integerLike, isRecord, parseJson } from './values.js';
+import { MAX_HISTORY_ID_BYTES } from '../history.js';
+import { MAX_MESSAGE_BYTES } from './limits.js';
+import { decodeUtf8Strict, integerLike, isRecord, parseJson, utf8ByteLength } from './values.js';
 
 /** The message a keep-alive sends to the client. */
 export type KeepAliveMessage =
@@ -16,7 +18,15 @@ export type KeepAliveMessage =
   | { kind: 'pong'; data: Uint8Array };
 
 export type GripControlMessage =
-  | { type: 'subscribe'; channel: string; filters: string[] }
+  | {
+      type: 'subscribe';
+      channel: string;
+      filters: string[];
+      /** This server's extension: resume after this item id (see `domain/history.ts`). */
+      since?: string;
+      /** With `since`: the text sent instead of a replay when `since` cannot be honoured. */
+      recoveryFailed?: string;
+    }
   | { type: 'unsubscribe'; channel: string }
   | { type: 'detach' }
   | {
@@ -49,7 +59,9 @@ const utf8Encoder = new TextEncoder();
  * whitespace; unknown keys are ignored. Rules follow Pushpin:
  * - `subscribe`/`unsubscribe` need `channel` (checked with `validateChannel`); `filters` is an optional array of
  *   strings, kept whatever their number: more than `MAX_SUBSCRIBE_FILTERS` closes the client with 1011 (as
- *   upstream Pushpin does), which the session logic decides, not the parser.
+ *   upstream Pushpin does), which the session logic decides, not the parser. This server's resume extension:
+ *   `since` (a non-empty item id of at most 1,024 bytes) and, with it, `recovery-failed` (a text of at most one
+ *   message); `recovery-failed` without `since` is ignored (there is nothing to fail).
  * - `keep-alive`: `content-bin` (base64) wins over `content`; `message-type` defaults to `text` even with
  *   `content-bin` (Pushpin's behaviour); no content turns keep-alives off; `timeout` is a non-negative integer
  *   or an integer string such as `"30"`, and 0 or absent means 55; `mode` is `interval` or else `idle`.
@@ -98,7 +110,27 @@ function parseSubscription(type: 'subscribe' | 'unsubscribe', obj: Record<string
       filters.push(f);
     }
   }
-  return control({ type, channel: channel.value, filters });
+  const since = obj['since'];
+  if (since !== undefined && since !== null) {
+    if (typeof since !== 'string' || since === '') return ignored("subscribe control message 'since' must be a non-empty item id");
+    if (utf8ByteLength(since) > MAX_HISTORY_ID_BYTES) {
+      return ignored(`subscribe control message 'since' is over ${MAX_HISTORY_ID_BYTES} bytes, longer than any retained id`);
+    }
+  }
+  const recovery = obj['recovery-failed'];
+  if (recovery !== undefined && recovery !== null) {
+    if (typeof recovery !== 'string') return ignored("subscribe control message 'recovery-failed' must be a string");
+    if (utf8ByteLength(recovery) > MAX_MESSAGE_BYTES) {
+      return ignored(`subscribe control message 'recovery-failed' is over ${MAX_MESSAGE_BYTES} bytes, the largest message`);
+    }
+  }
+  return control({
+    type,
+    channel: channel.value,
+    filters,
+    ...(typeof since === 'string' ? { since } : {}),
+    ...(typeof since === 'string' && typeof recovery === 'string' ? { recoveryFailed: recovery } : {}),
+  });
 }
 
 function parseKeepAlive(obj: Record<string, unknown>): GripControlParse {

@@ -9,7 +9,8 @@ import { askBackend } from './backend.js';
 import { detaches, filterMetaAfter, subscriptionOps, tooManyFilters, unsupportedControls } from './reply-actions.js';
 import type { ConnectDeps } from './deps.js';
 import { keepAliveEntry, keepAliveFromActions } from '../keepalive.js';
-import { planFilterWrites, planSubscriptions } from './subscriptions.js';
+import { resumeTokens, startCatchUps } from './resume.js';
+import { planFilterWrites, planResumes, planSubscriptions } from './subscriptions.js';
 import type { QueueEntry } from '../ports.js';
 import type { SubscriberFilters } from '../filters.js';
 
@@ -89,6 +90,8 @@ export async function onConnect(deps: ConnectDeps, input: ConnectInput): Promise
   const plan = planSubscriptions([], ops, deps.config.maxSubscriptionsPerConnection);
   for (const note of plan.ignored) log.warn('subscribe ignored', { connectionId, note });
   const filterMeta = filterMetaAfter({}, decision.actions);
+  const resumes = planResumes(ops, new Set(plan.subscribe));
+  const resumeTokensOf = resumeTokens(resumes, deps.clock(), deps.random);
   const filters = new Map(
     [...planFilterWrites([], plan, ops, filterMeta, false).put].flatMap(([c, f]) =>
       f === undefined ? [] : [[c, f] as [string, SubscriberFilters]],
@@ -133,7 +136,12 @@ export async function onConnect(deps: ConnectDeps, input: ConnectInput): Promise
   }
   const failure = await (async () => {
     if (plan.subscribe.length > 0) {
-      const subscribed = await deps.subscriptions.subscribe(record, plan.subscribe, filters.size > 0 ? filters : undefined);
+      const subscribed = await deps.subscriptions.subscribe(
+        record,
+        plan.subscribe,
+        filters.size > 0 ? filters : undefined,
+        resumeTokensOf.size > 0 ? resumeTokensOf : undefined,
+      );
       if (!subscribed.ok) return `subscribe failed: ${subscribed.error.message}`;
     }
     const entries: QueueEntry[] = [];
@@ -146,6 +154,7 @@ export async function onConnect(deps: ConnectDeps, input: ConnectInput): Promise
       const queued = await deps.queue.enqueue(entries);
       if (!queued.ok) return `queueing the OPEN reply's messages failed: ${queued.error.message}`;
     }
+    await startCatchUps(deps, record, resumes, resumeTokensOf, now);
     return null;
   })();
   if (failure !== null) {

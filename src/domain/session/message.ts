@@ -5,7 +5,8 @@ import { detaches, filterMetaAfter, sameMeta, subscriptionOps, tooManyFilters, u
 import { applyMetaChanges } from '../connection.js';
 import type { SessionDeps } from './deps.js';
 import { keepAliveEntry, keepAliveFromActions } from '../keepalive.js';
-import { planFilterWrites, planSubscriptions, type SubscriptionOp } from './subscriptions.js';
+import { resumeTokens, startCatchUps } from './resume.js';
+import { planFilterWrites, planResumes, planSubscriptions, type SubscriptionOp } from './subscriptions.js';
 import type { ConnectionRecord } from '../connection.js';
 import { forgetConnections } from '../forget-connections.js';
 import { wireData } from '../message.js';
@@ -206,7 +207,18 @@ async function applySubscriptionOps(
     ops,
     cap,
   );
-  const writes = planFilterWrites(current.value, plan, ops, filter.filterMeta, filter.metaChanged);
+  const removed = new Set(plan.unsubscribe);
+  const subscribedAfter = new Set([...current.value.map((s) => s.channel).filter((c) => !removed.has(c)), ...plan.subscribe]);
+  const resumes = planResumes(ops, subscribedAfter);
+  const tokens = resumeTokens(resumes, deps.clock(), deps.random);
+  const writes = planFilterWrites(current.value, plan, ops, filter.filterMeta, filter.metaChanged, new Set(tokens.keys()));
+  const tokensOf = (channels: readonly string[]) =>
+    new Map(
+      channels.flatMap((c) => {
+        const token = tokens.get(c);
+        return token === undefined ? [] : [[c, token] as const];
+      }),
+    );
   const filtersOf = (channels: readonly string[]) =>
     new Map(
       channels.flatMap((c) => {
@@ -220,13 +232,27 @@ async function applySubscriptionOps(
     if (!r.ok) log.error('unsubscribe failed', { connectionId, channels: plan.unsubscribe, detail: r.error.message });
     else await deps.subscriptions.releaseSubscriptionSlots(connectionId, plan.unsubscribe.length);
   }
-  if (plan.subscribe.length > 0) await subscribeWithinCap(deps, owner, plan.subscribe, filtersOf(plan.subscribe));
+  const written = new Set<string>();
+  if (
+    plan.subscribe.length > 0 &&
+    (await subscribeWithinCap(deps, owner, plan.subscribe, filtersOf(plan.subscribe), tokensOf(plan.subscribe)))
+  ) {
+    for (const c of plan.subscribe) written.add(c);
+  }
   const fresh = new Set(plan.subscribe);
   const refiltered = [...writes.put.keys()].filter((c) => !fresh.has(c));
   if (refiltered.length > 0) {
-    const r = await deps.subscriptions.subscribe(owner, refiltered, filtersOf(refiltered));
+    const r = await deps.subscriptions.subscribe(owner, refiltered, filtersOf(refiltered), tokensOf(refiltered));
     if (!r.ok) log.error('could not store changed subscription filters', { connectionId, channels: refiltered, detail: r.error.message });
+    else for (const c of refiltered) written.add(c);
   }
+  await startCatchUps(
+    deps,
+    owner,
+    resumes.filter((r) => written.has(r.channel)),
+    tokens,
+    deps.clock(),
+  );
   if (writes.update.size > 0) {
     const r = await deps.subscriptions.updateSubscriptionFilters(connectionId, writes.update);
     if (!r.ok) {
@@ -245,7 +271,8 @@ async function subscribeWithinCap(
   owner: SubscriptionOwner,
   channels: readonly string[],
   filters: ReadonlyMap<string, SubscriberFilters>,
-): Promise<void> {
+  resumes: ReadonlyMap<string, string>,
+): Promise<boolean> {
   const { log } = deps;
   const { connectionId } = owner;
   const cap = deps.config.maxSubscriptionsPerConnection;
@@ -253,20 +280,27 @@ async function subscribeWithinCap(
   const slots = await deps.subscriptions.reserveSubscriptionSlots(connectionId, channels.length, cap);
   if (!slots.ok) {
     log.error('could not reserve subscription slots; subscribes dropped', { connectionId, detail: slots.error.message });
-    return;
+    return false;
   }
   if (!slots.value) {
     log.warn(`subscribes ignored: with concurrent replies they would pass the cap of ${cap} subscriptions`, {
       connectionId,
       channels,
     });
-    return;
+    return false;
   }
-  const r = await deps.subscriptions.subscribe(owner, channels, filters.size > 0 ? filters : undefined);
+  const r = await deps.subscriptions.subscribe(
+    owner,
+    channels,
+    filters.size > 0 ? filters : undefined,
+    resumes.size > 0 ? resumes : undefined,
+  );
   if (!r.ok) {
     log.error('subscribe failed', { connectionId, channels, detail: r.error.message });
     await deps.subscriptions.releaseSubscriptionSlots(connectionId, channels.length);
+    return false;
   }
+  return true;
 }
 
 async function deliverActions(deps: SessionDeps, connectionId: string, actions: readonly SessionAction[]): Promise<MessageOutcome> {

@@ -15,7 +15,13 @@ export function subscriptionOps(actions: readonly SessionAction[]): Subscription
     const m = action.message;
     if (m.type === 'unsubscribe') ops.push({ op: m.type, channel: m.channel });
     else if (m.type === 'subscribe' && m.filters.length <= MAX_SUBSCRIBE_FILTERS)
-      ops.push({ op: m.type, channel: m.channel, filters: m.filters });
+      ops.push({
+        op: m.type,
+        channel: m.channel,
+        filters: m.filters,
+        ...(m.since !== undefined ? { since: m.since } : {}),
+        ...(m.recoveryFailed !== undefined ? { recoveryFailed: m.recoveryFailed } : {}),
+      });
   }
   return ops;
 }

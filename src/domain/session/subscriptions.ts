@@ -6,7 +6,38 @@ export type SubscriptionOp = {
   readonly channel: string;
   /** A subscribe's publish filters (a later subscribe to the same channel replaces them). */
   readonly filters?: readonly string[];
+  /** A subscribe's resume point (this server's extension): replay what was published after this item id. */
+  readonly since?: string;
+  /** With `since`: the text sent instead of a replay when `since` cannot be honoured. */
+  readonly recoveryFailed?: string;
 };
+
+/** A resume a reply asks for: the channel, and what its catch-up job needs. */
+export interface ResumeRequest {
+  readonly channel: string;
+  readonly since: string;
+  readonly recoveryFailed?: string;
+}
+
+/**
+ * The resumes in a reply: each channel whose last operation is a subscribe with `since` and that is subscribed
+ * once the reply is applied (`subscribedAfter`; a subscribe the cap ignored resumes nothing).
+ *
+ * @example
+ * planResumes([{ op: 'subscribe', channel: 'a', since: 'm-41' }], new Set(['a'])) // [{ channel: 'a', since: 'm-41' }]
+ */
+export function planResumes(ops: readonly SubscriptionOp[], subscribedAfter: ReadonlySet<string>): ResumeRequest[] {
+  const last = new Map<string, SubscriptionOp>();
+  for (const op of ops) {
+    last.delete(op.channel); // re-inserted last: resumes come out in the order of their final subscribe
+    last.set(op.channel, op);
+  }
+  return [...last.values()].flatMap((op) =>
+    op.op === 'subscribe' && op.since !== undefined && subscribedAfter.has(op.channel)
+      ? [{ channel: op.channel, since: op.since, ...(op.recoveryFailed !== undefined ? { recoveryFailed: op.recoveryFailed } : {}) }]
+      : [],
+  );
+}
 
 export interface SubscriptionPlan {
   /** Channels to add (not already subscribed), in the order asked. */
@@ -60,7 +91,8 @@ export interface FilterWrites {
  * `plan` what {@link planSubscriptions} made of `ops`, `filterMeta` the meta after the reply.
  *
  * - New channels are put with the filters of their last subscribe op.
- * - A subscribed channel subscribed again with another filter list is put again (Pushpin replaces the list).
+ * - A subscribed channel subscribed again with another filter list is put again (Pushpin replaces the list), and
+ *   so is one subscribed again with `since` (`resumed`): its item is rewritten catching up.
  * - Every other kept subscription with filters is updated when the filter meta changed, or, if it has
  *   `require-sub`, when the channel set changed.
  *
@@ -74,6 +106,7 @@ export function planFilterWrites(
   ops: readonly SubscriptionOp[],
   filterMeta: Readonly<Record<string, string>>,
   metaChanged: boolean,
+  resumed: ReadonlySet<string> = new Set(),
 ): FilterWrites {
   const removed = new Set(plan.unsubscribe);
   const channels = [...existing.map((e) => e.channel).filter((c) => !removed.has(c)), ...plan.subscribe];
@@ -93,7 +126,7 @@ export function planFilterWrites(
   for (const { channel, filters } of existing) {
     if (removed.has(channel)) continue;
     const again = asked.get(channel);
-    if (again !== undefined && !sameList(again, filters)) {
+    if (again !== undefined && (!sameList(again, filters) || resumed.has(channel))) {
       put.set(channel, stateOf(again));
       continue;
     }

@@ -1,5 +1,6 @@
 /** The fan-out queue and the dead-letter queue, recording what was enqueued. */
 import { serializeJob, type FanoutJob } from '#src/domain/fanout/jobs.js';
+import type { QueueRecord } from '#src/domain/fanout/worker.js';
 import type { DeadLetters, FanoutQueue, QueueEntry, QueueError, Redelivery, RedeliveryScheduler } from '#src/domain/ports.js';
 import { err, ok, type Result } from '#src/domain/result.js';
 import { Failures, queueError } from './failures.js';
@@ -9,6 +10,8 @@ export interface QueuedMessage {
   readonly messageId: string;
   readonly entry: QueueEntry;
   readonly body: string;
+  /** Its FIFO sequence number (one counter for the queue, like SQS's, growing in send order). */
+  readonly sequence: string;
 }
 
 /**
@@ -54,7 +57,8 @@ export class RecordingQueue implements FanoutQueue, DeadLetters, RedeliverySched
         }
         this.#dedupIds.add(entry.dedupId);
       }
-      this.queued.push({ messageId: `msg-${this.#next++}`, entry, body: serializeJob(entry.job) });
+      const n = this.#next++;
+      this.queued.push({ messageId: `msg-${n}`, entry, body: serializeJob(entry.job), sequence: String(n) });
     }
     return ok(undefined);
   }
@@ -74,13 +78,18 @@ export class RecordingQueue implements FanoutQueue, DeadLetters, RedeliverySched
   }
 
   /** Removes and returns up to `max` queued messages as worker records (group = orderKey unless delayed). */
-  take(max = Number.POSITIVE_INFINITY): { id: string; body: string; group: string | null; receiveCount: number }[] {
+  take(max = Number.POSITIVE_INFINITY): QueueRecord[] {
     const batch = this.queued.splice(0, Math.min(max, this.queued.length));
-    return batch.map((m) => ({
-      id: m.messageId,
-      body: m.body,
-      group: m.entry.delaySeconds === undefined ? (m.entry.orderKey ?? null) : null,
-      receiveCount: 1,
-    }));
+    // One queue-wide counter: it grows in send order within every group, as SQS FIFO sequence numbers do.
+    return batch.map((m) => {
+      const ordered = m.entry.delaySeconds === undefined;
+      return {
+        id: m.messageId,
+        body: m.body,
+        group: ordered ? (m.entry.orderKey ?? null) : null,
+        receiveCount: 1,
+        sequence: ordered ? m.sequence : null,
+      };
+    });
   }
 }

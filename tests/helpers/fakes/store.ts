@@ -35,6 +35,8 @@ type StoreMethod =
   | 'subscribe'
   | 'unsubscribe'
   | 'pageSubscribers'
+  | 'readSubscriber'
+  | 'finishResume'
   | 'load'
   | 'save'
   | 'clear';
@@ -45,6 +47,26 @@ export interface StoreCall {
 }
 
 const CURSOR_PREFIX = 'mem1.';
+
+/** One entry of the in-memory channel index. */
+interface IndexEntry {
+  readonly connectionId: string;
+  readonly subKey: string;
+  readonly expiresAt: number;
+  readonly filters?: SubscriberFilters;
+  readonly resume?: string;
+  readonly liveAfter?: string;
+}
+
+/** What a page or `readSubscriber` returns for an index entry (the adapter's projection). */
+function subscriberOf(e: IndexEntry): Subscriber {
+  return {
+    connectionId: e.connectionId,
+    ...(e.filters ? { filters: e.filters } : {}),
+    ...(e.resume !== undefined ? { resume: e.resume } : {}),
+    ...(e.liveAfter !== undefined ? { liveAfter: e.liveAfter } : {}),
+  };
+}
 
 /**
  * One in-memory `Connections` table behind the four storage ports, shaped like the DynamoDB adapter:
@@ -67,6 +89,8 @@ export class InMemoryStore implements ConnectionStore, ConnectionLookup, ItemIdC
   readonly subscriptions = new Map<string, Map<string, number>>();
   /** connectionId → channel → the filters its subscription item carries (none: no entry). */
   readonly subscriptionFilters = new Map<string, Map<string, SubscriberFilters>>();
+  /** connectionId → channel → the resume state its subscription item carries (`resume` token or `liveAfter`). */
+  readonly resumeStates = new Map<string, Map<string, { readonly resume?: string; readonly liveAfter?: string }>>();
   readonly checkpoints = new Map<string, { readonly progress: JobProgress; readonly expiresAt: number }>();
   /** connectionId → keep-alive claim `<since>:<generation>`, as the adapter stores it. */
   readonly keepAliveClaims = new Map<string, string>();
@@ -96,13 +120,14 @@ export class InMemoryStore implements ConnectionStore, ConnectionLookup, ItemIdC
     this.records.set(record.connectionId, record);
   }
   /** The channel's subscribers in index order (what a full scan of the index returns). */
-  indexOf(channel: string): { connectionId: string; subKey: string; expiresAt: number; filters?: SubscriberFilters }[] {
-    const out: { connectionId: string; subKey: string; expiresAt: number; filters?: SubscriberFilters }[] = [];
+  indexOf(channel: string): IndexEntry[] {
+    const out: IndexEntry[] = [];
     for (const [connectionId, channels] of this.subscriptions) {
       const expiresAt = channels.get(channel);
       const filters = this.subscriptionFilters.get(connectionId)?.get(channel);
+      const resume = this.resumeStates.get(connectionId)?.get(channel);
       if (expiresAt !== undefined)
-        out.push({ connectionId, subKey: subscriptionIndexKey(connectionId), expiresAt, ...(filters ? { filters } : {}) });
+        out.push({ connectionId, subKey: subscriptionIndexKey(connectionId), expiresAt, ...(filters ? { filters } : {}), ...resume });
     }
     return out.sort((a, b) => (a.subKey < b.subKey ? -1 : a.subKey > b.subKey ? 1 : 0));
   }
@@ -187,6 +212,7 @@ export class InMemoryStore implements ConnectionStore, ConnectionLookup, ItemIdC
       this.records.delete(id);
       this.subscriptions.delete(id);
       this.subscriptionFilters.delete(id);
+      this.resumeStates.delete(id);
     }
     return ok(undefined);
   }
@@ -246,17 +272,48 @@ export class InMemoryStore implements ConnectionStore, ConnectionLookup, ItemIdC
     owner: SubscriptionOwner,
     channels: readonly string[],
     filters?: ReadonlyMap<string, SubscriberFilters>,
+    resumes?: ReadonlyMap<string, string>,
   ): Promise<Result<void, StoreError>> {
     const { connectionId, expiresAt } = owner;
-    const args =
+    const args: unknown[] =
       filters === undefined ? [connectionId, [...channels], expiresAt] : [connectionId, [...channels], expiresAt, new Map(filters)];
+    if (resumes !== undefined) args.push(new Map(resumes));
     const failed = this.#begin('subscribe', args) ?? this.#invalidChannel(channels);
     if (failed) return err(failed);
     for (const channel of channels) {
       this.#channelsOf(connectionId).set(channel, expiresAt);
       this.#setFilters(connectionId, channel, filters?.get(channel));
+      // The item is written whole, as PutItem does: a resume token or nothing (a live subscription from the start).
+      const resume = resumes?.get(channel);
+      if (resume === undefined) this.resumeStates.get(connectionId)?.delete(channel);
+      else this.#resumesOf(connectionId).set(channel, { resume });
     }
     return ok(undefined);
+  }
+
+  async finishResume(connectionId: string, channel: string, token: string, liveAfter: string): Promise<Result<boolean, StoreError>> {
+    const failed = this.#begin('finishResume', [connectionId, channel, token, liveAfter]);
+    if (failed) return err(failed);
+    const mine = this.resumeStates.get(connectionId);
+    if (!this.subscriptions.get(connectionId)?.has(channel) || mine?.get(channel)?.resume !== token) return ok(false);
+    mine.set(channel, { liveAfter });
+    return ok(true);
+  }
+
+  async readSubscriber(channel: string, connectionId: string): Promise<Result<Subscriber | null, StoreError>> {
+    const failed = this.#begin('readSubscriber', [channel, connectionId]);
+    if (failed) return err(failed);
+    const entry = this.indexOf(channel).find((e) => e.connectionId === connectionId);
+    return ok(entry === undefined ? null : subscriberOf(entry));
+  }
+
+  #resumesOf(connectionId: string): Map<string, { readonly resume?: string; readonly liveAfter?: string }> {
+    let mine = this.resumeStates.get(connectionId);
+    if (mine === undefined) {
+      mine = new Map();
+      this.resumeStates.set(connectionId, mine);
+    }
+    return mine;
   }
 
   async updateSubscriptionFilters(
@@ -291,6 +348,7 @@ export class InMemoryStore implements ConnectionStore, ConnectionLookup, ItemIdC
     for (const channel of channels) {
       mine?.delete(channel);
       this.subscriptionFilters.get(connectionId)?.delete(channel);
+      this.resumeStates.get(connectionId)?.delete(channel);
     }
     if (mine?.size === 0) this.subscriptions.delete(connectionId);
     return ok(undefined);
@@ -320,9 +378,7 @@ export class InMemoryStore implements ConnectionStore, ConnectionLookup, ItemIdC
       .filter((e) => e.subKey >= lo && e.subKey <= hi && (after === null || e.subKey > after))
       .slice(0, limit);
     const now = this.nowSeconds();
-    const subscribers = evaluated
-      .filter((e) => e.expiresAt > now)
-      .map((e): Subscriber => ({ connectionId: e.connectionId, ...(e.filters ? { filters: e.filters } : {}) }));
+    const subscribers = evaluated.filter((e) => e.expiresAt > now).map(subscriberOf);
     const last = evaluated[evaluated.length - 1];
     if (evaluated.length < limit || last === undefined) return ok({ subscribers, cursor: null, lastBucket: null });
     return ok({ subscribers, cursor: encodeCursor(last.subKey), lastBucket: bucketOf(last.connectionId) });

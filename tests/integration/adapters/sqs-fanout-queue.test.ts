@@ -21,7 +21,7 @@ function job(publishId: string, text = 'hello'): ChannelJob {
   };
 }
 
-const pid = (j: FanoutJob): string => (j.kind === 'keepalive' ? j.connectionId : j.publishId);
+const pid = (j: FanoutJob): string => (j.kind === 'keepalive' || j.kind === 'catchup' ? j.connectionId : j.publishId);
 
 interface Received {
   readonly job: FanoutJob;

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lambdaBuildOptions, lambdaEntries } from '#infrastructure/lib/handler-function.js';
 import { WebSocketReply, readWebSocketRequest, verifyGripSig } from '#src/client/index.js';
 import { createNodeHandler } from '#src/client/node.js';
-import { connectionsTable } from '#src/config/resources.js';
+import { connectionsTable, historyTable } from '#src/config/resources.js';
 import { loadRuntimeSettings, runtimeSettingsToEnv } from '#src/config/settings.js';
 import type { SendOutcome } from '#src/domain/ports.js';
 import type {
@@ -30,7 +30,7 @@ import type {
 } from '#src/handlers/aws-events.js';
 import type { LocalConnections } from '#src/local/connections.js';
 import { startManagementApi, type ManagementApi } from '#src/local/management-api.js';
-import { createConnectionsTable, createFanoutQueues, type FanoutQueueUrls } from '#src/local/provision.js';
+import { createConnectionsTable, createFanoutQueues, createHistoryTable, type FanoutQueueUrls } from '#src/local/provision.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '#src/local/services.js';
 import { sqsRecord, webSocketRequestContext } from '#test-helpers/lambda-events.js';
 
@@ -83,6 +83,7 @@ describe('Lambda bundles boot from their environment and handle real events', ()
     dynamo = new DynamoDBClient({ endpoint: services.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     sqs = new SQSClient({ endpoint: services.sqsEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     await createConnectionsTable(dynamo);
+    await createHistoryTable(dynamo);
     queues = await createFanoutQueues(sqs, { visibilityTimeoutSeconds: 30, maxReceiveCount: 3 });
     managementApi = await startManagementApi({ connections, credentials: LOCAL_CREDENTIALS, stage: 'live' });
 
@@ -128,6 +129,7 @@ describe('Lambda bundles boot from their environment and handle real events', ()
       AWS_ENDPOINT_URL_SQS: services.sqsEndpoint,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsUrl,
       TABLE_NAME: connectionsTable.localName,
+      HISTORY_TABLE_NAME: historyTable.localName,
       ORDERED_QUEUE_URL: queues.orderedQueueUrl,
       DELAYED_QUEUE_URL: queues.delayedQueueUrl,
       DELAYED_DLQ_URL: queues.delayedDeadLetterQueueUrl,

@@ -12,13 +12,14 @@ import { ChangeMessageVisibilityBatchCommand, ReceiveMessageCommand, SQSClient, 
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { subscriptionItem } from '#src/adapters/connection-items.js';
 import { batchWriteAll } from '#src/adapters/dynamo-batch-write.js';
+import { DynamoChannelHistory } from '#src/adapters/dynamo-channel-history.js';
 import { DynamoConnectionStore } from '#src/adapters/dynamo-connection-store.js';
 import { InMemoryMetrics } from '#src/adapters/observability.js';
 import { SignedHttpConnectionSender } from '#src/adapters/signed-http-connection-sender.js';
 import { SqsFanoutQueue } from '#src/adapters/sqs-fanout-queue.js';
 import { readWebSocketRequest, WebSocketReply } from '#src/client/index.js';
 import { createNodeHandler } from '#src/client/node.js';
-import { connectionsTable } from '#src/config/resources.js';
+import { connectionsTable, historyTable } from '#src/config/resources.js';
 import { bucketOf } from '#src/domain/channel.js';
 import { channelPublishEntry, parseJob, type FanoutJob } from '#src/domain/fanout/jobs.js';
 import type { Payload } from '#src/domain/message.js';
@@ -31,7 +32,7 @@ import type { ConnectionInfo, LocalConnections } from '#src/local/connections.js
 import { InProcessConnectionSender } from '#src/local/in-process-sender.js';
 import { startManagementApi, type ManagementApi, type ManagementApiTuning } from '#src/local/management-api.js';
 import { startQueuePoller, type QueuePoller } from '#src/local/poller.js';
-import { createConnectionsTable, createFanoutQueues, type FanoutQueueUrls } from '#src/local/provision.js';
+import { createConnectionsTable, createFanoutQueues, createHistoryTable, type FanoutQueueUrls } from '#src/local/provision.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, localClientConfig, startLocalAwsServices, type LocalAwsServices } from '#src/local/services.js';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { workDrained } from '#test-helpers/e2e.js';
@@ -52,6 +53,7 @@ export function testFanoutConfig(overrides: Partial<FanoutConfig> = {}): FanoutC
     reserveMs: 1_000,
     joinGraceMs: 5_000,
     idCacheTtlMs: 60_000,
+    history: { ttlMs: 3_600_000, maxItems: 1_000 },
     ...overrides,
   };
 }
@@ -209,6 +211,7 @@ export function wireWorker(w: WorkerWiring): WiredWorker {
   });
   const worker = createWorkerOn({
     store,
+    history: new DynamoChannelHistory({ client: documents, tableName: historyTable.localName }),
     queue,
     sender,
     log: w.log,
@@ -281,6 +284,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
       sqs.destroy();
     });
     await createConnectionsTable(dynamo);
+    await createHistoryTable(dynamo);
     const urls = await createFanoutQueues(sqs, {
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
       maxReceiveCount: options.maxReceiveCount ?? 5,

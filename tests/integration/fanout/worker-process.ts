@@ -37,6 +37,7 @@ const configSchema = z.object({
     reserveMs: z.number(),
     joinGraceMs: z.number(),
     idCacheTtlMs: z.number(),
+    history: z.object({ ttlMs: z.number(), maxItems: z.number() }),
   }),
   killAfterDeliveries: z.number().int().min(1),
   functionTimeoutMs: z.number().int().min(1),

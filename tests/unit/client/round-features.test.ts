@@ -40,14 +40,14 @@ describe('subscribe options', () => {
     ]);
   });
 
-  it('is read by the server parser as a subscribe with the same channel and filters', async () => {
+  it('is read by the server parser as a subscribe with the same channel, filters, since and recovery-failed', async () => {
     const [event] = await eventsOf(
-      new WebSocketReply().subscribe('room', { since: 's', filters: ['skip-self', 'require-sub'] }).toResponse(),
+      new WebSocketReply().subscribe('room', { since: 's', recoveryFailed: 'reload', filters: ['skip-self', 'require-sub'] }).toResponse(),
     );
     const json = event?.type === 'TEXT' ? event.text.slice(2) : '';
     expect(parseGripControlMessage(json)).toEqual({
       kind: 'control',
-      message: { type: 'subscribe', channel: 'room', filters: ['skip-self', 'require-sub'] },
+      message: { type: 'subscribe', channel: 'room', filters: ['skip-self', 'require-sub'], since: 's', recoveryFailed: 'reload' },
     });
   });
 

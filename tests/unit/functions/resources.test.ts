@@ -3,7 +3,7 @@ import { handlerAccess, resourcesOf, type HandlerName } from '#src/config/functi
 import { loadRuntimeSettings, SettingError } from '#src/config/settings.js';
 import { awsResources } from '#src/functions/aws.js';
 import { grantedKeys, grantedResources, type FunctionBasics, type FunctionResources } from '#src/functions/resources.js';
-import { FakeSender, InMemoryStore, RecordingLog, RecordingMetrics, RecordingQueue } from '#test-helpers/fakes.js';
+import { FakeSender, InMemoryHistory, InMemoryStore, RecordingLog, RecordingMetrics, RecordingQueue } from '#test-helpers/fakes.js';
 
 const basics: FunctionBasics = {
   settings: loadRuntimeSettings({}),
@@ -14,6 +14,7 @@ const basics: FunctionBasics = {
 };
 const everything = {
   store: new InMemoryStore(() => 0),
+  history: new InMemoryHistory(),
   queue: new RecordingQueue(),
   sender: new FakeSender(),
   gripKey: 'key-0123456789',
@@ -54,16 +55,17 @@ describe('awsResources: a function reads only the environment its access names',
   const workerEnv = {
     AWS_REGION: 'us-east-1',
     TABLE_NAME: 'Connections',
+    HISTORY_TABLE_NAME: 'History',
     ORDERED_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/fanout.fifo',
     DELAYED_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/fanout-delayed',
     DELAYED_DLQ_URL: 'https://sqs.us-east-1.amazonaws.com/1/fanout-delayed-dlq',
     MANAGEMENT_API_ENDPOINT: 'https://abc.execute-api.us-east-1.amazonaws.com/live',
   };
 
-  it('builds the worker from its five variables, ignoring (even invalid) ones it is not granted', async () => {
+  it('builds the worker from its six variables, ignoring (even invalid) ones it is not granted', async () => {
     const worker = await awsResources('fanout-worker', { ...workerEnv, TARGET_URL: 'not a url', GRIP_KEY_SECRET_ARN: '' });
-    expect(Object.keys(worker).sort()).toEqual([...basicKeys, 'queue', 'sender', 'store'].sort());
-    expect(resourcesOf(handlerAccess['fanout-worker'])).toHaveLength(5);
+    expect(Object.keys(worker).sort()).toEqual([...basicKeys, 'history', 'queue', 'sender', 'store'].sort());
+    expect(resourcesOf(handlerAccess['fanout-worker'])).toHaveLength(6);
   });
 
   it.each(Object.keys(workerEnv).filter((k) => k !== 'AWS_REGION'))('refuses to start without %s, naming it', async (variable) => {

@@ -18,13 +18,13 @@ class RecordingWorker implements FanoutWorker {
 }
 
 describe('fan-out worker handler', () => {
-  it('turns SQS records into queue records (group, receive count) and passes the remaining time', async () => {
+  it('turns SQS records into queue records (group, receive count, sequence) and passes the remaining time', async () => {
     const worker = new RecordingWorker();
     let flushed = 0;
     const handler = makeWorkerHandler(worker, () => flushed++);
     const event: SqsEvent = {
       Records: [
-        sqsRecord('m1', 'b1', { MessageGroupId: 'ch:room', ApproximateReceiveCount: '3' }),
+        sqsRecord('m1', 'b1', { MessageGroupId: 'ch:room', ApproximateReceiveCount: '3', SequenceNumber: '18849496460467696128' }),
         sqsRecord('m2', 'b2', {}),
         sqsRecord('m3', 'b3', { ApproximateReceiveCount: 'garbage' }),
       ],
@@ -36,9 +36,9 @@ describe('fan-out worker handler', () => {
     expect(worker.batches).toEqual([
       {
         records: [
-          { id: 'm1', body: 'b1', group: 'ch:room', receiveCount: 3 },
-          { id: 'm2', body: 'b2', group: null, receiveCount: 1 },
-          { id: 'm3', body: 'b3', group: null, receiveCount: 1 },
+          { id: 'm1', body: 'b1', group: 'ch:room', receiveCount: 3, sequence: '18849496460467696128' },
+          { id: 'm2', body: 'b2', group: null, receiveCount: 1, sequence: null },
+          { id: 'm3', body: 'b3', group: null, receiveCount: 1, sequence: null },
         ],
         remaining: 12_345,
       },

@@ -18,6 +18,7 @@ function request(overrides: Partial<ControlApiRequest> = {}): ControlApiRequest 
   return {
     method: 'POST',
     path: '/publish/',
+    query: '',
     headers: { authorization: KEY_AUTH, 'content-type': 'application/json' },
     body: publishBody([sendItem('room', 'hello')]),
     ...overrides,

@@ -51,7 +51,7 @@ let nextId = 1;
 function rec(job: FanoutJob | string, overrides: Partial<QueueRecord> = {}): QueueRecord {
   const body = typeof job === 'string' ? job : serializeJob(job);
   const group = typeof job === 'string' ? null : job.kind === 'channel' ? channelOrderKey(job.channel, job.partition) : null;
-  return { id: `rec-${nextId++}`, body, group, receiveCount: 1, ...overrides };
+  return { id: `rec-${nextId++}`, body, group, receiveCount: 1, sequence: group === null ? null : String(nextId), ...overrides };
 }
 
 /** Runs everything queued through the worker, ten at a time, the way the event source mapping would. */
@@ -192,7 +192,8 @@ describe('fan-out worker: channel jobs', () => {
     expect(entry).toEqual({
       orderKey: 'ch:room',
       dedupId: `${record.id}:continue:${cursor}`,
-      job: { ...channelJob(), cursor },
+      // The continuation carries the publish's sequence (its record's), which a resumed subscription compares with.
+      job: { ...channelJob(), cursor, sequence: record.sequence },
     });
 
     await drain(worker, h.queue);
