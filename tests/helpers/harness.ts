@@ -90,6 +90,7 @@ export function connectionRecord(
 export interface ControlHarness {
   readonly deps: ControlApiDeps;
   readonly queue: RecordingQueue;
+  readonly history: InMemoryHistory;
   readonly time: ManualClock;
   readonly log: RecordingLog;
   readonly metrics: RecordingMetrics;
@@ -98,16 +99,17 @@ export interface ControlHarness {
 export function controlHarness(config: Partial<ControlApiDeps['config']> = {}): ControlHarness {
   const { time, queue, log, metrics } = basics();
   let n = 0;
+  const history = new InMemoryHistory();
   const deps: ControlApiDeps = {
     queue,
-    history: new InMemoryHistory(),
+    history,
     clock: time.clock,
     log,
     metrics,
     newId: () => `generated-${++n}`,
     config: { key: SHARED_KEY, ...config },
   };
-  return { deps, queue, time, log, metrics };
+  return { deps, queue, history, time, log, metrics };
 }
 
 export const DEFAULT_FANOUT_CONFIG: FanoutConfig = {

@@ -89,6 +89,25 @@ describe('DynamoConnectionStore against dynalite', () => {
     expect(got.ok && got.value && Object.keys(got.value.handshake.headers)).toEqual(['zeta', 'alpha', 'x-empty']);
   });
 
+  it('writes a resumed subscription catching up, ends the resume only with its token, and pages carry the state', async () => {
+    await store.putConnection(record('resume-a='));
+    await store.subscribe(owner('resume-a=', LATER), ['resume-room'], undefined, new Map([['resume-room', 'tok-1']]));
+    expect(await store.readSubscriber('resume-room', 'resume-a=')).toEqual({
+      ok: true,
+      value: { connectionId: 'resume-a=', connectedAt: NOW_MS, resume: 'tok-1' },
+    });
+    expect(await store.finishResume('resume-a=', 'resume-room', 'other-token', '42')).toEqual({ ok: true, value: false });
+    expect(await store.finishResume('resume-a=', 'resume-room', 'tok-1', '42')).toEqual({ ok: true, value: true });
+    // Once live, the token is gone: a second finish (a redelivered catch-up) changes nothing.
+    expect(await store.finishResume('resume-a=', 'resume-room', 'tok-1', '43')).toEqual({ ok: true, value: false });
+    const page = await store.pageSubscribers('resume-room', { from: 0, to: BUCKET_SPACE }, null, 10);
+    expect(page.ok && page.value.subscribers).toEqual([{ connectionId: 'resume-a=', connectedAt: NOW_MS, liveAfter: '42' }]);
+    // A finish for a subscription that no longer exists does not create one.
+    await store.unsubscribe('resume-a=', ['resume-room']);
+    expect(await store.finishResume('resume-a=', 'resume-room', 'tok-1', '44')).toEqual({ ok: true, value: false });
+    expect(await store.readSubscriber('resume-room', 'resume-a=')).toEqual({ ok: true, value: null });
+  });
+
   it('gets null for an unknown connection', async () => {
     expect(await store.getConnection('nobody')).toEqual({ ok: true, value: null });
   });

@@ -37,6 +37,17 @@ describe('parseGripControlMessage: subscribe / unsubscribe / detach', () => {
       { type: 'subscribe', channel: 'test', filters: ['skip-self'] },
     ],
     [
+      'since and recovery-failed (this server’s resume extension)',
+      '{"type":"subscribe","channel":"test","since":"m-41","recovery-failed":"{\\"type\\":\\"reload\\"}"}',
+      { type: 'subscribe', channel: 'test', filters: [], since: 'm-41', recoveryFailed: '{"type":"reload"}' },
+    ],
+    [
+      'recovery-failed without since (nothing to fail: dropped)',
+      '{"type":"subscribe","channel":"test","recovery-failed":"reload"}',
+      { type: 'subscribe', channel: 'test', filters: [] },
+    ],
+    ['since null (absent)', '{"type":"subscribe","channel":"test","since":null}', { type: 'subscribe', channel: 'test', filters: [] }],
+    [
       'five filters (the maximum)',
       '{"type":"subscribe","channel":"c","filters":["1","2","3","4","5"]}',
       { type: 'subscribe', channel: 'c', filters: ['1', '2', '3', '4', '5'] },
@@ -72,6 +83,28 @@ describe('parseGripControlMessage: subscribe / unsubscribe / detach', () => {
     ['a non-string filter', '{"type":"subscribe","channel":"c","filters":["a",1]}', "'filters' contains a value that is not a string"],
   ])('ignores a subscription with %s', (_name, json, reason) => {
     expect(ignoredReason(json)).toContain(reason);
+  });
+});
+
+describe('parseGripControlMessage: resume fields', () => {
+  it.each([
+    ['an empty since', '{"type":"subscribe","channel":"a","since":""}', "'since' must be a non-empty item id"],
+    ['a numeric since', '{"type":"subscribe","channel":"a","since":41}', "'since' must be a non-empty item id"],
+    ['a since over 1,024 bytes', `{"type":"subscribe","channel":"a","since":"${'x'.repeat(1025)}"}`, 'over 1024 bytes'],
+    [
+      'a non-string recovery-failed',
+      '{"type":"subscribe","channel":"a","since":"m","recovery-failed":5}',
+      "'recovery-failed' must be a string",
+    ],
+    [
+      'a recovery-failed over one message',
+      `{"type":"subscribe","channel":"a","since":"m","recovery-failed":"${'x'.repeat(131_073)}"}`,
+      'over 131072 bytes',
+    ],
+  ])('ignores a subscribe with %s, saying why', (_name, json, reason) => {
+    const parsed = parseGripControlMessage(json);
+    expect(parsed.kind).toBe('ignored');
+    expect(parsed.kind === 'ignored' && parsed.reason).toContain(reason);
   });
 });
 
