@@ -56,6 +56,7 @@ export class GripChannelStack extends Stack {
     const monitoring = new Monitoring(this, 'Monitoring', {
       queues,
       worker: handlers.fanoutWorker.fn,
+      historyTable: history.table,
       handlers: handlers.all,
       webSocketApiId: webSocket.api.apiId,
       webSocketStageName: webSocket.stage.stageName,

@@ -13,6 +13,7 @@ import {
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
@@ -27,6 +28,8 @@ import { appMetric } from './observability.js';
 export interface MonitoringProps {
   readonly queues: FanoutQueues;
   readonly worker: IFunction;
+  /** The History table: its throttled writes stall channels (a channel job retries until its item is kept). */
+  readonly historyTable: TableV2;
   readonly handlers: readonly HandlerFunction[];
   /** The WebSocket API id and stage, for API Gateway's own connection and message counts. */
   readonly webSocketApiId: string;
@@ -41,8 +44,8 @@ const backendErrorRateMinRequests = 10;
 
 /**
  * Alarms (to one SNS topic, optionally mailed) and a dashboard. Alarms: either dead-letter queue holding a
- * message, either source queue's oldest message getting old, the worker failing whole invocations, and the
- * backend error rate from the handlers' EMF metrics.
+ * message, either source queue's oldest message getting old, the worker failing whole invocations, the backend
+ * error rate from the handlers' EMF metrics, and throttled writes to the History table.
  */
 export class Monitoring extends Construct {
   readonly topic: Topic;
@@ -115,13 +118,33 @@ export class Monitoring extends Construct {
       }),
     );
 
+    // On-demand tables throttle only past a partition's limits or a sudden multiple of the previous peak; a
+    // throttled history write fails its channel job, which then waits for its retry (docs/aws-stack-facts.md).
+    alarm(
+      new Alarm(this, 'HistoryWriteThrottles', {
+        alarmDescription: 'Writes to the History table were throttled: publishes to some channels are waiting for retries.',
+        metric: new Metric({
+          namespace: 'AWS/DynamoDB',
+          metricName: 'WriteThrottleEvents',
+          dimensionsMap: { TableName: props.historyTable.tableName },
+          statistic: 'Sum',
+          period: Duration.minutes(5),
+        }),
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 2,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+    );
+
     this.allowAlarmsToPublish();
 
     this.dashboard = new Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
     const minute = Duration.minutes(1);
     const graph = (title: string, left: IMetric[], right: IMetric[] = []) => new GraphWidget({ title, width: 8, left, right });
     const counts = (names: MetricName[]) => names.map((n) => appMetric(n, { label: n }));
-    const percentiles = (name: 'BackendLatency' | 'PublishLatency') =>
+    const percentiles = (name: 'BackendLatency' | 'PublishLatency' | 'ResumeLatency') =>
       ['p50', 'p90', 'p99'].map((p) => appMetric(name, { statistic: p, label: p }));
     const apiMetric = (metricName: 'ConnectCount' | 'MessageCount'): IMetric =>
       new Metric({
@@ -171,6 +194,22 @@ export class Monitoring extends Construct {
       graph('Backend latency (ms)', percentiles('BackendLatency')),
       graph('Backend errors', counts(['BackendErrors']), [backendErrorRate(minute)]),
       graph('Publish latency (ms)', percentiles('PublishLatency')),
+    );
+    const historyThrottles = (['WriteThrottleEvents', 'ReadThrottleEvents'] as const).map(
+      (metricName) =>
+        new Metric({
+          namespace: 'AWS/DynamoDB',
+          metricName,
+          dimensionsMap: { TableName: props.historyTable.tableName },
+          statistic: 'Sum',
+          period: minute,
+          label: metricName,
+        }),
+    );
+    this.dashboard.addWidgets(
+      graph('History and resume', counts(['HistoryRecorded', 'ResumesReplayed', 'ItemsReplayed', 'ResumesFailed'])),
+      graph('Time to caught up (ms)', percentiles('ResumeLatency')),
+      graph('History table throttles', historyThrottles),
     );
     this.dashboard.addWidgets(
       graph(

@@ -540,8 +540,20 @@ describe('alarms and dashboard', () => {
     );
   });
 
-  it('has exactly these six alarms, all notifying one topic with the e-mail subscription from context', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 6);
+  it('alarm on throttled writes to the History table (a throttled write holds its channel until retried)', () => {
+    expect(alarm('HistoryWriteThrottles')).toMatchObject({
+      Namespace: 'AWS/DynamoDB',
+      MetricName: 'WriteThrottleEvents',
+      Dimensions: [{ Name: 'TableName', Value: { Ref: idOf('AWS::DynamoDB::GlobalTable', 'HistoryTable') } }],
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [topic()],
+    });
+  });
+
+  it('has exactly these seven alarms, all notifying one topic with the e-mail subscription from context', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com', TopicArn: topic() });
   });
 
@@ -554,7 +566,7 @@ describe('alarms and dashboard', () => {
     const alarmArns = Object.keys(template.findResources('AWS::CloudWatch::Alarm'))
       .sort()
       .map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] }));
-    expect(alarmArns).toHaveLength(6);
+    expect(alarmArns).toHaveLength(7);
     const allow = statements.filter((s) => s.Effect === 'Allow');
     expect(allow).toEqual([
       {
@@ -569,7 +581,7 @@ describe('alarms and dashboard', () => {
         },
       },
     ]);
-    expect((allow[0]?.Condition as { ArnEquals: { 'aws:SourceArn': unknown[] } }).ArnEquals['aws:SourceArn']).toHaveLength(6);
+    expect((allow[0]?.Condition as { ArnEquals: { 'aws:SourceArn': unknown[] } }).ArnEquals['aws:SourceArn']).toHaveLength(7);
     expect(statements.filter((s) => s.Effect === 'Deny')).toEqual([
       expect.objectContaining({
         Condition: { Bool: { 'aws:SecureTransport': 'false' } },
@@ -594,6 +606,10 @@ describe('alarms and dashboard', () => {
       'ApproximateNumberOfMessagesVisible',
       'ApproximateAgeOfOldestMessage',
       'BackendLatency',
+      'ResumesReplayed',
+      'ResumesFailed',
+      'ResumeLatency',
+      'WriteThrottleEvents',
     ]) {
       expect(body).toContain(`\\"${n}\\"`);
     }
