@@ -303,7 +303,14 @@ describe('functions', () => {
     WsDisconnect: ['TABLE_NAME', 'GRIP_KEY_SECRET_ARN', 'TARGET_URL', 'GRIP_ISS'],
     // GRIP_ISS: the control API refuses the server's own Grip-Sig tokens as credentials.
     Control: ['GRIP_KEY_SECRET_ARN', 'GRIP_ISS', 'ORDERED_QUEUE_URL', 'HISTORY_TABLE_NAME'],
-    FanoutWorker: ['TABLE_NAME', 'HISTORY_TABLE_NAME', 'ORDERED_QUEUE_URL', 'DELAYED_QUEUE_URL', 'DELAYED_DLQ_URL', 'MANAGEMENT_API_ENDPOINT'],
+    FanoutWorker: [
+      'TABLE_NAME',
+      'HISTORY_TABLE_NAME',
+      'ORDERED_QUEUE_URL',
+      'DELAYED_QUEUE_URL',
+      'DELAYED_DLQ_URL',
+      'MANAGEMENT_API_ENDPOINT',
+    ],
   };
   const common = [
     'POWERTOOLS_SERVICE_NAME',
