@@ -13,6 +13,7 @@ import { benchCpu } from './cpu.js';
 import { benchE2e } from './e2e.js';
 import { benchEfficiency } from './efficiency.js';
 import { benchScaleOut } from './scaleout.js';
+import { benchResume } from './resume.js';
 import { benchSoak } from './soak.js';
 
 const RUNNERS: Record<BenchmarkName, (ctx: BenchContext) => Promise<Table>> = {
@@ -21,6 +22,7 @@ const RUNNERS: Record<BenchmarkName, (ctx: BenchContext) => Promise<Table>> = {
   scaleout: benchScaleOut,
   e2e: benchE2e,
   soak: benchSoak,
+  resume: benchResume,
 };
 
 async function main(): Promise<number> {

@@ -19,6 +19,11 @@ export interface GroupedRecord {
  * at once as `limit` allows. Once a record fails, the rest of its group is not run and fails with it, so a
  * retried record is never overtaken by a later one of its group.
  *
+ * `concurrentKey` names records that commute with each other: consecutive records of a group whose keys are all
+ * non-null and distinct run at once, as one step (a channel's catch-up jobs for different connections, which
+ * would otherwise hold the channel one replay after another). A record that fails in such a step fails with the
+ * rest of its group; the others of the step are done.
+ *
  * Returns the ids of the failed records (to hand back to the queue), in no particular order. `run` must not
  * throw (the worker catches per job); if it does, the promise rejects.
  *
@@ -30,6 +35,7 @@ export async function runInFifoGroups<R extends GroupedRecord>(
   records: readonly R[],
   run: (record: R) => Promise<JobResult>,
   log: Log,
+  concurrentKey: (record: R) => string | null = () => null,
 ): Promise<string[]> {
   const groups = new Map<string, R[]>();
   for (const record of records) {
@@ -40,20 +46,39 @@ export async function runInFifoGroups<R extends GroupedRecord>(
   }
   const failedIds: string[] = [];
   await limit.map([...groups.values()], async (group) => {
-    for (let i = 0; i < group.length; i++) {
-      const record = group[i];
-      if (record === undefined) continue;
-      const result = await run(record);
-      if (!result.ok) {
-        log.warn('job failed; it and the rest of its group go back to the queue', {
-          jobId: record.id,
-          reason: result.reason,
-          following: group.length - i - 1,
-        });
-        for (const rest of group.slice(i)) failedIds.push(rest.id);
-        return;
-      }
+    for (const [start, step] of steps(group, concurrentKey)) {
+      const results = await Promise.all(step.map((record) => run(record)));
+      const firstFailed = results.findIndex((r) => !r.ok);
+      if (firstFailed === -1) continue;
+      const failedInStep = step.filter((_, i) => !results[i]?.ok);
+      const rest = group.slice(start + step.length);
+      const first = results[firstFailed];
+      log.warn('job failed; it and the rest of its group go back to the queue', {
+        jobId: step[firstFailed]?.id,
+        reason: first !== undefined && !first.ok ? first.reason : 'unknown',
+        following: failedInStep.length - 1 + rest.length,
+      });
+      for (const record of [...failedInStep, ...rest]) failedIds.push(record.id);
+      return;
     }
   });
   return failedIds;
+}
+
+/** A group cut into steps (with where each starts): runs of commuting records, every other record alone. */
+function steps<R>(group: readonly R[], concurrentKey: (record: R) => string | null): [number, R[]][] {
+  const out: [number, R[]][] = [];
+  let keys = new Set<string>();
+  group.forEach((record, i) => {
+    const key = concurrentKey(record);
+    const last = out[out.length - 1];
+    if (key !== null && last !== undefined && keys.size > 0 && !keys.has(key)) {
+      last[1].push(record);
+      keys.add(key);
+      return;
+    }
+    out.push([i, [record]]);
+    keys = key === null ? new Set() : new Set([key]);
+  });
+  return out;
 }

@@ -125,9 +125,20 @@ export function createFanoutWorker(deps: FanoutDeps): FanoutWorker {
     processBatch(records, remainingMs) {
       // A short function timeout must still leave room to work: keep at most a quarter of it in reserve.
       const ctx: JobContext = { deps, tools, remainingMs, reserveMs: Math.min(deps.config.reserveMs, remainingMs() / 4) };
-      return runInFifoGroups(groupLimit, records, (record) => runJob(ctx, record), deps.log);
+      return runInFifoGroups(groupLimit, records, (record) => runJob(ctx, record), deps.log, catchUpConnection);
     },
   };
+}
+
+/**
+ * Catch-up jobs for different connections commute: each replays to its own connection and ends its own resume, and
+ * none changes what another reads. Run side by side, a burst of reconnecting clients holds its channel for about
+ * one replay instead of one replay each.
+ */
+function catchUpConnection(record: QueueRecord): string | null {
+  if (!record.body.includes('"catchup"')) return null;
+  const parsed = parseJob(record.body);
+  return parsed.ok && parsed.value.kind === 'catchup' ? parsed.value.connectionId : null;
 }
 
 /** Parses a record and runs its job's step. Never throws: a throw is a failed job, retried by the queue. */

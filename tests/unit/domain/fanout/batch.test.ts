@@ -66,3 +66,43 @@ describe('runInFifoGroups', () => {
     expect(most).toBe(3);
   });
 });
+
+describe('runInFifoGroups: commuting records', () => {
+  /** Records named `<key>:<n>` commute when their keys differ; `x…` records never do. Logs start and end events. */
+  async function runSteps(ids: readonly string[], failing: readonly string[] = []) {
+    const events: string[] = [];
+    const failedIds = await runInFifoGroups(
+      pLimit(10),
+      ids.map((id) => record(id, 'g')),
+      async (r): Promise<JobResult> => {
+        events.push(`start ${r.id}`);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        events.push(`end ${r.id}`);
+        return failing.includes(r.id) ? failed(`${r.id} broke`) : DONE;
+      },
+      new RecordingLog(),
+      (r) => (r.id.startsWith('x') ? null : (r.id.split(':')[0] ?? null)),
+    );
+    return { events, failedIds };
+  }
+
+  it('runs consecutive records with distinct keys at once, and never across a record without a key', async () => {
+    const { events } = await runSteps(['a:1', 'b:1', 'c:1', 'x1', 'a:2']);
+    // a:1, b:1 and c:1 all start before any ends; x1 starts after they all ended; a:2 after x1.
+    expect(events.slice(0, 3).sort()).toEqual(['start a:1', 'start b:1', 'start c:1']);
+    expect(events.indexOf('start x1')).toBeGreaterThan(
+      Math.max(events.indexOf('end a:1'), events.indexOf('end b:1'), events.indexOf('end c:1')),
+    );
+    expect(events.indexOf('start a:2')).toBeGreaterThan(events.indexOf('end x1'));
+  });
+
+  it('starts a new step at a repeated key (the same connection twice keeps its order)', async () => {
+    const { events } = await runSteps(['a:1', 'b:1', 'a:2']);
+    expect(events.indexOf('start a:2')).toBeGreaterThan(events.indexOf('end a:1'));
+  });
+
+  it('a failure in a step fails that record and the rest of the group; the others of the step are done', async () => {
+    const { failedIds } = await runSteps(['a:1', 'b:1', 'c:1', 'x1', 'd:1'], ['b:1']);
+    expect(failedIds.sort()).toEqual(['b:1', 'd:1', 'x1']);
+  });
+});
