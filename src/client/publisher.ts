@@ -114,8 +114,8 @@ export class ControlError extends Error {
  * A publish that did not succeed (see {@link ControlError} for the fields).
  *
  * Note that a request which timed out or got a 5xx may still have been published; retries are therefore
- * at-least-once. Give items an `id`: Pushpin drops an item whose id it saw on the channel in the last 60 s (this
- * server does not yet; see the README's list of differences).
+ * at-least-once. Give items an `id`: Pushpin and this server drop an item whose id they saw on the channel in the
+ * last 60 s (`idCacheTtlSeconds`), and only items with an `id` can be resumed from.
  *
  * @example
  * try {
