@@ -168,7 +168,8 @@ export class DynamoChannelHistory implements ChannelHistory {
             TableName: this.tableName,
             ...input,
             ConsistentRead: true,
-            Limit: Math.min(limit - items.length + 10, 1000),
+            // A few extra, so that skipping expired items rarely costs another call; a page still stops at 1 MB.
+            Limit: limit - items.length + 10,
             ...(start !== undefined ? { ExclusiveStartKey: start } : {}),
           }),
         );
