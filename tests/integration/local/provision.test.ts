@@ -1,8 +1,8 @@
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectionsTable } from '#src/config/resources.js';
-import { createConnectionsTable, createFanoutQueues } from '#src/local/provision.js';
+import { connectionsTable, historyTable } from '#src/config/resources.js';
+import { createConnectionsTable, createFanoutQueues, createHistoryTable } from '#src/local/provision.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '#src/local/services.js';
 
 describe('local provisioning from the shared definitions', () => {
@@ -36,8 +36,25 @@ describe('local provisioning from the shared definitions', () => {
     ]);
     expect(index?.Projection).toEqual({
       ProjectionType: 'INCLUDE',
-      NonKeyAttributes: ['expiresAt', 'connectedAt', 'filters', 'filterMeta', 'filterChannels'],
+      NonKeyAttributes: ['expiresAt', 'connectedAt', 'filters', 'filterMeta', 'filterChannels', 'resume', 'liveAfter'],
     });
+  });
+
+  it('creates the History table with its local id index projecting the expiry, twice without error', async () => {
+    await createHistoryTable(ddb);
+    await createHistoryTable(ddb);
+    const table = (await ddb.send(new DescribeTableCommand({ TableName: historyTable.localName }))).Table;
+    expect(table?.KeySchema).toEqual([
+      { AttributeName: 'channel', KeyType: 'HASH' },
+      { AttributeName: 'seq', KeyType: 'RANGE' },
+    ]);
+    const index = table?.LocalSecondaryIndexes?.[0];
+    expect(index?.IndexName).toBe('byId');
+    expect(index?.KeySchema).toEqual([
+      { AttributeName: 'channel', KeyType: 'HASH' },
+      { AttributeName: 'itemId', KeyType: 'RANGE' },
+    ]);
+    expect(index?.Projection).toEqual({ ProjectionType: 'INCLUDE', NonKeyAttributes: ['retainUntil'] });
   });
 
   it('creates the FIFO and delayed queues with redrive to their dead-letter queues', async () => {
