@@ -340,9 +340,16 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
     const ordered = await startQueuePoller({ ...pollerOptions, queueUrl: queues.orderedQueueUrl });
     const delayed = await startQueuePoller({ ...pollerOptions, queueUrl: queues.delayedQueueUrl });
     const sweeper = startSweeper({ ddb: documents, intervalMs: options.sweepIntervalMs ?? 60_000, log });
+    const historySweeper = startSweeper({
+      ddb: documents,
+      tableName: historyTable.localName,
+      keys: historyTable,
+      intervalMs: options.sweepIntervalMs ?? 60_000,
+      log,
+    });
     // The workers stop before the gateway: every client is about to be closed, so delivering to them would only
     // compete with their $disconnects; what is still queued stays in the queues.
-    stopWorkers = () => Promise.all([ordered.stop(), delayed.stop(), sweeper.stop()]).then(() => {});
+    stopWorkers = () => Promise.all([ordered.stop(), delayed.stop(), sweeper.stop(), historySweeper.stop()]).then(() => {});
 
     return {
       wsUrl: gateway.url,

@@ -1,6 +1,7 @@
 /**
- * DynamoDB TTL for local mode. dynalite has no TTL, so this deletes the `Connections` items whose expiry
- * (`connectionsTable.ttlAttribute`, epoch seconds) has passed, as DynamoDB's background TTL process would.
+ * DynamoDB TTL for local mode. dynalite has no TTL, so this deletes the items whose expiry (the table's TTL
+ * attribute, epoch seconds) has passed, as DynamoDB's background TTL process would: the `Connections` table's, and
+ * with `keys`, another table's (local mode sweeps `History` too, or a long run would keep every item in memory).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
@@ -14,6 +15,8 @@ export interface SweeperOptions {
   readonly ddb: DynamoDBClient | DynamoDBDocumentClient;
   /** Default `connectionsTable.localName`. */
   readonly tableName?: string;
+  /** The table's key and TTL attribute names. Default `connectionsTable`'s (the History table has its own). */
+  readonly keys?: { readonly partitionKey: string; readonly sortKey: string; readonly ttlAttribute: string };
   /** Pause between the end of one sweep and the start of the next. */
   readonly intervalMs: number;
   /** Epoch milliseconds. Default `Date.now`. */
@@ -64,7 +67,7 @@ export function startSweeper(options: SweeperOptions): Sweeper {
   const pageSize = options.pageSize ?? 1_000;
   const concurrency = options.concurrency ?? 4;
   const log = options.log ?? stderrLog('local-sweeper');
-  const { partitionKey, sortKey, ttlAttribute } = connectionsTable;
+  const { partitionKey, sortKey, ttlAttribute } = options.keys ?? connectionsTable;
   numberOption('intervalMs', options.intervalMs, Number.NaN, { min: 0, aboveMin: true });
 
   let running: Promise<SweepResult> | null = null;

@@ -1,7 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createConnectionsTable } from '#src/local/provision.js';
+import { historyTable } from '#src/config/resources.js';
+import { createConnectionsTable, createHistoryTable } from '#src/local/provision.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '#src/local/services.js';
 import { startSweeper } from '#src/local/sweeper.js';
 import { waitFor } from './support.js';
@@ -65,6 +66,36 @@ describe('local TTL sweeper', () => {
       expect(result).toEqual({ scanned: 64, deleted: 60 });
       expect(await remaining(name)).toEqual(['live/$connection', 'live/room', 'no-ttl/$connection', 'text-ttl/$connection']);
       expect(await sweeper.sweepOnce()).toEqual({ scanned: 4, deleted: 0 });
+    } finally {
+      await sweeper.stop();
+    }
+  });
+
+  it('sweeps the History table by its own keys', async () => {
+    const name = `History${++n}`;
+    await createHistoryTable(ddb, name);
+    const item = (seq: string, expiresAt: number) => ({
+      channel: 'room',
+      seq,
+      itemId: `id-${seq}`,
+      retainUntil: expiresAt * 1000,
+      expiresAt,
+    });
+    for (const it of [item('1', nowSeconds - 10), item('2', nowSeconds - 1), item('3', nowSeconds + 60)]) {
+      await doc.send(new PutCommand({ TableName: name, Item: it }));
+    }
+    const sweeper = startSweeper({
+      ddb,
+      tableName: name,
+      keys: historyTable,
+      intervalMs: 3_600_000,
+      now: () => NOW_MS,
+      log: new RecordingLog(),
+    });
+    try {
+      expect(await sweeper.sweepOnce()).toEqual({ scanned: 3, deleted: 2 });
+      const left = await doc.send(new ScanCommand({ TableName: name }));
+      expect(left.Items?.map((i) => i['seq'])).toEqual(['3']);
     } finally {
       await sweeper.stop();
     }
