@@ -3,7 +3,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption, type QueueProps } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { fanoutQueues } from '#src/config/resources.js';
+import { clientMessageQueues, fanoutQueues } from '#src/config/resources.js';
 
 export interface WorkerFeedOptions {
   /** Messages per invocation (≤ 10: the FIFO limit, applied to both lanes). */
@@ -22,6 +22,8 @@ export interface FanoutQueuesProps {
   readonly delayedBatchingWindow: Duration;
   /** Receives before SQS moves a message to its dead-letter queue. */
   readonly maxReceiveCount: number;
+  /** The client-message lane's consumer's timeout (`ws-message`): that lane's visibility is 6 × this. */
+  readonly laneConsumerTimeout: Duration;
 }
 
 /** 1 MiB: SQS's message limit since August 2025 (a job's payload is capped at 128 KB by API Gateway anyway). */
@@ -42,6 +44,9 @@ export class FanoutQueues extends Construct {
   readonly orderedDeadLetter: Queue;
   readonly delayed: Queue;
   readonly delayedDeadLetter: Queue;
+  /** The ordered lane of client messages (`clientMessages: ordered`): FIFO, one group per connection. */
+  readonly clientMessages: Queue;
+  readonly clientMessagesDeadLetter: Queue;
   private readonly delayedBatchingWindow: Duration;
 
   constructor(scope: Construct, id: string, props: FanoutQueuesProps) {
@@ -73,6 +78,26 @@ export class FanoutQueues extends Construct {
       fifo: q.delayed.fifo,
       deadLetterQueue: { queue: this.delayedDeadLetter, maxReceiveCount: props.maxReceiveCount },
     });
+    const c = clientMessageQueues;
+    this.clientMessagesDeadLetter = new Queue(this, 'ClientMessagesDeadLetter', { ...deadLetter, fifo: c.deadLetter.fifo });
+    this.clientMessages = new Queue(this, 'ClientMessages', {
+      ...common,
+      retentionPeriod: Duration.days(q.retentionDays),
+      visibilityTimeout: Duration.seconds(props.laneConsumerTimeout.toSeconds() * q.visibilityTimeoutFactor),
+      fifo: c.lane.fifo,
+      // Groups are connections: high-throughput mode, or 300 sends/s would cap client messages account-wide.
+      deduplicationScope: DeduplicationScope.MESSAGE_GROUP,
+      fifoThroughputLimit: FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+      deadLetterQueue: { queue: this.clientMessagesDeadLetter, maxReceiveCount: props.maxReceiveCount },
+    });
+  }
+
+  /**
+   * Makes `consumer` (`ws-message`) consume the ordered lane of client messages in batches of 10 (the FIFO
+   * maximum: a connection's waiting messages then go to the backend in one request), with partial batch responses.
+   */
+  feedLane(consumer: IFunction, maxConcurrency: number): void {
+    consumer.addEventSource(new SqsEventSource(this.clientMessages, { batchSize: 10, maxConcurrency, reportBatchItemFailures: true }));
   }
 
   /**

@@ -6,7 +6,7 @@ import { ConnectionsTable, HistoryTable } from './connections-table.js';
 import { ControlApi } from './control-api.js';
 import { FanoutQueues } from './fanout-queues.js';
 import { GripKey } from './grip-key.js';
-import { Handlers } from './handlers.js';
+import { Handlers, webSocketHandlerTimeout } from './handlers.js';
 import { Monitoring } from './monitoring.js';
 import { WebSocketApi } from './websocket-api.js';
 
@@ -32,6 +32,7 @@ export class GripChannelStack extends Stack {
       workerTimeout: Duration.seconds(deploy.workerTimeoutSeconds),
       delayedBatchingWindow: Duration.seconds(deploy.workerBatchingWindowSeconds),
       maxReceiveCount: deploy.maxReceiveCount,
+      laneConsumerTimeout: webSocketHandlerTimeout(config.runtime.backendTimeoutMs),
     });
 
     const accountLogging = stack.apiGatewayCloudWatchRole ? new ApiGatewayAccountLogging(this, 'ApiGatewayLogging') : undefined;
@@ -47,6 +48,7 @@ export class GripChannelStack extends Stack {
       batchSize: deploy.workerBatchSize,
       maxConcurrency: deploy.workerMaxConcurrency,
     });
+    queues.feedLane(handlers.wsMessage.fn, deploy.workerMaxConcurrency);
     const control = new ControlApi(this, 'Control', {
       handler: handlers.control.fn,
       throttle: { rateLimit: deploy.controlRateLimit, burstLimit: deploy.controlBurstLimit },

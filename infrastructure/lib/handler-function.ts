@@ -126,7 +126,12 @@ export class HandlerFunction extends Construct {
     };
     if (access.backend) Object.assign(environment, settingsToEnv(backendSettings, config.backend));
     if ('gripSigIssuer' in access && access.gripSigIssuer) environment[backendSettings.gripIss.env] = config.backend.gripIss;
-    const lanes = { ordered: queues.ordered, delayed: queues.delayed, delayedDeadLetter: queues.delayedDeadLetter };
+    const lanes = {
+      ordered: queues.ordered,
+      delayed: queues.delayed,
+      delayedDeadLetter: queues.delayedDeadLetter,
+      clientMessages: queues.clientMessages,
+    };
     const resourceValue: Record<ResourceName, string> = {
       tableName: table.table.tableName,
       historyTableName: history.table.tableName,
@@ -134,6 +139,7 @@ export class HandlerFunction extends Construct {
       orderedQueueUrl: lanes.ordered.queueUrl,
       delayedQueueUrl: lanes.delayed.queueUrl,
       delayedDeadLetterQueueUrl: lanes.delayedDeadLetter.queueUrl,
+      clientMessagesQueueUrl: lanes.clientMessages.queueUrl,
       managementApiEndpoint: stage.callbackUrl,
     };
     for (const resource of resourcesOf(access)) environment[resourceSettings[resource].env] = resourceValue[resource];

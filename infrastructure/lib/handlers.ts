@@ -6,6 +6,11 @@ import { HandlerFunction, type HandlerResources } from './handler-function.js';
 /** API Gateway gives up on a WebSocket integration after 29 s; a longer function timeout would only waste time. */
 const webSocketIntegrationLimitSeconds = 29;
 
+/** The WebSocket route functions' timeout: the backend call dominates; a few seconds for the rest, ≤ 29 s. */
+export function webSocketHandlerTimeout(backendTimeoutMs: number): Duration {
+  return Duration.seconds(Math.min(webSocketIntegrationLimitSeconds, Math.ceil(backendTimeoutMs / 1000) + 5));
+}
+
 /** The five Lambda functions, each built from its row of `handlerAccess` (`src/config/functions.ts`). */
 export class Handlers extends Construct {
   readonly wsConnect: HandlerFunction;
@@ -17,8 +22,7 @@ export class Handlers extends Construct {
   constructor(scope: Construct, id: string, resources: HandlerResources) {
     super(scope, id);
     const { runtime, stack, deploy } = resources.config;
-    // The backend call dominates; leave a few seconds for the secret, DynamoDB and the queue around it.
-    const webSocketTimeout = Duration.seconds(Math.min(webSocketIntegrationLimitSeconds, Math.ceil(runtime.backendTimeoutMs / 1000) + 5));
+    const webSocketTimeout = webSocketHandlerTimeout(runtime.backendTimeoutMs);
     const make = (id: string, handler: HandlerName, description: string, memorySize: number, timeout: Duration) =>
       new HandlerFunction(this, id, { handler, description, resources, memorySize, timeout });
 
@@ -32,7 +36,7 @@ export class Handlers extends Construct {
     this.wsMessage = make(
       'WsMessage',
       'ws-message',
-      'WebSocket $default: forwards a frame to the backend (TEXT) and applies its reply',
+      'WebSocket $default: queues a frame on the ordered lane (or forwards it), and consumes that lane: TEXT to the backend, reply applied',
       stack.handlerMemoryMb,
       webSocketTimeout,
     );

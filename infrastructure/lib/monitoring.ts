@@ -68,6 +68,7 @@ export class Monitoring extends Construct {
     const lanes: [string, Queue, Queue, number][] = [
       ['Ordered', queues.ordered, queues.orderedDeadLetter, props.queueAgeAlarmSeconds],
       ['Delayed', queues.delayed, queues.delayedDeadLetter, props.queueAgeAlarmSeconds + MAX_QUEUE_DELAY_SECONDS],
+      ['ClientMessages', queues.clientMessages, queues.clientMessagesDeadLetter, props.queueAgeAlarmSeconds],
     ];
     for (const [name, source, deadLetter, maxAge] of lanes) {
       alarm(
@@ -144,7 +145,7 @@ export class Monitoring extends Construct {
     const minute = Duration.minutes(1);
     const graph = (title: string, left: IMetric[], right: IMetric[] = []) => new GraphWidget({ title, width: 8, left, right });
     const counts = (names: MetricName[]) => names.map((n) => appMetric(n, { label: n }));
-    const percentiles = (name: 'BackendLatency' | 'PublishLatency' | 'ResumeLatency') =>
+    const percentiles = (name: 'BackendLatency' | 'PublishLatency' | 'ResumeLatency' | 'LaneLatency') =>
       ['p50', 'p90', 'p99'].map((p) => appMetric(name, { statistic: p, label: p }));
     const apiMetric = (metricName: 'ConnectCount' | 'MessageCount'): IMetric =>
       new Metric({
@@ -160,6 +161,8 @@ export class Monitoring extends Construct {
       [queues.delayed, 'delayed'],
       [queues.orderedDeadLetter, 'ordered DLQ'],
       [queues.delayedDeadLetter, 'delayed DLQ'],
+      [queues.clientMessages, 'client messages'],
+      [queues.clientMessagesDeadLetter, 'client messages DLQ'],
     ] as const;
     const perFunction = (metric: (h: HandlerFunction) => IMetric) => props.handlers.map(metric);
 
@@ -191,7 +194,7 @@ export class Monitoring extends Construct {
       graph('Fan-out jobs', counts(['JobsSplit', 'JobsContinued'])),
     );
     this.dashboard.addWidgets(
-      graph('Backend latency (ms)', percentiles('BackendLatency')),
+      graph('Backend latency (ms)', percentiles('BackendLatency'), percentiles('LaneLatency')),
       graph('Backend errors', counts(['BackendErrors']), [backendErrorRate(minute)]),
       graph('Publish latency (ms)', percentiles('PublishLatency')),
     );

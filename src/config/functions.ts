@@ -15,7 +15,7 @@ export const lambdaEntries = ['ws-connect', 'ws-message', 'ws-disconnect', 'cont
 export type HandlerName = (typeof lambdaEntries)[number];
 
 /** A queue a function may send to. */
-export type QueueLane = 'ordered' | 'delayed' | 'delayedDeadLetter';
+export type QueueLane = 'ordered' | 'delayed' | 'delayedDeadLetter' | 'clientMessages';
 
 /**
  * What a function may touch. Each entry yields the environment variable naming the resource (`resourceSettings`),
@@ -42,8 +42,9 @@ export interface HandlerAccess {
 export const handlerAccess = {
   // DELAYED_QUEUE_URL: an OPEN reply's keep-alive schedules its first heartbeat on the delayed lane.
   'ws-connect': { table: 'items', gripKey: true, backend: true, sendTo: ['ordered', 'delayed'] },
-  // ws-message only schedules keep-alives (delayed); what it sends to its own connection goes straight out.
-  'ws-message': { table: 'items', gripKey: true, backend: true, sendTo: ['delayed'], manageConnections: true },
+  // ws-message schedules keep-alives (delayed) and queues client messages on the ordered lane it also consumes;
+  // what it sends to its own connection goes straight out.
+  'ws-message': { table: 'items', gripKey: true, backend: true, sendTo: ['delayed', 'clientMessages'], manageConnections: true },
   'ws-disconnect': { table: 'items', gripKey: true, backend: true },
   control: { gripKey: true, gripSigIssuer: true, sendTo: ['ordered'], history: 'read' },
   'fanout-worker': {
@@ -104,6 +105,13 @@ export const resourceSettings = {
     allowed: 'a queue URL',
     description: "The delayed queue's dead-letter queue, where the worker dead-letters deliveries out of attempts.",
   },
+  clientMessagesQueueUrl: {
+    type: 'string',
+    env: 'CLIENT_MESSAGES_QUEUE_URL',
+    pattern: nonEmpty,
+    allowed: 'a queue URL',
+    description: 'The FIFO lane of client messages (`clientMessages: ordered`).',
+  },
   managementApiEndpoint: {
     type: 'url',
     env: 'MANAGEMENT_API_ENDPOINT',
@@ -119,6 +127,7 @@ export const laneResource = {
   ordered: 'orderedQueueUrl',
   delayed: 'delayedQueueUrl',
   delayedDeadLetter: 'delayedDeadLetterQueueUrl',
+  clientMessages: 'clientMessagesQueueUrl',
 } as const satisfies Record<QueueLane, ResourceName>;
 
 /** The resources `access` names to its function, one environment variable each. */

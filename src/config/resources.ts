@@ -57,6 +57,15 @@ export const historyTable = {
 } as const;
 
 /**
+ * The ordered lane of client messages (`clientMessages: ordered`): a FIFO queue whose message group is the
+ * connection, consumed by `ws-message`, with a FIFO dead-letter queue. Visibility follows `ws-message`'s timeout.
+ */
+export const clientMessageQueues = {
+  lane: { localName: 'client-messages.fifo', fifo: true },
+  deadLetter: { localName: 'client-messages-dlq.fifo', fifo: true },
+} as const;
+
+/**
  * The fan-out queues. Ordered jobs (publishes, sends to one connection, OPEN-reply messages) go through a FIFO
  * queue whose message group is the channel or connection, which keeps per-connection order. Delayed jobs
  * (retries with backoff) go through a standard queue, because FIFO queues cannot delay single messages.

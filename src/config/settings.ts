@@ -97,6 +97,16 @@ export const runtimeSettings = {
     default: 'INFO',
     description: 'Lowest level logged by every function (Powertools) and by local mode; either case.',
   },
+  clientMessages: {
+    type: 'enum',
+    context: 'clientMessages',
+    env: 'CLIENT_MESSAGES',
+    values: ['ordered', 'concurrent'],
+    ignoreCase: true,
+    default: 'ordered',
+    description:
+      "`ordered`: a connection's messages reach the backend one request at a time, in order, each reply applied before the next (Pushpin's behaviour; an SQS FIFO hop). `concurrent`: each message is its own request at once (lower latency, no order).",
+  },
   backendTimeoutMs: {
     type: 'integer',
     context: 'backendTimeoutMs',

@@ -7,6 +7,7 @@
 import type { ConnectionRecord, KeepAlive } from './connection.js';
 import type { FanoutJob } from './fanout/jobs.js';
 import type { HistoryEntry } from './history.js';
+import type { LaneMessage } from './session/lane.js';
 import type { SubscriberFilters } from './filters.js';
 import type { Result } from './result.js';
 
@@ -300,6 +301,20 @@ export interface QueueEntry {
  * that are not jobs at all. Each entry carries a human-readable reason (it becomes a message attribute) so an
  * operator can see why before redriving.
  */
+/**
+ * The ordered lane of client messages (`clientMessages: ordered`): a FIFO queue whose message group is the
+ * connection, consumed one connection at a time in arrival order.
+ *
+ * Contract: `enqueue` sends one message; the same `dedupId` within SQS's 5-minute deduplication window is stored
+ * once (a retried invocation does not forward a message twice).
+ *
+ * @example
+ * const queued = await lane.enqueue({ v: 1, connectionId, text, receivedAt: Date.now() }, event.requestContext.messageId);
+ */
+export interface ClientMessageLane {
+  enqueue(message: LaneMessage, dedupId: string): Promise<Result<void, QueueError>>;
+}
+
 export interface DeadLetters {
   deadLetter(entries: readonly { readonly body: string; readonly reason: string }[]): Promise<Result<void, QueueError>>;
 }
@@ -468,4 +483,4 @@ export type MetricName =
   | 'ItemsReplayed'
   | 'ResumesFailed';
 
-export type TimingName = 'BackendLatency' | 'PublishLatency' | 'ResumeLatency';
+export type TimingName = 'BackendLatency' | 'PublishLatency' | 'ResumeLatency' | 'LaneLatency';

@@ -14,6 +14,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoChannelHistory } from '../adapters/dynamo-channel-history.js';
+import { SqsClientMessageLane } from '../adapters/sqs-client-message-lane.js';
 import { DynamoConnectionStore } from '../adapters/dynamo-connection-store.js';
 import { HeaderSealer } from '../adapters/header-sealing.js';
 import { PowertoolsLog, PowertoolsMetrics } from '../adapters/observability.js';
@@ -87,6 +88,9 @@ export async function awsResources<N extends HandlerName>(name: N, environment: 
       ...(names.delayedDeadLetterQueueUrl !== undefined ? { deadLetterQueueUrl: names.delayedDeadLetterQueueUrl } : {}),
       log,
     });
+  }
+  if (names.clientMessagesQueueUrl !== undefined) {
+    available.lane = new SqsClientMessageLane({ client: new SQSClient({ useQueueUrlAsEndpoint: false }), queueUrl: names.clientMessagesQueueUrl });
   }
   if (names.managementApiEndpoint !== undefined && region !== undefined) {
     // SigV4 signing (ExecuteApiSigner) on a keep-alive agent, without the SDK client's middleware stack: a fraction

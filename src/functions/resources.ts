@@ -8,6 +8,7 @@ import { handlerAccess, type HandlerAccess, type HandlerName } from '../config/f
 import type { RuntimeSettings } from '../config/settings.js';
 import type {
   ChannelHistory,
+  ClientMessageLane,
   Clock,
   ConnectionSender,
   ConnectionStore,
@@ -55,6 +56,8 @@ export interface GrantableResources {
    * consumer) has, and so also the redelivery of its failed records.
    */
   readonly queue: FanoutQueue & DeadLetters & RedeliveryScheduler;
+  /** `sendTo` the `clientMessages` lane: the ordered lane of client messages. */
+  readonly lane: ClientMessageLane;
   /** `manageConnections` access. */
   readonly sender: ConnectionSender;
 }
@@ -77,7 +80,8 @@ export type FunctionResources<N extends HandlerName> = FunctionBasics &
   (Access<N> extends { readonly backend: true } ? Granted<'backend'> : unknown) &
   (Access<N> extends { readonly gripSigIssuer: true } ? Granted<'gripSigIssuer'> : unknown) &
   (Access<N> extends { readonly sendTo: readonly (infer L)[] }
-    ? Granted<'queue', 'delayedDeadLetter' extends L ? FanoutQueue & DeadLetters & RedeliveryScheduler : FanoutQueue>
+    ? Granted<'queue', 'delayedDeadLetter' extends L ? FanoutQueue & DeadLetters & RedeliveryScheduler : FanoutQueue> &
+        ('clientMessages' extends L ? Granted<'lane'> : unknown)
     : unknown) &
   (Access<N> extends { readonly manageConnections: true } ? Granted<'sender'> : unknown);
 
@@ -90,6 +94,7 @@ export function grantedKeys(access: HandlerAccess): (keyof GrantableResources)[]
     ...(access.backend ? (['backend'] as const) : []),
     ...(access.gripSigIssuer ? (['gripSigIssuer'] as const) : []),
     ...(access.sendTo ? (['queue'] as const) : []),
+    ...(access.sendTo?.includes('clientMessages') ? (['lane'] as const) : []),
     ...(access.manageConnections ? (['sender'] as const) : []),
   ];
 }

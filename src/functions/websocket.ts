@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FetchBackendClient } from '../adapters/fetch-backend-client.js';
 import { CachingGripSigner } from '../adapters/grip-signer.js';
-import { makeConnectHandler, makeDisconnectHandler, makeMessageHandler } from '../handlers/ws.js';
+import { makeConnectHandler, makeDisconnectHandler, makeLaneHandler, makeMessageHandler } from '../handlers/ws.js';
 import { RateLimitedLog } from '../adapters/rate-limited-log.js';
 import pLimit from 'p-limit';
 import type { ConnectionLookup } from '../domain/ports.js';
@@ -41,9 +41,16 @@ export function composeWsConnect(r: FunctionResources<'ws-connect'>) {
   return makeConnectHandler({ ...session(r), connections: r.store, subscriptions: r.store, queue: r.queue }, r.afterEach);
 }
 
-/** `ws-message` (`$default`). */
+/**
+ * `ws-message`: the `$default` route (`route`) and, with `clientMessages: ordered`, the consumer of the ordered lane
+ * of client messages that `route` feeds (`lane`). One function serves both: they need the same resources.
+ */
 export function composeWsMessage(r: FunctionResources<'ws-message'>) {
-  return makeMessageHandler({ ...session(r), connections: r.store, subscriptions: r.store, queue: r.queue, sender: r.sender }, r.afterEach);
+  const deps = { ...session(r), connections: r.store, subscriptions: r.store, queue: r.queue, sender: r.sender };
+  return {
+    route: makeMessageHandler(deps, r.afterEach, r.settings.clientMessages === 'ordered' ? r.lane : undefined),
+    lane: makeLaneHandler(deps, r.afterEach),
+  };
 }
 
 /** `ws-disconnect` (`$disconnect`). */

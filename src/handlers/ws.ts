@@ -1,15 +1,19 @@
 import { z } from 'zod';
-import type { Log } from '../domain/ports.js';
+import { randomUUID } from 'node:crypto';
+import type { ClientMessageLane, Log } from '../domain/ports.js';
 import { decodeBase64 } from '../domain/protocol/base64.js';
 import { onConnect } from '../domain/session/connect.js';
 import type { ConnectDeps, DisconnectDeps, SessionDeps } from '../domain/session/deps.js';
 import { onDisconnect } from '../domain/session/disconnect.js';
 import { onMessage } from '../domain/session/message.js';
-import type { ApiGatewayWebSocketEvent, WebSocketResult, WebSocketRouteHandlers } from './aws-events.js';
+import { consumeLane, queueClientMessage } from '../domain/session/lane.js';
+import type { ApiGatewayWebSocketEvent, SqsBatchResponse, SqsEvent, WebSocketResult, WebSocketRouteHandlers } from './aws-events.js';
 
 const eventSchema = z.object({
   requestContext: z.object({
     connectionId: z.string().min(1),
+    messageId: z.string().min(1).optional(),
+    requestTimeEpoch: z.number().optional(),
     disconnectStatusCode: z.number().int().optional(),
     disconnectReason: z.string().optional(),
   }),
@@ -59,14 +63,38 @@ export function makeConnectHandler(deps: ConnectDeps, afterEach: () => void = ()
   });
 }
 
-/** `$default`: one text frame to the backend (TEXT), and its reply applied. */
-export function makeMessageHandler(deps: SessionDeps, afterEach: () => void = () => {}): RouteHandler {
+/**
+ * `$default`: one text frame to the backend (TEXT), and its reply applied. With `lane` (`clientMessages: ordered`)
+ * the frame is only queued on the ordered lane, in its connection's group; {@link makeLaneHandler} forwards it.
+ */
+export function makeMessageHandler(deps: SessionDeps, afterEach: () => void = () => {}, lane?: ClientMessageLane): RouteHandler {
   return routeHandler(deps.log, afterEach, async (e) => {
     const body = e.body ?? '';
     const text = e.isBase64Encoded ? decoder.decode(decodeBase64(body) ?? new Uint8Array()) : body;
-    await onMessage(deps, { connectionId: e.requestContext.connectionId, text });
+    const connectionId = e.requestContext.connectionId;
+    if (lane === undefined) await onMessage(deps, { connectionId, text });
+    else {
+      const { messageId, requestTimeEpoch } = e.requestContext;
+      await queueClientMessage(
+        { ...deps, lane },
+        { connectionId, text, dedupId: messageId ?? randomUUID(), ...(requestTimeEpoch !== undefined ? { receivedAt: requestTimeEpoch } : {}) },
+      );
+    }
     return { statusCode: 200 };
   });
+}
+
+/**
+ * The ordered lane's consumer (an SQS FIFO event source with `ReportBatchItemFailures`): each connection's
+ * messages in one backend request, in order; records of a connection whose record could not be read come back.
+ */
+export function makeLaneHandler(deps: SessionDeps, afterEach: () => void = () => {}): (event: SqsEvent) => Promise<SqsBatchResponse> {
+  return async (event) => {
+    const records = event.Records.map((r) => ({ id: r.messageId, body: r.body, group: r.attributes['MessageGroupId'] ?? null }));
+    const failed = await consumeLane(deps, records);
+    afterEach();
+    return { batchItemFailures: failed.map((id) => ({ itemIdentifier: id })) };
+  };
 }
 
 /** `$disconnect`: tells the backend (CLOSE or DISCONNECT) and forgets the connection. */

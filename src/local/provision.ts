@@ -7,7 +7,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { connectionsTable, fanoutQueues, historyTable } from '../config/resources.js';
+import { clientMessageQueues, connectionsTable, fanoutQueues, historyTable } from '../config/resources.js';
 
 /**
  * Creates the `Connections` table with its sparse bucketed channel index, from the same definition the CDK
@@ -134,4 +134,36 @@ export async function createFanoutQueues(sqs: SQSClient, options: FanoutQueueOpt
   const orderedQueueUrl = await create(q.ordered.localName, true, sourceAttributes(await arnOf(orderedDeadLetterQueueUrl)));
   const delayedQueueUrl = await create(q.delayed.localName, false, sourceAttributes(await arnOf(delayedDeadLetterQueueUrl)));
   return { orderedQueueUrl, orderedDeadLetterQueueUrl, delayedQueueUrl, delayedDeadLetterQueueUrl };
+}
+
+/**
+ * Creates the ordered lane of client messages and its dead-letter queue (both FIFO), from `config/resources.ts`.
+ * Idempotent for identical attributes. Returns the lane's URL.
+ */
+export async function createClientMessageQueue(sqs: SQSClient, options: FanoutQueueOptions): Promise<string> {
+  const q = clientMessageQueues;
+  const prefix = options.namePrefix ?? '';
+  const day = 24 * 60 * 60;
+  const deadLetter = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: `${prefix}${q.deadLetter.localName}`,
+      Attributes: { FifoQueue: 'true', MessageRetentionPeriod: String(fanoutQueues.deadLetterRetentionDays * day) },
+    }),
+  );
+  if (!deadLetter.QueueUrl) throw new Error(`CreateQueue ${q.deadLetter.localName} returned no QueueUrl`);
+  const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: deadLetter.QueueUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn;
+  if (!arn) throw new Error(`queue ${deadLetter.QueueUrl} has no QueueArn`);
+  const lane = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: `${prefix}${q.lane.localName}`,
+      Attributes: {
+        FifoQueue: 'true',
+        MessageRetentionPeriod: String(fanoutQueues.retentionDays * day),
+        VisibilityTimeout: String(options.visibilityTimeoutSeconds),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: options.maxReceiveCount }),
+      },
+    }),
+  );
+  if (!lane.QueueUrl) throw new Error(`CreateQueue ${q.lane.localName} returned no QueueUrl`);
+  return lane.QueueUrl;
 }

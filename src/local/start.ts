@@ -3,6 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoChannelHistory } from '../adapters/dynamo-channel-history.js';
+import { SqsClientMessageLane } from '../adapters/sqs-client-message-lane.js';
 import { DynamoConnectionStore } from '../adapters/dynamo-connection-store.js';
 import { HeaderSealer } from '../adapters/header-sealing.js';
 import { ConsoleLog, InMemoryMetrics } from '../adapters/observability.js';
@@ -31,7 +32,13 @@ import { bindLocalGateway, type LocalGateway } from './gateway.js';
 import { describeError, QuietableLog } from './log.js';
 import { startManagementApi, type ManagementApi, type ManagementApiTuning } from './management-api.js';
 import { startQueuePoller, type QueuePoller } from './poller.js';
-import { createConnectionsTable, createFanoutQueues, createHistoryTable, type FanoutQueueUrls } from './provision.js';
+import {
+  createClientMessageQueue,
+  createConnectionsTable,
+  createFanoutQueues,
+  createHistoryTable,
+  type FanoutQueueUrls,
+} from './provision.js';
 import { LOCAL_REGION, localClientConfig, startLocalAwsServices, type LocalAwsServices } from './services.js';
 import { randomCredentials } from './sigv4-verify.js';
 import type { AwsCredentialIdentity } from '@smithy/types';
@@ -85,6 +92,8 @@ export interface LocalOptions {
     readonly maxReceiveCount?: number;
     /** Invocation time kept in reserve for handing over a continuation. Default 10,000. */
     readonly reserveMs?: number;
+    /** Concurrent invocations of the client-message lane's consumer (connections forwarded at once). Default 8. */
+    readonly laneConcurrency?: number;
   };
   /** How often expired items are deleted (dynalite has no TTL). Default 60,000. */
   readonly sweepIntervalMs?: number;
@@ -116,7 +125,7 @@ export interface LocalStack {
   readonly metrics: InMemoryMetrics;
   readonly gateway: LocalGateway;
   readonly managementApi: ManagementApi;
-  readonly pollers: { readonly ordered: QueuePoller; readonly delayed: QueuePoller };
+  readonly pollers: { readonly ordered: QueuePoller; readonly delayed: QueuePoller; readonly lane: QueuePoller };
   readonly sweeper: Sweeper;
   readonly clients: { readonly dynamo: DynamoDBClient; readonly sqs: SQSClient };
   /**
@@ -206,10 +215,12 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
     });
     await createConnectionsTable(dynamo);
     await createHistoryTable(dynamo);
-    const queues = await createFanoutQueues(sqs, {
+    const queueOptions = {
       visibilityTimeoutSeconds: options.worker?.visibilityTimeoutSeconds ?? Math.ceil((6 * functionTimeoutMs) / 1000),
       maxReceiveCount: options.worker?.maxReceiveCount ?? 5,
-    });
+    };
+    const queues = await createFanoutQueues(sqs, queueOptions);
+    const clientMessagesQueueUrl = await createClientMessageQueue(sqs, queueOptions);
 
     // The live connections first: the senders and the Management API deliver through them, so the handlers can be
     // complete before the gateway serves.
@@ -263,6 +274,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
       store,
       history: new DynamoChannelHistory({ client: documents, tableName: historyTable.localName }),
       queue,
+      lane: new SqsClientMessageLane({ client: sqs, queueUrl: clientMessagesQueueUrl }),
       sender: connectionSender,
       gripKey,
       gripSigIssuer: gripIss,
@@ -307,11 +319,12 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
 
     shared.backend = { targetUrl, gripIss };
     // The stop tells the backend about every client in one pass (a $disconnect each would not fit its budget).
+    const wsMessage = composeWsMessage(resources('ws-message'));
     const shutdown = composeShutdown({ ...resources('ws-disconnect'), lookup: store }, options.stopBudgetMs ?? STOP_BUDGET_MS);
     gateway = boundGateway.serve({
       handlers: {
         connect: composeWsConnect(resources('ws-connect')),
-        message: composeWsMessage(resources('ws-message')),
+        message: wsMessage.route,
         disconnect: composeWsDisconnect(resources('ws-disconnect')),
       },
       connections,
@@ -319,7 +332,12 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
       ...(options.gateway?.maxLifetimeMs !== undefined ? { maxLifetimeMs: options.gateway.maxLifetimeMs } : {}),
       onShutdown: (closes, deadline) => shutdown(closes, deadline),
       clientMessages: {
-        concurrency: options.limits?.clientMessageConcurrency ?? localSettings.clientMessageConcurrency.default,
+        // Ordered: a connection's $default invocations (which only queue the message) start and finish one after
+        // another, so the lane gets them in arrival order.
+        concurrency:
+          settings.clientMessages === 'ordered'
+            ? 1
+            : (options.limits?.clientMessageConcurrency ?? localSettings.clientMessageConcurrency.default),
         ratePerSecond: options.limits?.clientMessageRate ?? localSettings.clientMessageRate.default,
       },
     });
@@ -339,6 +357,13 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
     };
     const ordered = await startQueuePoller({ ...pollerOptions, queueUrl: queues.orderedQueueUrl });
     const delayed = await startQueuePoller({ ...pollerOptions, queueUrl: queues.delayedQueueUrl });
+    // The ordered lane of client messages, consumed by ws-message as on AWS (ws-message's timeout; FIFO batches of 10).
+    const lane = await startQueuePoller({
+      ...pollerOptions,
+      handler: wsMessage.lane,
+      queueUrl: clientMessagesQueueUrl,
+      maxConcurrency: options.worker?.laneConcurrency ?? 8,
+    });
     const sweeper = startSweeper({ ddb: documents, intervalMs: options.sweepIntervalMs ?? 60_000, log });
     const historySweeper = startSweeper({
       ddb: documents,
@@ -349,7 +374,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
     });
     // The workers stop before the gateway: every client is about to be closed, so delivering to them would only
     // compete with their $disconnects; what is still queued stays in the queues.
-    stopWorkers = () => Promise.all([ordered.stop(), delayed.stop(), sweeper.stop(), historySweeper.stop()]).then(() => {});
+    stopWorkers = () => Promise.all([ordered.stop(), delayed.stop(), lane.stop(), sweeper.stop(), historySweeper.stop()]).then(() => {});
 
     return {
       wsUrl: gateway.url,
@@ -369,7 +394,7 @@ export async function startLocal(options: LocalOptions = {}): Promise<LocalStack
       metrics,
       gateway,
       managementApi,
-      pollers: { ordered, delayed },
+      pollers: { ordered, delayed, lane },
       sweeper,
       clients: { dynamo, sqs },
       async stop() {

@@ -47,7 +47,7 @@ afterAll(() => synth.dispose());
 
 const fn = (name: FunctionName) => resourceByPrefix(template, 'AWS::Lambda::Function', `Handlers${name}Function`);
 const idOf = (type: string, prefix: string) => resourceByPrefix(template, type, prefix).id;
-const queueId = (name: 'Ordered' | 'Delayed' | 'OrderedDeadLetter' | 'DelayedDeadLetter') =>
+const queueId = (name: 'Ordered' | 'Delayed' | 'OrderedDeadLetter' | 'DelayedDeadLetter' | 'ClientMessages' | 'ClientMessagesDeadLetter') =>
   Object.keys(template.findResources('AWS::SQS::Queue')).find(
     (id) => id.startsWith(`FanoutQueues${name}`) && (name.endsWith('DeadLetter') || !id.includes('DeadLetter')),
   ) ?? '';
@@ -59,6 +59,8 @@ function shortName(logicalId: string, owner: FunctionName): string {
     ['HistoryTable', 'history'],
     ['FanoutQueuesOrderedDeadLetter', 'orderedDLQ'],
     ['FanoutQueuesDelayedDeadLetter', 'delayedDLQ'],
+    ['FanoutQueuesClientMessagesDeadLetter', 'clientMessagesDLQ'],
+    ['FanoutQueuesClientMessages', 'clientMessages'],
     ['FanoutQueuesOrdered', 'ordered'],
     ['FanoutQueuesDelayed', 'delayed'],
     ['GripKeySecret', 'gripKey'],
@@ -276,7 +278,9 @@ describe('fan-out queues', () => {
 
   it('feed the worker through two event source mappings with partial batch responses and context-driven sizes', () => {
     const worker = fn('FanoutWorker').id;
-    const mappings = Object.values(template.findResources('AWS::Lambda::EventSourceMapping'));
+    const mappings = Object.values(template.findResources('AWS::Lambda::EventSourceMapping')).filter(
+      (m) => m.Properties.FunctionName.Ref === worker,
+    );
     expect(mappings).toHaveLength(2);
     const bySource = (name: 'Ordered' | 'Delayed') =>
       mappings.find((m) => m.Properties.EventSourceArn['Fn::GetAtt'][0] === queueId(name))?.Properties;
@@ -292,6 +296,29 @@ describe('fan-out queues', () => {
     // FIFO event sources reject a batching window.
     expect(bySource('Ordered')?.MaximumBatchingWindowInSeconds).toBeUndefined();
   });
+
+  it('feed ws-message the ordered lane of client messages: FIFO groups per connection, batches of 10, partial batch responses', () => {
+    const lane = resources[queueId('ClientMessages')]?.Properties;
+    expect(lane).toMatchObject({
+      FifoQueue: true,
+      DeduplicationScope: 'messageGroup',
+      FifoThroughputLimit: 'perMessageGroupId',
+      SqsManagedSseEnabled: true,
+      // 6 × ws-message's timeout (25 s with backendTimeoutMs 20,000).
+      VisibilityTimeout: 6 * 25,
+    });
+    expect(lane?.RedrivePolicy.deadLetterTargetArn).toEqual({ 'Fn::GetAtt': [queueId('ClientMessagesDeadLetter'), 'Arn'] });
+    const mappings = Object.values(template.findResources('AWS::Lambda::EventSourceMapping')).filter(
+      (m) => m.Properties.FunctionName.Ref === fn('WsMessage').id,
+    );
+    expect(mappings.map((m) => m.Properties)).toEqual([
+      expect.objectContaining({
+        EventSourceArn: { 'Fn::GetAtt': [queueId('ClientMessages'), 'Arn'] },
+        BatchSize: 10,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+      }),
+    ]);
+  });
 });
 
 describe('functions', () => {
@@ -299,7 +326,15 @@ describe('functions', () => {
   const expectedEnv: Record<FunctionName, string[]> = {
     // DELAYED_QUEUE_URL: an OPEN reply's keep-alive schedules its first heartbeat on the delayed lane.
     WsConnect: ['TABLE_NAME', 'GRIP_KEY_SECRET_ARN', 'TARGET_URL', 'GRIP_ISS', 'ORDERED_QUEUE_URL', 'DELAYED_QUEUE_URL'],
-    WsMessage: ['TABLE_NAME', 'GRIP_KEY_SECRET_ARN', 'TARGET_URL', 'GRIP_ISS', 'DELAYED_QUEUE_URL', 'MANAGEMENT_API_ENDPOINT'],
+    WsMessage: [
+      'TABLE_NAME',
+      'GRIP_KEY_SECRET_ARN',
+      'TARGET_URL',
+      'GRIP_ISS',
+      'DELAYED_QUEUE_URL',
+      'CLIENT_MESSAGES_QUEUE_URL',
+      'MANAGEMENT_API_ENDPOINT',
+    ],
     WsDisconnect: ['TABLE_NAME', 'GRIP_KEY_SECRET_ARN', 'TARGET_URL', 'GRIP_ISS'],
     // GRIP_ISS: the control API refuses the server's own Grip-Sig tokens as credentials.
     Control: ['GRIP_KEY_SECRET_ARN', 'GRIP_ISS', 'ORDERED_QUEUE_URL', 'HISTORY_TABLE_NAME'],
@@ -329,6 +364,7 @@ describe('functions', () => {
     'ID_CACHE_TTL_SECONDS',
     'HISTORY_TTL_SECONDS',
     'HISTORY_MAX_ITEMS',
+    'CLIENT_MESSAGES',
     'CONTROL_TOKEN_MAX_LIFETIME_SECONDS',
   ];
 
@@ -386,8 +422,9 @@ describe('IAM', () => {
     ['ChangeMessageVisibility', 'DeleteMessage', 'GetQueueAttributes', 'GetQueueUrl', 'ReceiveMessage'].map((a) => `sqs:${a} → ${queue}`);
   const expected: Record<FunctionName, string[]> = {
     WsConnect: [...logs, ...items, ...secret, ...send('ordered'), ...send('delayed')],
-    // ws-message only schedules keep-alives (delayed lane); its replies go straight to the Management API.
-    WsMessage: [...logs, ...items, ...secret, ...send('delayed'), manage],
+    // ws-message schedules keep-alives (delayed lane) and queues and consumes client messages on their lane; its
+    // replies go straight to the Management API.
+    WsMessage: [...logs, ...items, ...secret, ...send('delayed'), ...send('clientMessages'), manage, ...consume('clientMessages')],
     WsDisconnect: [...logs, ...items, ...secret],
     // History reads: Query on the table and its id index, nothing else.
     Control: [...logs, ...secret, ...send('ordered'), 'dynamodb:Query → history', 'dynamodb:Query → history/index/byId'],
@@ -491,6 +528,7 @@ describe('alarms and dashboard', () => {
     for (const [name, dlq] of [
       ['OrderedDeadLetterNotEmpty', 'OrderedDeadLetter'],
       ['DelayedDeadLetterNotEmpty', 'DelayedDeadLetter'],
+      ['ClientMessagesDeadLetterNotEmpty', 'ClientMessagesDeadLetter'],
     ] as const) {
       expect(alarm(name)).toMatchObject({
         Namespace: 'AWS/SQS',
@@ -559,8 +597,8 @@ describe('alarms and dashboard', () => {
     });
   });
 
-  it('has exactly these seven alarms, all notifying one topic with the e-mail subscription from context', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
+  it('has exactly these nine alarms, all notifying one topic with the e-mail subscription from context', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 9);
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com', TopicArn: topic() });
   });
 
@@ -573,7 +611,7 @@ describe('alarms and dashboard', () => {
     const alarmArns = Object.keys(template.findResources('AWS::CloudWatch::Alarm'))
       .sort()
       .map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] }));
-    expect(alarmArns).toHaveLength(7);
+    expect(alarmArns).toHaveLength(9);
     const allow = statements.filter((s) => s.Effect === 'Allow');
     expect(allow).toEqual([
       {
@@ -588,7 +626,7 @@ describe('alarms and dashboard', () => {
         },
       },
     ]);
-    expect((allow[0]?.Condition as { ArnEquals: { 'aws:SourceArn': unknown[] } }).ArnEquals['aws:SourceArn']).toHaveLength(7);
+    expect((allow[0]?.Condition as { ArnEquals: { 'aws:SourceArn': unknown[] } }).ArnEquals['aws:SourceArn']).toHaveLength(9);
     expect(statements.filter((s) => s.Effect === 'Deny')).toEqual([
       expect.objectContaining({
         Condition: { Bool: { 'aws:SecureTransport': 'false' } },

@@ -24,7 +24,9 @@ export type MessageOutcome =
   /** The connection was closed: by the backend's reply, or because the exchange failed (`reason` says which). */
   | { readonly kind: 'closed'; readonly reason: string }
   /** No record of this connection (expired, or its `$connect` never completed): it was disconnected. */
-  | { readonly kind: 'unknown-connection' };
+  | { readonly kind: 'unknown-connection' }
+  /** The connection's record could not be read: nothing was sent to the backend, and a retry is safe. */
+  | { readonly kind: 'unavailable'; readonly reason: string };
 
 /** Close code for "the server hit an unexpected condition" (RFC 6455 §7.4.1): the backend failed us. */
 const INTERNAL_ERROR = 1011;
@@ -38,19 +40,27 @@ const INTERNAL_ERROR = 1011;
  * connection; nothing is half-applied (a reply that does not parse changes nothing).
  */
 export async function onMessage(deps: SessionDeps, input: MessageInput): Promise<MessageOutcome> {
+  const outcome = await onMessages(deps, { connectionId: input.connectionId, texts: [input.text] });
+  if (outcome.kind !== 'unavailable') return outcome;
+  // Cannot tell the backend who this is; dropping one message beats closing a healthy connection on a blip.
+  deps.log.error('could not read the connection record; message dropped', { connectionId: input.connectionId, detail: outcome.reason });
+  return { kind: 'handled', sent: 0 };
+}
+
+/**
+ * Several messages of one connection, in order, in one backend request (TEXT events in arrival order), as Pushpin
+ * sends what has queued up for a connection; otherwise as {@link onMessage}. `unavailable` when the record could not
+ * be read (nothing sent: the ordered lane retries, `onMessage` drops).
+ */
+export async function onMessages(
+  deps: SessionDeps,
+  input: { readonly connectionId: string; readonly texts: readonly string[] },
+): Promise<MessageOutcome> {
   const { log, metrics } = deps;
   const { connectionId } = input;
-  metrics.count('MessagesIn');
+  metrics.count('MessagesIn', input.texts.length);
   const found = await deps.connections.getConnection(connectionId);
-  if (!found.ok) {
-    // Cannot tell the backend who this is; dropping one message beats closing a healthy connection on a blip.
-    log.error('could not read the connection record; message dropped', {
-      connectionId,
-      error: found.error.kind,
-      detail: found.error.message,
-    });
-    return { kind: 'handled', sent: 0 };
-  }
+  if (!found.ok) return { kind: 'unavailable', reason: `${found.error.kind}: ${found.error.message}` };
   const record = found.value;
   if (record === null) {
     log.warn('message from a connection with no record; disconnecting it', { connectionId });
@@ -63,7 +73,7 @@ export async function onMessage(deps: SessionDeps, input: MessageInput): Promise
     return { kind: 'handled', sent: 0 };
   }
 
-  return forwardEvents(deps, record, [textEvent(input.text)]);
+  return forwardEvents(deps, record, input.texts.map(textEvent));
 }
 
 /**

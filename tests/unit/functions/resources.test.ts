@@ -15,6 +15,7 @@ const basics: FunctionBasics = {
 const everything = {
   store: new InMemoryStore(() => 0),
   history: new InMemoryHistory(),
+  lane: { enqueue: async () => ({ ok: true as const, value: undefined }) },
   queue: new RecordingQueue(),
   sender: new FakeSender(),
   gripKey: 'key-0123456789',
