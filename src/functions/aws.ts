@@ -90,7 +90,10 @@ export async function awsResources<N extends HandlerName>(name: N, environment: 
     });
   }
   if (names.clientMessagesQueueUrl !== undefined) {
-    available.lane = new SqsClientMessageLane({ client: new SQSClient({ useQueueUrlAsEndpoint: false }), queueUrl: names.clientMessagesQueueUrl });
+    available.lane = new SqsClientMessageLane({
+      client: new SQSClient({ useQueueUrlAsEndpoint: false }),
+      queueUrl: names.clientMessagesQueueUrl,
+    });
   }
   if (names.managementApiEndpoint !== undefined && region !== undefined) {
     // SigV4 signing (ExecuteApiSigner) on a keep-alive agent, without the SDK client's middleware stack: a fraction

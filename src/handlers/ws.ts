@@ -77,7 +77,12 @@ export function makeMessageHandler(deps: SessionDeps, afterEach: () => void = ()
       const { messageId, requestTimeEpoch } = e.requestContext;
       await queueClientMessage(
         { ...deps, lane },
-        { connectionId, text, dedupId: messageId ?? randomUUID(), ...(requestTimeEpoch !== undefined ? { receivedAt: requestTimeEpoch } : {}) },
+        {
+          connectionId,
+          text,
+          dedupId: messageId ?? randomUUID(),
+          ...(requestTimeEpoch !== undefined ? { receivedAt: requestTimeEpoch } : {}),
+        },
       );
     }
     return { statusCode: 200 };

@@ -151,7 +151,8 @@ export async function createClientMessageQueue(sqs: SQSClient, options: FanoutQu
     }),
   );
   if (!deadLetter.QueueUrl) throw new Error(`CreateQueue ${q.deadLetter.localName} returned no QueueUrl`);
-  const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: deadLetter.QueueUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn;
+  const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: deadLetter.QueueUrl, AttributeNames: ['QueueArn'] }))).Attributes
+    ?.QueueArn;
   if (!arn) throw new Error(`queue ${deadLetter.QueueUrl} has no QueueArn`);
   const lane = await sqs.send(
     new CreateQueueCommand({
