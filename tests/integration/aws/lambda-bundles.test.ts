@@ -30,7 +30,13 @@ import type {
 } from '#src/handlers/aws-events.js';
 import type { LocalConnections } from '#src/local/connections.js';
 import { startManagementApi, type ManagementApi } from '#src/local/management-api.js';
-import { createConnectionsTable, createFanoutQueues, createHistoryTable, type FanoutQueueUrls } from '#src/local/provision.js';
+import {
+  createClientMessageQueue,
+  createConnectionsTable,
+  createFanoutQueues,
+  createHistoryTable,
+  type FanoutQueueUrls,
+} from '#src/local/provision.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalAwsServices, type LocalAwsServices } from '#src/local/services.js';
 import { sqsRecord, webSocketRequestContext } from '#test-helpers/lambda-events.js';
 
@@ -68,6 +74,7 @@ function listen(server: Server): Promise<string> {
 describe('Lambda bundles boot from their environment and handle real events', () => {
   let services: LocalAwsServices;
   let queues: FanoutQueueUrls;
+  let laneUrl: string;
   let managementApi: ManagementApi;
   let secrets: Server;
   let backend: Server;
@@ -85,6 +92,7 @@ describe('Lambda bundles boot from their environment and handle real events', ()
     await createConnectionsTable(dynamo);
     await createHistoryTable(dynamo);
     queues = await createFanoutQueues(sqs, { visibilityTimeoutSeconds: 30, maxReceiveCount: 3 });
+    laneUrl = await createClientMessageQueue(sqs, { visibilityTimeoutSeconds: 30, maxReceiveCount: 3 });
     managementApi = await startManagementApi({ connections, credentials: LOCAL_CREDENTIALS, stage: 'live' });
 
     // Secrets Manager speaks JSON 1.1; GetSecretValue is all the functions call.
@@ -133,6 +141,7 @@ describe('Lambda bundles boot from their environment and handle real events', ()
       ORDERED_QUEUE_URL: queues.orderedQueueUrl,
       DELAYED_QUEUE_URL: queues.delayedQueueUrl,
       DELAYED_DLQ_URL: queues.delayedDeadLetterQueueUrl,
+      CLIENT_MESSAGES_QUEUE_URL: laneUrl,
       MANAGEMENT_API_ENDPOINT: managementApi.endpoint,
       GRIP_KEY_SECRET_ARN: SECRET_ARN,
       GRIP_ISS: 'bundle-test',
@@ -198,8 +207,26 @@ describe('Lambda bundles boot from their environment and handle real events', ()
     expect(items.Items?.map((i) => i['channel']?.S).sort()).toEqual(['$connection', 'news']);
 
     connections.known.add(id);
-    const message = modules['ws-message']?.handler as WebSocketRouteHandlers['message'];
-    expect((await message(wsEvent('$default', 'MESSAGE', id, { body: 'hi' }))).statusCode).toBe(200);
+    // $default queues the frame on the ordered lane; the same function, invoked by the lane's event source,
+    // forwards it to the backend and posts the reply.
+    const message = modules['ws-message']?.handler as (event: unknown) => Promise<unknown>;
+    expect(await message(wsEvent('$default', 'MESSAGE', id, { body: 'hi' }))).toEqual({ statusCode: 200 });
+    expect(connections.posts).not.toContainEqual({ id, data: 'echo:hi' });
+    const queued = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: laneUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['All'] }),
+    );
+    const laneEvent: SqsEvent = {
+      Records: (queued.Messages ?? []).map((m) =>
+        sqsRecord(
+          m.MessageId ?? '',
+          m.Body ?? '',
+          { MessageGroupId: m.Attributes?.MessageGroupId },
+          'arn:aws:sqs:us-east-1:000000000000:client-messages.fifo',
+        ),
+      ),
+    };
+    expect(laneEvent.Records).toHaveLength(1);
+    expect(await message(laneEvent)).toEqual({ batchItemFailures: [] });
     expect(connections.posts).toContainEqual({ id, data: 'echo:hi' });
 
     const disconnect = modules['ws-disconnect']?.handler as WebSocketRouteHandlers['disconnect'];
