@@ -13,6 +13,7 @@ import { benchCpu } from './cpu.js';
 import { benchE2e } from './e2e.js';
 import { benchEfficiency } from './efficiency.js';
 import { benchScaleOut } from './scaleout.js';
+import { benchLane } from './lane.js';
 import { benchResume } from './resume.js';
 import { benchSoak } from './soak.js';
 
@@ -23,6 +24,7 @@ const RUNNERS: Record<BenchmarkName, (ctx: BenchContext) => Promise<Table>> = {
   e2e: benchE2e,
   soak: benchSoak,
   resume: benchResume,
+  lane: benchLane,
 };
 
 async function main(): Promise<number> {

@@ -1,7 +1,7 @@
 /** The command line of `npm run bench`. */
 import { parseArgs } from 'node:util';
 
-export const BENCHMARKS = ['efficiency', 'cpu', 'scaleout', 'e2e', 'soak', 'resume'] as const;
+export const BENCHMARKS = ['efficiency', 'cpu', 'scaleout', 'e2e', 'soak', 'resume', 'lane'] as const;
 export type BenchmarkName = (typeof BENCHMARKS)[number];
 
 export interface BenchArgs {
@@ -17,7 +17,7 @@ export interface BenchArgs {
 
 export const USAGE = `Usage: npm run bench -- [options]
 
-  --only=NAMES   run only these benchmarks, comma-separated: ${BENCHMARKS.join(', ')} (or 1–6)
+  --only=NAMES   run only these benchmarks, comma-separated: ${BENCHMARKS.join(', ')} (or 1–7)
                  (the soak runs 30 minutes: it is part of the default set only when named)
   --quick        small sizes and one measured run: a quick check that everything works
   --runs=N       measured runs per row (default 3; 1 with --quick)
@@ -59,7 +59,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   for (const raw of (values.only ?? BENCHMARKS.filter((b) => b !== 'soak').join(',')).split(',')) {
     const name = raw.trim().toLowerCase();
     if (name === '') continue;
-    const byNumber = /^[1-6]$/.test(name) ? BENCHMARKS[Number(name) - 1] : undefined;
+    const byNumber = /^[1-7]$/.test(name) ? BENCHMARKS[Number(name) - 1] : undefined;
     const match = byNumber ?? BENCHMARKS.find((b) => b === name);
     if (!match) throw new UsageError(`unknown benchmark "${raw}"; choose from ${BENCHMARKS.join(', ')}`);
     if (!only.includes(match)) only.push(match);
