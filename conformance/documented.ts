@@ -41,6 +41,11 @@ export const DOCUMENTED: Readonly<Record<string, DocumentedDifference>> = {
       "Pushpin 1.36 gives WebSocket subscribers an empty subscription list, so require-sub drops every item that names one; upstream 1.41+ checks the connection's subscriptions",
     expectUs: 'subscribed to it: req; not subscribed: nothing',
   },
+  'ordered.batching': {
+    reason:
+      'local mode only: fauxqs 1.9.2 hands out one message per FIFO group per ReceiveMessage (SQS hands out up to 10 of one group, in order), so the lane consumer sees one waiting message at a time and sends one per request; on AWS the waiting messages arrive in one batch and go in one request, as with Pushpin (docs/local-services.md)',
+    expectUs: 'messages per request: 1+1+1+1+1+1+1+1+1+1',
+  },
   'woh.refresh': {
     reason:
       "the publish refresh action arrived in Pushpin 1.38 (1.36 answers 400); upstream makes each subscriber's session send a request now",
