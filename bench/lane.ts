@@ -5,12 +5,10 @@
  * poller stand in for SQS FIFO and Lambda's event source: on AWS the hop is SQS's and Lambda's, see the README).
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
-import { WebSocketReply, readWebSocketRequest, verifyGripSig } from '#src/client/index.js';
-import { createNodeHandler } from '#src/client/node.js';
+import { WebSocketReply } from '#src/client/index.js';
 import { startLocal } from '#src/local/start.js';
+import { startBenchBackend } from './lib/backend.js';
 import type { BenchContext } from './lib/context.js';
 import { quietLog } from './lib/log.js';
 import { int, machineLine, median, percentile, type Table } from './lib/report.js';
@@ -19,7 +17,16 @@ export async function benchLane(ctx: BenchContext): Promise<Table> {
   const clients = ctx.flags.quick ? 10 : 50;
   const perClient = ctx.flags.quick ? 10 : 40;
   const key = randomBytes(24).toString('base64url');
-  const backend = await startEchoBackend(key);
+  // Echoes each TEXT, in order, in one reply.
+  const backend = await startBenchBackend({
+    key,
+    reply: (ws) => {
+      const reply = new WebSocketReply({ request: ws });
+      if (ws.isOpening) reply.accept();
+      for (const event of ws.events) if (event.type === 'TEXT') reply.send(event.text);
+      return reply.toResponse();
+    },
+  });
   try {
     const rows: string[][] = [];
     const results: Record<string, number[]> = {};
@@ -28,7 +35,7 @@ export async function benchLane(ctx: BenchContext): Promise<Table> {
         wsPort: 0,
         controlPort: 0,
         gripKey: key,
-        targetUrl: backend.url,
+        targetUrl: `${backend.url}ws`,
         delivery: 'direct',
         log: quietLog(`lane-${mode}`),
         settings: { clientMessages: mode },
@@ -101,28 +108,4 @@ async function roundTrips(wsUrl: string, clients: number, perClient: number): Pr
     }),
   );
   return times;
-}
-
-async function startEchoBackend(key: string): Promise<{ url: string; stop(): Promise<void> }> {
-  const server = createServer(
-    createNodeHandler(async (request) => {
-      if (!(await verifyGripSig(request, { key })).signed) return new Response('bad signature\n', { status: 401 });
-      const read = await readWebSocketRequest(request);
-      if (!read.ok) return new Response(`${read.error.message}\n`, { status: 400 });
-      const reply = new WebSocketReply({ request: read.value });
-      if (read.value.isOpening) reply.accept();
-      for (const event of read.value.events) if (event.type === 'TEXT') reply.send(event.text);
-      return reply.toResponse();
-    }),
-  );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/ws`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
 }

@@ -8,15 +8,13 @@
  * each client with the `since` its URL carries.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { QueryCommandInput } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import WebSocket from 'ws';
-import { ControlClient, WebSocketReply, readWebSocketRequest, textItem, verifyGripSig } from '#src/client/index.js';
-import { createNodeHandler } from '#src/client/node.js';
+import { ControlClient, WebSocketReply, textItem } from '#src/client/index.js';
 import { historyTable } from '#src/config/resources.js';
 import { startLocal } from '#src/local/start.js';
+import { startBenchBackend } from './lib/backend.js';
 import type { BenchContext } from './lib/context.js';
 import { quietLog } from './lib/log.js';
 import { fixed, int, machineLine, max, median, percentile, type Table } from './lib/report.js';
@@ -25,12 +23,20 @@ export async function benchResume(ctx: BenchContext): Promise<Table> {
   const clients = ctx.flags.quick ? 20 : 100;
   const items = ctx.flags.quick ? 200 : 1_000;
   const key = randomBytes(24).toString('base64url');
-  const backend = await startResumeBackend(key);
+  // Subscribes each connection to `channel`, resuming after `since` when the URL has one.
+  const backend = await startBenchBackend({
+    key,
+    reply: (ws, params) => {
+      const reply = new WebSocketReply({ request: ws });
+      if (ws.isOpening) reply.accept().subscribe(params.get('channel') ?? 'resume', { since: params.get('since') ?? undefined });
+      return reply.toResponse();
+    },
+  });
   const stack = await startLocal({
     wsPort: 0,
     controlPort: 0,
     gripKey: key,
-    targetUrl: backend.url,
+    targetUrl: `${backend.url}ws`,
     delivery: 'direct',
     log: quietLog('resume'),
     settings: { historyMaxItems: items },
@@ -172,28 +178,4 @@ async function openClients(count: number, url: () => string, openedAt = Date.now
       };
     }),
   );
-}
-
-async function startResumeBackend(key: string): Promise<{ url: string; stop(): Promise<void> }> {
-  const server = createServer(
-    createNodeHandler(async (request) => {
-      if (!(await verifyGripSig(request, { key })).signed) return new Response('bad signature\n', { status: 401 });
-      const params = new URL(request.url).searchParams;
-      const read = await readWebSocketRequest(request);
-      if (!read.ok) return new Response(`${read.error.message}\n`, { status: 400 });
-      const reply = new WebSocketReply({ request: read.value });
-      if (read.value.isOpening) reply.accept().subscribe(params.get('channel') ?? 'resume', { since: params.get('since') ?? undefined });
-      return reply.toResponse();
-    }),
-  );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/ws`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
 }

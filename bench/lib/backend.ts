@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { WebSocketReply, isWsOverHttp, readWebSocketRequest, verifyGripSig } from '#src/client/index.js';
+import { WebSocketReply, isWsOverHttp, readWebSocketRequest, verifyGripSig, type WebSocketRequest } from '#src/client/index.js';
 import { createNodeHandler } from '#src/client/node.js';
 
 export interface BenchBackend {
@@ -16,7 +16,14 @@ export interface BenchBackend {
   stop(): Promise<void>;
 }
 
-export async function startBenchBackend(options: { readonly key: string; readonly channel: string }): Promise<BenchBackend> {
+/** How a benchmark's backend answers a verified request; the default subscribes every connection to `channel`. */
+export type BenchReply = (ws: WebSocketRequest, params: URLSearchParams) => Response;
+
+export async function startBenchBackend(options: {
+  readonly key: string;
+  readonly channel?: string;
+  readonly reply?: BenchReply;
+}): Promise<BenchBackend> {
   let refused = 0;
   async function handle(request: Request): Promise<Response> {
     if (!isWsOverHttp(request)) return new Response('bench backend\n');
@@ -30,8 +37,13 @@ export async function startBenchBackend(options: { readonly key: string; readonl
       refused++;
       return new Response(`${read.error.kind}\n`, { status: 400 });
     }
+    if (options.reply) return options.reply(read.value, new URL(request.url).searchParams);
     const reply = new WebSocketReply();
-    if (read.value.isOpening) return reply.accept().subscribe(options.channel).toResponse();
+    if (read.value.isOpening)
+      return reply
+        .accept()
+        .subscribe(options.channel ?? 'bench')
+        .toResponse();
     for (const event of read.value.events) {
       if (event.type === 'CLOSE') reply.close(event.code ?? 1000);
     }

@@ -72,35 +72,20 @@ export class DynamoChannelHistory implements ChannelHistory {
 
   /** A strongly consistent Query on `byId` (keys and expiry only), skipping expired items; the newest one wins. */
   async findSequence(channel: string, id: string, now: number): Promise<Result<string | null, StoreError>> {
-    if (!validateChannel(channel).ok) return err(invalid(`channel ${JSON.stringify(channel)} is not valid`));
-    let newest: string | null = null;
-    let start: Record<string, unknown> | undefined;
-    do {
-      let out;
-      try {
-        out = await this.client.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            IndexName: H.idIndex.name,
-            KeyConditionExpression: '#pk = :pk AND #id = :id',
-            ProjectionExpression: '#sk, #until',
-            ExpressionAttributeNames: { '#pk': H.partitionKey, '#id': H.idIndex.sortKey, '#sk': H.sortKey, '#until': 'retainUntil' },
-            ExpressionAttributeValues: { ':pk': channel, ':id': id },
-            ConsistentRead: true,
-            ...(start !== undefined ? { ExclusiveStartKey: start } : {}),
-          }),
-        );
-      } catch (e) {
-        return err(storeErrorFrom(e, 'Query (history id index)'));
-      }
-      for (const raw of out.Items ?? []) {
-        const parsed = idEntrySchema.safeParse(raw);
-        if (!parsed.success) return err(invalid(`history id entry has an unexpected shape: ${z.prettifyError(parsed.error)}`));
-        const sequence = parsed.data[H.sortKey];
-        if (parsed.data.retainUntil > now && (newest === null || sequence > newest)) newest = sequence;
-      }
-      start = out.LastEvaluatedKey;
-    } while (start !== undefined);
+    const found = await this.query(
+      {
+        IndexName: H.idIndex.name,
+        KeyConditionExpression: '#pk = :pk AND #id = :id',
+        ProjectionExpression: '#sk, #until',
+        ExpressionAttributeNames: { '#pk': H.partitionKey, '#id': H.idIndex.sortKey, '#sk': H.sortKey, '#until': 'retainUntil' },
+        ExpressionAttributeValues: { ':pk': channel, ':id': id },
+      },
+      idEntrySchema,
+      Number.MAX_SAFE_INTEGER,
+      now,
+    );
+    if (!found.ok) return found;
+    const newest = found.value.reduce<string | null>((max, e) => (max === null || e[H.sortKey] > max ? e[H.sortKey] : max), null);
     return ok(newest === null ? null : sequenceFromSortable(newest));
   }
 
@@ -123,6 +108,7 @@ export class DynamoChannelHistory implements ChannelHistory {
         ExpressionAttributeNames: { '#pk': H.partitionKey, '#sk': H.sortKey },
         ExpressionAttributeValues: { ':pk': channel, ':lo': lo, ':hi': hi },
       },
+      itemSchema,
       limit,
       now,
     );
@@ -137,6 +123,7 @@ export class DynamoChannelHistory implements ChannelHistory {
         ExpressionAttributeValues: { ':pk': channel },
         ScanIndexForward: false,
       },
+      itemSchema,
       limit,
       now,
     );
@@ -147,18 +134,24 @@ export class DynamoChannelHistory implements ChannelHistory {
    * Pages a strongly consistent Query until `limit` unexpired items are read or the key range ends. Expired items
    * are skipped in code rather than by a filter expression, whose evaluation after `Limit` would return short pages.
    */
-  private async query(
+  private async query<T extends { readonly retainUntil: number }>(
     input: Pick<
       QueryCommandInput,
-      'KeyConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues' | 'ScanIndexForward'
+      | 'IndexName'
+      | 'KeyConditionExpression'
+      | 'ProjectionExpression'
+      | 'ExpressionAttributeNames'
+      | 'ExpressionAttributeValues'
+      | 'ScanIndexForward'
     >,
+    schema: z.ZodType<T>,
     limit: number,
     now: number,
-  ): Promise<Result<StoredItem[], StoreError>> {
+  ): Promise<Result<T[], StoreError>> {
     const channel = input.ExpressionAttributeValues?.[':pk'];
     if (typeof channel !== 'string' || !validateChannel(channel).ok) return err(invalid(`channel ${JSON.stringify(channel)} is not valid`));
     if (!Number.isInteger(limit) || limit < 1) return err(invalid(`limit ${limit} must be a positive integer`));
-    const items: StoredItem[] = [];
+    const items: T[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       let out;
@@ -169,24 +162,18 @@ export class DynamoChannelHistory implements ChannelHistory {
             ...input,
             ConsistentRead: true,
             // A few extra, so that skipping expired items rarely costs another call; a page still stops at 1 MB.
-            Limit: limit - items.length + 10,
+            ...(limit < Number.MAX_SAFE_INTEGER ? { Limit: limit - items.length + 10 } : {}),
             ...(start !== undefined ? { ExclusiveStartKey: start } : {}),
           }),
         );
       } catch (e) {
-        return err(storeErrorFrom(e, 'Query (history)'));
+        return err(storeErrorFrom(e, `Query (history${input.IndexName ? ` index ${input.IndexName}` : ''})`));
       }
       for (const raw of out.Items ?? []) {
-        const parsed = itemSchema.safeParse(raw);
+        const parsed = schema.safeParse(raw);
         if (!parsed.success) return err(invalid(`history item has an unexpected shape: ${z.prettifyError(parsed.error)}`));
         if (parsed.data.retainUntil <= now) continue;
-        items.push({
-          sequence: parsed.data[H.sortKey],
-          id: parsed.data[H.idIndex.sortKey],
-          publishedAt: parsed.data.publishedAt,
-          message: parsed.data.message,
-          expiresAt: parsed.data.retainUntil,
-        });
+        items.push(parsed.data);
         if (items.length >= limit) return ok(items);
       }
       start = out.LastEvaluatedKey;
@@ -195,11 +182,16 @@ export class DynamoChannelHistory implements ChannelHistory {
   }
 }
 
-type StoredItem = Omit<HistoryEntry, 'channel'>;
-
 const toEntry =
   (channel: string) =>
-  (item: StoredItem): HistoryEntry => ({ ...item, channel, sequence: sequenceFromSortable(item.sequence) });
+  (item: z.infer<typeof itemSchema>): HistoryEntry => ({
+    channel,
+    sequence: sequenceFromSortable(item[H.sortKey]),
+    id: item[H.idIndex.sortKey],
+    publishedAt: item.publishedAt,
+    message: item.message,
+    expiresAt: item.retainUntil,
+  });
 
 function checkKeys(channel: string, sequence: string): Result<void, StoreError> {
   if (!validateChannel(channel).ok) return err(invalid(`channel ${JSON.stringify(channel)} is not valid`));

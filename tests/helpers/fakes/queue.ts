@@ -80,16 +80,21 @@ export class RecordingQueue implements FanoutQueue, DeadLetters, RedeliverySched
   /** Removes and returns up to `max` queued messages as worker records (group = orderKey unless delayed). */
   take(max = Number.POSITIVE_INFINITY): QueueRecord[] {
     const batch = this.queued.splice(0, Math.min(max, this.queued.length));
-    // One queue-wide counter: it grows in send order within every group, as SQS FIFO sequence numbers do.
-    return batch.map((m) => {
-      const ordered = m.entry.delaySeconds === undefined;
-      return {
-        id: m.messageId,
-        body: m.body,
-        group: ordered ? (m.entry.orderKey ?? null) : null,
-        receiveCount: 1,
-        sequence: ordered ? m.sequence : null,
-      };
-    });
+    return batch.map(asRecord);
   }
+}
+
+/**
+ * A queued message as the worker gets it: its group is its order key unless it was delayed (the standard lane), and
+ * its sequence one queue-wide counter, which grows in send order within every group as SQS FIFO's does.
+ */
+export function asRecord(m: QueuedMessage): QueueRecord {
+  const ordered = m.entry.delaySeconds === undefined;
+  return {
+    id: m.messageId,
+    body: m.body,
+    group: ordered ? (m.entry.orderKey ?? null) : null,
+    receiveCount: 1,
+    sequence: ordered ? m.sequence : null,
+  };
 }

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { catchUpEntry, channelPublishEntry, type CatchUpJob } from '#src/domain/fanout/jobs.js';
 import { createFanoutWorker, type FanoutWorker, type QueueRecord } from '#src/domain/fanout/worker.js';
 import type { QueueEntry } from '#src/domain/ports.js';
-import { storeError, type RecordingQueue } from '#test-helpers/fakes.js';
+import { asRecord, storeError, type RecordingQueue } from '#test-helpers/fakes.js';
 import { connectionIds, connectionRecord, fanoutHarness, type FanoutHarness } from '#test-helpers/harness.js';
 
 const CONNECTED_AT = 1_800_000_000_000;
@@ -39,15 +39,7 @@ function takeOne(queue: RecordingQueue, pick: (groups: number) => number): Queue
   if (heads.size === 0) return null;
   const index = [...heads.values()][pick(heads.size) % heads.size] ?? 0;
   const [message] = queue.queued.splice(index, 1);
-  if (message === undefined) return null;
-  const ordered = message.entry.delaySeconds === undefined;
-  return {
-    id: message.messageId,
-    body: message.body,
-    group: ordered ? (message.entry.orderKey ?? null) : null,
-    receiveCount: 1,
-    sequence: ordered ? message.sequence : null,
-  };
+  return message === undefined ? null : asRecord(message);
 }
 
 async function drain(worker: FanoutWorker, h: FanoutHarness, pick: (groups: number) => number = () => 0): Promise<void> {
