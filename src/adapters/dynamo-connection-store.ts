@@ -17,6 +17,7 @@ import { CONNECTION_ITEM_SORT_KEY, subscriptionIndexKey, validateChannel } from 
 import type { ConnectionRecord } from '../domain/connection.js';
 import type { SubscriberFilters } from '../domain/filters.js';
 import type {
+  ChannelActivity,
   JobProgress,
   KeepAliveClaim,
   BucketRange,
@@ -52,6 +53,8 @@ import { DynamoJobCheckpoints } from './dynamo-job-checkpoints.js';
 import { bucketOfPosition, decodeSubscriberCursor, encodeSubscriberCursor, indexKeyBounds } from './subscriber-cursor.js';
 
 const T = connectionsTable;
+/** The sort key of a channel's "last published" mark (its partition is `published#<channel>`). */
+const CHANNEL_MARK_SORT_KEY = '$mark';
 /** BatchWriteItem takes at most 25 requests. */
 /** A page read keeps querying while expired items leave it short, but not forever. */
 const MAX_QUERIES_PER_PAGE = 8;
@@ -100,7 +103,7 @@ type Key = z.infer<typeof keySchema>;
  * const page = await store.pageSubscribers('room-1', { from: 0, to: 65_536 }, null, 1000);
  */
 export class DynamoConnectionStore
-  implements ConnectionStore, ConnectionLookup, ItemIdCache, SubscriptionStore, SubscriberIndex, JobCheckpoints
+  implements ConnectionStore, ConnectionLookup, ItemIdCache, SubscriptionStore, SubscriberIndex, JobCheckpoints, ChannelActivity
 {
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
@@ -452,6 +455,52 @@ export class DynamoConnectionStore
         },
       })),
     );
+  }
+
+  /**
+   * The channel's mark is one item (partition `published#<channel>`, sort `$mark`), written with a condition so an
+   * older time never replaces a newer one (two workers' jobs can finish out of order). A day's TTL.
+   */
+  async markPublished(channel: string, at: number): Promise<Result<void, StoreError>> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [T.partitionKey]: `published#${channel}`, [T.sortKey]: CHANNEL_MARK_SORT_KEY },
+          UpdateExpression: 'SET #at = :at, #exp = :exp',
+          ConditionExpression: 'attribute_not_exists(#at) OR #at < :at',
+          ExpressionAttributeNames: { '#at': 'publishedAt', '#exp': T.ttlAttribute },
+          ExpressionAttributeValues: { ':at': at, ':exp': Math.ceil(at / 1000) + 86_400 },
+        }),
+      );
+      return ok(undefined);
+    } catch (e) {
+      const error = storeErrorFrom(e, 'UpdateItem (channel mark)');
+      return error.kind === 'conflict' ? ok(undefined) : err(error);
+    }
+  }
+
+  /** One consistent GetItem per channel, a few at a time (a connection has at most its subscription cap). */
+  async lastPublished(channels: readonly string[]): Promise<Result<ReadonlyMap<string, number>, StoreError>> {
+    const marks = new Map<string, number>();
+    const failures: StoreError[] = [];
+    await pLimit(this.concurrency).map([...new Set(channels)], async (channel) => {
+      try {
+        const out = await this.client.send(
+          new GetCommand({
+            TableName: this.tableName,
+            Key: { [T.partitionKey]: `published#${channel}`, [T.sortKey]: CHANNEL_MARK_SORT_KEY },
+            ConsistentRead: true,
+          }),
+        );
+        const at = out.Item?.['publishedAt'];
+        if (typeof at === 'number') marks.set(channel, at);
+      } catch (e) {
+        failures.push(storeErrorFrom(e, 'GetItem (channel mark)'));
+      }
+    });
+    const failure = failures[0];
+    return failure === undefined ? ok(marks) : err(failure);
   }
 
   /** One conditional UpdateItem: `liveAfter` set and `resume` removed only while `resume` is still `token`. */

@@ -54,6 +54,23 @@ export interface ItemIdCache {
 }
 
 /**
+ * When each channel last had something published: what idle-mode heartbeats compare with, because Pushpin's idle
+ * timer restarts on every frame sent to the client, and a subscriber of a busy channel is never idle. One write per
+ * publish (not per subscriber).
+ *
+ * Contract: `markPublished` keeps the latest `at` (an older mark never overwrites a newer one); `lastPublished`
+ * returns the marks it has (channels never published to are absent), strongly consistent.
+ *
+ * @example
+ * const marks = await activity.lastPublished(['room', 'news']);
+ * const last = Math.max(0, ...(marks.ok ? marks.value.values() : []));
+ */
+export interface ChannelActivity {
+  markPublished(channel: string, at: number): Promise<Result<void, StoreError>>;
+  lastPublished(channels: readonly string[]): Promise<Result<ReadonlyMap<string, number>, StoreError>>;
+}
+
+/**
  * Many connection records in few calls (local mode's stop reads thousands at once).
  *
  * Contract: strongly consistent; unknown ids are simply absent from the map; order is not kept.

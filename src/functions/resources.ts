@@ -7,6 +7,7 @@
 import { handlerAccess, type HandlerAccess, type HandlerName } from '../config/functions.js';
 import type { RuntimeSettings } from '../config/settings.js';
 import type {
+  ChannelActivity,
   ChannelHistory,
   ClientMessageLane,
   Clock,
@@ -43,7 +44,7 @@ export interface BackendTarget {
 /** Every resource a function may be granted, at its widest. */
 export interface GrantableResources {
   /** `table` access; `itemsAndChannelIndex` also sees the channel index and the job checkpoints. */
-  readonly store: ConnectionStore & SubscriptionStore & SubscriberIndex & JobCheckpoints & ItemIdCache & ConnectionLookup;
+  readonly store: ConnectionStore & SubscriptionStore & SubscriberIndex & JobCheckpoints & ItemIdCache & ConnectionLookup & ChannelActivity;
   /** `history` access: the channel history (the worker records and replays, the control API reads). */
   readonly history: ChannelHistory;
   /** `gripKey` access: the key itself. */

@@ -11,6 +11,7 @@ import type {
   RedeliveryScheduler,
   SubscriberIndex,
   SubscriptionStore,
+  ChannelActivity,
   ChannelHistory,
 } from '../domain/ports.js';
 import { redeliveryDelaySeconds } from '../domain/fanout/requeue.js';
@@ -68,7 +69,12 @@ async function redeliverSoon(options: RedeliveryOptions, event: SqsEvent, record
 /** What a deployment builds the worker from: one store and one queue, each serving several of the worker's ports. */
 export interface WorkerParts {
   /** The connections table: the channel index, the connection items and the job checkpoints. */
-  readonly store: SubscriberIndex & ConnectionStore & JobCheckpoints & ItemIdCache & Pick<SubscriptionStore, 'finishResume'>;
+  readonly store: SubscriberIndex &
+    ConnectionStore &
+    JobCheckpoints &
+    ItemIdCache &
+    ChannelActivity &
+    Pick<SubscriptionStore, 'finishResume' | 'listSubscriptions'>;
   /** The channel history: recorded by channel jobs, replayed by catch-up jobs. */
   readonly history: ChannelHistory;
   /** The fan-out queues: both lanes, and the dead-letter queue for deliveries that ran out of attempts. */
@@ -92,6 +98,7 @@ export function createWorkerOn(parts: WorkerParts): FanoutWorker {
     index: store,
     history,
     resumes: store,
+    activity: store,
     connections: store,
     checkpoints: store,
     itemIds: store,

@@ -145,6 +145,7 @@ export function fanoutHarness(config: Partial<FanoutConfig> = {}, seed = 7): Fan
     connections: store,
     history,
     resumes: store,
+    activity: store,
     queue,
     deadLetters: queue,
     checkpoints: store,

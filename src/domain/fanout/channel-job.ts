@@ -29,6 +29,7 @@ export async function runChannelJob(ctx: JobContext, queued: ChannelJob, record:
   if (await isRepeatedItem(ctx, job, record)) return DONE;
   const recorded = await recordInHistory(ctx, job);
   if (!recorded.ok) return recorded;
+  await markPublished(ctx, job);
   const start = await resumeFromCheckpoint(ctx, job, record);
   if (start.handedOver) {
     await deps.checkpoints.clear(record.id);
@@ -126,6 +127,16 @@ async function recordInHistory(ctx: JobContext, job: ChannelJob): Promise<JobRes
   if (!written.ok) return failed(`recording the item in the channel's history failed (${written.error.kind}): ${written.error.message}`);
   deps.metrics.count('HistoryRecorded');
   return DONE;
+}
+
+/**
+ * Marks the channel as just published to (once per publish, by the job that starts it), which idle heartbeats of
+ * its subscribers compare with. Best effort: a lost mark only makes a heartbeat come early.
+ */
+async function markPublished(ctx: JobContext, job: ChannelJob): Promise<void> {
+  if (!isFresh(job)) return;
+  const marked = await ctx.deps.activity.markPublished(job.channel, ctx.deps.clock());
+  if (!marked.ok) ctx.deps.log.debug('could not mark the channel as published; idle heartbeats may come early', { channel: job.channel });
 }
 
 /** Where to start: after the last page a previous delivery of this same queue message finished, if any. */

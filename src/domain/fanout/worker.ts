@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
 import type {
+  ChannelActivity,
   ChannelHistory,
   ItemIdCache,
   Clock,
@@ -58,6 +59,11 @@ export interface FanoutDeps {
   readonly checkpoints: JobCheckpoints;
   readonly itemIds: ItemIdCache;
   readonly history: ChannelHistory;
+  /**
+   * When channels were last published to (channel jobs mark them; idle heartbeats compare with them) and which
+   * channels a connection has.
+   */
+  readonly activity: ChannelActivity & Pick<SubscriptionStore, 'listSubscriptions'>;
   /** Ends resumes (catch-up jobs); the rest of the subscription store is the session's. */
   readonly resumes: Pick<SubscriptionStore, 'finishResume'>;
   readonly sender: ConnectionSender;
@@ -191,7 +197,9 @@ async function runKeepAliveJob(ctx: JobContext, job: KeepAliveJob): Promise<JobR
   const found = await deps.connections.getConnection(job.connectionId);
   if (!found.ok) return failed(`reading the connection failed: ${found.error.message}`);
   const now = deps.clock();
-  const decision = decideKeepAlive(job, found.value?.keepAlive ?? null, found.value?.lastActivityAt, now);
+  const lastSentAt =
+    found.value?.keepAlive?.mode === 'idle' ? await lastSentTo(ctx, job.connectionId, found.value.lastActivityAt) : undefined;
+  const decision = decideKeepAlive(job, found.value?.keepAlive ?? null, lastSentAt ?? found.value?.lastActivityAt, now);
   if (decision.kind === 'stop') {
     deps.log.debug('keep-alive chain ended', { connectionId: job.connectionId, reason: decision.reason });
     return DONE;
@@ -232,6 +240,25 @@ async function runKeepAliveJob(ctx: JobContext, job: KeepAliveJob): Promise<JobR
   // The retry of this job must be able to claim again, or the chain would end here.
   await deps.connections.releaseKeepAlive(job.connectionId, claim);
   return failed(`scheduling the next heartbeat failed: ${queued.error.message}`);
+}
+
+/**
+ * The last time something was sent to the connection, as far as the store knows: its last direct send (a reply's
+ * messages, a heartbeat: `lastActivityAt`) or the last publish to one of its channels. Pushpin's idle timer
+ * restarts on every frame sent to the client, so a busy channel's subscribers get no heartbeats. On a read error,
+ * the direct send alone (a heartbeat too many beats a connection lost).
+ */
+async function lastSentTo(ctx: JobContext, connectionId: string, lastActivityAt: number | undefined): Promise<number | undefined> {
+  const { activity, log } = ctx.deps;
+  const channels = await activity.listSubscriptions(connectionId);
+  const marks = channels.ok && channels.value.length > 0 ? await activity.lastPublished(channels.value) : null;
+  if (!channels.ok || (marks !== null && !marks.ok)) {
+    log.debug('could not read when the connection last got a publish; heartbeat timing from its direct sends', { connectionId });
+    return lastActivityAt;
+  }
+  const published = marks === null || !marks.ok ? [] : [...marks.value.values()];
+  const latest = Math.max(lastActivityAt ?? 0, ...published);
+  return latest > 0 ? latest : undefined;
 }
 
 /** Tries per delivery inside a job before it is handed back to the queue for a delayed retry. */

@@ -150,7 +150,8 @@ async function storeConnectionChanges(
     ...(Object.keys(reply.metaChanges).length > 0 ? { meta: reply.metaChanges } : {}),
     ...(filterMeta !== undefined ? { filterMeta } : {}),
     ...(keepAlive.change !== undefined ? { keepAlive: keepAlive.change, lastActivityAt: now } : {}),
-    ...(keepAlive.change === undefined && idleActivityIsStale(record, now) ? { lastActivityAt: now } : {}),
+    // Pushpin's idle timer restarts on frames sent to the client, not on frames from it.
+    ...(keepAlive.change === undefined && sendsToClient(reply.actions) && idleActivityIsStale(record, now) ? { lastActivityAt: now } : {}),
     ...(detaches(reply.actions) ? { detached: true as const } : {}),
   };
   if (Object.keys(changes).length === 0) return;
@@ -180,6 +181,10 @@ async function closeBackendSide(
   const closed = await askBackend(deps, current, [closeEvent(null)]);
   if (!closed.ok) deps.log.warn('backend not told that a detached connection closed its side', { connectionId, error: closed.error.kind });
   deps.log.info('connection detached', { connectionId });
+}
+
+function sendsToClient(actions: readonly SessionAction[]): boolean {
+  return actions.some((a) => a.kind === 'send');
 }
 
 /**

@@ -4,6 +4,7 @@ import type { ConnectionRecord } from '#src/domain/connection.js';
 import type { SubscriberFilters } from '#src/domain/filters.js';
 import type {
   BucketRange,
+  ChannelActivity,
   JobProgress,
   KeepAliveClaim,
   ConnectionChanges,
@@ -37,6 +38,8 @@ type StoreMethod =
   | 'pageSubscribers'
   | 'readSubscriber'
   | 'finishResume'
+  | 'markPublished'
+  | 'lastPublished'
   | 'load'
   | 'save'
   | 'clear';
@@ -83,7 +86,9 @@ function subscriberOf(e: IndexEntry): Subscriber {
  *
  * Every call is recorded in `calls`; `fail`/`failOnce` make a method return an error (and change nothing).
  */
-export class InMemoryStore implements ConnectionStore, ConnectionLookup, ItemIdCache, SubscriptionStore, SubscriberIndex, JobCheckpoints {
+export class InMemoryStore
+  implements ConnectionStore, ConnectionLookup, ItemIdCache, SubscriptionStore, SubscriberIndex, JobCheckpoints, ChannelActivity
+{
   readonly records = new Map<string, ConnectionRecord>();
   /** connectionId → channel → expiresAt (epoch seconds). */
   readonly subscriptions = new Map<string, Map<string, number>>();
@@ -289,6 +294,22 @@ export class InMemoryStore implements ConnectionStore, ConnectionLookup, ItemIdC
       else this.#resumesOf(connectionId).set(channel, { resume });
     }
     return ok(undefined);
+  }
+
+  /** channel → when it was last published to (the newest mark wins, as in the adapter). */
+  readonly publishedMarks = new Map<string, number>();
+
+  async markPublished(channel: string, at: number): Promise<Result<void, StoreError>> {
+    const failed = this.#begin('markPublished', [channel, at]);
+    if (failed) return err(failed);
+    if ((this.publishedMarks.get(channel) ?? -Infinity) < at) this.publishedMarks.set(channel, at);
+    return ok(undefined);
+  }
+
+  async lastPublished(channels: readonly string[]): Promise<Result<ReadonlyMap<string, number>, StoreError>> {
+    const failed = this.#begin('lastPublished', [[...channels]]);
+    if (failed) return err(failed);
+    return ok(new Map(channels.flatMap((c) => (this.publishedMarks.has(c) ? [[c, this.publishedMarks.get(c) ?? 0] as const] : []))));
   }
 
   async finishResume(connectionId: string, channel: string, token: string, liveAfter: string): Promise<Result<boolean, StoreError>> {

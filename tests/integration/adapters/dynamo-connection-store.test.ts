@@ -108,6 +108,17 @@ describe('DynamoConnectionStore against dynalite', () => {
     expect(await store.readSubscriber('resume-room', 'resume-a=')).toEqual({ ok: true, value: null });
   });
 
+  it('keeps the newest publish mark per channel, and reads the marks of several channels', async () => {
+    expect(await store.markPublished('marks-a', 2_000)).toEqual({ ok: true, value: undefined });
+    expect(await store.markPublished('marks-a', 1_000)).toEqual({ ok: true, value: undefined });
+    await store.markPublished('marks-b', 5_000);
+    const marks = await store.lastPublished(['marks-a', 'marks-b', 'marks-never']);
+    expect(marks.ok && [...marks.value].sort()).toEqual([
+      ['marks-a', 2_000],
+      ['marks-b', 5_000],
+    ]);
+  });
+
   it('gets null for an unknown connection', async () => {
     expect(await store.getConnection('nobody')).toEqual({ ok: true, value: null });
   });

@@ -539,6 +539,32 @@ describe('fan-out worker: keep-alive jobs', () => {
     expect(h.queue.queued.map((q) => q.entry)).toEqual([{ job: { ...job, dueAt: h.time.now + 30_000, generation: 1 }, delaySeconds: 30 }]);
   });
 
+  it('idle mode: a publish to one of the connection’s channels within the period defers the heartbeat (Pushpin counts frames sent)', async () => {
+    const idle: KeepAlive = { ...keepAlive, mode: 'idle' };
+    const { h, job, worker } = setUp('ok', idle);
+    h.store.seedSubscribers('room', [ID]);
+    // The last direct send was long ago, but the channel got a publish 10 s ago: due 20 s from now.
+    h.store.seedConnection(connectionRecord(ID, { keepAlive: idle, lastActivityAt: h.time.now - 60_000 }));
+    await h.store.markPublished('room', h.time.now - 10_000);
+
+    expect(await worker.processBatch([rec(job)], plenty)).toEqual([]);
+
+    expect(h.sender.posted(ID)).toEqual([]);
+    expect(h.queue.queued.map((q) => q.entry.job)).toEqual([expect.objectContaining({ dueAt: h.time.now + 20_000 })]);
+  });
+
+  it('idle mode: with no recent publish and no recent direct send, the heartbeat goes out', async () => {
+    const idle: KeepAlive = { ...keepAlive, mode: 'idle' };
+    const { h, job, worker } = setUp('ok', idle);
+    h.store.seedSubscribers('room', [ID]);
+    h.store.seedConnection(connectionRecord(ID, { keepAlive: idle, lastActivityAt: h.time.now - 60_000 }));
+    await h.store.markPublished('room', h.time.now - 45_000);
+
+    expect(await worker.processBatch([rec(job)], plenty)).toEqual([]);
+
+    expect(h.sender.posted(ID)).toEqual(['{}']);
+  });
+
   it('a job delivered twice sends once and continues one chain (the duplicate finds its generation claimed)', async () => {
     const { h, job, worker } = setUp('ok');
 

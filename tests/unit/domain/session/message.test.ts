@@ -331,3 +331,21 @@ describe('detach (Pushpin: the backend side closes, the client and its subscript
     expect(h.store.indexOf('news')).toHaveLength(1);
   });
 });
+
+describe('onMessage: idle keep-alive timing', () => {
+  const keepAlive = { payload: { kind: 'text' as const, text: '{}' }, timeoutSeconds: 30, mode: 'idle' as const, since: 1 };
+
+  it('a client message answered with nothing does not restart the idle timer (Pushpin counts frames sent to the client)', async () => {
+    const h = connected({}, connectionRecord(ID, { keepAlive, lastActivityAt: 1_800_000_000_000 - 60_000 }));
+    h.backend.respond(eventsReply([]));
+    await onMessage(h.deps, { connectionId: ID, text: 'talking' });
+    expect(h.store.records.get(ID)?.lastActivityAt).toBe(1_800_000_000_000 - 60_000);
+  });
+
+  it('a reply that sends the client something does', async () => {
+    const h = connected({}, connectionRecord(ID, { keepAlive, lastActivityAt: 1_800_000_000_000 - 60_000 }));
+    h.backend.respond(eventsReply([textFrame('m:hello')]));
+    await onMessage(h.deps, { connectionId: ID, text: 'talking' });
+    expect(h.store.records.get(ID)?.lastActivityAt).toBe(h.time.now);
+  });
+});
