@@ -46,6 +46,11 @@ export const DOCUMENTED: Readonly<Record<string, DocumentedDifference>> = {
       'local mode only: fauxqs 1.9.2 hands out one message per FIFO group per ReceiveMessage (SQS hands out up to 10 of one group, in order), so the lane consumer sees one waiting message at a time and sends one per request; on AWS the waiting messages arrive in one batch and go in one request, as with Pushpin (docs/local-services.md)',
     expectUs: 'messages per request: 1+1+1+1+1+1+1+1+1+1',
   },
+  'keepalive.ping': {
+    reason:
+      'API Gateway cannot send ping or pong frames (the Management API posts data frames only), so a keep-alive with message-type ping/pong is refused with a logged reason on AWS, and local mode does the same rather than behave in a way AWS cannot; use a text keep-alive (README, "Compatibility with Pushpin")',
+    expectUs: 'client got no ping frames; backend got no PONG events',
+  },
   'woh.refresh': {
     reason:
       "the publish refresh action arrived in Pushpin 1.38 (1.36 answers 400); upstream makes each subscriber's session send a request now",
