@@ -136,16 +136,29 @@ export async function startQueuePoller(options: QueuePollerOptions): Promise<Que
   const abort = new AbortController();
   // At most `maxConcurrency` invocations: each receive waits for a p-limit slot and holds it through its invocation.
   const limit = pLimit(maxConcurrency);
-  let halted: () => void = () => {};
-  const haltedSignal = new Promise<null>((resolve) => {
-    halted = () => resolve(null);
-  });
+  // Receives waiting for a slot. Not a race against one long-lived "halted" promise: every race would leave a
+  // reaction on it until the poller stops, which grew the heap by every batch (issue 9's soak, ~0.03 MB/s).
+  const waiting = new Set<(release: (() => void) | null) => void>();
+  let isHalted = false;
+  const halted = (): void => {
+    isHalted = true;
+    for (const give of waiting) give(null);
+    waiting.clear();
+  };
   /** A free slot's release, or `null` once the poller halts (waiting receives give up their place). */
   const slot = (): Promise<(() => void) | null> =>
-    Promise.race([
-      new Promise<() => void>((acquired) => void limit(() => new Promise<void>((release) => acquired(release)))),
-      haltedSignal,
-    ]);
+    new Promise((give) => {
+      if (isHalted) return give(null);
+      waiting.add(give);
+      void limit(
+        () =>
+          new Promise<void>((release) => {
+            // Halted while queued: nobody wants the slot any more.
+            if (!waiting.delete(give)) return release();
+            give(release);
+          }),
+      );
+    });
   const inFlight = new Set<Promise<void>>();
 
   async function receive(max: number, wait: number): Promise<Message[]> {
