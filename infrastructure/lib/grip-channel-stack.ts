@@ -48,7 +48,7 @@ export class GripChannelStack extends Stack {
       batchSize: deploy.workerBatchSize,
       maxConcurrency: deploy.workerMaxConcurrency,
     });
-    queues.feedLane(handlers.wsMessage.fn, deploy.workerMaxConcurrency);
+    queues.feedLane(handlers.wsMessage.fn, deploy.laneMaxConcurrency);
     const control = new ControlApi(this, 'Control', {
       handler: handlers.control.fn,
       throttle: { rateLimit: deploy.controlRateLimit, burstLimit: deploy.controlBurstLimit },

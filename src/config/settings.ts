@@ -275,6 +275,15 @@ export const deploySettings = {
     max: 1000,
     description: 'Event source mapping maximum concurrency: concurrent worker invocations per queue.',
   },
+  laneMaxConcurrency: {
+    type: 'integer',
+    context: 'laneMaxConcurrency',
+    default: 50,
+    min: 2,
+    max: 1000,
+    description:
+      'Concurrent `ws-message` invocations consuming the ordered lane of client messages (each forwards up to 10 connections at once); caps client messages per second at about this × 10 ÷ the backend latency.',
+  },
   workerMemoryMb: {
     type: 'integer',
     context: 'workerMemoryMb',

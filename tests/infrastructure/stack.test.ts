@@ -316,6 +316,7 @@ describe('fan-out queues', () => {
         EventSourceArn: { 'Fn::GetAtt': [queueId('ClientMessages'), 'Arn'] },
         BatchSize: 10,
         FunctionResponseTypes: ['ReportBatchItemFailures'],
+        ScalingConfig: { MaximumConcurrency: 50 },
       }),
     ]);
   });
