@@ -18,6 +18,7 @@ import type { ConnectionRecord } from '../domain/connection.js';
 import type { SubscriberFilters } from '../domain/filters.js';
 import type {
   ChannelActivity,
+  ChannelSequencer,
   JobProgress,
   KeepAliveClaim,
   BucketRange,
@@ -55,6 +56,8 @@ import { bucketOfPosition, decodeSubscriberCursor, encodeSubscriberCursor, index
 const T = connectionsTable;
 /** The sort key of a channel's "last published" mark (its partition is `published#<channel>`). */
 const CHANNEL_MARK_SORT_KEY = '$mark';
+/** The sort key of a channel's sequencer state (its partition is `sequencer#<channel>`). */
+const SEQUENCER_STATE = '$state';
 /** BatchWriteItem takes at most 25 requests. */
 /** A page read keeps querying while expired items leave it short, but not forever. */
 const MAX_QUERIES_PER_PAGE = 8;
@@ -103,7 +106,15 @@ type Key = z.infer<typeof keySchema>;
  * const page = await store.pageSubscribers('room-1', { from: 0, to: 65_536 }, null, 1000);
  */
 export class DynamoConnectionStore
-  implements ConnectionStore, ConnectionLookup, ItemIdCache, SubscriptionStore, SubscriberIndex, JobCheckpoints, ChannelActivity
+  implements
+    ConnectionStore,
+    ConnectionLookup,
+    ItemIdCache,
+    SubscriptionStore,
+    SubscriberIndex,
+    JobCheckpoints,
+    ChannelActivity,
+    ChannelSequencer
 {
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
@@ -478,6 +489,124 @@ export class DynamoConnectionStore
       const error = storeErrorFrom(e, 'UpdateItem (channel mark)');
       return error.kind === 'conflict' ? ok(undefined) : err(error);
     }
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // The sequencer (`prev-id`): items `sequencer#<channel>` / `$state` (last id, held count) and `held#<prevId>`.
+
+  async sequencerState(channel: string): Promise<Result<{ readonly lastId: string | null; readonly held: number }, StoreError>> {
+    try {
+      const out = await this.client.send(
+        new GetCommand({ TableName: this.tableName, Key: this.sequencerKey(channel, SEQUENCER_STATE), ConsistentRead: true }),
+      );
+      const lastId = out.Item?.['lastId'];
+      const held = out.Item?.['held'];
+      return ok({ lastId: typeof lastId === 'string' ? lastId : null, held: typeof held === 'number' ? held : 0 });
+    } catch (e) {
+      return err(storeErrorFrom(e, 'GetItem (sequencer)'));
+    }
+  }
+
+  async setLastId(channel: string, lastId: string | null): Promise<Result<void, StoreError>> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.sequencerKey(channel, SEQUENCER_STATE),
+          UpdateExpression: lastId === null ? 'SET #exp = :exp REMOVE #last' : 'SET #exp = :exp, #last = :last',
+          ExpressionAttributeNames: { '#exp': T.ttlAttribute, '#last': 'lastId' },
+          ExpressionAttributeValues: { ':exp': this.sequencerExpiry(), ...(lastId === null ? {} : { ':last': lastId }) },
+        }),
+      );
+      return ok(undefined);
+    } catch (e) {
+      return err(storeErrorFrom(e, 'UpdateItem (sequencer last id)'));
+    }
+  }
+
+  /** Takes a place in the channel's held count (conditional on the cap), then writes the item if its key is free. */
+  async hold(
+    channel: string,
+    prevId: string,
+    job: string,
+    heldAt: number,
+    max: number,
+  ): Promise<Result<'held' | 'duplicate' | 'full', StoreError>> {
+    const place = await this.countHeld(channel, 1, max);
+    if (!place.ok) return place;
+    if (!place.value) return ok('full');
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...this.sequencerKey(channel, `held#${prevId}`), job, heldAt, [T.ttlAttribute]: this.sequencerExpiry() },
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': T.partitionKey },
+        }),
+      );
+      return ok('held');
+    } catch (e) {
+      const error = storeErrorFrom(e, 'PutItem (held item)');
+      await this.countHeld(channel, -1, max);
+      return error.kind === 'conflict' ? ok('duplicate') : err(error);
+    }
+  }
+
+  async takeHeld(
+    channel: string,
+    prevId: string,
+    heldAt?: number,
+  ): Promise<Result<{ readonly job: string; readonly heldAt: number } | null, StoreError>> {
+    let old: Record<string, unknown> | undefined;
+    try {
+      const out = await this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: this.sequencerKey(channel, `held#${prevId}`),
+          ConditionExpression: heldAt === undefined ? 'attribute_exists(#pk)' : 'attribute_exists(#pk) AND #at = :at',
+          ExpressionAttributeNames: { '#pk': T.partitionKey, ...(heldAt === undefined ? {} : { '#at': 'heldAt' }) },
+          ...(heldAt === undefined ? {} : { ExpressionAttributeValues: { ':at': heldAt } }),
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      old = out.Attributes;
+    } catch (e) {
+      const error = storeErrorFrom(e, 'DeleteItem (held item)');
+      return error.kind === 'conflict' ? ok(null) : err(error);
+    }
+    await this.countHeld(channel, -1, Number.MAX_SAFE_INTEGER);
+    const job = old?.['job'];
+    const at = old?.['heldAt'];
+    return typeof job === 'string' && typeof at === 'number' ? ok({ job, heldAt: at }) : ok(null);
+  }
+
+  /** Adds `delta` to the held count; an increase only while the count stays within `max` (`false` when full). */
+  private async countHeld(channel: string, delta: number, max: number): Promise<Result<boolean, StoreError>> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.sequencerKey(channel, SEQUENCER_STATE),
+          UpdateExpression: 'ADD #held :d SET #exp = :exp',
+          ...(delta > 0 ? { ConditionExpression: 'attribute_not_exists(#held) OR #held < :max' } : {}),
+          ExpressionAttributeNames: { '#held': 'held', '#exp': T.ttlAttribute },
+          ExpressionAttributeValues: { ':d': delta, ':exp': this.sequencerExpiry(), ...(delta > 0 ? { ':max': max } : {}) },
+        }),
+      );
+      return ok(true);
+    } catch (e) {
+      const error = storeErrorFrom(e, 'UpdateItem (held count)');
+      return error.kind === 'conflict' ? ok(false) : err(error);
+    }
+  }
+
+  private sequencerKey(channel: string, sortKey: string): Record<string, string> {
+    return { [T.partitionKey]: `sequencer#${channel}`, [T.sortKey]: sortKey };
+  }
+
+  /** A channel's sequencer state outlives any wait (seconds) by far; a day after its last change it is garbage. */
+  private sequencerExpiry(): number {
+    return Math.ceil(this.clock() / 1000) + 86_400;
   }
 
   /** One consistent GetItem per channel, a few at a time (a connection has at most its subscription cap). */

@@ -198,6 +198,16 @@ export const runtimeSettings = {
     description:
       "How long a channel remembers a published item's `id` and drops a later item with the same one (Pushpin's `id_cache_ttl`); 0 turns it off.",
   },
+  messageWaitMs: {
+    type: 'integer',
+    context: 'messageWaitMs',
+    env: 'MESSAGE_WAIT_MS',
+    default: 5_000,
+    min: 0,
+    max: 900_000,
+    description:
+      "How long an item whose `prev-id` is not its channel's last delivered id waits for that predecessor before it is delivered anyway (Pushpin's `message_wait`); 0 turns `prev-id` ordering off (and its read and write per publish).",
+  },
   historyTtlSeconds: {
     type: 'integer',
     context: 'historyTtlSeconds',

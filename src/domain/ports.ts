@@ -71,6 +71,36 @@ export interface ChannelActivity {
 }
 
 /**
+ * Pushpin's sequencer state per channel (`prev-id`): the id of the last item delivered, and the items held until
+ * their predecessor is delivered. Only the channel's fresh publish jobs (one at a time, in its FIFO group) change
+ * the last id; holding and taking held items are atomic, so a timed-out release and a chained one cannot both win.
+ *
+ * Contract: `hold` keeps one item per (channel, prevId) and at most `max` per channel: `duplicate` or `full` when it
+ * cannot (nothing written). `takeHeld` removes and returns the held item (with `heldAt`, if given, only that one), or
+ * `null` when there is none (already released).
+ *
+ * @example
+ * const state = await sequencer.sequencerState('room');
+ * if (state.ok && state.value.lastId !== null && state.value.lastId !== job.prevId) await sequencer.hold('room', job.prevId, body, now, 100);
+ */
+export interface ChannelSequencer {
+  sequencerState(channel: string): Promise<Result<{ readonly lastId: string | null; readonly held: number }, StoreError>>;
+  setLastId(channel: string, lastId: string | null): Promise<Result<void, StoreError>>;
+  hold(
+    channel: string,
+    prevId: string,
+    job: string,
+    heldAt: number,
+    max: number,
+  ): Promise<Result<'held' | 'duplicate' | 'full', StoreError>>;
+  takeHeld(
+    channel: string,
+    prevId: string,
+    heldAt?: number,
+  ): Promise<Result<{ readonly job: string; readonly heldAt: number } | null, StoreError>>;
+}
+
+/**
  * Many connection records in few calls (local mode's stop reads thousands at once).
  *
  * Contract: strongly consistent; unknown ids are simply absent from the map; order is not kept.
@@ -498,6 +528,8 @@ export type MetricName =
   | 'HistoryRecorded'
   | 'ResumesReplayed'
   | 'ItemsReplayed'
-  | 'ResumesFailed';
+  | 'ResumesFailed'
+  | 'ItemsHeld'
+  | 'ItemsDropped';
 
 export type TimingName = 'BackendLatency' | 'PublishLatency' | 'ResumeLatency' | 'LaneLatency';

@@ -8,6 +8,7 @@ import { handlerAccess, type HandlerAccess, type HandlerName } from '../config/f
 import type { RuntimeSettings } from '../config/settings.js';
 import type {
   ChannelActivity,
+  ChannelSequencer,
   ChannelHistory,
   ClientMessageLane,
   Clock,
@@ -44,7 +45,14 @@ export interface BackendTarget {
 /** Every resource a function may be granted, at its widest. */
 export interface GrantableResources {
   /** `table` access; `itemsAndChannelIndex` also sees the channel index and the job checkpoints. */
-  readonly store: ConnectionStore & SubscriptionStore & SubscriberIndex & JobCheckpoints & ItemIdCache & ConnectionLookup & ChannelActivity;
+  readonly store: ConnectionStore &
+    SubscriptionStore &
+    SubscriberIndex &
+    JobCheckpoints &
+    ItemIdCache &
+    ConnectionLookup &
+    ChannelActivity &
+    ChannelSequencer;
   /** `history` access: the channel history (the worker records and replays, the control API reads). */
   readonly history: ChannelHistory;
   /** `gripKey` access: the key itself. */

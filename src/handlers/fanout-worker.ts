@@ -13,6 +13,7 @@ import type {
   SubscriptionStore,
   ChannelActivity,
   ChannelHistory,
+  ChannelSequencer,
 } from '../domain/ports.js';
 import { redeliveryDelaySeconds } from '../domain/fanout/requeue.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -74,6 +75,7 @@ export interface WorkerParts {
     JobCheckpoints &
     ItemIdCache &
     ChannelActivity &
+    ChannelSequencer &
     Pick<SubscriptionStore, 'finishResume' | 'listSubscriptions'>;
   /** The channel history: recorded by channel jobs, replayed by catch-up jobs. */
   readonly history: ChannelHistory;
@@ -99,6 +101,7 @@ export function createWorkerOn(parts: WorkerParts): FanoutWorker {
     history,
     resumes: store,
     activity: store,
+    sequencer: store,
     connections: store,
     checkpoints: store,
     itemIds: store,

@@ -124,6 +124,7 @@ export const DEFAULT_FANOUT_CONFIG: FanoutConfig = {
   joinGraceMs: 5_000,
   idCacheTtlMs: 60_000,
   history: { ttlMs: 3_600_000, maxItems: 1_000 },
+  messageWaitMs: 5_000,
 };
 
 export interface FanoutHarness {
@@ -146,6 +147,7 @@ export function fanoutHarness(config: Partial<FanoutConfig> = {}, seed = 7): Fan
     history,
     resumes: store,
     activity: store,
+    sequencer: store,
     queue,
     deadLetters: queue,
     checkpoints: store,

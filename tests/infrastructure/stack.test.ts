@@ -366,6 +366,7 @@ describe('functions', () => {
     'HISTORY_TTL_SECONDS',
     'HISTORY_MAX_ITEMS',
     'CLIENT_MESSAGES',
+    'MESSAGE_WAIT_MS',
     'CONTROL_TOKEN_MAX_LIFETIME_SECONDS',
   ];
 

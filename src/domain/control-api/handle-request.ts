@@ -134,7 +134,10 @@ export async function handleControlApiRequest(deps: ControlApiDeps, request: Con
 function toQueueEntry(item: ParsedPublishItem, payload: Payload, publishId: string, now: number): QueueEntry {
   const origin = { publishId, publishedAt: now };
   return item.target.kind === 'channel'
-    ? channelPublishEntry(item.target.channel, payload, origin, { meta: item.meta, contentFilters: item.contentFilters }, item.id)
+    ? channelPublishEntry(item.target.channel, payload, origin, { meta: item.meta, contentFilters: item.contentFilters }, item.id, {
+        prevId: item.prevId,
+        noSeq: item.noSeq,
+      })
     : connectionDeliveryEntry(item.target.connectionId, [payload], origin);
 }
 

@@ -6,6 +6,7 @@ import type { JobProgress, StoreError, Subscriber, SubscriberPage } from '../por
 import { InvariantError, type Result } from '../result.js';
 import { DONE, failed, type JobResult } from './batch.js';
 import { deliver, emptyReport } from './deliver.js';
+import { sequenceFresh } from './sequencer.js';
 import { channelJobContinuation, channelJobEntry, channelJobPiece, type ChannelJob } from './jobs.js';
 import { estimateRemaining, splitRemainder, WHOLE_SPACE } from './ranges.js';
 import { applyDeliveryReport } from './settle.js';
@@ -27,6 +28,10 @@ export async function runChannelJob(ctx: JobContext, queued: ChannelJob, record:
   const job =
     queued.sequence === undefined && record.sequence !== null && isFresh(queued) ? { ...queued, sequence: record.sequence } : queued;
   if (await isRepeatedItem(ctx, job, record)) return DONE;
+  if (isFresh(job)) {
+    const step = await sequenceFresh(ctx, job, record);
+    if (step.kind === 'stop') return step.result;
+  }
   const recorded = await recordInHistory(ctx, job);
   if (!recorded.ok) return recorded;
   await markPublished(ctx, job);
@@ -80,7 +85,8 @@ export async function runChannelJob(ctx: JobContext, queued: ChannelJob, record:
 async function isRepeatedItem(ctx: JobContext, job: ChannelJob, record: QueueRecord): Promise<boolean> {
   const { deps } = ctx;
   const ttl = deps.config.idCacheTtlMs;
-  if (job.itemId === undefined || ttl <= 0 || !isFresh(job)) return false;
+  // A released item was checked when it was first published (and held).
+  if (job.itemId === undefined || ttl <= 0 || !isFresh(job) || job.released === true) return false;
   const now = deps.clock();
   const seen = await deps.itemIds.rememberItemId(job.channel, job.itemId, record.id, now, now + ttl);
   if (!seen.ok) {

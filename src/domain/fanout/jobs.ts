@@ -43,6 +43,24 @@ export interface ChannelJob {
    * has it), set on its pieces and continuations, which travel in other groups or later in this one.
    */
   readonly sequence?: string;
+  /** The item's `prev-id`: held until the channel's last delivered id is this one (or `messageWaitMs` passed). */
+  readonly prevId?: string;
+  /** `no-seq: true`: delivered without sequencing. */
+  readonly unsequenced?: true;
+  /** An item the sequencer held and now releases: neither sequenced nor checked against the id cache again. */
+  readonly released?: true;
+}
+
+/**
+ * The end of a held item's wait (`messageWaitMs`, Pushpin's `message_wait`): if its predecessor has not released it
+ * by then, it is delivered anyway. Travels on the delayed lane; `heldAt` names the holding it ends.
+ */
+export interface ReleaseJob {
+  readonly v: 1;
+  readonly kind: 'release';
+  readonly channel: string;
+  readonly prevId: string;
+  readonly heldAt: number;
 }
 
 /** What a publish item brings to subscribers' filters (see `domain/filters.ts`). */
@@ -114,7 +132,7 @@ export interface CatchUpJob {
   readonly requestedAt: number;
 }
 
-export type FanoutJob = ChannelJob | ConnectionsJob | KeepAliveJob | CatchUpJob;
+export type FanoutJob = ChannelJob | ConnectionsJob | KeepAliveJob | CatchUpJob | ReleaseJob;
 export type JobKind = FanoutJob['kind'];
 
 /** Which publish a job belongs to, and when it was accepted: carried unchanged through splits and retries. */
@@ -136,6 +154,7 @@ export function channelPublishEntry(
   origin: PublishOrigin,
   filter?: ItemFilterFields,
   itemId?: string | null,
+  sequencing?: { readonly prevId: string | null; readonly noSeq?: true | undefined },
 ): QueueEntry {
   return channelJobEntry({
     v: 1,
@@ -150,7 +169,19 @@ export function channelPublishEntry(
     ...(filter !== undefined && Object.keys(filter.meta).length > 0 ? { meta: { ...filter.meta } } : {}),
     ...(filter !== undefined && filter.contentFilters !== null ? { contentFilters: [...filter.contentFilters] } : {}),
     ...(itemId !== undefined && itemId !== null ? { itemId } : {}),
+    ...(sequencing?.prevId !== undefined && sequencing.prevId !== null ? { prevId: sequencing.prevId } : {}),
+    ...(sequencing?.noSeq === true ? { unsequenced: true as const } : {}),
   });
+}
+
+/** A held item the sequencer releases: a fresh publish again, in its channel's group, not sequenced a second time. */
+export function releasedEntry(job: ChannelJob, dedupId: string): QueueEntry {
+  return channelJobEntry({ ...job, released: true }, dedupId);
+}
+
+/** The delayed job that ends a held item's wait after `delaySeconds` (1–900). */
+export function releaseEntry(channel: string, prevId: string, heldAt: number, delaySeconds: number): QueueEntry {
+  return { job: { v: 1, kind: 'release', channel, prevId, heldAt }, delaySeconds };
 }
 
 /** A piece of a channel job after a split (see `splitRemainder`): same publish, a smaller partition. */
@@ -234,6 +265,9 @@ const jobSchemas = {
         .string()
         .regex(/^[0-9]{1,40}$/)
         .exactOptional(),
+      prevId: z.string().exactOptional(),
+      unsequenced: z.literal(true).exactOptional(),
+      released: z.literal(true).exactOptional(),
     })
     .refine((j) => j.partition.from <= j.range.from && j.range.to <= j.partition.to, {
       message: 'range must lie within partition',
@@ -268,9 +302,22 @@ const jobSchemas = {
     connectedAt: z.number(),
     requestedAt: z.number(),
   }),
+  release: z.object({
+    v: z.literal(1),
+    kind: z.literal('release'),
+    channel: z.string().min(1),
+    prevId: z.string(),
+    heldAt: z.number(),
+  }),
 } satisfies Record<JobKind, z.ZodType>;
 
-const jobSchema = z.discriminatedUnion('kind', [jobSchemas.keepalive, jobSchemas.channel, jobSchemas.connections, jobSchemas.catchup]);
+const jobSchema = z.discriminatedUnion('kind', [
+  jobSchemas.keepalive,
+  jobSchemas.channel,
+  jobSchemas.connections,
+  jobSchemas.catchup,
+  jobSchemas.release,
+]);
 
 export interface JobParseError {
   readonly kind: 'invalid-job';

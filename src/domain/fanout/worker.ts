@@ -1,6 +1,7 @@
 import pLimit from 'p-limit';
 import type {
   ChannelActivity,
+  ChannelSequencer,
   ChannelHistory,
   ItemIdCache,
   Clock,
@@ -20,6 +21,7 @@ import { toError } from '../result.js';
 import { DONE, failed, runInFifoGroups, type JobResult } from './batch.js';
 import { runCatchUpJob } from './catch-up.js';
 import { runChannelJob } from './channel-job.js';
+import { runReleaseJob } from './sequencer.js';
 import type { HistoryConfig } from '../history.js';
 import { deliver, emptyReport, type DeliveryTools } from './deliver.js';
 import { parseJob, type ConnectionsJob, type FanoutJob, type KeepAliveJob } from './jobs.js';
@@ -49,6 +51,8 @@ export interface FanoutConfig {
   readonly idCacheTtlMs: number;
   /** Channel history and resume (`domain/history.ts`). */
   readonly history: HistoryConfig;
+  /** How long an item waits for its `prev-id` predecessor (Pushpin's `message_wait`); 0 turns sequencing off. */
+  readonly messageWaitMs: number;
 }
 
 export interface FanoutDeps {
@@ -59,6 +63,8 @@ export interface FanoutDeps {
   readonly checkpoints: JobCheckpoints;
   readonly itemIds: ItemIdCache;
   readonly history: ChannelHistory;
+  /** Pushpin's sequencer state (`prev-id`). */
+  readonly sequencer: ChannelSequencer;
   /**
    * When channels were last published to (channel jobs mark them; idle heartbeats compare with them) and which
    * channels a connection has.
@@ -176,6 +182,8 @@ function runStep(ctx: JobContext, job: FanoutJob, record: QueueRecord): Promise<
       return runKeepAliveJob(ctx, job);
     case 'catchup':
       return runCatchUpJob(ctx, job, record);
+    case 'release':
+      return runReleaseJob(ctx, job, record);
   }
 }
 
@@ -281,6 +289,7 @@ export function fanoutConfigFromSettings(
     readonly idCacheTtlSeconds: number;
     readonly historyTtlSeconds: number;
     readonly historyMaxItems: number;
+    readonly messageWaitMs: number;
   },
   reserveMs = 10_000,
 ): FanoutConfig {
@@ -296,5 +305,6 @@ export function fanoutConfigFromSettings(
     joinGraceMs: settings.backendTimeoutMs + settings.openGraceMs,
     idCacheTtlMs: settings.idCacheTtlSeconds * 1000,
     history: { ttlMs: settings.historyTtlSeconds * 1000, maxItems: settings.historyMaxItems },
+    messageWaitMs: settings.messageWaitMs,
   };
 }

@@ -23,6 +23,8 @@ export interface ParsedPublishItem {
   target: PublishTarget;
   id: string | null;
   prevId: string | null;
+  /** `no-seq: true`: deliver at once, whatever `prev-id` says (Pushpin's). Absent otherwise. */
+  noSeq?: true;
   /** What to deliver; `null` when the item has no `ws-message` to act on (then `ignored` says why). */
   payload: Payload | null;
   /** Why `payload` is null, e.g. "no ws-message format"; `null` when there is a payload. */
@@ -136,7 +138,14 @@ function parseItem(raw: unknown, index: number): ItemResult<ParsedPublishItem> {
   }
   if (Object.keys(formats).length === 0) return fail('formats', 'no formats specified');
 
-  const base = { target: target.value, id: id.value, prevId: prevId.value, meta };
+  // Pushpin reads `no-seq` as a boolean; anything else means "sequence it".
+  const base = {
+    target: target.value,
+    id: id.value,
+    prevId: prevId.value,
+    ...(raw['no-seq'] === true ? { noSeq: true as const } : {}),
+    meta,
+  };
   const ws = formats['ws-message'];
   if (ws === undefined) return ok({ ...base, payload: null, ignored: 'no ws-message format', contentFilters: null });
   const wsPath = formatsPath === '' ? 'ws-message' : `${formatsPath}.ws-message`;

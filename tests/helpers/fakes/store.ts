@@ -5,6 +5,7 @@ import type { SubscriberFilters } from '#src/domain/filters.js';
 import type {
   BucketRange,
   ChannelActivity,
+  ChannelSequencer,
   JobProgress,
   KeepAliveClaim,
   ConnectionChanges,
@@ -39,6 +40,10 @@ type StoreMethod =
   | 'readSubscriber'
   | 'finishResume'
   | 'markPublished'
+  | 'sequencerState'
+  | 'setLastId'
+  | 'hold'
+  | 'takeHeld'
   | 'lastPublished'
   | 'load'
   | 'save'
@@ -87,7 +92,15 @@ function subscriberOf(e: IndexEntry): Subscriber {
  * Every call is recorded in `calls`; `fail`/`failOnce` make a method return an error (and change nothing).
  */
 export class InMemoryStore
-  implements ConnectionStore, ConnectionLookup, ItemIdCache, SubscriptionStore, SubscriberIndex, JobCheckpoints, ChannelActivity
+  implements
+    ConnectionStore,
+    ConnectionLookup,
+    ItemIdCache,
+    SubscriptionStore,
+    SubscriberIndex,
+    JobCheckpoints,
+    ChannelActivity,
+    ChannelSequencer
 {
   readonly records = new Map<string, ConnectionRecord>();
   /** connectionId → channel → expiresAt (epoch seconds). */
@@ -294,6 +307,57 @@ export class InMemoryStore
       else this.#resumesOf(connectionId).set(channel, { resume });
     }
     return ok(undefined);
+  }
+
+  /** channel → the sequencer's last id (absent: none). */
+  readonly lastIds = new Map<string, string>();
+  /** `<channel>\u0000<prevId>` → the held item (the job's body and when it was held). */
+  readonly held = new Map<string, { readonly job: string; readonly heldAt: number }>();
+
+  async sequencerState(channel: string): Promise<Result<{ readonly lastId: string | null; readonly held: number }, StoreError>> {
+    const failed = this.#begin('sequencerState', [channel]);
+    if (failed) return err(failed);
+    const held = [...this.held.keys()].filter((k) => k.startsWith(`${channel}\u0000`)).length;
+    return ok({ lastId: this.lastIds.get(channel) ?? null, held });
+  }
+
+  async setLastId(channel: string, lastId: string | null): Promise<Result<void, StoreError>> {
+    const failed = this.#begin('setLastId', [channel, lastId]);
+    if (failed) return err(failed);
+    if (lastId === null) this.lastIds.delete(channel);
+    else this.lastIds.set(channel, lastId);
+    return ok(undefined);
+  }
+
+  async hold(
+    channel: string,
+    prevId: string,
+    job: string,
+    heldAt: number,
+    max: number,
+  ): Promise<Result<'held' | 'duplicate' | 'full', StoreError>> {
+    const failed = this.#begin('hold', [channel, prevId, heldAt]);
+    if (failed) return err(failed);
+    const state = await this.sequencerState(channel);
+    if (state.ok && state.value.held >= max) return ok('full');
+    const key = `${channel}\u0000${prevId}`;
+    if (this.held.has(key)) return ok('duplicate');
+    this.held.set(key, { job, heldAt });
+    return ok('held');
+  }
+
+  async takeHeld(
+    channel: string,
+    prevId: string,
+    heldAt?: number,
+  ): Promise<Result<{ readonly job: string; readonly heldAt: number } | null, StoreError>> {
+    const failed = this.#begin('takeHeld', [channel, prevId, heldAt]);
+    if (failed) return err(failed);
+    const key = `${channel}\u0000${prevId}`;
+    const item = this.held.get(key);
+    if (item === undefined || (heldAt !== undefined && item.heldAt !== heldAt)) return ok(null);
+    this.held.delete(key);
+    return ok(item);
   }
 
   /** channel → when it was last published to (the newest mark wins, as in the adapter). */

@@ -119,6 +119,22 @@ describe('DynamoConnectionStore against dynalite', () => {
     ]);
   });
 
+  it('keeps the sequencer state: last id, one held item per predecessor within the cap, atomic release', async () => {
+    expect(await store.sequencerState('seq-a')).toEqual({ ok: true, value: { lastId: null, held: 0 } });
+    await store.setLastId('seq-a', 'p0');
+    expect(await store.hold('seq-a', 'gone', 'job-x', 100, 2)).toEqual({ ok: true, value: 'held' });
+    expect(await store.hold('seq-a', 'gone', 'job-y', 101, 2)).toEqual({ ok: true, value: 'duplicate' });
+    expect(await store.hold('seq-a', 'other', 'job-z', 102, 2)).toEqual({ ok: true, value: 'held' });
+    expect(await store.hold('seq-a', 'third', 'job-w', 103, 2)).toEqual({ ok: true, value: 'full' });
+    expect(await store.sequencerState('seq-a')).toEqual({ ok: true, value: { lastId: 'p0', held: 2 } });
+    // A release for another holding (a stale timer) takes nothing; the right one takes it once.
+    expect(await store.takeHeld('seq-a', 'gone', 999)).toEqual({ ok: true, value: null });
+    expect(await store.takeHeld('seq-a', 'gone', 100)).toEqual({ ok: true, value: { job: 'job-x', heldAt: 100 } });
+    expect(await store.takeHeld('seq-a', 'gone')).toEqual({ ok: true, value: null });
+    await store.setLastId('seq-a', null);
+    expect(await store.sequencerState('seq-a')).toEqual({ ok: true, value: { lastId: null, held: 1 } });
+  });
+
   it('gets null for an unknown connection', async () => {
     expect(await store.getConnection('nobody')).toEqual({ ok: true, value: null });
   });

@@ -21,7 +21,8 @@ function job(publishId: string, text = 'hello'): ChannelJob {
   };
 }
 
-const pid = (j: FanoutJob): string => (j.kind === 'keepalive' || j.kind === 'catchup' ? j.connectionId : j.publishId);
+const pid = (j: FanoutJob): string =>
+  j.kind === 'keepalive' || j.kind === 'catchup' ? j.connectionId : j.kind === 'release' ? j.channel : j.publishId;
 
 interface Received {
   readonly job: FanoutJob;

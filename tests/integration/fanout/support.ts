@@ -54,6 +54,7 @@ export function testFanoutConfig(overrides: Partial<FanoutConfig> = {}): FanoutC
     joinGraceMs: 5_000,
     idCacheTtlMs: 60_000,
     history: { ttlMs: 3_600_000, maxItems: 1_000 },
+    messageWaitMs: 5_000,
     ...overrides,
   };
 }

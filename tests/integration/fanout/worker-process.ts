@@ -38,6 +38,7 @@ const configSchema = z.object({
     joinGraceMs: z.number(),
     idCacheTtlMs: z.number(),
     history: z.object({ ttlMs: z.number(), maxItems: z.number() }),
+    messageWaitMs: z.number(),
   }),
   killAfterDeliveries: z.number().int().min(1),
   functionTimeoutMs: z.number().int().min(1),
