@@ -14,6 +14,8 @@ import type { JobContext, QueueRecord } from './worker.js';
 
 /** A channel holding more than this many further pages (estimated) is split rather than paged by one job. */
 const SPLIT_WHEN_REMAINING_PAGES = 2;
+/** A channel's "last published" mark is written at most this often by one worker. */
+const MARK_EVERY_MS = 1_000;
 /** Checkpoints outlive any job: the longest a message can keep coming back (visibility × receives) is far less. */
 const CHECKPOINT_TTL_MS = 24 * 60 * 60 * 1000;
 
@@ -32,9 +34,9 @@ export async function runChannelJob(ctx: JobContext, queued: ChannelJob, record:
     const step = await sequenceFresh(ctx, job, record);
     if (step.kind === 'stop') return step.result;
   }
-  const recorded = await recordInHistory(ctx, job);
+  // Independent writes: side by side, so a publish waits for one store round trip here, not two.
+  const [recorded] = await Promise.all([recordInHistory(ctx, job), markPublished(ctx, job)]);
   if (!recorded.ok) return recorded;
-  await markPublished(ctx, job);
   const start = await resumeFromCheckpoint(ctx, job, record);
   if (start.handedOver) {
     await deps.checkpoints.clear(record.id);
@@ -141,7 +143,13 @@ async function recordInHistory(ctx: JobContext, job: ChannelJob): Promise<JobRes
  */
 async function markPublished(ctx: JobContext, job: ChannelJob): Promise<void> {
   if (!isFresh(job)) return;
-  const marked = await ctx.deps.activity.markPublished(job.channel, ctx.deps.clock());
+  // A mark a second old is as good for a heartbeat (periods are seconds): a busy channel writes once a second.
+  const now = ctx.deps.clock();
+  const marks = ctx.recentMarks;
+  if (now - (marks.get(job.channel) ?? -Infinity) < MARK_EVERY_MS) return;
+  if (marks.size >= 10_000) marks.clear();
+  marks.set(job.channel, now);
+  const marked = await ctx.deps.activity.markPublished(job.channel, now);
   if (!marked.ok) ctx.deps.log.debug('could not mark the channel as published; idle heartbeats may come early', { channel: job.channel });
 }
 

@@ -111,6 +111,8 @@ export interface JobContext {
   readonly remainingMs: () => number;
   /** A job hands its rest over to a continuation once `remainingMs()` drops below this. */
   readonly reserveMs: number;
+  /** Channel → when this worker last marked it published (it writes a mark at most once a second). */
+  readonly recentMarks: Map<string, number>;
 }
 
 /** FIFO groups of one batch processed at once. */
@@ -132,11 +134,12 @@ export function createFanoutWorker(deps: FanoutDeps): FanoutWorker {
     retry: { inJobAttempts: deps.config.inJobAttempts, baseMs: deps.config.retryBaseMs, maxMs: deps.config.retryMaxMs },
   };
   const groupLimit = pLimit(GROUP_CONCURRENCY);
+  const recentMarks = new Map<string, number>();
 
   return {
     processBatch(records, remainingMs) {
       // A short function timeout must still leave room to work: keep at most a quarter of it in reserve.
-      const ctx: JobContext = { deps, tools, remainingMs, reserveMs: Math.min(deps.config.reserveMs, remainingMs() / 4) };
+      const ctx: JobContext = { deps, tools, remainingMs, reserveMs: Math.min(deps.config.reserveMs, remainingMs() / 4), recentMarks };
       return runInFifoGroups(groupLimit, records, (record) => runJob(ctx, record), deps.log, catchUpConnection);
     },
   };
