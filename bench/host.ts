@@ -10,6 +10,7 @@
  * benchmark.
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { loadRuntimeSettings, runtimeSettings, type RuntimeSettings } from '#src/config/settings.js';
 import { startLocal, type LocalStack } from '#src/local/start.js';
 import { startManagementApi, type ManagementApi } from '#src/local/management-api.js';
 import { LOCAL_CREDENTIALS, startLocalAwsServices, type LocalAwsServices } from '#src/local/services.js';
@@ -57,7 +58,9 @@ const handlers: Handlers = {
     return sink.stats();
   },
   async 'local.start'({ targetUrl, gripKey, delivery }) {
-    local = await startLocal({ wsPort: 0, controlPort: 0, targetUrl, gripKey, delivery, log });
+    // BENCH_LOCAL_SETTINGS (JSON runtime settings) compares modes in the soak, e.g. {"clientMessages":"concurrent"}.
+    const settings = runtimeSettingOverrides(process.env['BENCH_LOCAL_SETTINGS']);
+    local = await startLocal({ wsPort: 0, controlPort: 0, targetUrl, gripKey, delivery, log, ...(settings ? { settings } : {}) });
     loopDelay.enable();
     return { wsUrl: local.wsUrl, controlUrl: local.controlUrl };
   },
@@ -139,3 +142,18 @@ process.on('message', (raw: unknown) => {
 process.on('disconnect', () => {
   void handlers.stop(null).finally(() => process.exit(0));
 });
+
+/** Runtime settings for the local stack from a JSON object, validated as local mode validates them. */
+function runtimeSettingOverrides(json: string | undefined): Partial<RuntimeSettings> | undefined {
+  if (json === undefined || json === '') return undefined;
+  const parsed: unknown = JSON.parse(json);
+  if (typeof parsed !== 'object' || parsed === null) throw new Error('BENCH_LOCAL_SETTINGS must be a JSON object');
+  const env = Object.fromEntries(
+    Object.entries(parsed).map(([name, value]) => {
+      const setting = Object.entries(runtimeSettings).find(([key]) => key === name)?.[1];
+      if (setting === undefined) throw new Error(`BENCH_LOCAL_SETTINGS: unknown setting ${name}`);
+      return [setting.env, String(value)];
+    }),
+  );
+  return loadRuntimeSettings(env);
+}
