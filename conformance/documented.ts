@@ -51,6 +51,11 @@ export const DOCUMENTED: Readonly<Record<string, DocumentedDifference>> = {
       'API Gateway cannot send ping or pong frames (the Management API posts data frames only), so a keep-alive with message-type ping/pong is refused with a logged reason on AWS, and local mode does the same rather than behave in a way AWS cannot; use a text keep-alive (README, "Compatibility with Pushpin")',
     expectUs: 'client got no ping frames; backend got no PONG events',
   },
+  'woh.backend-error': {
+    reason:
+      'deliberate: when the backend fails a message (after retries) Pushpin drops the client without a close frame (1006); we close it with 1011 and a reason, so the client can tell a server error from a network drop. On AWS, API Gateway closes it with 1000 either way (the Management API cannot send a code)',
+    expectUs: "client closed 1011 'invalid backend reply'",
+  },
   'woh.refresh': {
     reason:
       "the publish refresh action arrived in Pushpin 1.38 (1.36 answers 400); upstream makes each subscriber's session send a request now",
