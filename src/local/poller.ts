@@ -14,7 +14,7 @@ import {
   type MessageAttributeValue,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import pLimit from 'p-limit';
+import pLimit, { type LimitFunction } from 'p-limit';
 import type { SQSMessageAttributes } from 'aws-lambda';
 import { z } from 'zod';
 import type { Log } from '../domain/ports.js';
@@ -134,31 +134,10 @@ export async function startQueuePoller(options: QueuePollerOptions): Promise<Que
   let running = true;
   let crashed = false;
   const abort = new AbortController();
-  // At most `maxConcurrency` invocations: each receive waits for a p-limit slot and holds it through its invocation.
-  const limit = pLimit(maxConcurrency);
-  // Receives waiting for a slot. Not a race against one long-lived "halted" promise: every race would leave a
-  // reaction on it until the poller stops, which grew the heap by every batch (issue 9's soak, ~0.03 MB/s).
-  const waiting = new Set<(release: (() => void) | null) => void>();
-  let isHalted = false;
-  const halted = (): void => {
-    isHalted = true;
-    for (const give of waiting) give(null);
-    waiting.clear();
-  };
-  /** A free slot's release, or `null` once the poller halts (waiting receives give up their place). */
-  const slot = (): Promise<(() => void) | null> =>
-    new Promise((give) => {
-      if (isHalted) return give(null);
-      waiting.add(give);
-      void limit(
-        () =>
-          new Promise<void>((release) => {
-            // Halted while queued: nobody wants the slot any more.
-            if (!waiting.delete(give)) return release();
-            give(release);
-          }),
-      );
-    });
+  // At most `maxConcurrency` invocations: each receive waits for a slot and holds it through its invocation.
+  const slots = new ReceiveSlots(maxConcurrency);
+  const slot = () => slots.take();
+  const halted = () => slots.halt();
   const inFlight = new Set<Promise<void>>();
 
   async function receive(max: number, wait: number): Promise<Message[]> {
@@ -306,7 +285,6 @@ export async function startQueuePoller(options: QueuePollerOptions): Promise<Que
   const halt = async (): Promise<void> => {
     running = false;
     abort.abort();
-    limit.clearQueue();
     halted();
     await Promise.allSettled(loops);
   };
@@ -390,4 +368,52 @@ function lambdaMessageAttributes(attributes: Record<string, MessageAttributeValu
     };
   }
   return out;
+}
+
+/**
+ * At most `size` holders at once, in arrival order (p-limit underneath); `halt()` makes every waiting `take()` and
+ * every later one resolve `null`. Waiters are kept in a set, not raced against one long-lived "halted" promise:
+ * each race would leave a reaction on that promise until the poller stops, which grew the heap by every receive
+ * (issue 9's soak, ~0.03 MB/s).
+ *
+ * @example
+ * const release = await slots.take();
+ * if (release) try { await work(); } finally { release(); }
+ */
+export class ReceiveSlots {
+  readonly #limit: LimitFunction;
+  readonly #waiting = new Set<(release: (() => void) | null) => void>();
+  #halted = false;
+
+  constructor(size: number) {
+    this.#limit = pLimit(size);
+  }
+
+  /** Resolves with the slot's release once one is free, or `null` if the slots are (or become) halted. */
+  take(): Promise<(() => void) | null> {
+    return new Promise((give) => {
+      if (this.#halted) return give(null);
+      this.#waiting.add(give);
+      void this.#limit(
+        () =>
+          new Promise<void>((release) => {
+            // Halted while queued: nobody wants the slot any more.
+            if (!this.#waiting.delete(give)) return release();
+            give(release);
+          }),
+      );
+    });
+  }
+
+  halt(): void {
+    this.#halted = true;
+    this.#limit.clearQueue();
+    for (const give of this.#waiting) give(null);
+    this.#waiting.clear();
+  }
+
+  /** Takes still waiting for a slot (what a halt would release). */
+  get waiting(): number {
+    return this.#waiting.size;
+  }
 }

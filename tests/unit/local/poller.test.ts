@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SqsRecord } from '#src/handlers/aws-events.js';
-import { failedItems } from '#src/local/poller.js';
+import { failedItems, ReceiveSlots } from '#src/local/poller.js';
 import { sqsRecord } from '#test-helpers/lambda-events.js';
 
 const record = (messageId: string): SqsRecord => sqsRecord(messageId, '{}');
@@ -29,5 +29,32 @@ describe('failedItems (Lambda partial batch response rules)', () => {
     ]) {
       expect(failedItems(response, batch)).toBe('all');
     }
+  });
+});
+
+describe('ReceiveSlots (the poller’s receive slots)', () => {
+  it('grants slots in order up to the size, forgets each waiter once it is served, and a halt releases the rest', async () => {
+    const slots = new ReceiveSlots(1);
+    const first = await slots.take();
+    expect(first).toEqual(expect.any(Function));
+    const second = slots.take();
+    const third = slots.take();
+    expect(slots.waiting).toBe(2);
+    first?.();
+    const released = await second;
+    expect(released).toEqual(expect.any(Function));
+    // Served waiters leave no trace: only the one still queued is waiting.
+    expect(slots.waiting).toBe(1);
+    slots.halt();
+    expect(await third).toBeNull();
+    expect(slots.waiting).toBe(0);
+    expect(await slots.take()).toBeNull();
+    released?.();
+  });
+
+  it('keeps nothing per take over many cycles (the leak the soak found was one reaction per receive)', async () => {
+    const slots = new ReceiveSlots(2);
+    for (let i = 0; i < 1_000; i++) (await slots.take())?.();
+    expect(slots.waiting).toBe(0);
   });
 });
