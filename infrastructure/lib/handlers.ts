@@ -31,7 +31,9 @@ export class Handlers extends Construct {
       'ws-connect',
       'WebSocket $connect: asks the backend (OPEN) and stores the connection',
       stack.handlerMemoryMb,
-      webSocketTimeout,
+      // A backend may defer its answer (an empty OPEN reply with Keep-Alive-Interval): the OPEN is asked again
+      // after the interval, within API Gateway's whole 29 s.
+      Duration.seconds(webSocketIntegrationLimitSeconds),
     );
     this.wsMessage = make(
       'WsMessage',

@@ -131,6 +131,8 @@ const connectionItemSchema = z.object({
   lastActivityAt: z.number().optional(),
   subscriptionCount: z.number().optional(),
   detached: z.boolean().optional(),
+  backendPoll: z.object({ intervalSeconds: z.number(), since: z.number() }).nullable().optional(),
+  lastExchangeAt: z.number().optional(),
 });
 
 /** The connection item of a record (sort key `$connection`). */
@@ -153,6 +155,8 @@ export function connectionItem(record: ConnectionRecord): Record<string, unknown
     ...(record.lastActivityAt !== undefined ? { lastActivityAt: record.lastActivityAt } : {}),
     ...(record.subscriptionCount !== undefined ? { subscriptionCount: record.subscriptionCount } : {}),
     ...(record.detached === true ? { detached: true } : {}),
+    ...(record.backendPoll !== undefined ? { backendPoll: record.backendPoll } : {}),
+    ...(record.lastExchangeAt !== undefined ? { lastExchangeAt: record.lastExchangeAt } : {}),
   };
 }
 
@@ -176,5 +180,7 @@ export function connectionRecordFromItem(item: unknown): Result<ConnectionRecord
     ...(i.lastActivityAt !== undefined ? { lastActivityAt: i.lastActivityAt } : {}),
     ...(i.subscriptionCount !== undefined ? { subscriptionCount: i.subscriptionCount } : {}),
     ...(i.detached === true ? { detached: true } : {}),
+    ...(i.backendPoll !== undefined ? { backendPoll: i.backendPoll } : {}),
+    ...(i.lastExchangeAt !== undefined ? { lastExchangeAt: i.lastExchangeAt } : {}),
   });
 }

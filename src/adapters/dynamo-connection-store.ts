@@ -201,7 +201,8 @@ export class DynamoConnectionStore
 
   /**
    * One conditional UpdateItem: each `meta` key is SET (string) or REMOVEd (`null`); `subprotocol`,
-   * `keepAlive` (null = off), `lastActivityAt` and the whole `filterMeta` map are SET when given. Fails with `conflict` when the connection item does not exist (anymore). Returns the record as
+   * `keepAlive` and `backendPoll` (null = off), `lastActivityAt`, `lastExchangeAt` and the whole `filterMeta` map are
+   * SET when given. Fails with `conflict` when the connection item does not exist (anymore). Returns the record as
    * stored after the update. With no changes it is a consistent read with the same `conflict` rule.
    */
   async updateConnection(connectionId: string, changes: ConnectionChanges): Promise<Result<ConnectionRecord, StoreError>> {
@@ -219,7 +220,10 @@ export class DynamoConnectionStore
         sets.push(`#meta.#m${i} = :m${i}`);
       }
     });
-    const setField = (field: 'subprotocol' | 'keepAlive' | 'lastActivityAt' | 'filterMeta' | 'detached', value: unknown) => {
+    const setField = (
+      field: 'subprotocol' | 'keepAlive' | 'lastActivityAt' | 'filterMeta' | 'detached' | 'backendPoll' | 'lastExchangeAt',
+      value: unknown,
+    ) => {
       if (value === undefined) return;
       names[`#${field}`] = field;
       values[`:${field}`] = value;
@@ -230,6 +234,8 @@ export class DynamoConnectionStore
     setField('lastActivityAt', changes.lastActivityAt);
     setField('filterMeta', changes.filterMeta === undefined ? undefined : { ...changes.filterMeta });
     setField('detached', changes.detached);
+    setField('backendPoll', changes.backendPoll);
+    setField('lastExchangeAt', changes.lastExchangeAt);
     const gone = () => err<StoreError>({ kind: 'conflict', message: `connection ${connectionId} no longer exists` });
     if (sets.length === 0 && removes.length === 0) {
       const current = await this.getConnection(connectionId);
@@ -320,14 +326,14 @@ export class DynamoConnectionStore
     return released.ok ? ok(undefined) : released;
   }
 
-  /** One conditional UpdateItem on the connection item's `keepAliveClaim` (`<since>:<generation>`). */
+  /** One conditional UpdateItem on the chain's claim attribute (`keepAliveClaim`, `pollClaim`: `<since>:<generation>`). */
   async claimKeepAlive(connectionId: string, claim: KeepAliveClaim): Promise<Result<boolean, StoreError>> {
     const token = (g: number) => `${claim.since}:${g}`;
     const first = claim.generation === 0;
     return this.conditionalUpdate(connectionId, {
       UpdateExpression: 'SET #c = :next',
       ConditionExpression: first ? 'attribute_exists(#pk) AND (attribute_not_exists(#c) OR NOT begins_with(#c, :chain))' : '#c = :current',
-      ExpressionAttributeNames: { '#c': 'keepAliveClaim', ...(first ? { '#pk': T.partitionKey } : {}) },
+      ExpressionAttributeNames: { '#c': claimAttribute(claim), ...(first ? { '#pk': T.partitionKey } : {}) },
       ExpressionAttributeValues: {
         ':next': token(claim.generation + 1),
         ...(first ? { ':chain': `${claim.since}:` } : { ':current': token(claim.generation) }),
@@ -340,7 +346,7 @@ export class DynamoConnectionStore
     const released = await this.conditionalUpdate(connectionId, {
       UpdateExpression: claim.generation === 0 ? 'REMOVE #c' : 'SET #c = :current',
       ConditionExpression: '#c = :next',
-      ExpressionAttributeNames: { '#c': 'keepAliveClaim' },
+      ExpressionAttributeNames: { '#c': claimAttribute(claim) },
       ExpressionAttributeValues: {
         ':next': `${claim.since}:${claim.generation + 1}`,
         ...(claim.generation === 0 ? {} : { ':current': `${claim.since}:${claim.generation}` }),
@@ -886,4 +892,9 @@ export class DynamoConnectionStore
       log: this.log,
     });
   }
+}
+
+/** The connection item's attribute that holds a chain's claim. */
+function claimAttribute(claim: KeepAliveClaim): string {
+  return claim.chain === 'poll' ? 'pollClaim' : 'keepAliveClaim';
 }

@@ -117,12 +117,13 @@ export class FetchBackendClient implements BackendClient {
   async send(request: BackendRequest): Promise<Result<BackendResponse, BackendError>> {
     const controller = new AbortController();
     let timedOut = false;
+    const timeoutMs = Math.max(1, Math.min(this.timeoutMs, request.timeoutMs ?? Infinity));
     const timer = setTimeout(() => {
       timedOut = true;
       controller.abort();
-    }, this.timeoutMs);
+    }, timeoutMs);
     const timeout = (): Result<BackendResponse, BackendError> =>
-      err({ kind: 'timeout', message: `the backend at ${withoutQuery(request.url)} did not answer within ${this.timeoutMs} ms` });
+      err({ kind: 'timeout', message: `the backend at ${withoutQuery(request.url)} did not answer within ${timeoutMs} ms` });
     try {
       const headers: [string, string][] = Object.entries(request.headers).filter(([name]) => !NOT_FORWARDED.has(name.toLowerCase()));
       let response: Response;

@@ -92,7 +92,7 @@ export function toQueueBody(json: string): string {
 }
 
 function describeJob(job: FanoutJob): string {
-  if (job.kind === 'keepalive') return `keepalive job for ${job.connectionId}`;
+  if (job.kind === 'keepalive' || job.kind === 'poll') return `${job.kind} job for ${job.connectionId}`;
   if (job.kind === 'catchup') return `catch-up job for ${job.connectionId} on ${job.channel}`;
   if (job.kind === 'release') return `release job on ${job.channel} (prev-id ${job.prevId})`;
   return `${job.kind} job ${job.publishId}`;

@@ -25,6 +25,7 @@ export { verifyGripSig, type GripSigResult, type SharedKey, type VerifyGripSigOp
 export {
   binaryItem,
   closeItem,
+  refreshItem,
   connectionCloseItem,
   connectionTextItem,
   textItem,

@@ -6,11 +6,12 @@
 import { encodeBase64 } from '../domain/protocol/base64.js';
 import { GripUsageError } from './errors.js';
 
-/** The `ws-message` format: a text message, a binary one (base64), or a close. */
+/** The `ws-message` format: a text message, a binary one (base64), a close, or a refresh. */
 export type WsMessageFormat =
   | { readonly content: string }
   | { readonly 'content-bin': string }
-  | { readonly action: 'close'; readonly code?: number; readonly reason?: string };
+  | { readonly action: 'close'; readonly code?: number; readonly reason?: string }
+  | { readonly action: 'refresh' };
 
 interface ItemBase {
   /** An id for this message; Pushpin orders the messages of a channel by `id`/`prev-id`. */
@@ -76,6 +77,17 @@ export function binaryItem(channel: string, data: Uint8Array, options: ItemOptio
  */
 export function closeItem(channel: string, options: CloseOptions & ItemOptions = {}): PublishItem {
   return { channel, ...ids(options), formats: { 'ws-message': closeFormat(options) } };
+}
+
+/**
+ * An item that makes every connection subscribed to `channel` send a request to the backend now (an empty one when
+ * the client sent nothing), as Pushpin's `refresh` action does: the backend answers each with what it has.
+ *
+ * @example
+ * await control.publishItems([refreshItem('room:1')]);
+ */
+export function refreshItem(channel: string): PublishItem {
+  return { channel, formats: { 'ws-message': { action: 'refresh' } } };
 }
 
 /**

@@ -6,6 +6,7 @@ import { GripUsageError } from './errors.js';
 import {
   binaryItem,
   closeItem,
+  refreshItem,
   connectionCloseItem,
   connectionTextItem,
   textItem,
@@ -276,6 +277,17 @@ export class ControlClient {
    */
   closeChannel(channel: string, options: CloseOptions = {}): Promise<void> {
     return this.#publishBuilt(() => closeItem(channel, options));
+  }
+
+  /**
+   * Makes every connection subscribed to `channel` send a request to the backend now (Pushpin's `refresh`
+   * action): an empty one for clients that sent nothing, so the backend can answer each with its current state.
+   *
+   * @example
+   * await control.refreshChannel('room:lobby');
+   */
+  refreshChannel(channel: string): Promise<void> {
+    return this.#publishBuilt(() => refreshItem(channel));
   }
 
   /**

@@ -129,6 +129,7 @@ export class WebSocketReply {
   readonly #queued: Queued[] = [];
   #terminal: WsEvent | null = null;
   readonly #meta = new Map<string, string>();
+  #pollInterval: number | null = null;
 
   /**
    * @example
@@ -295,6 +296,23 @@ export class WebSocketReply {
   }
 
   /**
+   * Asks the server to poll the backend (`Keep-Alive-Interval`): an empty request (no events) comes after
+   * `seconds` without any request on this connection, so the backend can send without waiting for the client.
+   * GRIP proxies raise it to 20 s at least; `0` turns polling off. It lasts until a later reply changes it. An
+   * OPEN reply that only sets this (no `accept()`) defers the handshake: the OPEN is asked again after the interval.
+   *
+   * @example
+   * return new WebSocketReply().accept().pollEvery(30).toResponse();
+   */
+  pollEvery(seconds: number): this {
+    if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_KEEP_ALIVE_TIMEOUT) {
+      throw new GripUsageError('invalid-keep-alive', `poll interval must be a whole number of seconds ≥ 0, got ${describe(seconds)}`);
+    }
+    this.#pollInterval = seconds;
+    return this;
+  }
+
+  /**
    * Closes the connection cleanly with a close code (default 1000) and a reason of at most 123 UTF-8 bytes.
    * The `CLOSE` goes after every other event of this reply; a later `close()` or `drop()` replaces it.
    *
@@ -395,6 +413,7 @@ export class WebSocketReply {
       if (subprotocol !== null) headers.set('Sec-WebSocket-Protocol', subprotocol);
     }
     for (const [name, value] of this.#meta) headers.set(`Set-Meta-${name}`, value);
+    if (this.#pollInterval !== null) headers.set('Keep-Alive-Interval', String(this.#pollInterval));
     return new Response(new Uint8Array(body), { status: 200, headers });
   }
 

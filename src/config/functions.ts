@@ -50,7 +50,8 @@ export const handlerAccess = {
   'fanout-worker': {
     table: 'itemsAndChannelIndex',
     history: 'readWrite',
-    sendTo: ['ordered', 'delayed', 'delayedDeadLetter'],
+    // clientMessages: Keep-Alive-Interval polls and publish refreshes queue empty requests on the connection's lane.
+    sendTo: ['ordered', 'delayed', 'delayedDeadLetter', 'clientMessages'],
     manageConnections: true,
   },
 } as const satisfies Record<HandlerName, HandlerAccess>;

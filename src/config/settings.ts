@@ -188,6 +188,16 @@ export const runtimeSettings = {
     max: 60_000,
     description: 'How long a 410 for messages from an OPEN reply means "handshake not complete yet" and is retried.',
   },
+  keepAliveIntervalMinSeconds: {
+    type: 'integer',
+    context: 'keepAliveIntervalMinSeconds',
+    env: 'KEEP_ALIVE_INTERVAL_MIN_SECONDS',
+    default: 20,
+    min: 1,
+    max: 3_600,
+    description:
+      "The least `Keep-Alive-Interval` a backend's reply may set (Pushpin's fixed minimum is 20 s); a shorter one is raised to it. Lower it only for tests.",
+  },
   idCacheTtlSeconds: {
     type: 'integer',
     context: 'idCacheTtlSeconds',

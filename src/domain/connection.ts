@@ -41,6 +41,25 @@ export interface ConnectionRecord {
    * the client keeps its connection and subscriptions (Pushpin's `detached`). Absent = attached.
    */
   readonly detached?: boolean;
+  /**
+   * Backend polling asked for with the `Keep-Alive-Interval` response header: an empty request is due
+   * `intervalSeconds` after the last exchange with the backend (Pushpin's `keepAliveTimer`). Absent or null = off.
+   */
+  readonly backendPoll?: BackendPoll | null;
+  /**
+   * Epoch ms of the last answered backend request, tracked (coarsely) only while backend polling is on: the next
+   * poll is due `intervalSeconds` after it.
+   */
+  readonly lastExchangeAt?: number;
+}
+
+/**
+ * `Keep-Alive-Interval`: poll the backend with an empty request `intervalSeconds` (≥ 20) after the last exchange.
+ * `since` (epoch ms when it was set) names the chain of scheduled polls, so a changed interval stops the old chain.
+ */
+export interface BackendPoll {
+  readonly intervalSeconds: number;
+  readonly since: number;
 }
 
 /**

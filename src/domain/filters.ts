@@ -79,7 +79,7 @@ export function filterDelivery(subscriber: SubscriberFilters | undefined, item: 
     if (!isKnownFilter(name)) continue;
     const drop = deliveryFilter(name, subscriber, item.meta);
     if (drop !== null) return { kind: 'drop', reason: `${name}: ${drop}` };
-    if (!CONTENT_FILTERS.has(name) || content.kind === 'close') continue;
+    if (!CONTENT_FILTERS.has(name) || content.kind === 'close' || content.kind === 'refresh') continue;
     const meta = subscriber.meta;
     const rewritten = rewrite(content, (text, bytes) => (name === 'var-subst' ? varSubst(text, meta, bytes) : buildId(text, meta, bytes)));
     if (!rewritten.ok) return { kind: 'error', reason: `${name}: ${rewritten.error}` };
@@ -118,7 +118,7 @@ function deliveryFilter(name: FilterName, subscriber: SubscriberFilters, itemMet
  * (the directive characters are ASCII, which UTF-8 never uses inside a multi-byte character).
  */
 function rewrite(
-  message: Exclude<Payload, { kind: 'close' }>,
+  message: Exclude<Payload, { kind: 'close' | 'refresh' }>,
   process: (text: string, bytes: boolean) => Result<string, string>,
 ): Result<Payload, string> {
   if (message.kind === 'text') {

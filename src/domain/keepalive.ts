@@ -2,7 +2,8 @@ import type { KeepAlive } from './connection.js';
 import { keepAliveJob, type KeepAliveJob } from './fanout/jobs.js';
 import { binaryMessage, textMessage } from './message.js';
 import type { SessionAction } from './protocol/reply.js';
-import { MAX_QUEUE_DELAY_SECONDS, type QueueEntry } from './ports.js';
+import type { QueueEntry } from './ports.js';
+import { chainDelaySeconds, decideChainStep, type ChainDecision } from './chain.js';
 
 export interface KeepAliveChange {
   /** `undefined`: the reply did not touch keep-alives; `null`: turn them off; otherwise the new setting. */
@@ -35,34 +36,21 @@ export function keepAliveFromActions(actions: readonly SessionAction[], now: num
 
 /** The queue entry that fires a connection's heartbeat `dueAt` (through the delayed lane). */
 export function keepAliveEntry(connectionId: string, keepAlive: KeepAlive, dueAt: number, now: number, generation = 0): QueueEntry {
-  const job = keepAliveJob(connectionId, keepAlive.since, dueAt, generation);
-  // Longer keep-alive periods than SQS's delay limit hop more than once.
-  const delaySeconds = Math.min(MAX_QUEUE_DELAY_SECONDS, Math.max(1, Math.ceil((dueAt - now) / 1000)));
-  return { job, delaySeconds };
+  return { job: keepAliveJob(connectionId, keepAlive.since, dueAt, generation), delaySeconds: chainDelaySeconds(dueAt, now) };
 }
-
-export type KeepAliveDecision =
-  | { readonly kind: 'stop'; readonly reason: string }
-  | { readonly kind: 'wait'; readonly dueAt: number }
-  | { readonly kind: 'send'; readonly nextDueAt: number };
 
 /**
  * What a firing heartbeat job should do, given the connection's current keep-alive (null when the connection or
- * its keep-alive is gone). Heartbeats are due `timeoutSeconds` after the last activity (`idle`) or after the
- * previous heartbeat (`interval`). A job that fires early (queue delays are capped) waits again.
+ * its keep-alive is gone): `due` sends it. Heartbeats are due `timeoutSeconds` after the last activity (`idle`) or
+ * after the previous heartbeat (`interval`).
  */
 export function decideKeepAlive(
   job: KeepAliveJob,
   current: KeepAlive | null,
   lastActivityAt: number | undefined,
   now: number,
-): KeepAliveDecision {
-  if (current === null) return { kind: 'stop', reason: 'keep-alive is off or the connection is gone' };
-  if (current.since !== job.since) return { kind: 'stop', reason: 'keep-alive was changed; a newer chain runs' };
-  const period = current.timeoutSeconds * 1000;
-  let dueAt = job.dueAt;
-  if (current.mode === 'idle' && lastActivityAt !== undefined) dueAt = Math.max(dueAt, lastActivityAt + period);
-  // Half a second of slack: the queue's delays are whole seconds.
-  if (dueAt - now > 500) return { kind: 'wait', dueAt };
-  return { kind: 'send', nextDueAt: now + period };
+): ChainDecision {
+  const periodMs = (current?.timeoutSeconds ?? 0) * 1000;
+  const notBefore = current?.mode === 'idle' && lastActivityAt !== undefined ? lastActivityAt + periodMs : undefined;
+  return decideChainStep(job, current && { since: current.since, periodMs }, notBefore, now, 'keep-alive');
 }

@@ -21,8 +21,16 @@ export interface Close {
   readonly reason?: string;
 }
 
-/** What one delivery carries: a message, or a close (which ends that connection's sequence). */
-export type Payload = Message | Close;
+/**
+ * The publish `refresh` action: the connection's session makes a request to the backend now (an empty one when
+ * the client sent nothing), as Pushpin's `WebSocketOverHttp::refresh` does. Nothing goes to the client.
+ */
+export interface Refresh {
+  readonly kind: 'refresh';
+}
+
+/** What one delivery carries: a message, a close (which ends that connection's sequence), or a refresh. */
+export type Payload = Message | Close | Refresh;
 
 export const textMessage = (text: string): Message => ({ kind: 'text', text });
 export const binaryMessage = (data: Uint8Array): Message => ({ kind: 'binary', base64: encodeBase64(data) });
@@ -42,6 +50,7 @@ export const messageSchema = z.discriminatedUnion('kind', [textSchema, binarySch
 export const payloadSchema = z.discriminatedUnion('kind', [
   textSchema,
   binarySchema,
+  z.object({ kind: z.literal('refresh') }),
   z.object({
     kind: z.literal('close'),
     code: z.number().int().refine(isSendableCloseCode, { message: 'not a close code a server may send' }).exactOptional(),

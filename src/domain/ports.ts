@@ -4,7 +4,7 @@
  * hand-written in-memory fakes. Every method reports expected failures as values whose `kind` says whether a
  * retry is safe; only bugs throw.
  */
-import type { ConnectionRecord, KeepAlive } from './connection.js';
+import type { BackendPoll, ConnectionRecord, KeepAlive } from './connection.js';
 import type { FanoutJob } from './fanout/jobs.js';
 import type { HistoryEntry } from './history.js';
 import type { LaneMessage } from './session/lane.js';
@@ -35,6 +35,9 @@ export interface ConnectionChanges {
   readonly lastActivityAt?: number;
   /** `detach`: once set, never unset. */
   readonly detached?: true;
+  /** null turns backend polling off. */
+  readonly backendPoll?: BackendPoll | null;
+  readonly lastExchangeAt?: number;
 }
 
 /**
@@ -152,10 +155,14 @@ export interface ConnectionStore {
   ): Promise<Result<void, StoreError>>;
 }
 
-/** One generation of a connection's keep-alive chain (the chain is named by its setting's `since`). */
+/**
+ * One generation of a connection's chain of scheduled jobs (named by its setting's `since`): its heartbeats
+ * (`keep-alive`, the default) or its backend polls (`Keep-Alive-Interval`). Each chain has its own claim.
+ */
 export interface KeepAliveClaim {
   readonly since: number;
   readonly generation: number;
+  readonly chain?: 'heartbeat' | 'poll';
 }
 
 /**
@@ -432,6 +439,8 @@ export interface BackendRequest {
   /** Header name → value. Names as they should appear on the wire. */
   readonly headers: Readonly<Record<string, string>>;
   readonly body: Uint8Array;
+  /** This exchange must finish sooner than the client's own timeout: within this many ms. */
+  readonly timeoutMs?: number;
 }
 
 export interface BackendResponse {
@@ -515,6 +524,8 @@ export type MetricName =
   | 'MessagesIn'
   | 'MessagesOut'
   | 'BackendErrors'
+  /** Empty backend requests made for `Keep-Alive-Interval` polls and publish refreshes. */
+  | 'BackendPolls'
   | 'Published'
   | 'Deliveries'
   | 'DeliveriesGone'

@@ -11,11 +11,13 @@ export interface FanoutWorkerOptions {
 
 export function composeFanoutWorker(r: FunctionResources<'fanout-worker'>, options: FanoutWorkerOptions = {}): WorkerHandler {
   const { store, queue, sender, log, metrics, history } = r;
+  // Keep-Alive-Interval polls and publish refreshes become requests on the connections' ordered lane.
   const worker = createWorkerOn({
     store,
     history,
     queue,
     sender,
+    polls: r.lane,
     log,
     metrics,
     config: fanoutConfigFromSettings(r.settings, options.reserveMs ?? 10_000),

@@ -11,6 +11,7 @@ import { RateLimitedLog } from '../adapters/rate-limited-log.js';
 import pLimit from 'p-limit';
 import type { ConnectionLookup } from '../domain/ports.js';
 import { tellBackendAtShutdown, type DisconnectInput } from '../domain/session/disconnect.js';
+import { CONNECT_BUDGET_MS } from '../domain/session/deps.js';
 import type { FunctionBasics, FunctionResources, GrantableResources } from './resources.js';
 
 /** The backend call and the basics every route shares: signed with the GRIP key, within the backend timeout. */
@@ -32,6 +33,8 @@ function session(r: FunctionBasics & Pick<GrantableResources, 'gripKey' | 'backe
       maxSubscriptionsPerConnection: settings.maxSubscriptionsPerConnection,
       openGraceMs: settings.openGraceMs,
       backendTimeoutMs: settings.backendTimeoutMs,
+      minPollIntervalSeconds: settings.keepAliveIntervalMinSeconds,
+      connectBudgetMs: CONNECT_BUDGET_MS,
     },
   };
 }

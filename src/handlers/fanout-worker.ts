@@ -14,7 +14,9 @@ import type {
   ChannelActivity,
   ChannelHistory,
   ChannelSequencer,
+  ClientMessageLane,
 } from '../domain/ports.js';
+import { err } from '../domain/result.js';
 import { redeliveryDelaySeconds } from '../domain/fanout/requeue.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { InvocationContext, SqsEvent, WorkerHandler } from './aws-events.js';
@@ -82,10 +84,19 @@ export interface WorkerParts {
   /** The fan-out queues: both lanes, and the dead-letter queue for deliveries that ran out of attempts. */
   readonly queue: FanoutQueue & DeadLetters;
   readonly sender: ConnectionSender;
+  /**
+   * The ordered lane of client messages, where backend polls and publish refreshes ask for requests. Absent (a
+   * setup without `ws-message`): such requests fail as `invalid`, so a refresh is dead-lettered with the reason.
+   */
+  readonly polls?: ClientMessageLane;
   readonly log: Log;
   readonly metrics: Metrics;
   readonly config: FanoutConfig;
 }
+
+const NO_LANE: ClientMessageLane = {
+  enqueue: async () => err({ kind: 'invalid', message: 'this worker has no client-message lane to ask for backend requests' }),
+};
 
 /**
  * The fan-out worker on one store and one queue, in real time (`Date.now`, `setTimeout` sleeps, `Math.random`
@@ -95,7 +106,7 @@ export interface WorkerParts {
  * const handler = makeWorkerHandler(createWorkerOn({ store, queue, sender, log, metrics, config }));
  */
 export function createWorkerOn(parts: WorkerParts): FanoutWorker {
-  const { store, queue, sender, log, metrics, config, history } = parts;
+  const { store, queue, sender, log, metrics, config, history, polls } = parts;
   return createFanoutWorker({
     index: store,
     history,
@@ -108,6 +119,7 @@ export function createWorkerOn(parts: WorkerParts): FanoutWorker {
     queue,
     deadLetters: queue,
     sender,
+    polls: polls ?? NO_LANE,
     clock: Date.now,
     sleep: (ms) => sleep(ms),
     random: Math.random,

@@ -66,6 +66,8 @@ export interface RecordedRequest {
   readonly requestedProtocols: readonly string[];
   /** Whether `Grip-Sig` verified with the shared key. */
   readonly signed: boolean;
+  /** Epoch ms when the backend received it. */
+  readonly receivedAt: number;
 }
 
 /** Answers one request for a path; `null` falls back to the default script. */
@@ -118,6 +120,7 @@ export async function startTestBackend(options: { readonly key?: string } = {}):
       isOpening: ws.isOpening,
       requestedProtocols: ws.requestedProtocols,
       signed: sig.signed,
+      receivedAt: Date.now(),
     };
     requests.push(record);
     if (!sig.signed) return new Response('Grip-Sig did not verify\n', { status: 401 });

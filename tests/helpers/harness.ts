@@ -13,6 +13,7 @@ import {
   InMemoryHistory,
   InMemoryStore,
   ManualClock,
+  RecordingLane,
   RecordingLog,
   RecordingMetrics,
   RecordingQueue,
@@ -64,7 +65,15 @@ export function sessionHarness(config: Partial<SessionConfig> = {}): SessionHarn
     random: () => 0.5,
     log,
     metrics,
-    config: { targetUrl: TARGET_URL, maxSubscriptionsPerConnection: 20, openGraceMs: 5_000, backendTimeoutMs: 10_000, ...config },
+    config: {
+      targetUrl: TARGET_URL,
+      maxSubscriptionsPerConnection: 20,
+      openGraceMs: 5_000,
+      backendTimeoutMs: 10_000,
+      minPollIntervalSeconds: 20,
+      connectBudgetMs: 28_000,
+      ...config,
+    },
   };
   return { deps, store, queue, sender, backend, signer, time, log, metrics };
 }
@@ -133,6 +142,8 @@ export interface FanoutHarness {
   readonly history: InMemoryHistory;
   readonly queue: RecordingQueue;
   readonly sender: FakeSender;
+  /** Where backend polls and refreshes are asked for. */
+  readonly lane: RecordingLane;
   readonly time: ManualClock;
   readonly log: RecordingLog;
   readonly metrics: RecordingMetrics;
@@ -141,7 +152,9 @@ export interface FanoutHarness {
 export function fanoutHarness(config: Partial<FanoutConfig> = {}, seed = 7): FanoutHarness {
   const { time, store, queue, sender, log, metrics } = basics();
   const history = new InMemoryHistory();
+  const lane = new RecordingLane();
   const deps: FanoutDeps = {
+    polls: lane,
     index: store,
     connections: store,
     history,
@@ -160,7 +173,7 @@ export function fanoutHarness(config: Partial<FanoutConfig> = {}, seed = 7): Fan
     metrics,
     config: { ...DEFAULT_FANOUT_CONFIG, ...config },
   };
-  return { deps, store, history, queue, sender, time, log, metrics };
+  return { deps, store, history, queue, sender, lane, time, log, metrics };
 }
 
 /** `n` distinct connection ids, shaped like API Gateway's (16 base64 characters, ending in `=`). */

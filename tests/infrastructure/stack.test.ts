@@ -345,6 +345,8 @@ describe('functions', () => {
       'ORDERED_QUEUE_URL',
       'DELAYED_QUEUE_URL',
       'DELAYED_DLQ_URL',
+      // Keep-Alive-Interval polls and publish refreshes ask for requests on the connection's lane.
+      'CLIENT_MESSAGES_QUEUE_URL',
       'MANAGEMENT_API_ENDPOINT',
     ],
   };
@@ -362,6 +364,7 @@ describe('functions', () => {
     'FANOUT_RETRY_BASE_MS',
     'FANOUT_RETRY_MAX_MS',
     'OPEN_GRACE_MS',
+    'KEEP_ALIVE_INTERVAL_MIN_SECONDS',
     'ID_CACHE_TTL_SECONDS',
     'HISTORY_TTL_SECONDS',
     'HISTORY_MAX_ITEMS',
@@ -404,9 +407,11 @@ describe('functions', () => {
 
   it('size memory and timeouts from context (worker: workerMemoryMb; WebSocket handlers: backend timeout + 5 s, ≤ 29 s)', () => {
     expect(fn('FanoutWorker').resource.Properties).toMatchObject({ MemorySize: 3008, Timeout: 90 });
-    for (const name of ['WsConnect', 'WsMessage', 'WsDisconnect'] as const) {
+    for (const name of ['WsMessage', 'WsDisconnect'] as const) {
       expect(fn(name).resource.Properties).toMatchObject({ MemorySize: 1024, Timeout: 25 });
     }
+    // $connect may ask a deferring backend (an empty OPEN reply with Keep-Alive-Interval) again: API Gateway's 29 s.
+    expect(fn('WsConnect').resource.Properties).toMatchObject({ MemorySize: 1024, Timeout: 29 });
     expect(fn('Control').resource.Properties.MemorySize).toBe(1024);
   });
 });
@@ -441,6 +446,7 @@ describe('IAM', () => {
       ...send('ordered'),
       ...send('delayed'),
       ...send('delayedDLQ'),
+      ...send('clientMessages'),
       manage,
       ...consume('ordered'),
       ...consume('delayed'),

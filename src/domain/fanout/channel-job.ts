@@ -115,8 +115,16 @@ async function recordInHistory(ctx: JobContext, job: ChannelJob): Promise<JobRes
   const { deps } = ctx;
   const { ttlMs } = deps.config.history;
   const { payload, itemId, sequence } = job;
-  // Only messages with an `id` are kept: `since` names an id, and a close is not part of a channel's content.
-  if (ttlMs <= 0 || !isFresh(job) || sequence === undefined || itemId === undefined || payload.kind === 'close') return DONE;
+  // Only messages with an `id` are kept: `since` names an id, and a close or a refresh is not part of a channel's content.
+  if (
+    ttlMs <= 0 ||
+    !isFresh(job) ||
+    sequence === undefined ||
+    itemId === undefined ||
+    payload.kind === 'close' ||
+    payload.kind === 'refresh'
+  )
+    return DONE;
   if (utf8ByteLength(itemId) > MAX_HISTORY_ID_BYTES) {
     deps.log.info('an item id is too long to keep in history; the item is delivered but not kept', {
       channel: job.channel,

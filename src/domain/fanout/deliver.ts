@@ -1,11 +1,13 @@
 import type { LimitFunction } from 'p-limit';
-import type { CloseRequest, ConnectionSender, Metrics, SendOutcome } from '../ports.js';
+import type { ClientMessageLane, CloseRequest, ConnectionSender, Metrics, SendOutcome } from '../ports.js';
 import { fullJitterDelay } from '../backoff.js';
 import { wireData, type Payload } from '../message.js';
 import type { AdaptiveConcurrency } from './rate.js';
 
 export interface DeliveryTools {
   readonly sender: ConnectionSender;
+  /** Where a `refresh` payload goes: an empty request on the connection's ordered lane. */
+  readonly polls: ClientMessageLane;
   readonly metrics: Metrics;
   /** The worker's one limiter: every call to the sender goes through it, whatever job it belongs to. */
   readonly limit: LimitFunction;
@@ -93,9 +95,11 @@ export async function deliver(
 type Step =
   | { readonly kind: 'post'; readonly data: string | Uint8Array }
   | { readonly kind: 'close'; readonly request: CloseRequest }
+  | { readonly kind: 'refresh' }
   | { readonly kind: 'invalid'; readonly reason: string };
 
 function stepOf(payload: Payload): Step {
+  if (payload.kind === 'refresh') return payload;
   if (payload.kind === 'close') {
     const { kind: _kind, ...request } = payload;
     return { kind: 'close', request };
@@ -120,6 +124,22 @@ async function deliverToOne(
     if (step.kind === 'invalid') {
       report.rejected.push({ connectionId, reason: step.reason });
       continue;
+    }
+    if (step.kind === 'refresh') {
+      // Pushpin's refresh makes the session send a request now; here the connection's lane sends it, in turn
+      // with the client's own messages. A duplicate (a retried job) costs one more empty request, nothing else.
+      const now = tools.clock();
+      const asked = await tools.polls.enqueue(
+        { v: 1, connectionId, poll: 'refresh', receivedAt: now },
+        `refresh:${connectionId}:${now}:${Math.floor(tools.random() * 1e9)}`,
+      );
+      if (asked.ok) continue;
+      report.deferred.push({
+        connectionId,
+        payloads: payloads.slice(i),
+        reason: `refresh not queued (${asked.error.kind}): ${asked.error.message}`,
+      });
+      return;
     }
     let attempt = 0;
     for (;;) {

@@ -132,7 +132,21 @@ export interface CatchUpJob {
   readonly requestedAt: number;
 }
 
-export type FanoutJob = ChannelJob | ConnectionsJob | KeepAliveJob | CatchUpJob | ReleaseJob;
+/**
+ * A scheduled backend poll for one connection (`Keep-Alive-Interval`). Like a heartbeat it travels through the
+ * delayed lane in a chain named by the setting's `since`; when a poll is due it queues an empty request on the
+ * connection's ordered lane (so it never overlaps the connection's other requests) and schedules the next.
+ */
+export interface BackendPollJob {
+  readonly v: 1;
+  readonly kind: 'poll';
+  readonly connectionId: string;
+  readonly since: number;
+  readonly dueAt: number;
+  readonly generation?: number;
+}
+
+export type FanoutJob = ChannelJob | ConnectionsJob | KeepAliveJob | CatchUpJob | ReleaseJob | BackendPollJob;
 export type JobKind = FanoutJob['kind'];
 
 /** Which publish a job belongs to, and when it was accepted: carried unchanged through splits and retries. */
@@ -226,6 +240,11 @@ export function keepAliveJob(connectionId: string, since: number, dueAt: number,
   return { v: 1, kind: 'keepalive', connectionId, since, dueAt, ...(generation > 0 ? { generation } : {}) };
 }
 
+/** The poll job of a connection's backend-poll chain (`since`), due at `dueAt`. */
+export function backendPollJob(connectionId: string, since: number, dueAt: number, generation = 0): BackendPollJob {
+  return { v: 1, kind: 'poll', connectionId, since, dueAt, ...(generation > 0 ? { generation } : {}) };
+}
+
 /** A resume's catch-up job, in the channel's own ordering group (the group of its fresh publishes). */
 export function catchUpEntry(fields: Omit<CatchUpJob, 'v' | 'kind'>): QueueEntry {
   return { orderKey: channelOrderKey(fields.channel, WHOLE_SPACE), job: { v: 1, kind: 'catchup', ...fields } };
@@ -244,6 +263,18 @@ const rangeSchema = z
     to: z.number().int().min(1).max(BUCKET_SPACE),
   })
   .refine((r) => r.from < r.to, { message: 'range.from must be below range.to' });
+
+/** A job of a connection's chain of scheduled jobs (heartbeats, backend polls). */
+function chainJobSchema<K extends 'keepalive' | 'poll'>(kind: K) {
+  return z.object({
+    v: z.literal(1),
+    kind: z.literal(kind),
+    connectionId: z.string().min(1),
+    since: z.number(),
+    dueAt: z.number(),
+    generation: z.number().int().min(1).exactOptional(),
+  });
+}
 
 /** One schema per kind; the discriminated union below is built from them. */
 const jobSchemas = {
@@ -283,14 +314,8 @@ const jobSchemas = {
     publishId: z.string(),
     publishedAt: z.number(),
   }),
-  keepalive: z.object({
-    v: z.literal(1),
-    kind: z.literal('keepalive'),
-    connectionId: z.string().min(1),
-    since: z.number(),
-    dueAt: z.number(),
-    generation: z.number().int().min(1).exactOptional(),
-  }),
+  keepalive: chainJobSchema('keepalive'),
+  poll: chainJobSchema('poll'),
   catchup: z.object({
     v: z.literal(1),
     kind: z.literal('catchup'),
@@ -313,6 +338,7 @@ const jobSchemas = {
 
 const jobSchema = z.discriminatedUnion('kind', [
   jobSchemas.keepalive,
+  jobSchemas.poll,
   jobSchemas.channel,
   jobSchemas.connections,
   jobSchemas.catchup,

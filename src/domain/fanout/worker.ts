@@ -3,7 +3,9 @@ import type {
   ChannelActivity,
   ChannelSequencer,
   ChannelHistory,
+  ClientMessageLane,
   ItemIdCache,
+  KeepAliveClaim,
   Clock,
   ConnectionSender,
   ConnectionStore,
@@ -17,6 +19,7 @@ import type {
 } from '../ports.js';
 import { forgetConnections } from '../forget-connections.js';
 import { decideKeepAlive, keepAliveEntry } from '../keepalive.js';
+import { backendPollEntry, decideBackendPoll } from '../backend-poll.js';
 import { toError } from '../result.js';
 import { DONE, failed, runInFifoGroups, type JobResult } from './batch.js';
 import { runCatchUpJob } from './catch-up.js';
@@ -24,7 +27,8 @@ import { runChannelJob } from './channel-job.js';
 import { runReleaseJob } from './sequencer.js';
 import type { HistoryConfig } from '../history.js';
 import { deliver, emptyReport, type DeliveryTools } from './deliver.js';
-import { parseJob, type ConnectionsJob, type FanoutJob, type KeepAliveJob } from './jobs.js';
+import { parseJob, type BackendPollJob, type ConnectionsJob, type FanoutJob, type KeepAliveJob } from './jobs.js';
+import type { QueueEntry } from '../ports.js';
 import { AdaptiveConcurrency } from './rate.js';
 import { applyDeliveryReport } from './settle.js';
 
@@ -73,6 +77,8 @@ export interface FanoutDeps {
   /** Ends resumes (catch-up jobs); the rest of the subscription store is the session's. */
   readonly resumes: Pick<SubscriptionStore, 'finishResume'>;
   readonly sender: ConnectionSender;
+  /** The ordered lane of client messages: backend polls and publish refreshes ask for a request there. */
+  readonly polls: ClientMessageLane;
   readonly clock: Clock;
   readonly sleep: (ms: number) => Promise<void>;
   readonly random: () => number;
@@ -125,6 +131,7 @@ const GROUP_CONCURRENCY = 10;
 export function createFanoutWorker(deps: FanoutDeps): FanoutWorker {
   const tools: DeliveryTools = {
     sender: deps.sender,
+    polls: deps.polls,
     metrics: deps.metrics,
     limit: pLimit(deps.config.concurrency),
     rate: new AdaptiveConcurrency(deps.config.concurrency, deps.clock),
@@ -187,6 +194,8 @@ function runStep(ctx: JobContext, job: FanoutJob, record: QueueRecord): Promise<
       return runCatchUpJob(ctx, job, record);
     case 'release':
       return runReleaseJob(ctx, job, record);
+    case 'poll':
+      return runBackendPollJob(ctx, job);
   }
 }
 
@@ -217,17 +226,11 @@ async function runKeepAliveJob(ctx: JobContext, job: KeepAliveJob): Promise<JobR
   }
   const keepAlive = found.value?.keepAlive;
   if (!keepAlive) return DONE;
-  // Claim this generation of the chain before any effect: a duplicate delivery of this job (standard queue, a
-  // retried batch) finds it claimed and ends here, instead of sending twice and forking a second chain.
   const claim = { since: job.since, generation: job.generation ?? 0 };
-  const claimed = await deps.connections.claimKeepAlive(job.connectionId, claim);
-  if (!claimed.ok) return failed(`claiming the heartbeat failed: ${claimed.error.message}`);
-  if (!claimed.value) {
-    deps.log.debug('duplicate heartbeat job ended', { connectionId: job.connectionId, generation: claim.generation });
-    return DONE;
-  }
+  const unclaimed = await claimChain(ctx, job.connectionId, claim);
+  if (unclaimed !== null) return unclaimed;
   let nextDueAt = decision.kind === 'wait' ? decision.dueAt : decision.nextDueAt;
-  if (decision.kind === 'send') {
+  if (decision.kind === 'due') {
     const report = await deliver(ctx.tools, [job.connectionId], [keepAlive.payload], emptyReport());
     if (report.gone.length > 0) {
       await forgetConnections(deps, report.gone, 'gone (410) when its heartbeat was due');
@@ -246,11 +249,61 @@ async function runKeepAliveJob(ctx: JobContext, job: KeepAliveJob): Promise<JobR
     // A heartbeat that could not go out now is simply tried again soon; the next one is not worth a DLQ entry.
     if (report.deferred.length > 0) nextDueAt = now + Math.min(keepAlive.timeoutSeconds * 1000, 10_000);
   }
-  const queued = await deps.queue.enqueue([keepAliveEntry(job.connectionId, keepAlive, nextDueAt, now, claim.generation + 1)]);
+  return continueChain(ctx, job.connectionId, claim, keepAliveEntry(job.connectionId, keepAlive, nextDueAt, now, claim.generation + 1));
+}
+
+/**
+ * Queues an empty backend request on the connection's lane when its `Keep-Alive-Interval` poll is due, and
+ * schedules the next; ends the chain when the connection, or its polling, is gone.
+ */
+async function runBackendPollJob(ctx: JobContext, job: BackendPollJob): Promise<JobResult> {
+  const { deps } = ctx;
+  const found = await deps.connections.getConnection(job.connectionId);
+  if (!found.ok) return failed(`reading the connection failed: ${found.error.message}`);
+  const poll = found.value?.detached === true ? null : (found.value?.backendPoll ?? null);
+  const now = deps.clock();
+  const decision = decideBackendPoll(job, poll, found.value?.lastExchangeAt, now);
+  if (decision.kind === 'stop' || poll === null) {
+    deps.log.debug('backend poll chain ended', { connectionId: job.connectionId, reason: decision.kind === 'stop' ? decision.reason : '' });
+    return DONE;
+  }
+  const claim: KeepAliveClaim = { since: job.since, generation: job.generation ?? 0, chain: 'poll' };
+  const unclaimed = await claimChain(ctx, job.connectionId, claim);
+  if (unclaimed !== null) return unclaimed;
+  if (decision.kind === 'due') {
+    // The dedup id names this generation: a retry of this job after a failed schedule does not poll twice.
+    const asked = await deps.polls.enqueue(
+      { v: 1, connectionId: job.connectionId, poll: 'interval', receivedAt: now },
+      `poll:${job.connectionId}:${job.since}:${claim.generation}`,
+    );
+    if (!asked.ok) {
+      await deps.connections.releaseKeepAlive(job.connectionId, claim);
+      return failed(`queueing the backend poll failed: ${asked.error.message}`);
+    }
+  }
+  const next = decision.kind === 'wait' ? decision.dueAt : decision.nextDueAt;
+  return continueChain(ctx, job.connectionId, claim, backendPollEntry(job.connectionId, poll, next, now, claim.generation + 1));
+}
+
+/**
+ * Claims a generation of a connection's chain before any effect: a duplicate delivery of a job (standard queue, a
+ * retried batch) finds it claimed and ends here, instead of acting twice and forking a second chain. `null` when
+ * claimed; otherwise the job's result.
+ */
+async function claimChain(ctx: JobContext, connectionId: string, claim: KeepAliveClaim): Promise<JobResult | null> {
+  const claimed = await ctx.deps.connections.claimKeepAlive(connectionId, claim);
+  if (!claimed.ok) return failed(`claiming the ${claim.chain ?? 'heartbeat'} chain failed: ${claimed.error.message}`);
+  if (claimed.value) return null;
+  ctx.deps.log.debug('duplicate chain job ended', { connectionId, chain: claim.chain ?? 'heartbeat', generation: claim.generation });
+  return DONE;
+}
+
+/** Schedules a chain's next job; if that fails, releases the claim so the queue's retry of this job can claim again. */
+async function continueChain(ctx: JobContext, connectionId: string, claim: KeepAliveClaim, next: QueueEntry): Promise<JobResult> {
+  const queued = await ctx.deps.queue.enqueue([next]);
   if (queued.ok) return DONE;
-  // The retry of this job must be able to claim again, or the chain would end here.
-  await deps.connections.releaseKeepAlive(job.connectionId, claim);
-  return failed(`scheduling the next heartbeat failed: ${queued.error.message}`);
+  await ctx.deps.connections.releaseKeepAlive(connectionId, claim);
+  return failed(`scheduling the next ${claim.chain ?? 'heartbeat'} failed: ${queued.error.message}`);
 }
 
 /**

@@ -30,6 +30,8 @@ export type SessionAction =
 export interface OpenReplyContext {
   /** The client's `Sec-WebSocket-Protocol` offers (`offeredSubprotocols`): the backend may choose one of them. */
   readonly offeredSubprotocols: readonly string[];
+  /** A `Keep-Alive-Interval` an earlier (deferring) OPEN reply set: an empty reply without the header defers again. */
+  readonly pollInterval?: number;
 }
 
 /** A valid reply's effects on the connection: meta changes and actions, with what was ignored and why. */
@@ -37,7 +39,16 @@ interface ReplyEffects {
   metaChanges: Record<string, string | null>;
   actions: SessionAction[];
   ignored: string[];
+  /** `Keep-Alive-Interval` (see {@link PollInterval}). */
+  pollInterval: PollInterval;
 }
+
+/**
+ * What a reply's `Keep-Alive-Interval` header asks for: poll the backend every `seconds` (an integer > 0, as sent:
+ * the session raises it to Pushpin's 20 s minimum), `null` to stop (0, negative or not an integer), or `undefined`
+ * when the reply has no such header (the setting stays as it was).
+ */
+export type PollInterval = number | null | undefined;
 
 /** A reply that breaks the protocol. */
 type Invalid = { kind: 'invalid'; reason: string };
@@ -47,6 +58,11 @@ export type OpenReplyDecision =
   | ({ kind: 'accept'; subprotocol: string | null; grip: GripMode; clientHeaders: Record<string, string> } & ReplyEffects)
   /** The OPEN reply refused the connection: answer the client's handshake with this status, headers and body. */
   | { kind: 'reject'; status: number; headers: Record<string, string>; body: Uint8Array; reason: string }
+  /**
+   * An empty OPEN reply that sets `Keep-Alive-Interval`: the backend defers its answer, and the OPEN is asked
+   * again after the interval (Pushpin keeps the handshake pending meanwhile).
+   */
+  | { kind: 'defer'; intervalSeconds: number; metaChanges: Record<string, string | null> }
   /** The client gets a 502. */
   | Invalid;
 
@@ -119,10 +135,13 @@ export function interpretOpenReply(response: ReplyResponse, context: OpenReplyCo
   const read = readReply(response);
   if (read.kind === 'invalid') return read;
   if (read.kind === 'not-counting') return reject(response, read.headers, read.reason);
-  const { headers, events, metaChanges, ignored } = read;
+  const { headers, events, metaChanges, ignored, pollInterval } = read;
   const first = events[0];
   if (first === undefined) {
-    return invalid('backend accepted with an empty body: the first event must be OPEN (deferred acceptance is not supported)');
+    // A reply without the header keeps the interval an earlier deferring reply set; one that turns it off ends it.
+    const interval = pollInterval === undefined ? context.pollInterval : pollInterval;
+    if (typeof interval === 'number') return { kind: 'defer', intervalSeconds: interval, metaChanges };
+    return invalid('backend accepted with an empty body: the first event must be OPEN (or the reply must set Keep-Alive-Interval)');
   }
   if (first.type !== 'OPEN') return invalid(`backend reply to OPEN starts with ${first.type}; the first event must be OPEN`);
 
@@ -133,7 +152,7 @@ export function interpretOpenReply(response: ReplyResponse, context: OpenReplyCo
   }
   const grip = parseGripExtension(headers['sec-websocket-extensions']) ?? { enabled: false as const };
   const actions = eventsToActions(events, 1, grip, ignored);
-  return { kind: 'accept', subprotocol, grip, clientHeaders: clientHeadersOf(headers), metaChanges, actions, ignored };
+  return { kind: 'accept', subprotocol, grip, clientHeaders: clientHeadersOf(headers), metaChanges, actions, ignored, pollInterval };
 }
 
 /**
@@ -150,8 +169,8 @@ export function interpretSessionReply(response: ReplyResponse, grip: GripMode): 
   const read = readReply(response);
   if (read.kind === 'invalid') return read;
   if (read.kind === 'not-counting') return invalid(read.reason);
-  const { events, metaChanges, ignored } = read;
-  return { kind: 'update', metaChanges, actions: eventsToActions(events, 0, grip, ignored), ignored };
+  const { events, metaChanges, ignored, pollInterval } = read;
+  return { kind: 'update', metaChanges, actions: eventsToActions(events, 0, grip, ignored), ignored, pollInterval };
 }
 
 type ReadReply =
@@ -163,6 +182,7 @@ type ReadReply =
       events: readonly WsEvent[];
       metaChanges: Record<string, string | null>;
       ignored: string[];
+      pollInterval: PollInterval;
     };
 
 /** What both phases check first: the size limit, whether the reply counts, its events and its headers. */
@@ -179,13 +199,20 @@ function readReply(response: ReplyResponse): ReadReply {
 
   const ignored: string[] = [];
   const metaChanges = readMetaChanges(headers, ignored);
-  if (headers['keep-alive-interval'] !== undefined) {
-    ignored.push('Keep-Alive-Interval header ignored: this server does not poll the backend');
-  }
   if (headers['content-bytes-accepted'] !== undefined) {
     ignored.push('Content-Bytes-Accepted header ignored: every request is treated as consumed in full');
   }
-  return { kind: 'read', headers, events: decoded.value, metaChanges, ignored };
+  const pollInterval = readPollInterval(headers['keep-alive-interval']);
+  return { kind: 'read', headers, events: decoded.value, metaChanges, ignored, pollInterval };
+}
+
+/** `Keep-Alive-Interval` as Pushpin reads it (`QByteArray::toInt`): an integer > 0 turns polling on, anything else off. */
+function readPollInterval(value: string | undefined): PollInterval {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (!/^[+-]?\d+$/.test(trimmed)) return null;
+  const n = Number(trimmed);
+  return n > 0 && n <= 2_147_483_647 ? n : null;
 }
 
 /**

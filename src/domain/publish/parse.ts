@@ -63,7 +63,7 @@ const utf8Encoder = new TextEncoder();
  *   for `content-bin`); `ping`/`pong` give `payload: null`; optional `content-filters`, an array of strings. A message over 131,072 bytes (text as UTF-8, binary
  *   decoded) is an error. Close: `code` 0 or absent means no code, otherwise a sendable close code (1000–1014
  *   except 1004–1006, or 3000–4999), an integer or integer string; `reason` at most 123 UTF-8 bytes.
- *   Refresh and hint give `payload: null`.
+ *   Refresh gives a `refresh` payload (each subscriber's session asks the backend now); hint gives `payload: null`.
  *
  * Binary payloads are re-encoded as canonical base64, so consumers can decode them with any decoder.
  *
@@ -203,7 +203,7 @@ function parseWsMessage(raw: unknown, fail: Fail): ItemResult<WsMessageParse> {
       return close.ok ? ok({ ...close.value, contentFilters: null }) : close;
     }
     case 'refresh':
-      return ok({ payload: null, ignored: 'action refresh is not supported', contentFilters: null });
+      return ok({ payload: { kind: 'refresh' }, ignored: null, contentFilters: null });
     case 'hint':
       return ok({ payload: null, ignored: 'action hint is not supported', contentFilters: null });
     default:

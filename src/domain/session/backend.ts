@@ -22,7 +22,8 @@ export const BACKEND_MIN_RETRY_SPAN_MS = [1, 2, 3, 4, 5].reduce((sum, a) => sum 
  *
  * A backend that could not be reached (`connect`: refused, unresolvable, reset before any byte of a response) is
  * tried again up to 5 times with jittered backoff, as Pushpin retries its origin, while the retries fit in
- * `backendTimeoutMs`: a rolling deploy of the backend does not close clients. The jitter is "equal" (half of each
+ * `backendTimeoutMs` (or the shorter `budgetMs`, which also bounds each try): a rolling deploy of the backend does
+ * not close clients. The jitter is "equal" (half of each
  * delay fixed), so the retries span at least {@link BACKEND_MIN_RETRY_SPAN_MS} (5.75 s) however the dice fall. A timeout or a bad response is
  * never retried: the backend may have processed the request.
  */
@@ -30,8 +31,10 @@ export async function askBackend(
   deps: BackendDeps,
   connection: { readonly connectionId: string; readonly handshake: Handshake; readonly meta: Readonly<Record<string, string>> },
   events: readonly WsEvent[],
+  options: { readonly budgetMs?: number } = {},
 ): Promise<Result<BackendResponse, BackendError>> {
-  const request = buildBackendRequest({
+  const budgetMs = Math.min(deps.config.backendTimeoutMs, options.budgetMs ?? Infinity);
+  const built = buildBackendRequest({
     targetUrl: deps.config.targetUrl,
     connectionId: connection.connectionId,
     handshake: connection.handshake,
@@ -40,13 +43,16 @@ export async function askBackend(
     gripSig: await deps.signer.sign(),
   });
   const started = deps.clock();
-  let result = await deps.backend.send(request);
+  // Within a budget shorter than the backend timeout, each try gets only what is left of it.
+  const send = () =>
+    deps.backend.send(budgetMs < deps.config.backendTimeoutMs ? { ...built, timeoutMs: budgetMs - (deps.clock() - started) } : built);
+  let result = await send();
   for (let attempt = 1; attempt < BACKEND_CONNECT_ATTEMPTS && !result.ok && result.error.kind === 'connect'; attempt++) {
     const delay = Math.max(1, equalJitterDelay(attempt, RETRY_BASE_MS, RETRY_MAX_MS, deps.random));
-    if (deps.clock() - started + delay >= deps.config.backendTimeoutMs) break;
+    if (deps.clock() - started + delay >= budgetMs) break;
     deps.log.debug('backend unreachable; trying again', { connectionId: connection.connectionId, attempt, delayMs: delay });
     await deps.sleep(delay);
-    result = await deps.backend.send(request);
+    result = await send();
   }
   deps.metrics.timing('BackendLatency', deps.clock() - started);
   if (!result.ok) deps.metrics.count('BackendErrors');

@@ -3,7 +3,9 @@ import { connectionDeliveryEntry } from '../fanout/jobs.js';
 import { forgetConnections } from '../forget-connections.js';
 import type { Payload } from '../message.js';
 import { closeEvent, openEvent } from '../protocol/events.js';
-import { interpretOpenReply } from '../protocol/reply.js';
+import { interpretOpenReply, type OpenReplyDecision } from '../protocol/reply.js';
+import { backendPollAfter, backendPollEntry } from '../backend-poll.js';
+import type { Handshake } from '../connection.js';
 import { handshakeFromClient, offeredSubprotocols, unsafePathReason } from '../protocol/request.js';
 import { askBackend } from './backend.js';
 import { detaches, filterMetaAfter, subscriptionOps, tooManyFilters, unsupportedControls } from './reply-actions.js';
@@ -62,17 +64,9 @@ export async function onConnect(deps: ConnectDeps, input: ConnectInput): Promise
   const captured = handshakeFromClient({ headers: input.headers, path: input.path, query: input.query });
   const handshake = captured.handshake;
   if (captured.dropped.length > 0) log.warn('handshake headers not kept for replay', { connectionId, dropped: captured.dropped });
-  const response = await askBackend(deps, { connectionId, handshake, meta: {} }, [openEvent()]);
-  if (!response.ok) {
-    log.error('backend unreachable on open; refusing the handshake with 502', {
-      connectionId,
-      error: response.error.kind,
-      detail: response.error.message,
-    });
-    metrics.count('ConnectionsRejected');
-    return refuse(502, 'Bad Gateway: the backend did not answer');
-  }
-  const decision = interpretOpenReply(response.value, { offeredSubprotocols: offeredSubprotocols(handshake) });
+  const asked = await askOpen(deps, connectionId, handshake);
+  if (asked.kind === 'refused') return asked.outcome;
+  const { decision, deferredMeta, deferredInterval } = asked;
   if (decision.kind === 'reject') {
     log.info('backend rejected the connection', { connectionId, status: decision.status, reason: decision.reason });
     metrics.count('ConnectionsRejected');
@@ -99,12 +93,15 @@ export async function onConnect(deps: ConnectDeps, input: ConnectInput): Promise
   );
   const now = deps.clock();
   const keepAlive = keepAliveFromActions(decision.actions, now);
+  // A deferring reply's Keep-Alive-Interval stays in force unless the accepting reply changes it, as in Pushpin.
+  const requested = decision.pollInterval === undefined ? deferredInterval : decision.pollInterval;
+  const backendPoll = backendPollAfter(requested, undefined, now, deps.config.minPollIntervalSeconds);
   const record: ConnectionRecord = {
     connectionId,
     handshake,
     subprotocol: decision.subprotocol,
     grip: decision.grip,
-    meta: applyMetaChanges({}, decision.metaChanges),
+    meta: applyMetaChanges(deferredMeta, decision.metaChanges),
     ...(Object.keys(filterMeta).length > 0 ? { filterMeta } : {}),
     connectedAt: now,
     expiresAt: expiryFor(now),
@@ -112,6 +109,7 @@ export async function onConnect(deps: ConnectDeps, input: ConnectInput): Promise
     lastActivityAt: now,
     subscriptionCount: plan.subscribe.length,
     ...(detaches(decision.actions) ? { detached: true } : {}),
+    ...(backendPoll ? { backendPoll, lastExchangeAt: now } : {}),
   };
   for (const note of [...decision.ignored, ...keepAlive.ignored, ...unsupportedControls(decision.actions)])
     log.warn('ignored part of the OPEN reply', { connectionId, note });
@@ -146,6 +144,7 @@ export async function onConnect(deps: ConnectDeps, input: ConnectInput): Promise
     }
     const entries: QueueEntry[] = [];
     if (record.keepAlive) entries.push(keepAliveEntry(connectionId, record.keepAlive, now + record.keepAlive.timeoutSeconds * 1000, now));
+    if (backendPoll) entries.push(backendPollEntry(connectionId, backendPoll, now + backendPoll.intervalSeconds * 1000, now));
     if (payloads.length > 0) {
       const origin = { publishId: `open:${connectionId}`, publishedAt: now };
       entries.push(connectionDeliveryEntry(connectionId, payloads, origin, { graceUntil: now + deps.config.openGraceMs }));
@@ -173,6 +172,66 @@ export async function onConnect(deps: ConnectDeps, input: ConnectInput): Promise
   log.info('connection accepted', { connectionId, subscriptions: plan.subscribe.length, queuedMessages: payloads.length });
   return { kind: 'accepted', subprotocol: decision.subprotocol, headers: decision.clientHeaders };
 }
+
+/** What asking the backend to OPEN came to: its final (not deferring) decision, or a refusal already made. */
+type AskedOpen =
+  | { readonly kind: 'refused'; readonly outcome: ConnectOutcome }
+  | {
+      readonly kind: 'decided';
+      readonly decision: Exclude<OpenReplyDecision, { kind: 'defer' }>;
+      /** `Set-Meta-*` of deferring replies, in force for the accepting one. */
+      readonly deferredMeta: Readonly<Record<string, string>>;
+      /** The `Keep-Alive-Interval` a deferring reply set, if any. */
+      readonly deferredInterval: number | undefined;
+    };
+
+/**
+ * Sends the OPEN request, and again after the interval each time the backend defers (an empty reply with
+ * `Keep-Alive-Interval`: Pushpin keeps the handshake pending and asks again). API Gateway ends a `$connect` after
+ * 29 s, so a deferral that the next request could not answer within `connectBudgetMs` refuses the handshake with 504.
+ */
+async function askOpen(deps: ConnectDeps, connectionId: string, handshake: Handshake): Promise<AskedOpen> {
+  const { log, metrics } = deps;
+  const started = deps.clock();
+  const offered = offeredSubprotocols(handshake);
+  let meta: Readonly<Record<string, string>> = {};
+  let interval: number | undefined;
+  for (;;) {
+    const left = deps.config.connectBudgetMs - (deps.clock() - started);
+    const response = await askBackend(deps, { connectionId, handshake, meta }, [openEvent()], { budgetMs: left });
+    if (!response.ok) {
+      log.error('backend unreachable on open; refusing the handshake with 502', {
+        connectionId,
+        error: response.error.kind,
+        detail: response.error.message,
+      });
+      metrics.count('ConnectionsRejected');
+      return { kind: 'refused', outcome: refuse(502, 'Bad Gateway: the backend did not answer') };
+    }
+    const decision = interpretOpenReply(response.value, {
+      offeredSubprotocols: offered,
+      ...(interval !== undefined ? { pollInterval: interval } : {}),
+    });
+    if (decision.kind !== 'defer') return { kind: 'decided', decision, deferredMeta: meta, deferredInterval: interval };
+    meta = applyMetaChanges(meta, decision.metaChanges);
+    interval = decision.intervalSeconds;
+    const waitMs = Math.max(deps.config.minPollIntervalSeconds, interval) * 1000;
+    const leftAfterWait = deps.config.connectBudgetMs - (deps.clock() - started) - waitMs;
+    if (leftAfterWait < MIN_OPEN_REQUEST_MS) {
+      log.warn('backend deferred the OPEN past what API Gateway allows a handshake; refusing with 504', {
+        connectionId,
+        intervalSeconds: interval,
+      });
+      metrics.count('ConnectionsRejected');
+      return { kind: 'refused', outcome: refuse(504, 'Gateway Timeout: the backend deferred its answer') };
+    }
+    log.info('backend deferred the OPEN; asking again after the interval', { connectionId, waitMs });
+    await deps.sleep(waitMs);
+  }
+}
+
+/** The least time worth giving a repeated OPEN request. */
+const MIN_OPEN_REQUEST_MS = 1_000;
 
 /** The OPEN reply's messages in order, ending at (and including) a close or drop: nothing after it is sent. */
 function openReplyPayloads(actions: Parameters<typeof subscriptionOps>[0]): Payload[] {

@@ -39,7 +39,17 @@ export interface SessionConfig {
   readonly openGraceMs: number;
   /** The budget for one backend exchange, retries of an unreachable backend included (`BACKEND_TIMEOUT_MS`). */
   readonly backendTimeoutMs: number;
+  /** The least `Keep-Alive-Interval` honoured (Pushpin's 20 s); a shorter one is raised to it. */
+  readonly minPollIntervalSeconds: number;
+  /**
+   * How long `$connect` may take in all (API Gateway gives up after 29 s): a deferred OPEN is asked again only
+   * if the new request can finish within it.
+   */
+  readonly connectBudgetMs: number;
 }
+
+/** `$connect`'s whole time: API Gateway's 29 s integration timeout, less a second for storing the connection. */
+export const CONNECT_BUDGET_MS = 28_000;
 
 /** `$connect` (`onConnect`): no connection sender, since API Gateway refuses posts until `$connect` returns. */
 export type ConnectDeps = Omit<SessionDeps, 'sender'>;

@@ -10,18 +10,28 @@ import type { ClientMessageLane, Log, Metrics } from '../ports.js';
 import { parseJson } from '../protocol/values.js';
 import { err, ok, type Result } from '../result.js';
 import type { SessionDeps } from './deps.js';
-import { onMessages, type MessageOutcome } from './message.js';
+import { onMessages, onPoll, type MessageOutcome } from './message.js';
 
-/** One client message as the lane carries it. */
-export interface LaneMessage {
-  readonly v: 1;
-  readonly connectionId: string;
-  readonly text: string;
-  /** Epoch ms when `$default` received it: the added latency is measured from here. */
-  readonly receivedAt: number;
-}
+/**
+ * What the lane carries for a connection: a client message, or a request for a backend request without one — a
+ * `Keep-Alive-Interval` poll or a publish `refresh` (both in turn with the connection's messages, as Pushpin's
+ * session sends one request at a time).
+ */
+export type LaneMessage =
+  | {
+      readonly v: 1;
+      readonly connectionId: string;
+      readonly text: string;
+      /** Epoch ms when `$default` received it: the added latency is measured from here. */
+      readonly receivedAt: number;
+    }
+  | { readonly v: 1; readonly connectionId: string; readonly poll: 'interval' | 'refresh'; readonly receivedAt: number };
 
-const laneMessageSchema = z.object({ v: z.literal(1), connectionId: z.string().min(1), text: z.string(), receivedAt: z.number() });
+const laneBase = { v: z.literal(1), connectionId: z.string().min(1), receivedAt: z.number() };
+const laneMessageSchema = z.union([
+  z.object({ ...laneBase, text: z.string() }),
+  z.object({ ...laneBase, poll: z.enum(['interval', 'refresh']) }),
+]);
 
 /** Reads a lane message body; never throws. */
 export function parseLaneMessage(body: string): Result<LaneMessage, string> {
@@ -62,7 +72,8 @@ const CONNECTIONS_AT_ONCE = 10;
 
 /**
  * The lane's consumer: the records of each connection (in queue order) go to the backend in one request, and its
- * reply is applied before the invocation ends, so the next batch sees its meta and subscriptions. Connections run
+ * reply is applied before the invocation ends, so the next batch sees its meta and subscriptions. Polls and
+ * refreshes ride along with messages (any request serves them); alone, they make one empty request. Connections run
  * side by side. Returns the ids of records to retry: those of a connection whose record could not be read (the
  * queue brings them back, still in order). Malformed records are logged and dropped.
  */
@@ -90,7 +101,8 @@ export async function consumeLane(
   await pLimit(CONNECTIONS_AT_ONCE).map([...byConnection], async ([connectionId, { ids, messages }]) => {
     const now = deps.clock();
     for (const m of messages) observe.metrics.timing('LaneLatency', now - m.receivedAt);
-    const outcome = await onMessages(deps, { connectionId, texts: messages.map((m) => m.text) });
+    const texts = messages.flatMap((m) => ('text' in m ? [m.text] : []));
+    const outcome = texts.length > 0 ? await onMessages(deps, { connectionId, texts }) : await onPoll(deps, connectionId);
     if (outcome.kind === 'unavailable') failed.push(...ids);
   });
   return failed;

@@ -5,6 +5,7 @@ import { detaches, filterMetaAfter, sameMeta, subscriptionOps, tooManyFilters, u
 import { applyMetaChanges } from '../connection.js';
 import type { SessionDeps } from './deps.js';
 import { keepAliveEntry, keepAliveFromActions } from '../keepalive.js';
+import { backendPollAfter, backendPollEntry, exchangeIsStale } from '../backend-poll.js';
 import { resumeTokens, startCatchUps } from './resume.js';
 import { planFilterWrites, planResumes, planSubscriptions, type SubscriptionOp } from './subscriptions.js';
 import type { ConnectionRecord } from '../connection.js';
@@ -77,6 +78,23 @@ export async function onMessages(
 }
 
 /**
+ * A request without a client message (a `Keep-Alive-Interval` poll, a publish `refresh`): one empty request (no
+ * events), its reply carried out as any other. A connection that is gone or detached has no backend session to
+ * poll: nothing is sent.
+ */
+export async function onPoll(deps: SessionDeps, connectionId: string): Promise<MessageOutcome> {
+  const found = await deps.connections.getConnection(connectionId);
+  if (!found.ok) return { kind: 'unavailable', reason: `${found.error.kind}: ${found.error.message}` };
+  const record = found.value;
+  if (record === null || record.detached === true) {
+    deps.log.debug('poll for a connection that is gone or detached; nothing sent', { connectionId });
+    return { kind: 'handled', sent: 0 };
+  }
+  deps.metrics.count('BackendPolls');
+  return forwardEvents(deps, record, []);
+}
+
+/**
  * Sends events of a known connection to the backend in one request and carries out the reply: the step
  * `onMessage` takes for one TEXT, and what a consumer that batches a connection's messages takes for several.
  * A failed exchange closes the client with 1011 and changes nothing.
@@ -134,7 +152,10 @@ export async function applySessionReply(
   return { kind: 'closed', reason: tooMany };
 }
 
-/** Stores a reply's meta and keep-alive changes (and coarse activity), and schedules a new keep-alive chain. */
+/**
+ * Stores a reply's meta, keep-alive and backend-poll changes (and coarse activity and last exchange), and schedules
+ * the new chains.
+ */
 async function storeConnectionChanges(
   deps: SessionDeps,
   record: ConnectionRecord,
@@ -146,7 +167,11 @@ async function storeConnectionChanges(
   const now = deps.clock();
   const keepAlive = keepAliveFromActions(reply.actions, now);
   for (const note of keepAlive.ignored) log.warn('ignored part of a reply', { connectionId, note });
+  const backendPoll = backendPollAfter(reply.pollInterval, record.backendPoll, now, deps.config.minPollIntervalSeconds);
   const changes: ConnectionChanges = {
+    ...(backendPoll !== undefined ? { backendPoll, ...(backendPoll !== null ? { lastExchangeAt: now } : {}) } : {}),
+    // The next poll is due an interval after this exchange (written coarsely: see exchangeIsStale).
+    ...(backendPoll === undefined && exchangeIsStale(record.backendPoll, record.lastExchangeAt, now) ? { lastExchangeAt: now } : {}),
     ...(Object.keys(reply.metaChanges).length > 0 ? { meta: reply.metaChanges } : {}),
     ...(filterMeta !== undefined ? { filterMeta } : {}),
     ...(keepAlive.change !== undefined ? { keepAlive: keepAlive.change, lastActivityAt: now } : {}),
@@ -158,12 +183,15 @@ async function storeConnectionChanges(
   const updated = await deps.connections.updateConnection(connectionId, changes);
   if (!updated.ok) {
     log.error('could not store connection changes', { connectionId, error: updated.error.kind, detail: updated.error.message });
-  } else if (keepAlive.change) {
-    const scheduled = await deps.queue.enqueue([
-      keepAliveEntry(connectionId, keepAlive.change, now + keepAlive.change.timeoutSeconds * 1000, now),
-    ]);
-    if (!scheduled.ok) log.error('could not schedule keep-alives', { connectionId, detail: scheduled.error.message });
+    return;
   }
+  const chains = [
+    ...(keepAlive.change ? [keepAliveEntry(connectionId, keepAlive.change, now + keepAlive.change.timeoutSeconds * 1000, now)] : []),
+    ...(backendPoll ? [backendPollEntry(connectionId, backendPoll, now + backendPoll.intervalSeconds * 1000, now)] : []),
+  ];
+  if (chains.length === 0) return;
+  const scheduled = await deps.queue.enqueue(chains);
+  if (!scheduled.ok) log.error('could not schedule keep-alives or backend polls', { connectionId, detail: scheduled.error.message });
 }
 
 /**

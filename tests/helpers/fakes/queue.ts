@@ -1,7 +1,16 @@
 /** The fan-out queue and the dead-letter queue, recording what was enqueued. */
 import { serializeJob, type FanoutJob } from '#src/domain/fanout/jobs.js';
 import type { QueueRecord } from '#src/domain/fanout/worker.js';
-import type { DeadLetters, FanoutQueue, QueueEntry, QueueError, Redelivery, RedeliveryScheduler } from '#src/domain/ports.js';
+import type {
+  ClientMessageLane,
+  DeadLetters,
+  FanoutQueue,
+  QueueEntry,
+  QueueError,
+  Redelivery,
+  RedeliveryScheduler,
+} from '#src/domain/ports.js';
+import type { LaneMessage } from '#src/domain/session/lane.js';
 import { err, ok, type Result } from '#src/domain/result.js';
 import { Failures, queueError } from './failures.js';
 
@@ -97,4 +106,26 @@ export function asRecord(m: QueuedMessage): QueueRecord {
     receiveCount: 1,
     sequence: ordered ? m.sequence : null,
   };
+}
+
+/**
+ * `ClientMessageLane` in memory: each successful `enqueue` is kept (message and dedup id, in order); a dedup id
+ * seen before is dropped, as SQS FIFO does within its window. `failNext` makes the next call fail (queues nothing).
+ */
+export class RecordingLane implements ClientMessageLane {
+  readonly queued: { readonly message: LaneMessage; readonly dedupId: string }[] = [];
+  #failures = 0;
+
+  failNext(times = 1): void {
+    this.#failures += times;
+  }
+
+  async enqueue(message: LaneMessage, dedupId: string): Promise<Result<void, QueueError>> {
+    if (this.#failures > 0) {
+      this.#failures--;
+      return err(queueError('unavailable', 'lane unavailable (injected)'));
+    }
+    if (!this.queued.some((q) => q.dedupId === dedupId)) this.queued.push({ message, dedupId });
+    return ok(undefined);
+  }
 }

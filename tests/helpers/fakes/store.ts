@@ -212,6 +212,8 @@ export class InMemoryStore
       ...(changes.keepAlive !== undefined ? { keepAlive: changes.keepAlive } : {}),
       ...(changes.lastActivityAt !== undefined ? { lastActivityAt: changes.lastActivityAt } : {}),
       ...(changes.detached === true ? { detached: true } : {}),
+      ...(changes.backendPoll !== undefined ? { backendPoll: changes.backendPoll } : {}),
+      ...(changes.lastExchangeAt !== undefined ? { lastExchangeAt: changes.lastExchangeAt } : {}),
     };
     this.records.set(connectionId, updated);
     return ok(updated);
@@ -252,19 +254,21 @@ export class InMemoryStore
   }
 
   async claimKeepAlive(connectionId: string, claim: KeepAliveClaim): Promise<Result<boolean, StoreError>> {
-    const current = this.keepAliveClaims.get(connectionId);
+    const key = claimKey(connectionId, claim);
+    const current = this.keepAliveClaims.get(key);
     const claimable =
       claim.generation === 0
         ? this.records.has(connectionId) && (current === undefined || !current.startsWith(`${claim.since}:`))
         : current === `${claim.since}:${claim.generation}`;
-    if (claimable) this.keepAliveClaims.set(connectionId, `${claim.since}:${claim.generation + 1}`);
+    if (claimable) this.keepAliveClaims.set(key, `${claim.since}:${claim.generation + 1}`);
     return ok(claimable);
   }
 
   async releaseKeepAlive(connectionId: string, claim: KeepAliveClaim): Promise<Result<void, StoreError>> {
-    if (this.keepAliveClaims.get(connectionId) !== `${claim.since}:${claim.generation + 1}`) return ok(undefined);
-    if (claim.generation === 0) this.keepAliveClaims.delete(connectionId);
-    else this.keepAliveClaims.set(connectionId, `${claim.since}:${claim.generation}`);
+    const key = claimKey(connectionId, claim);
+    if (this.keepAliveClaims.get(key) !== `${claim.since}:${claim.generation + 1}`) return ok(undefined);
+    if (claim.generation === 0) this.keepAliveClaims.delete(key);
+    else this.keepAliveClaims.set(key, `${claim.since}:${claim.generation}`);
     return ok(undefined);
   }
 
@@ -524,4 +528,9 @@ function decodeCursor(cursor: string): string | null {
   if (!cursor.startsWith(CURSOR_PREFIX)) return null;
   const subKey = Buffer.from(cursor.slice(CURSOR_PREFIX.length), 'base64url').toString('utf8');
   return /^[0-9a-f]{4}#./.test(subKey) ? subKey : null;
+}
+
+/** Heartbeat claims are keyed by the connection id alone (as tests read them); poll claims apart. */
+function claimKey(connectionId: string, claim: KeepAliveClaim): string {
+  return claim.chain === 'poll' ? `poll#${connectionId}` : connectionId;
 }

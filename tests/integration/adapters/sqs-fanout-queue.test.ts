@@ -22,7 +22,7 @@ function job(publishId: string, text = 'hello'): ChannelJob {
 }
 
 const pid = (j: FanoutJob): string =>
-  j.kind === 'keepalive' || j.kind === 'catchup' ? j.connectionId : j.kind === 'release' ? j.channel : j.publishId;
+  j.kind === 'keepalive' || j.kind === 'catchup' || j.kind === 'poll' ? j.connectionId : j.kind === 'release' ? j.channel : j.publishId;
 
 interface Received {
   readonly job: FanoutJob;

@@ -89,9 +89,9 @@ describe('decideKeepAlive', () => {
   });
 
   it('interval mode: sends when due and schedules the next one a period later', () => {
-    expect(decideKeepAlive(job({ dueAt: NOW }), setting(), NOW - 1_000, NOW)).toEqual({ kind: 'send', nextDueAt: NOW + 30_000 });
+    expect(decideKeepAlive(job({ dueAt: NOW }), setting(), NOW - 1_000, NOW)).toEqual({ kind: 'due', nextDueAt: NOW + 30_000 });
     // Half a second early still counts as due: queue delays are whole seconds.
-    expect(decideKeepAlive(job({ dueAt: NOW + 500 }), setting(), undefined, NOW)).toEqual({ kind: 'send', nextDueAt: NOW + 30_000 });
+    expect(decideKeepAlive(job({ dueAt: NOW + 500 }), setting(), undefined, NOW)).toEqual({ kind: 'due', nextDueAt: NOW + 30_000 });
   });
 
   it('waits again when the job fires early (a delay capped by the queue)', () => {
@@ -101,6 +101,6 @@ describe('decideKeepAlive', () => {
   it('idle mode: recent activity pushes the heartbeat a period past it', () => {
     const idle = setting({ mode: 'idle' });
     expect(decideKeepAlive(job({ dueAt: NOW }), idle, NOW - 10_000, NOW)).toEqual({ kind: 'wait', dueAt: NOW + 20_000 });
-    expect(decideKeepAlive(job({ dueAt: NOW }), idle, NOW - 30_000, NOW)).toEqual({ kind: 'send', nextDueAt: NOW + 30_000 });
+    expect(decideKeepAlive(job({ dueAt: NOW }), idle, NOW - 30_000, NOW)).toEqual({ kind: 'due', nextDueAt: NOW + 30_000 });
   });
 });

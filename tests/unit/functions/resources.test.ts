@@ -60,13 +60,14 @@ describe('awsResources: a function reads only the environment its access names',
     ORDERED_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/fanout.fifo',
     DELAYED_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/fanout-delayed',
     DELAYED_DLQ_URL: 'https://sqs.us-east-1.amazonaws.com/1/fanout-delayed-dlq',
+    CLIENT_MESSAGES_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/1/client-messages.fifo',
     MANAGEMENT_API_ENDPOINT: 'https://abc.execute-api.us-east-1.amazonaws.com/live',
   };
 
-  it('builds the worker from its six variables, ignoring (even invalid) ones it is not granted', async () => {
+  it('builds the worker from its seven variables, ignoring (even invalid) ones it is not granted', async () => {
     const worker = await awsResources('fanout-worker', { ...workerEnv, TARGET_URL: 'not a url', GRIP_KEY_SECRET_ARN: '' });
-    expect(Object.keys(worker).sort()).toEqual([...basicKeys, 'history', 'queue', 'sender', 'store'].sort());
-    expect(resourcesOf(handlerAccess['fanout-worker'])).toHaveLength(6);
+    expect(Object.keys(worker).sort()).toEqual([...basicKeys, 'history', 'lane', 'queue', 'sender', 'store'].sort());
+    expect(resourcesOf(handlerAccess['fanout-worker'])).toHaveLength(7);
   });
 
   it.each(Object.keys(workerEnv).filter((k) => k !== 'AWS_REGION'))('refuses to start without %s, naming it', async (variable) => {

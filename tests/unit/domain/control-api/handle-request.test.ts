@@ -193,7 +193,7 @@ describe('control API: publishing', () => {
     const body = publishBody([
       { channel: 'room', formats: { 'http-stream': { content: 'x\n' } } },
       sendItem('room', 'ws'),
-      { channel: 'room', formats: { 'ws-message': { action: 'refresh' } } },
+      { channel: 'room', formats: { 'ws-message': { action: 'hint' } } },
     ]);
 
     const response = await handleControlApiRequest(h.deps, request({ body }));

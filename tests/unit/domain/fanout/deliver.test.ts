@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { deliver, emptyReport, type DeliveryTools } from '#src/domain/fanout/deliver.js';
 import type { Payload } from '#src/domain/message.js';
 import { AdaptiveConcurrency } from '#src/domain/fanout/rate.js';
-import { FakeSender, FATAL, ManualClock, RecordingMetrics, seededRandom } from '#test-helpers/fakes.js';
+import { FakeSender, FATAL, ManualClock, RecordingLane, RecordingMetrics, seededRandom } from '#test-helpers/fakes.js';
 
 const text = (t: string): Payload => ({ kind: 'text', text: t });
 
@@ -13,8 +13,10 @@ function tools(options: { concurrency?: number; inJobAttempts?: number } = {}) {
   const metrics = new RecordingMetrics();
   const concurrency = options.concurrency ?? 4;
   const rate = new AdaptiveConcurrency(concurrency, time.clock);
+  const lane = new RecordingLane();
   const t: DeliveryTools = {
     sender,
+    polls: lane,
     metrics,
     limit: pLimit(concurrency),
     rate,
@@ -23,7 +25,7 @@ function tools(options: { concurrency?: number; inJobAttempts?: number } = {}) {
     random: seededRandom(1),
     retry: { inJobAttempts: options.inJobAttempts ?? 3, baseMs: 10, maxMs: 100 },
   };
-  return { t, time, sender, metrics, rate };
+  return { t, time, sender, metrics, rate, lane };
 }
 
 describe('deliver', () => {
@@ -216,5 +218,23 @@ describe('deliver', () => {
     const request = sender.closes('a')[0]?.request;
     expect(request?.code).toBeUndefined();
     expect(request?.reason).toBeUndefined();
+  });
+
+  it('a refresh asks for a backend request on each connection’s lane, sends nothing to the client, and defers on a lane failure', async () => {
+    const { t, sender, lane } = tools();
+    const report = await deliver(t, ['a', 'b'], [{ kind: 'refresh' }, text('after')], emptyReport());
+    expect(report.delivered).toBe(2);
+    expect(lane.queued.map((q) => [q.message.connectionId, 'poll' in q.message ? q.message.poll : null])).toEqual([
+      ['a', 'refresh'],
+      ['b', 'refresh'],
+    ]);
+    expect(sender.posted('a')).toEqual(['after']);
+
+    lane.failNext();
+    const failed = await deliver(t, ['c'], [{ kind: 'refresh' }, text('after')], emptyReport());
+    expect(failed.deferred).toEqual([
+      { connectionId: 'c', payloads: [{ kind: 'refresh' }, text('after')], reason: expect.stringContaining('refresh not queued') },
+    ]);
+    expect(sender.posted('c')).toEqual([]);
   });
 });

@@ -6,6 +6,7 @@ import {
   serializeJob,
   type ChannelJob,
   type ConnectionsJob,
+  type BackendPollJob,
   type FanoutJob,
   type KeepAliveJob,
 } from '#src/domain/fanout/jobs.js';
@@ -616,6 +617,73 @@ describe('fan-out worker: keep-alive jobs', () => {
     expect(await worker.processBatch([rec(job)], plenty)).toEqual([]);
 
     expect(h.sender.calls).toEqual([]);
+    expect(h.queue.queued).toEqual([]);
+  });
+});
+
+describe('fan-out worker: backend polls (Keep-Alive-Interval)', () => {
+  const ID = 'poll-conn=';
+  const poll = { intervalSeconds: 20, since: 1_000 };
+
+  function setUp(lastExchangeAgoMs: number, stored: { intervalSeconds: number; since: number } | null = poll) {
+    const h = fanoutHarness();
+    h.store.seedConnection(connectionRecord(ID, { backendPoll: stored, lastExchangeAt: h.time.now - lastExchangeAgoMs }));
+    const job: BackendPollJob = { v: 1, kind: 'poll', connectionId: ID, since: poll.since, dueAt: h.time.now };
+    return { h, job, worker: createFanoutWorker(h.deps) };
+  }
+
+  it('a due poll queues one empty request on the connection’s lane and schedules the next an interval later', async () => {
+    const { h, job, worker } = setUp(20_000);
+
+    expect(await worker.processBatch([rec(job)], plenty)).toEqual([]);
+
+    expect(h.lane.queued.map((q) => q.message)).toEqual([{ v: 1, connectionId: ID, poll: 'interval', receivedAt: h.time.now }]);
+    expect(h.queue.queued.map((q) => q.entry)).toEqual([{ job: { ...job, dueAt: h.time.now + 20_000, generation: 1 }, delaySeconds: 20 }]);
+    expect(h.sender.calls).toEqual([]);
+  });
+
+  it('an exchange since the poll was scheduled moves it: due an interval after that exchange, nothing queued now', async () => {
+    const { h, job, worker } = setUp(5_000);
+
+    expect(await worker.processBatch([rec(job)], plenty)).toEqual([]);
+
+    expect(h.lane.queued).toEqual([]);
+    expect(h.queue.queued.map((q) => q.entry.job)).toEqual([expect.objectContaining({ dueAt: h.time.now + 15_000, generation: 1 })]);
+  });
+
+  it('a job delivered twice polls once and continues one chain', async () => {
+    const { h, job, worker } = setUp(20_000);
+
+    expect(await worker.processBatch([rec(job)], plenty)).toEqual([]);
+    expect(await worker.processBatch([rec(job)], plenty)).toEqual([]);
+
+    expect(h.lane.queued).toHaveLength(1);
+    expect(h.queue.queued).toHaveLength(1);
+  });
+
+  it('a failed lane releases the claim, so the queue’s retry of the job polls and continues the chain', async () => {
+    const { h, job, worker } = setUp(20_000);
+    h.lane.failNext();
+    const record = rec(job);
+
+    expect(await worker.processBatch([record], plenty)).toEqual([record.id]);
+    expect(await worker.processBatch([{ ...record, receiveCount: 2 }], plenty)).toEqual([]);
+
+    expect(h.lane.queued).toHaveLength(1);
+    expect(h.queue.queued).toHaveLength(1);
+  });
+
+  it('ends the chain when polling was turned off, changed, or the connection is gone or detached', async () => {
+    for (const stored of [null, { ...poll, since: 2_000 }]) {
+      const { h, job, worker } = setUp(60_000, stored);
+      expect(await worker.processBatch([rec(job)], plenty)).toEqual([]);
+      expect(h.lane.queued).toEqual([]);
+      expect(h.queue.queued).toEqual([]);
+    }
+    const { h, job, worker } = setUp(60_000);
+    h.store.seedConnection(connectionRecord(ID, { backendPoll: poll, detached: true }));
+    await worker.processBatch([rec({ ...job, connectionId: 'gone=' }), rec(job)], plenty);
+    expect(h.lane.queued).toEqual([]);
     expect(h.queue.queued).toEqual([]);
   });
 });

@@ -82,13 +82,18 @@ describe('parsePublishBody: accepted items', () => {
   });
 
   it.each<[string, unknown, string]>([
-    ['refresh', { action: 'refresh' }, 'action refresh is not supported'],
     ['hint', { action: 'hint' }, 'action hint is not supported'],
     ['ping', { type: 'ping', content: 'x' }, 'message type ping is not supported'],
     ['pong without content', { type: 'pong' }, 'message type pong is not supported'],
   ])('%s → payload null with a reason', (_name, wsMessage, reason) => {
     expect(items(ws(wsMessage))).toEqual([
       { target: room, id: null, prevId: null, payload: null, ignored: reason, meta: {}, contentFilters: null },
+    ]);
+  });
+
+  it('refresh → a refresh payload (each subscriber’s session asks the backend)', () => {
+    expect(items(ws({ action: 'refresh' }))).toEqual([
+      { target: room, id: null, prevId: null, payload: { kind: 'refresh' }, ignored: null, meta: {}, contentFilters: null },
     ]);
   });
 

@@ -345,3 +345,45 @@ describe('onConnect: the backend refuses or fails', () => {
     expect(h.metrics.total('ConnectionsOpened')).toBe(0);
   });
 });
+
+describe('onConnect: Keep-Alive-Interval', () => {
+  it('an OPEN reply with Keep-Alive-Interval stores the polling (raised to the minimum) and schedules the first poll', async () => {
+    const h = sessionHarness();
+    h.backend.respond(gripAccept('', { 'Keep-Alive-Interval': '5' }));
+
+    expect((await onConnect(h.deps, input())).kind).toBe('accepted');
+
+    expect(h.store.records.get(ID)).toMatchObject({ backendPoll: { intervalSeconds: 20, since: h.time.now }, lastExchangeAt: h.time.now });
+    expect(h.queue.queued.map((q) => q.entry)).toEqual([
+      { job: { v: 1, kind: 'poll', connectionId: ID, since: h.time.now, dueAt: h.time.now + 20_000 }, delaySeconds: 20 },
+    ]);
+  });
+
+  it('an empty OPEN reply with Keep-Alive-Interval defers: the OPEN is asked again after the interval, with its meta', async () => {
+    const h = sessionHarness();
+    const started = h.time.now;
+    h.backend.respond(eventsReply('', { 'Keep-Alive-Interval': '20', 'Set-Meta-Stage': 'waiting' }), gripAccept());
+
+    const outcome = await onConnect(h.deps, input());
+
+    expect(outcome.kind).toBe('accepted');
+    expect(h.backend.requests.map((_, i) => h.backend.bodyText(i))).toEqual(['OPEN\r\n', 'OPEN\r\n']);
+    expect(h.backend.requests[1]?.headers['Meta-stage']).toBe('waiting');
+    expect(h.time.sleeps).toEqual([20_000]);
+    expect(h.time.now - started).toBe(20_000);
+    // The deferring reply's interval stays in force: the connection is polled.
+    expect(h.store.records.get(ID)).toMatchObject({ meta: { stage: 'waiting' }, backendPoll: { intervalSeconds: 20 } });
+  });
+
+  it('a deferral the next request could not answer within API Gateway’s 29 s refuses the handshake with 504, storing nothing', async () => {
+    const h = sessionHarness();
+    h.backend.respond(eventsReply('', { 'Keep-Alive-Interval': '20' }), eventsReply('', { 'Keep-Alive-Interval': '20' }), gripAccept());
+
+    const outcome = await onConnect(h.deps, input());
+
+    expect(outcome).toMatchObject({ kind: 'rejected', status: 504 });
+    expect(h.backend.requests).toHaveLength(2);
+    expect(h.store.records.size).toBe(0);
+    expect(h.log.find('warn', 'deferred the OPEN past')).toHaveLength(1);
+  });
+});

@@ -80,4 +80,40 @@ describe('queueClientMessage', () => {
     expect(parseLaneMessage('{"v":2,"connectionId":"a","text":"t","receivedAt":1}').ok).toBe(false);
     expect(parseLaneMessage('nope').ok).toBe(false);
   });
+
+  it('a poll or refresh alone makes one empty request; with messages waiting it rides along (no extra request)', async () => {
+    const h = harness();
+    h.backend.respond(eventsReply([textFrame('m:polled')]));
+    const poll = (connectionId: string, kind: 'interval' | 'refresh', receivedAt = 1000) => ({
+      id: `r${++n}`,
+      body: JSON.stringify({ v: 1, connectionId, poll: kind, receivedAt } satisfies LaneMessage),
+      group: connectionId,
+    });
+    expect(await consumeLane(h.deps, [poll(A, 'interval'), poll(A, 'refresh'), poll(B, 'refresh'), record(B, 'hi', 2000)])).toEqual([]);
+    const bodies = h.backend.requests.map((r) => {
+      const events = decodeEvents(r.body);
+      if (!events.ok) throw new Error(events.error.message);
+      return [r.headers['Connection-Id'] ?? r.headers['connection-id'], events.value.map((e) => e.type)];
+    });
+    expect(bodies.sort()).toEqual([
+      [A, []],
+      [B, ['TEXT']],
+    ]);
+    expect(h.sender.posted(A)).toEqual(['polled']);
+    expect(h.metrics.total('BackendPolls')).toBe(1);
+  });
+
+  it('a poll for a connection that is gone or detached sends nothing and closes nothing', async () => {
+    const h = harness();
+    h.store.seedConnection(connectionRecord(B, { detached: true }));
+    const body = (connectionId: string) => JSON.stringify({ v: 1, connectionId, poll: 'interval', receivedAt: 1 } satisfies LaneMessage);
+    expect(
+      await consumeLane(h.deps, [
+        { id: 'p1', body: body('GONEGONEGONEGON='), group: null },
+        { id: 'p2', body: body(B), group: null },
+      ]),
+    ).toEqual([]);
+    expect(h.backend.requests).toEqual([]);
+    expect(h.sender.calls).toEqual([]);
+  });
 });

@@ -349,3 +349,36 @@ describe('onMessage: idle keep-alive timing', () => {
     expect(h.store.records.get(ID)?.lastActivityAt).toBe(h.time.now);
   });
 });
+
+describe('onMessage: Keep-Alive-Interval', () => {
+  it('a reply’s Keep-Alive-Interval turns polling on (a new chain), a same one keeps it, 0 turns it off', async () => {
+    const h = connected();
+    h.backend.respond(eventsReply('', { 'Keep-Alive-Interval': '30' }));
+    await onMessage(h.deps, { connectionId: ID, text: 'a' });
+    const since = h.time.now;
+    expect(h.store.records.get(ID)).toMatchObject({ backendPoll: { intervalSeconds: 30, since }, lastExchangeAt: since });
+    expect(h.queue.queued.map((q) => q.entry.job)).toEqual([{ v: 1, kind: 'poll', connectionId: ID, since, dueAt: since + 30_000 }]);
+
+    h.time.advance(1_000);
+    h.backend.respond(eventsReply('', { 'Keep-Alive-Interval': '30' }));
+    await onMessage(h.deps, { connectionId: ID, text: 'b' });
+    expect(h.store.records.get(ID)?.backendPoll).toEqual({ intervalSeconds: 30, since });
+    expect(h.queue.queued).toHaveLength(1);
+
+    h.backend.respond(eventsReply('', { 'Keep-Alive-Interval': '0' }));
+    await onMessage(h.deps, { connectionId: ID, text: 'c' });
+    expect(h.store.records.get(ID)?.backendPoll).toBeNull();
+  });
+
+  it('records the last exchange only once the stored one is half an interval old (no write per message)', async () => {
+    const h = connected({}, connectionRecord(ID, { backendPoll: { intervalSeconds: 20, since: 0 }, lastExchangeAt: 0 }));
+    const start = h.time.now;
+    h.store.seedConnection(connectionRecord(ID, { backendPoll: { intervalSeconds: 20, since: 0 }, lastExchangeAt: start }));
+    h.time.advance(5_000);
+    await onMessage(h.deps, { connectionId: ID, text: 'soon' });
+    expect(h.store.callsOf('updateConnection')).toHaveLength(0);
+    h.time.advance(6_000);
+    await onMessage(h.deps, { connectionId: ID, text: 'later' });
+    expect(h.store.records.get(ID)?.lastExchangeAt).toBe(start + 11_000);
+  });
+});
