@@ -69,8 +69,27 @@ function fail(reason: TokenFailure): TokenCheck {
   return { ok: false, reason };
 }
 
-async function hmacKey(key: SharedKey): Promise<CryptoKey> {
-  return crypto.subtle.importKey('raw', new Uint8Array(keyBytes(key)), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+/**
+ * Imported keys by key material: importing costs more than the HMAC itself, and a backend verifies every request
+ * with the same key or two. Keyed by content (a byte key is copied first), so a key changed in place is imported
+ * afresh; bounded, in case an app rotates through many keys.
+ */
+const importedKeys = new Map<string, Promise<CryptoKey>>();
+const MAX_IMPORTED_KEYS = 16;
+
+function hmacKey(key: SharedKey): Promise<CryptoKey> {
+  const id = typeof key === 'string' ? `s:${key}` : `b:${encodeBase64(key)}`;
+  const cached = importedKeys.get(id);
+  if (cached !== undefined) return cached;
+  if (importedKeys.size >= MAX_IMPORTED_KEYS) importedKeys.clear();
+  const imported = crypto.subtle.importKey('raw', new Uint8Array(keyBytes(key)), { name: 'HMAC', hash: 'SHA-256' }, false, [
+    'sign',
+    'verify',
+  ]);
+  // A failed import (a key WebCrypto refuses) is not remembered.
+  imported.catch(() => importedKeys.delete(id));
+  importedKeys.set(id, imported);
+  return imported;
 }
 
 function jsonObject(segment: string): Record<string, unknown> | null {

@@ -4,7 +4,7 @@
  * call these same functions.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FetchBackendClient } from '../adapters/fetch-backend-client.js';
+import { HttpBackendClient } from '../adapters/http-backend-client.js';
 import { CachingGripSigner } from '../adapters/grip-signer.js';
 import { makeConnectHandler, makeDisconnectHandler, makeLaneHandler, makeMessageHandler } from '../handlers/ws.js';
 import { RateLimitedLog } from '../adapters/rate-limited-log.js';
@@ -21,7 +21,7 @@ function session(r: FunctionBasics & Pick<GrantableResources, 'gripKey' | 'backe
   // turn into a thousand lines: each kind of line is rate-limited (errors are not).
   const log = new RateLimitedLog(r.log, { clock });
   return {
-    backend: new FetchBackendClient({ timeoutMs: settings.backendTimeoutMs }),
+    backend: new HttpBackendClient({ timeoutMs: settings.backendTimeoutMs }),
     signer: new CachingGripSigner({ key: r.gripKey, iss: r.backend.gripIss, clock }),
     clock,
     sleep: (ms: number) => sleep(ms).then(() => {}),
@@ -70,7 +70,7 @@ export function composeShutdown(r: FunctionResources<'ws-disconnect'> & { readon
   const base = session(r);
   const deps = {
     ...base,
-    backend: new FetchBackendClient({ timeoutMs: Math.min(budgetMs, r.settings.backendTimeoutMs) }),
+    backend: new HttpBackendClient({ timeoutMs: Math.min(budgetMs, r.settings.backendTimeoutMs) }),
     config: { ...base.config, backendTimeoutMs: Math.min(budgetMs, r.settings.backendTimeoutMs) },
     connections: r.lookup,
   };

@@ -83,9 +83,10 @@ export interface LocalGatewayServeOptions {
    */
   readonly clientMessages?: { readonly concurrency: number; readonly ratePerSecond: number };
   /**
-   * Told, in one call, about every connection the stop closes, instead of one `$disconnect` each (which costs
-   * several store calls per connection: thousands of clients would not fit a stop's few seconds). Absent: the
-   * stop runs `$disconnect` for each, within its budget.
+   * Told about the connections the stop closes in batches (up to 100, as they close; calls may overlap and must
+   * bound their own work), instead of one `$disconnect` each (which costs several store calls per connection:
+   * thousands of clients would not fit a stop's few seconds). Absent: the stop runs `$disconnect` for each, within
+   * its budget.
    */
   readonly onShutdown?: (closes: readonly ShutdownClose[], deadline: number) => Promise<{ readonly dropped: number }>;
 }
@@ -134,6 +135,10 @@ const DISCONNECT_CONCURRENCY = 64;
 
 /** How long `stop()` waits for clients to answer the close handshake before dropping them. */
 const STOP_CLOSE_GRACE_MS = 2_000;
+/** At shutdown, closes are handed over for telling the backend in batches of this many (one store read each)… */
+const SHUTDOWN_BATCH = 100;
+/** …or after this long, whichever comes first. */
+const SHUTDOWN_FLUSH_MS = 20;
 
 /**
  * Starts the gateway and resolves once it listens.
@@ -245,8 +250,14 @@ class Gateway {
   readonly #connectTimeoutMs: number;
   readonly #clientMessages: { readonly concurrency: number; readonly ratePerSecond: number };
   readonly #onShutdown: LocalGatewayServeOptions['onShutdown'];
-  /** Closes collected for `onShutdown` while the stop closes every client. */
+  /**
+   * While the stop closes every client: closes not yet handed to `onShutdown`, and the hand-overs in progress. The
+   * backend is told in batches as clients close, so reading their records and telling the backend overlap the
+   * close handshakes instead of following them.
+   */
   #shutdownCloses: ShutdownClose[] | null = null;
+  readonly #shutdownTells: Promise<{ readonly dropped: number }>[] = [];
+  #shutdownDeadline = Number.POSITIVE_INFINITY;
   readonly #wss: WebSocketServer;
   /** Handshakes `$connect` accepted, until `ws` completes the upgrade. */
   readonly #accepted = new WeakMap<IncomingMessage, AcceptedHandshake>();
@@ -323,6 +334,8 @@ class Gateway {
     const { server, sockets } = this.#listener;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     if (this.#onShutdown) this.#shutdownCloses = [];
+    this.#shutdownDeadline = started + budgetMs;
+    const flusher = setInterval(() => this.#flushShutdownCloses(), SHUTDOWN_FLUSH_MS);
     for (const entry of this.registry.openEntries()) this.registry.close(entry.connectionId, { code: 1001, reason: 'Going away' });
     const graceEnd = started + Math.min(STOP_CLOSE_GRACE_MS, budgetMs);
     while (this.registry.count > 0 && Date.now() < graceEnd) await sleep(10);
@@ -331,13 +344,14 @@ class Gateway {
     // Destroyed sockets report their close on the next turns; let them, so their $disconnects are queued.
     const settleEnd = Date.now() + 500;
     while (this.registry.count > 0 && Date.now() < settleEnd) await sleep(5);
+    clearInterval(flusher);
     let disconnectsDropped = 0;
-    const closes = this.#shutdownCloses;
-    this.#shutdownCloses = null;
-    if (closes && closes.length > 0 && this.#onShutdown) {
-      // The backend hears about every client at once; those still closing after this are dropped below.
+    if (this.#shutdownCloses) {
+      this.#flushShutdownCloses();
+      this.#shutdownCloses = null;
+      // Those still closing after this are dropped below.
       this.#dropDisconnects = true;
-      disconnectsDropped += (await this.#onShutdown(closes, started + budgetMs)).dropped;
+      for (const told of await Promise.all(this.#shutdownTells)) disconnectsDropped += told.dropped;
     }
     while (this.#disconnectLimit.pendingCount > 0 && Date.now() - started < budgetMs) await sleep(10);
     this.#dropDisconnects = true;
@@ -527,6 +541,14 @@ class Gateway {
     };
   }
 
+  /** Hands the closes gathered so far to `onShutdown` (which bounds its own backend requests). */
+  #flushShutdownCloses(): void {
+    const closes = this.#shutdownCloses;
+    if (!closes || closes.length === 0 || !this.#onShutdown) return;
+    this.#shutdownCloses = [];
+    this.#shutdownTells.push(this.#onShutdown(closes, this.#shutdownDeadline));
+  }
+
   #disconnect(entry: RegistryEntry, api: ApiContext, code: number, reason: string): void {
     if (this.#disconnected.has(entry)) return;
     this.#disconnected.add(entry);
@@ -537,6 +559,7 @@ class Gateway {
     const close = { code, reason: disconnectReason(code, reason, entry.serverClose) };
     if (this.#shutdownCloses) {
       this.#shutdownCloses.push({ connectionId: entry.connectionId, statusCode: close.code, reason: close.reason });
+      if (this.#shutdownCloses.length >= SHUTDOWN_BATCH) this.#flushShutdownCloses();
       return;
     }
     const event = disconnectEvent(facts(entry), close, { requestId: randomId(), now: Date.now() }, api);

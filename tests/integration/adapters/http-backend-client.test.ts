@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FetchBackendClient } from '#src/adapters/fetch-backend-client.js';
+import { HttpBackendClient } from '#src/adapters/http-backend-client.js';
 
 interface Captured {
   readonly method: string;
@@ -13,7 +13,7 @@ interface Captured {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-describe('FetchBackendClient against real HTTP servers', () => {
+describe('HttpBackendClient against real HTTP servers', () => {
   const captured: Captured[] = [];
   const sockets = new Set<Socket>();
   let server: Server;
@@ -94,7 +94,7 @@ describe('FetchBackendClient against real HTTP servers', () => {
     await new Promise<void>((r) => raw.close(() => r()));
   });
 
-  const client = new FetchBackendClient({ timeoutMs: 1_000 });
+  const client = new HttpBackendClient({ timeoutMs: 1_000 });
 
   it('POSTs the headers and body and returns status, lower-cased headers and the body', async () => {
     captured.length = 0;
@@ -162,7 +162,7 @@ describe('FetchBackendClient against real HTTP servers', () => {
   });
 
   it('reports a server that never answers, or never finishes the body, as timeout', async () => {
-    const quick = new FetchBackendClient({ timeoutMs: 200 });
+    const quick = new HttpBackendClient({ timeoutMs: 200 });
     const r = await quick.send({ url: `${base}/hang`, headers: {}, body: new Uint8Array() });
     expect(!r.ok && r.error.kind).toBe('timeout');
     expect(!r.ok && r.error.message).toMatch(/200 ms/);
@@ -171,13 +171,13 @@ describe('FetchBackendClient against real HTTP servers', () => {
   });
 
   it('reports a body over the cap as too-large, declared or streamed', async () => {
-    const capped = new FetchBackendClient({ timeoutMs: 5_000, maxResponseBytes: 1_000_000 });
+    const capped = new HttpBackendClient({ timeoutMs: 5_000, maxResponseBytes: 1_000_000 });
     const declared = await capped.send({ url: `${base}/huge`, headers: {}, body: new Uint8Array() });
     expect(!declared.ok && declared.error.kind).toBe('too-large');
     const streamed = await capped.send({ url: `${base}/huge-chunked`, headers: {}, body: new Uint8Array() });
     expect(!streamed.ok && streamed.error.kind).toBe('too-large');
     // the cap is inclusive: a body of exactly the limit is fine
-    const exact = new FetchBackendClient({ timeoutMs: 1_000, maxResponseBytes: 6 });
+    const exact = new HttpBackendClient({ timeoutMs: 1_000, maxResponseBytes: 6 });
     const r = await exact.send({ url: `${base}/ok`, headers: {}, body: new Uint8Array() });
     expect(r.ok && r.value.body.byteLength).toBe(6);
   });
@@ -211,8 +211,8 @@ describe('FetchBackendClient against real HTTP servers', () => {
       const r = await client.send({ url, headers: {}, body: new Uint8Array([1]) });
       expect(r.ok && decoder.decode(r.value.body)).toBe('ok');
     }
-    // undici sometimes opens a second socket while the first returns to its pool; never one per call
-    expect(connections).toBeLessThanOrEqual(2);
+    // one keep-alive socket, never one per call
+    expect(connections).toBe(1);
     fresh.closeAllConnections();
     await new Promise<void>((r) => fresh.close(() => r()));
   });
