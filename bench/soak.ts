@@ -106,6 +106,10 @@ export async function benchSoak(ctx: BenchContext): Promise<Table> {
               `Heap after a full GC (MB @ s): ${samples.map((s) => `${int((s.liveHeapBytes ?? Number.NaN) / MB)}@${int(s.atMs / 1000)}`).join(' ')}`,
             ]
           : []),
+        `Slowest delivery (s) and deliveries over 5 s, per window ending @ s: ${samples
+          .slice(1)
+          .map((s) => `${fixed(s.windowMaxLatencyMs / 1000)}/${int(s.windowLate)}@${int(s.atMs / 1000)}`)
+          .join(' ')}`,
         ...report.closeSamples.map((s) => `close: ${s}`),
         ...report.lostSamples.map((s) => `lost: ${s}`),
       ],

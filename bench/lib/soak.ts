@@ -46,6 +46,9 @@ export interface SoakTarget {
   sample(): Promise<ServerSample>;
 }
 
+/** A server sample, with the deliveries of the window it ends: the slowest, and how many took over 5 s. */
+export type SoakSample = ServerSample & { readonly atMs: number; readonly windowMaxLatencyMs: number; readonly windowLate: number };
+
 export interface SoakReport {
   readonly elapsedMs: number;
   readonly joins: number;
@@ -74,7 +77,7 @@ export interface SoakReport {
   /** From the start of a publish's POST to a client's receipt, over every delivery. */
   readonly latencyMs: { readonly p50: number; readonly p99: number; readonly p999: number; readonly max: number };
   readonly backend: { readonly requests: number; readonly resets: number; readonly outages: number };
-  readonly samples: readonly (ServerSample & { readonly atMs: number })[];
+  readonly samples: readonly SoakSample[];
 }
 
 /** A churner's publishes count as expected only if they finished this long before it left. */
@@ -136,6 +139,13 @@ export async function runSoak(target: SoakTarget, backend: SoakBackend, options:
   const closeSamples: string[] = [];
   const lostSamples: string[] = [];
   const latency = new LatencyHistogram();
+  // Per sample window: the slowest delivery and how many took over 5 s, to see when delays happen.
+  let window = { maxMs: 0, late: 0 };
+  const takeWindow = () => {
+    const w = window;
+    window = { maxMs: 0, late: 0 };
+    return { windowMaxLatencyMs: w.maxMs, windowLate: w.late };
+  };
   const churn = { clients: 0, expected: 0, delivered: 0, lost: 0 };
   const startedAt = Date.now();
   const now = () => Date.now() - startedAt;
@@ -184,7 +194,12 @@ export async function runSoak(target: SoakTarget, backend: SoakBackend, options:
         if (client.seen.has(seq)) duplicates++;
         else client.seen.add(seq);
         const published = publishes[seq];
-        if (published) latency.add(now() - published.startedAt);
+        if (published) {
+          const ms = now() - published.startedAt;
+          latency.add(ms);
+          window.maxMs = Math.max(window.maxMs, ms);
+          if (ms > 5_000) window.late++;
+        }
       });
       ws.on('close', (code, reason) => {
         if (client.openAt < 0) return;
@@ -220,7 +235,7 @@ export async function runSoak(target: SoakTarget, backend: SoakBackend, options:
   const joinLimit = pLimit(50);
   const opened = await Promise.all(Array.from({ length: options.stableClients }, () => joinLimit(() => join(true))));
   for (const c of opened) if (c) stable.push(c);
-  const samples: (ServerSample & { atMs: number })[] = [{ ...(await target.sample()), atMs: 0 }];
+  const samples: SoakSample[] = [{ ...(await target.sample()), atMs: 0, ...takeWindow() }];
 
   const control = new ControlClient({ url: target.controlUrl, key: backend.key, iss: 'soak', retry: false });
   const publishLimit = pLimit(32);
@@ -300,7 +315,7 @@ export async function runSoak(target: SoakTarget, backend: SoakBackend, options:
     aliveMax = Math.max(aliveMax, alive.size);
     if (t - runStart >= nextSample) {
       nextSample += options.sampleEveryMs;
-      samples.push({ ...(await target.sample()), atMs: t - runStart });
+      samples.push({ ...(await target.sample()), atMs: t - runStart, ...takeWindow() });
     }
     await new Promise((r) => setTimeout(r, TICK_MS));
   }
@@ -314,7 +329,7 @@ export async function runSoak(target: SoakTarget, backend: SoakBackend, options:
   const echoesMissing = () => stable.reduce((n, c) => n + (c.sent - c.echoed), 0);
   const drainUntil = Date.now() + 30_000;
   while ((missing() > 0 || echoesMissing() > 0) && Date.now() < drainUntil) await new Promise((r) => setTimeout(r, 100));
-  samples.push({ ...(await target.sample()), atMs: now() - runStart });
+  samples.push({ ...(await target.sample()), atMs: now() - runStart, ...takeWindow() });
 
   for (const c of churners) await leave(c);
   let expected = 0;
