@@ -78,4 +78,17 @@ describe('client HS256', () => {
     expect(await verifyHs256('a.b', KEY, { nowSeconds: NOW })).toEqual({ ok: false, reason: 'malformed' });
     expect(await verifyHs256(`${'a'.repeat(9000)}.b.c`, KEY, { nowSeconds: NOW })).toEqual({ ok: false, reason: 'malformed' });
   });
+
+  it('remembers a verified signature only for that exact token and key: a changed token or another key is checked again', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const token = await signHs256({ iss: 'x', exp: now + 60 }, 'key-one');
+    expect((await verifyHs256(token, 'key-one', { nowSeconds: now })).ok).toBe(true);
+    expect((await verifyHs256(token, 'key-one', { nowSeconds: now })).ok).toBe(true);
+    expect(await verifyHs256(token, 'key-two', { nowSeconds: now })).toEqual({ ok: false, reason: 'bad-signature' });
+    const last = token.at(-2) === 'A' ? 'B' : 'A';
+    const tampered = `${token.slice(0, -2)}${last}${token.at(-1) ?? ''}`;
+    expect(await verifyHs256(tampered, 'key-one', { nowSeconds: now })).toEqual({ ok: false, reason: 'bad-signature' });
+    // The time checks still run for a remembered token.
+    expect(await verifyHs256(token, 'key-one', { nowSeconds: now + 61 })).toEqual({ ok: false, reason: 'expired' });
+  });
 });
