@@ -39,7 +39,6 @@ const CONNECT_CODES = new Set([
   'EHOSTUNREACH',
   'ENETUNREACH',
   'EADDRNOTAVAIL',
-  'ETIMEDOUT',
 ]);
 
 function codeOf(thrown: unknown): string | undefined {
@@ -51,7 +50,7 @@ function codeOf(thrown: unknown): string | undefined {
  * The URL as error messages (and so logs) may show it: without the query, which carries the client's own query
  * string (`?token=…` is common) in the request to the backend.
  */
-export function withoutQuery(url: string): string {
+function withoutQuery(url: string): string {
   const at = url.search(/[?#]/);
   return at === -1 ? url : url.slice(0, at);
 }
@@ -127,7 +126,10 @@ export class HttpBackendClient implements BackendClient {
 
       const onError = (e: unknown) => {
         const code = codeOf(e);
-        if (!responded && code !== undefined && CONNECT_CODES.has(code)) {
+        // ETIMEDOUT may come after the request was written: a timeout (never re-sent), as the fetch client had it.
+        if (code === 'ETIMEDOUT') {
+          fail('timeout', `the backend at ${shown} did not answer in time: ${describe(e)}`, e);
+        } else if (!responded && code !== undefined && CONNECT_CODES.has(code)) {
           fail('connect', `could not reach the backend at ${shown}: ${describe(e)}`, e);
         } else {
           const what = responded ? `reading the backend's response from ${shown} failed` : `request to the backend at ${shown} failed`;

@@ -6,7 +6,7 @@
  * index carries about the subscriber, never with a read per subscriber.
  */
 import { decodeBase64, encodeBase64 } from './protocol/base64.js';
-import type { Payload } from './message.js';
+import { isMessage, type Message, type Payload } from './message.js';
 import { err, ok, type Result } from './result.js';
 
 export { MAX_SUBSCRIBE_FILTERS } from './protocol/grip-control.js';
@@ -79,7 +79,7 @@ export function filterDelivery(subscriber: SubscriberFilters | undefined, item: 
     if (!isKnownFilter(name)) continue;
     const drop = deliveryFilter(name, subscriber, item.meta);
     if (drop !== null) return { kind: 'drop', reason: `${name}: ${drop}` };
-    if (!CONTENT_FILTERS.has(name) || content.kind === 'close' || content.kind === 'refresh') continue;
+    if (!CONTENT_FILTERS.has(name) || !isMessage(content)) continue;
     const meta = subscriber.meta;
     const rewritten = rewrite(content, (text, bytes) => (name === 'var-subst' ? varSubst(text, meta, bytes) : buildId(text, meta, bytes)));
     if (!rewritten.ok) return { kind: 'error', reason: `${name}: ${rewritten.error}` };
@@ -117,10 +117,7 @@ function deliveryFilter(name: FilterName, subscriber: SubscriberFilters, itemMet
  * as one character per byte (latin1), so `%` directives are found the same way; text is processed as it is
  * (the directive characters are ASCII, which UTF-8 never uses inside a multi-byte character).
  */
-function rewrite(
-  message: Exclude<Payload, { kind: 'close' | 'refresh' }>,
-  process: (text: string, bytes: boolean) => Result<string, string>,
-): Result<Payload, string> {
+function rewrite(message: Message, process: (text: string, bytes: boolean) => Result<string, string>): Result<Payload, string> {
   if (message.kind === 'text') {
     const out = process(message.text, false);
     return out.ok ? ok({ kind: 'text', text: out.value }) : out;

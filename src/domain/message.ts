@@ -32,6 +32,9 @@ export interface Refresh {
 /** What one delivery carries: a message, a close (which ends that connection's sequence), or a refresh. */
 export type Payload = Message | Close | Refresh;
 
+/** Whether a payload is a message for the client (not a close or a refresh): what history keeps and filters rewrite. */
+export const isMessage = (payload: Payload): payload is Message => payload.kind === 'text' || payload.kind === 'binary';
+
 export const textMessage = (text: string): Message => ({ kind: 'text', text });
 export const binaryMessage = (data: Uint8Array): Message => ({ kind: 'binary', base64: encodeBase64(data) });
 

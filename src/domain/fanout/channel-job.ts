@@ -1,7 +1,7 @@
 import { filterDelivery } from '../filters.js';
 import { deliversLive, MAX_HISTORY_ID_BYTES } from '../history.js';
 import { utf8ByteLength } from '../protocol/values.js';
-import type { Payload } from '../message.js';
+import { isMessage, type Payload } from '../message.js';
 import type { JobProgress, StoreError, Subscriber, SubscriberPage } from '../ports.js';
 import { InvariantError, type Result } from '../result.js';
 import { DONE, failed, type JobResult } from './batch.js';
@@ -116,15 +116,7 @@ async function recordInHistory(ctx: JobContext, job: ChannelJob): Promise<JobRes
   const { ttlMs } = deps.config.history;
   const { payload, itemId, sequence } = job;
   // Only messages with an `id` are kept: `since` names an id, and a close or a refresh is not part of a channel's content.
-  if (
-    ttlMs <= 0 ||
-    !isFresh(job) ||
-    sequence === undefined ||
-    itemId === undefined ||
-    payload.kind === 'close' ||
-    payload.kind === 'refresh'
-  )
-    return DONE;
+  if (ttlMs <= 0 || !isFresh(job) || sequence === undefined || itemId === undefined || !isMessage(payload)) return DONE;
   if (utf8ByteLength(itemId) > MAX_HISTORY_ID_BYTES) {
     deps.log.info('an item id is too long to keep in history; the item is delivered but not kept', {
       channel: job.channel,

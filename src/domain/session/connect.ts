@@ -1,11 +1,10 @@
-import { applyMetaChanges, expiryFor, type ConnectionRecord } from '../connection.js';
+import { applyMetaChanges, expiryFor, type ConnectionRecord, type Handshake } from '../connection.js';
 import { connectionDeliveryEntry } from '../fanout/jobs.js';
 import { forgetConnections } from '../forget-connections.js';
 import type { Payload } from '../message.js';
 import { closeEvent, openEvent } from '../protocol/events.js';
 import { interpretOpenReply, type OpenReplyDecision } from '../protocol/reply.js';
 import { backendPollAfter, backendPollEntry } from '../backend-poll.js';
-import type { Handshake } from '../connection.js';
 import { handshakeFromClient, offeredSubprotocols, unsafePathReason } from '../protocol/request.js';
 import { askBackend } from './backend.js';
 import { detaches, filterMetaAfter, subscriptionOps, tooManyFilters, unsupportedControls } from './reply-actions.js';

@@ -371,7 +371,7 @@ describe('onMessage: Keep-Alive-Interval', () => {
   });
 
   it('records the last exchange only once the stored one is half an interval old (no write per message)', async () => {
-    const h = connected({}, connectionRecord(ID, { backendPoll: { intervalSeconds: 20, since: 0 }, lastExchangeAt: 0 }));
+    const h = sessionHarness();
     const start = h.time.now;
     h.store.seedConnection(connectionRecord(ID, { backendPoll: { intervalSeconds: 20, since: 0 }, lastExchangeAt: start }));
     h.time.advance(5_000);
